@@ -1,0 +1,50 @@
+# Developer and CI entry points. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed  ## Create .venv with the package, every extra and the dev tools
+
+.PHONY: lint
+lint: install  ## ruff check, ruff format --check, mypy --strict, README settings table up to date
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) scripts/settings_table.py --check README.md
+
+.PHONY: format
+format: install  ## Apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+.PHONY: docs
+docs: install  ## Regenerate the settings table in README.md
+	$(PY) scripts/settings_table.py --write README.md
+
+.PHONY: pytest
+pytest: install  ## Run the test suite only
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: test
+test: lint pytest  ## Everything CI runs: lint, then every test
+
+.PHONY: bench
+bench: install  ## Run every benchmark (peers are installed under bench/.peers)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+.PHONY: clean
+clean:  ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

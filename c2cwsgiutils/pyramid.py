@@ -1,0 +1,35 @@
+"""``config.include("c2cwsgiutils.pyramid")``: wires every feature of the toolkit.
+
+Each feature is also includable on its own (``config.include("c2cwsgiutils.errors")`` ...).
+A feature whose optional dependency is missing logs one line and stays off.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from c2cwsgiutils import config as c2c_config
+
+LOG = logging.getLogger(__name__)
+
+# Order matters where tweens are registered relative to each other; each feature states its
+# own position with over=/under=, so this list only decides the order of the includes.
+FEATURES: list[str] = [
+    "c2cwsgiutils.broadcast",
+]
+
+
+def import_features() -> None:
+    """Import every feature module so that all settings are declared (for validation and docs)."""
+    for name in FEATURES:
+        importlib.import_module(name)
+
+
+def includeme(config: Any) -> None:
+    """Include every feature; settings are validated first so a bad value stops start-up."""
+    import_features()
+    c2c_config.validate_all(config.get_settings())
+    for name in FEATURES:
+        config.include(name)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+from c2cwsgiutils import broadcast
+from tests.helpers import child_env
+
+
+@broadcast.decorator(expect_answers=True, timeout=3, name="tests.whoami")
+def whoami(greeting: str) -> str:
+    return f"{greeting} from {os.getpid()}"
+
+
+@broadcast.decorator(expect_answers=True, timeout=3, name="tests.fails")
+def fails() -> None:
+    raise ValueError("nope")
+
+
+LISTENER = textwrap.dedent(
+    """
+    import os, sys, time
+    from c2cwsgiutils import broadcast
+
+    @broadcast.decorator(expect_answers=True, name="tests.whoami")
+    def whoami(greeting):
+        return f"{greeting} from {os.getpid()}"
+
+    broadcast.setup({"c2c.redis_url": sys.argv[1], "c2c.redis_prefix": sys.argv[2]})
+    print("ready", flush=True)
+    time.sleep(30)
+    """
+)
+
+
+def test_without_redis_the_call_runs_in_this_process() -> None:
+    answers = whoami(greeting="hi")
+    assert answers == [
+        {"pid": os.getpid(), "hostname": answers[0]["hostname"], "result": f"hi from {os.getpid()}"}
+    ]
+
+
+def test_an_error_is_reported_not_raised() -> None:
+    assert fails()[0]["error"] == "ValueError: nope"
+
+
+def test_with_redis_every_process_answers(redis_url: str, redis_prefix: str) -> None:
+    other = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, redis_url, redis_prefix], env=child_env(), stdout=subprocess.PIPE
+    )
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == b"ready"
+        broadcast.setup({"c2c.redis_url": redis_url, "c2c.redis_prefix": redis_prefix})
+        answers = whoami(greeting="hello")
+        assert sorted(a["pid"] for a in answers) == sorted([os.getpid(), other.pid])
+        assert {a["result"] for a in answers} == {f"hello from {os.getpid()}", f"hello from {other.pid}"}
+    finally:
+        other.kill()
+        other.wait()
+        assert other.stdout is not None
+        other.stdout.close()
+
+
+def test_prefixes_isolate_services(redis_url: str, redis_prefix: str) -> None:
+    other = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, redis_url, redis_prefix + "other:"],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert other.stdout is not None
+        other.stdout.readline()
+        broadcast.setup({"c2c.redis_url": redis_url, "c2c.redis_prefix": redis_prefix})
+        assert [a["pid"] for a in whoami(greeting="x")] == [os.getpid()]
+    finally:
+        other.kill()
+        other.wait()
+        assert other.stdout is not None
+        other.stdout.close()
+
+
+def test_listener_survives_a_redis_outage(redis_url: str, redis_prefix: str) -> None:
+    import redis
+
+    broadcast.setup({"c2c.redis_url": redis_url, "c2c.redis_prefix": redis_prefix})
+    admin = redis.Redis.from_url(redis_url)
+    # Drop this process's connections, as a Redis restart would (other test runs may share Redis).
+    mine = f"c2cwsgiutils-broadcast-{os.getpid()}"
+    killed = [c["id"] for c in admin.client_list() if c.get("name") == mine]
+    assert killed
+    for client_id in killed:
+        admin.client_kill_filter(_id=client_id)
+    deadline = time.monotonic() + 10
+    answers: list[broadcast.Answer] = []
+    while time.monotonic() < deadline:
+        answers = whoami(greeting="back")
+        if answers and "result" in answers[0] and admin.pubsub_numsub(f"{redis_prefix}broadcast")[0][1] >= 1:
+            break
+        time.sleep(0.2)
+    assert admin.pubsub_numsub(f"{redis_prefix}broadcast")[0][1] == 1
+    assert answers[0]["result"] == f"back from {os.getpid()}"
+    admin.close()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from c2cwsgiutils import context
+
+
+def test_outside_anything_the_context_is_empty() -> None:
+    assert context.current() == context.EMPTY
+    assert context.current().request_id == ""
+
+
+def test_bind_sets_for_the_block_and_restores() -> None:
+    with context.bind(request_id="abc", kind="web") as ctx:
+        assert ctx.request_id == "abc"
+        assert context.current().kind == "web"
+        with context.bind(task_id="t1"):
+            assert context.current().request_id == "abc"
+            assert context.current().task_id == "t1"
+        assert context.current().task_id == ""
+    assert context.current() == context.EMPTY
+
+
+def test_bind_restores_after_an_exception() -> None:
+    with pytest.raises(RuntimeError), context.bind(request_id="boom"):
+        raise RuntimeError
+    assert context.current().request_id == ""
+
+
+def test_plain_threads_do_not_inherit_but_wrapped_ones_do() -> None:
+    seen: dict[str, str] = {}
+    with context.bind(request_id="r1"):
+        plain = threading.Thread(target=lambda: seen.__setitem__("plain", context.current().request_id))
+        wrapped = threading.Thread(
+            target=context.wrap(lambda: seen.__setitem__("wrapped", context.current().request_id))
+        )
+        plain.start()
+        wrapped.start()
+        plain.join()
+        wrapped.join()
+    assert seen == {"plain": "", "wrapped": "r1"}
+
+
+def test_submit_carries_the_context_into_an_executor() -> None:
+    with ThreadPoolExecutor(1) as executor, context.bind(request_id="r2"):
+        assert context.submit(executor, lambda: context.current().request_id).result() == "r2"
+
+
+def test_concurrent_asyncio_tasks_do_not_leak() -> None:
+    async def handle(request_id: str) -> str:
+        with context.bind(request_id=request_id):
+            await asyncio.sleep(0.01)
+            return context.current().request_id
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(handle(f"id{i}") for i in range(20)))
+
+    assert asyncio.run(main()) == [f"id{i}" for i in range(20)]
+
+
+def test_one_thread_serving_two_requests_does_not_leak() -> None:
+    def serve(request_id: str) -> str:
+        token = context.start(context.Context(request_id=request_id))
+        try:
+            return context.current().request_id
+        finally:
+            context.restore(token)
+
+    with ThreadPoolExecutor(1) as executor:
+        assert executor.submit(serve, "a").result() == "a"
+        assert executor.submit(lambda: context.current().request_id).result() == ""
+
+
+def test_parse_valid_traceparent() -> None:
+    value = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert context.parse_traceparent(value) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "garbage",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+    ],
+)
+def test_invalid_traceparents_are_ignored(value: str) -> None:
+    assert context.parse_traceparent(value) is None
+
+
+def test_future_versions_may_carry_extra_fields() -> None:
+    value = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-whatever"
+    assert context.parse_traceparent(value) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", False)
+
+
+def test_traceparent_round_trip() -> None:
+    ctx = context.Context(trace_id=context.new_trace_id(), span_id=context.new_span_id())
+    assert context.parse_traceparent(ctx.traceparent) == (ctx.trace_id, ctx.span_id, True)
