@@ -1,0 +1,1 @@
+"""Logging: the context filter, JSON / CEE syslog formatters and handlers, the collector handler."""
