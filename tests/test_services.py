@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,10 +14,9 @@ ORIGIN = "https://app.example.com"
 
 
 @pytest.fixture(autouse=True)
-def _no_cors_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_cors_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("C2C_CORS_ORIGINS", raising=False)
     monkeypatch.delenv("C2C_CORS_MAX_AGE", raising=False)
-    yield
 
 
 def make_app(service: Any, **settings: Any) -> webtest.TestApp:

@@ -49,13 +49,13 @@ def type_stats(limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     # iteration runs in C (get_referents over every object, filterfalse, map) to stay fast on
     # heaps of millions of objects.
     referents = list(filterfalse(gc.is_tracked, gc.get_referents(*tracked)))
-    untracked = dict(zip(map(id, referents), referents))
+    untracked = dict(zip(map(id, referents), referents, strict=True))
     del referents
     counts: Counter[type] = Counter()
     sizes: Counter[type] = Counter()
     for objects in (tracked, untracked.values()):
         counts.update(map(type, objects))
-        for kind, size in zip(map(type, objects), map(_size, objects)):
+        for kind, size in zip(map(type, objects), map(_size, objects), strict=True):
             sizes[kind] += size
     del tracked, untracked
     rows: list[TypeStats] = [
