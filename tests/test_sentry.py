@@ -124,7 +124,8 @@ def test_unhandled_error_reaches_sentry_with_request_id_release_environment_and_
     with pytest.raises(ValueError, match="boom in the view"):
         app.get("/fail", headers={"X-Request-ID": "req-sentry-1"})
     sentry.shutdown()
-    assert envelopes.paths and all(path.startswith("/api/1/envelope/") for path in envelopes.paths)
+    assert envelopes.paths
+    assert all(path.startswith("/api/1/envelope/") for path in envelopes.paths)
     [event] = envelopes.events
     assert event["exception"]["values"][-1]["value"] == "boom in the view"
     assert event["tags"]["request_id"] == "req-sentry-1"
