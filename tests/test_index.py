@@ -144,3 +144,15 @@ def test_full_include_lists_the_debug_views() -> None:
     assert {"Thread stacks", "Largest object types", "Request as received", "Sleep", "Server time"} <= set(
         page_titles
     )
+
+
+def test_inline_script_and_style_are_allowed_by_their_hashes() -> None:
+    import base64
+    import hashlib
+
+    response = make_app(**{"c2c.secret": "all"}).get("/c2c/")
+    policy = response.headers["Content-Security-Policy"]
+    for tag in ("script", "style"):
+        [source] = re.findall(rf"<{tag}>(.*?)</{tag}>", response.text, re.S)
+        digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy

@@ -35,15 +35,21 @@ class ReloadError(RuntimeError):
     """The master could not be found or signalled; the message says what to do."""
 
 
-def _cmdline(pid: int) -> str:
+def _cmdline(pid: int) -> list[str]:
     try:
-        return (_PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        raw = (_PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
-        return ""
+        return []
+    return raw.decode("utf-8", "replace").rstrip("\0").split("\0")
 
 
 def _is_gunicorn(pid: int) -> bool:
-    return "gunicorn" in _cmdline(pid)
+    # "/venv/bin/gunicorn ...", "python /venv/bin/gunicorn ...", "python -m gunicorn ..." or, with
+    # setproctitle, "gunicorn: master [app]"; not any process that merely mentions gunicorn.
+    for arg in _cmdline(pid)[:3]:
+        if arg.startswith("gunicorn:") or os.path.basename(arg) == "gunicorn":
+            return True
+    return False
 
 
 def _parent(pid: int) -> int | None:

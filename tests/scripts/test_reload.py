@@ -122,3 +122,19 @@ def test_reload_without_options_signals_gunicorn_running_as_pid_1(tmp_path: Path
         assert not before & after
     finally:
         stop_process(namespace)
+
+
+def test_reload_refuses_a_process_that_only_mentions_gunicorn() -> None:
+    code = "import time; print('up', flush=True); time.sleep(30)"
+    other = subprocess.Popen([sys.executable, "-c", code, "gunicorn.conf.py"], stdout=subprocess.PIPE)
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline() == b"up\n"
+        result = run_reload("--pid", str(other.pid))
+    finally:
+        other.kill()
+        other.wait()
+        assert other.stdout is not None
+        other.stdout.close()
+    assert result.returncode == 1
+    assert f"process {other.pid} is not a running gunicorn" in result.stderr
