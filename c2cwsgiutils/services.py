@@ -107,6 +107,11 @@ def _cors_service_class() -> type[Any]:
 
 def _cacheable_preflight(response: Any, request: Any) -> Any:
     # A cornice filter, run on every answer of the service (errors included).
+    if "Access-Control-Allow-Origin" not in response.headers:
+        # An error response replaced the one the CORS validator had prepared: let cornice, which
+        # runs right after the filters, add the CORS headers again (its own exception view, which
+        # did that, is off so as not to compete with the application's error views).
+        request.info["cors_checked"] = False
     vary = ["Origin"]
     if request.method == "OPTIONS":
         vary += ["Access-Control-Request-Method", "Access-Control-Request-Headers"]
@@ -145,12 +150,47 @@ def create(name: str, path: str, cors_credentials: bool = False, **kwargs: Any) 
     )
 
 
+def _include_cornice(config_: Any) -> None:
+    if getattr(config_.registry, "cornice_services", None) is not None:
+        return  # the application included cornice itself
+    settings = config_.registry.settings
+    if settings is not None and "handle_exceptions" not in settings:
+        # cornice's catch-all exception views would compete with the application's (and with
+        # c2cwsgiutils.errors); CORS headers of error answers come from our filter instead.
+        settings["handle_exceptions"] = False
+    config_.include("cornice")
+
+
+def _add_cornice_service(config_: Any, service: Any) -> None:
+    """``config.add_cornice_service``: include cornice on first use, then register ``service``."""
+    from cornice.pyramidhook import register_service_views
+
+    _include_cornice(config_)
+    register_service_views(config_, service)
+
+
+def _add_cornice_resource(config_: Any, resource: Any) -> None:
+    """``config.add_cornice_resource``: include cornice on first use, then register ``resource``."""
+    from cornice.pyramidhook import register_resource_views
+
+    _include_cornice(config_)
+    register_resource_views(config_, resource)
+
+
 def includeme(config_: Any) -> None:
-    """Pyramid include: validate the CORS settings and include cornice (when it is installed)."""
+    """Pyramid include: validate the CORS settings; cornice is included when the first service is added.
+
+    cornice adds work to every request (a request subscriber and response callbacks, about doubling
+    the cost of a small view), so an application that defines no service does not pay for it. The
+    ``add_cornice_service`` directive (which ``config.scan()`` calls for every service) includes
+    cornice on first use.
+    """
+    import importlib.util
+
     config.cached(config_.registry, CorsSettings.from_settings)
-    try:
-        import cornice  # noqa: F401 - only checking that it is there
-    except ImportError:
+    if importlib.util.find_spec("cornice") is None:
         LOG.warning("CORS services disabled: the 'cornice' package is not installed")
         return
-    config_.include("cornice")
+    if getattr(config_.registry, "cornice_services", None) is None:
+        config_.add_directive("add_cornice_service", _add_cornice_service)
+        config_.add_directive("add_cornice_resource", _add_cornice_resource)

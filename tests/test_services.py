@@ -132,3 +132,62 @@ def test_config_scan_finds_a_service_created_at_module_level() -> None:
     app = webtest.TestApp(config.make_wsgi_app())
     assert app.get("/scanned").json == {"scanned": True}
     assert preflight(app, "/scanned", method="GET").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def failing_service(exc: Exception) -> Any:
+    service = services.create("failing", "/failing")
+
+    @service.get()
+    def failing_get(request: Any) -> Any:
+        raise exc
+
+    return service
+
+
+def test_an_http_error_of_a_service_keeps_its_cors_headers() -> None:
+    from pyramid.httpexceptions import HTTPConflict
+
+    app = make_app(failing_service(HTTPConflict()))
+    response = app.get("/failing", headers={"Origin": ORIGIN}, status=409)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_an_error_rendered_by_the_application_keeps_its_cors_headers() -> None:
+    config = Configurator(settings={})
+    config.include("c2cwsgiutils.pyramid")
+
+    def internal_error(exc: Exception, request: Any) -> dict[str, str]:
+        request.response.status_int = 500
+        return {"error": str(exc)}
+
+    # An application-wide error view (as c2cwsgiutils.errors adds) does not conflict with cornice.
+    config.add_exception_view(internal_error, Exception, renderer="json")
+    config.add_cornice_service(failing_service(RuntimeError("broken")))
+    app = webtest.TestApp(config.make_wsgi_app())
+    response = app.get("/failing", headers={"Origin": ORIGIN}, status=500)
+    assert response.json == {"error": "broken"}
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def cornice_wrapped(request: Any) -> dict[str, bool]:
+    return {"wrapped": hasattr(request, "errors")}  # cornice's request subscriber adds request.errors
+
+
+def plain_app(with_service: bool) -> webtest.TestApp:
+    config = Configurator(settings={})
+    config.include("c2cwsgiutils.services")
+    config.add_route("plain", "/plain")
+    config.add_view(cornice_wrapped, route_name="plain", renderer="json")
+    if with_service:
+        config.add_cornice_service(hello_service())
+    return webtest.TestApp(config.make_wsgi_app())
+
+
+def test_without_services_cornice_costs_nothing_per_request() -> None:
+    assert plain_app(with_service=False).get("/plain").json == {"wrapped": False}
+
+
+def test_the_first_service_includes_cornice() -> None:
+    app = plain_app(with_service=True)
+    assert app.get("/plain").json == {"wrapped": True}
+    assert app.get("/hello").json == {"hello": True}
