@@ -18,6 +18,11 @@ LOG = logging.getLogger(__name__)
 # own position with over=/under=, so this list only decides the order of the includes.
 FEATURES: list[str] = [
     "c2cwsgiutils.broadcast",
+    "c2cwsgiutils.sentry",
+    "c2cwsgiutils.services",
+    "c2cwsgiutils.debug",
+    # Last: the admin index lists the views the features above registered.
+    "c2cwsgiutils.index",
 ]
 
 

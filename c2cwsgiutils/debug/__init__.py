@@ -1,0 +1,88 @@
+"""Debug views: thread stacks and memory of every worker process, request echo, sleep, time, errors.
+
+``config.include("c2cwsgiutils.debug")`` adds, under ``{C2C_BASE_PATH}/debug/``:
+
+- ``stacks``: the stack of every thread of every worker process (through :mod:`c2cwsgiutils.broadcast`);
+- ``memory``: the object types holding the most instances and bytes, per process (``limit``);
+- ``headers``: the request as this process received it (method, URL, headers, client address);
+- ``sleep?time=``: sleeps that many seconds (bounded by ``C2C_DEBUG_MAX_SLEEP``);
+- ``time``: the server's clock (UTC, local, epoch);
+- ``error?status=``: raises an HTTP error with that status, or a plain exception (500).
+
+Every one of them needs ``DEBUG_VIEW_SECRET`` or ``C2C_SECRET`` (404 when neither is set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from c2cwsgiutils import config
+
+__all__ = ["DEBUG_VIEW_SECRET", "MAX_SLEEP", "DebugSettings", "includeme"]
+
+DEBUG_VIEW_SECRET = config.declare(
+    "DEBUG_VIEW_SECRET",
+    "c2c.debug_view_secret",
+    "",
+    config.as_str,
+    "Secret that opens the debug views (C2C_SECRET opens them too). Neither set: the debug views answer 404.",
+    secret=True,
+    feature="debug",
+)
+MAX_SLEEP = config.declare(
+    "C2C_DEBUG_MAX_SLEEP",
+    "c2c.debug_max_sleep",
+    30.0,
+    config.bounded(config.as_float, 0, 3600),
+    "Longest sleep, in seconds, that debug/sleep accepts.",
+    feature="debug",
+)
+
+
+@dataclass(frozen=True)
+class DebugSettings:
+    """The debug views' settings, parsed once per registry."""
+
+    max_sleep: float
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> DebugSettings:
+        return cls(max_sleep=MAX_SLEEP.get(settings))
+
+
+def includeme(config_: Any) -> None:
+    """Pyramid include: add the debug views (each behind the debug secret)."""
+    from c2cwsgiutils.admin import add_admin_view
+    from c2cwsgiutils.debug import memory, stacks, views
+
+    config.cached(config_.registry, DebugSettings.from_settings)  # fail start-up on a bad value
+    common: dict[str, Any] = {"secret": DEBUG_VIEW_SECRET}
+    add_admin_view(
+        config_, "debug_stacks", "debug/stacks", stacks.stacks_view, title="Thread stacks", **common
+    )
+    add_admin_view(
+        config_,
+        "debug_memory",
+        "debug/memory",
+        memory.memory_view,
+        title="Largest object types",
+        params=("limit",),
+        **common,
+    )
+    add_admin_view(
+        config_, "debug_headers", "debug/headers", views.headers_view, title="Request as received", **common
+    )
+    add_admin_view(
+        config_, "debug_sleep", "debug/sleep", views.sleep_view, title="Sleep", params=("time",), **common
+    )
+    add_admin_view(config_, "debug_time", "debug/time", views.time_view, title="Server time", **common)
+    add_admin_view(
+        config_,
+        "debug_error",
+        "debug/error",
+        views.error_view,
+        title="Raise an error",
+        params=("status",),
+        **common,
+    )

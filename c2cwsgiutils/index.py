@@ -1,0 +1,193 @@
+"""The admin index, ``{C2C_BASE_PATH}/``: every enabled admin view, with a form to call it.
+
+The page needs no secret: it shows which views exist (those registered with
+:func:`c2cwsgiutils.admin.add_admin_view` whose secret is configured) and offers a form to enter
+the secret once; a secret that opens at least one view is kept in the ``c2c-secret`` cookie
+(HTTP-only, SameSite=Strict, limited to ``C2C_BASE_PATH``), which every admin view accepts.
+Views answer in the page (a few lines of inline script; no external file, CSS or CDN) or, without
+JavaScript, by plain navigation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import logging
+from typing import Any
+
+from c2cwsgiutils import admin, auth, config
+
+__all__ = ["includeme", "index_view"]
+
+LOG = logging.getLogger(__name__)
+
+_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em;max-width:70em}"
+    "section{border-top:1px solid #ccc;padding:.4em 0}"
+    "h2{font-size:1.05em;margin:.3em 0}"
+    "code{background:#f3f3f3;padding:0 .2em}"
+    ".locked{color:#a00}.open{color:#070}"
+    "form{display:inline-block;margin:.2em 1em .2em 0}"
+    "input{margin-right:.3em}"
+    "pre{background:#f6f6f6;max-height:30em;overflow:auto;white-space:pre-wrap}"
+)
+# Views answer inside the page; empty fields are left out so that optional parameters keep
+# their defaults. Without JavaScript the forms still work by navigation.
+_SCRIPT = """
+document.querySelectorAll("form[data-call]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (value, key) { if (value !== "") params.append(key, value); });
+    var query = params.toString();
+    var url = form.getAttribute("action") + (query ? "?" + query : "");
+    var out = document.getElementById(form.dataset.call);
+    out.hidden = false;
+    out.textContent = form.dataset.method + " " + url + " ...";
+    fetch(url, {method: form.dataset.method, credentials: "same-origin"}).then(function (response) {
+      return response.text().then(function (text) {
+        try { text = JSON.stringify(JSON.parse(text), null, 2); } catch (error) { /* not JSON */ }
+        out.textContent = response.status + " " + response.statusText + "\\n" + text;
+      });
+    }).catch(function (error) { out.textContent = String(error); });
+  });
+});
+"""
+
+
+def _csp_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
+
+
+_CSP = (
+    f"default-src 'none'; style-src {_csp_hash(_STYLE)}; script-src {_csp_hash(_SCRIPT)}; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _enabled_views(request: Any) -> list[admin.AdminView]:
+    return [
+        view
+        for view in admin.admin_views(request.registry)
+        if view.name != "index"
+        and (not view.needs_secret or auth.configured_secret(request.registry, view.secret))
+    ]
+
+
+def _view_section(request: Any, base: str, number: int, view: admin.AdminView) -> str:
+    esc = html.escape
+    url = f"{base}/{view.path}"
+    if not view.needs_secret:
+        status = '<span class="open">open</span>'
+    elif auth.is_authenticated(request, view.secret):
+        status = '<span class="open">unlocked</span>'
+    else:
+        status = '<span class="locked">needs the secret</span>'
+    fields = "".join(
+        f'<input name="{esc(param)}" placeholder="{esc(param)}" aria-label="{esc(param)}">'
+        for param in view.params
+    )
+    forms = "".join(
+        f'<form method="{"get" if method == "GET" else "post"}" action="{esc(url)}" '
+        f'data-method="{esc(method)}" data-call="out-{number}">{fields}<button>{esc(method)}</button></form>'
+        for method in view.methods
+    )
+    return (
+        f"<section><h2>{esc(view.title)} <small>{status}</small></h2>"
+        f"<code>{esc(' '.join(view.methods))} {esc(url)}</code><br>{forms}"
+        f'<pre id="out-{number}" hidden></pre></section>'
+    )
+
+
+def _page(request: Any, base: str, message: str = "") -> str:
+    views = _enabled_views(request)
+    has_secret = auth.provided_secret(request) is not None
+    sections = "".join(_view_section(request, base, number, view) for number, view in enumerate(views))
+    forget = (
+        '<form method="post"><input type="hidden" name="forget" value="1">'
+        "<button>Forget the secret</button></form>"
+        if has_secret
+        else ""
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Admin views</title><style>{_STYLE}</style></head><body>"
+        "<h1>Admin views</h1>"
+        f"{f'<p class=locked>{html.escape(message)}</p>' if message else ''}"
+        '<form method="post"><input type="password" name="secret" placeholder="secret" '
+        'autocomplete="current-password" aria-label="secret"><button>Use this secret</button></form>'
+        f"{forget}"
+        f"{sections or '<p>No admin view is enabled: set C2C_SECRET or a view secret.</p>'}"
+        f"<script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def _opens_a_view(request: Any, secret: str) -> bool:
+    import hmac
+
+    for view in _enabled_views(request):
+        expected = auth.configured_secret(request.registry, view.secret)
+        if view.needs_secret and hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8")):
+            return True
+    return False
+
+
+def index_view(request: Any) -> Any:
+    """GET: the page. POST ``secret``: keep it in the cookie when it opens a view (303 back to the
+    page, 403 otherwise); POST ``forget``: drop the cookie."""
+    from pyramid.httpexceptions import HTTPSeeOther
+    from pyramid.response import Response
+
+    base = config.core(request.registry).base_path
+    cookie_path = base or "/"
+    if request.method == "POST":
+        response = HTTPSeeOther(location=f"{base}/")
+        secret = request.POST.get("secret", "")
+        if request.POST.get("forget"):
+            response.delete_cookie(auth.SECRET_COOKIE, path=cookie_path)
+        elif secret and _opens_a_view(request, secret):
+            response.set_cookie(
+                auth.SECRET_COOKIE,
+                secret,
+                path=cookie_path,
+                httponly=True,
+                samesite="Strict",
+                secure=request.scheme == "https",
+            )
+        else:
+            page = _page(request, base, "This secret opens no admin view.")
+            response = Response(page, status=403, content_type="text/html", charset="utf-8")
+        response.headers["Content-Security-Policy"] = _CSP
+        return response
+    response = Response(_page(request, base), content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def includeme(config_: Any) -> None:
+    """Pyramid include: the index at ``{C2C_BASE_PATH}/`` (include it after the other features)."""
+    from pyramid.httpexceptions import HTTPMovedPermanently
+
+    base = config.core(config_.registry).base_path
+    if not base:
+        LOG.warning("Admin index disabled: C2C_BASE_PATH is '/', the index would hide the application's root")
+        return
+    admin.add_admin_view(
+        config_,
+        "index",
+        "",
+        index_view,
+        title="Admin views",
+        methods=("GET", "POST"),
+        needs_secret=False,
+        renderer=None,
+    )
+
+    def to_index(request: Any) -> Any:
+        return HTTPMovedPermanently(location=f"{base}/")
+
+    config_.add_route("c2c_index_without_slash", base, request_method="GET")
+    config_.add_view(to_index, route_name="c2c_index_without_slash")
