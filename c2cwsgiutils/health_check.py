@@ -123,6 +123,7 @@ class HealthCheck:
         query_cb: Callable[[Any], Any] | None = None,
         at_least_one_model: Any = None,
         level: int = 1,
+        *,
         name: str | None = None,
         timeout: float | None = None,
     ) -> None:
@@ -137,14 +138,13 @@ class HealthCheck:
             check_name = name or f"db_engine_{engine.url.database or engine.url.get_backend_name()}"
             if label:
                 check_name = f"{check_name}_{label}"
-            self.add_custom_check(
-                check_name, _db_check(engine, query_cb, at_least_one_model), level, timeout
-            )
+            self.add_custom_check(check_name, _db_check(engine, query_cb, at_least_one_model), level, timeout)
 
     def add_url_check(
         self,
         url: str | Callable[[Any], str],
         name: str | None = None,
+        *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         expected_status: int = 200,
@@ -174,7 +174,7 @@ class HealthCheck:
                 raise HealthCheckError(f"HTTP {response.status_code} (expected {expected_status})")
             return check_cb(request, response) if check_cb is not None else None
 
-        shown = name or (url if isinstance(url, str) else getattr(url, "__name__", "url"))
+        shown = name or (url if isinstance(url, str) else str(getattr(url, "__name__", "url")))
         self.add_custom_check(redact(shown), url_check, level, timeout)
 
     def add_alembic_check(
@@ -183,6 +183,7 @@ class HealthCheck:
         alembic_ini_path: str,
         level: int = 2,
         name: str | None = None,
+        *,
         version_schema: str | None = None,
         version_table: str | None = None,
         ini_section: str = "alembic",
@@ -334,7 +335,9 @@ def _execute(check: _Check, request: Any, outcome: dict[str, Any], checks: _Chec
 
 def _run(checks: _Checks, request: Any, max_level: int, names: Iterable[str] | None) -> dict[str, Any]:
     wanted = None if names is None else set(names)
-    selected = [c for c in checks.checks.values() if c.level <= max_level and (wanted is None or c.name in wanted)]
+    selected = [
+        c for c in checks.checks.values() if c.level <= max_level and (wanted is None or c.name in wanted)
+    ]
     successes: dict[str, Any] = {}
     failures: dict[str, Any] = {}
     started: list[tuple[_Check, threading.Thread, dict[str, Any], float]] = []

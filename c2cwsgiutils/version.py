@@ -37,8 +37,7 @@ VERSIONS_PATH = config.declare(
     "c2c.versions_path",
     "/app/versions.json",
     config.as_str,
-    "File written by `c2cwsgiutils-genversion`; when it exists, `{C2C_BASE_PATH}/versions.json` "
-    "serves it.",
+    "File written by `c2cwsgiutils-genversion`; when it exists, `{C2C_BASE_PATH}/versions.json` serves it.",
     feature="version",
 )
 
@@ -47,7 +46,7 @@ def installed_distributions() -> dict[str, str]:
     """``{name: version}`` of every installed distribution, sorted by lower-cased name."""
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.name
         if name and name not in found:
             found[name] = dist.version
     return dict(sorted(found.items(), key=lambda item: item[0].lower()))
@@ -118,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write versions.json: the git hash and tag, and the installed distributions.",
     )
     parser.add_argument("values", nargs="+", metavar="[TAG] HASH", help="git tag (optional) and git hash")
-    parser.add_argument("--output", "-o", default="versions.json", help="file to write (default: %(default)s)")
+    parser.add_argument(
+        "--output", "-o", default="versions.json", help="file to write (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if len(args.values) > 2:
         parser.error("expected [TAG] HASH")

@@ -140,8 +140,7 @@ class StatsSettings:
             prometheus_path=PROMETHEUS_PATH.get(settings),
             prometheus_prefix=PROMETHEUS_PREFIX.get(settings),
             prometheus_multiproc_dir=PROMETHEUS_MULTIPROC_DIR.get(settings)
-            or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-            or os.environ.get("prometheus_multiproc_dir", ""),
+            or os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
             server_timing=SERVER_TIMING.get(settings),
             sql_stats=SQL_STATS.get(settings),
         )

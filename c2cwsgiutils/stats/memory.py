@@ -45,10 +45,8 @@ class MemoryBackend:
             else:
                 record[0] += 1
                 record[1] += seconds
-                if seconds < record[2]:
-                    record[2] = seconds
-                if seconds > record[3]:
-                    record[3] = seconds
+                record[2] = min(record[2], seconds)
+                record[3] = max(record[3], seconds)
 
     def timings(self, items: Sequence[TimingItem]) -> None:
         for key, seconds, tags in items:

@@ -34,8 +34,8 @@ __all__ = [
     "PrometheusBackend",
     "child_exit",
     "collect",
-    "metrics_view",
     "metric_name",
+    "metrics_view",
     "multiproc_dir",
     "on_starting",
     "start_metrics_server",
@@ -44,7 +44,6 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
-_GAUGE_MODE = "livemostrecent" if "livemostrecent" in prometheus_client.Gauge._MULTIPROC_MODES else "liveall"
 
 
 def metric_name(prefix: str, key: Key) -> str:
@@ -62,12 +61,7 @@ def _label(name: str) -> str:
 
 def multiproc_dir() -> str:
     """The multiprocess directory from the environment ("" when single-process)."""
-    return (
-        os.environ.get("C2C_PROMETHEUS_MULTIPROC_DIR")
-        or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        or os.environ.get("prometheus_multiproc_dir")
-        or ""
-    )
+    return os.environ.get("C2C_PROMETHEUS_MULTIPROC_DIR") or os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ""
 
 
 def _enable_multiprocess(path: str) -> None:
@@ -75,7 +69,7 @@ def _enable_multiprocess(path: str) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     # prometheus_client chose its value class when it was imported; choose again now that the
     # directory is known (metrics created from here on write to the shared files).
-    values.ValueClass = values.get_value_class()
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 class PrometheusBackend:
@@ -122,7 +116,7 @@ class PrometheusBackend:
             if kind == "counter":
                 return prometheus_client.Counter(name, documentation, label_names, registry=self.registry)
             return prometheus_client.Gauge(
-                name, documentation, label_names, registry=self.registry, multiprocess_mode=_GAUGE_MODE
+                name, documentation, label_names, registry=self.registry, multiprocess_mode="livemostrecent"
             )
         except ValueError as exc:
             # Same name with other labels or another type: Prometheus cannot have both.
@@ -159,7 +153,7 @@ def collect(backend: PrometheusBackend | None = None) -> bytes:
     path = backend.multiproc_path if backend is not None else multiproc_dir()
     if path:
         registry = prometheus_client.CollectorRegistry()
-        MultiProcessCollector(registry, path=path)
+        MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
         return prometheus_client.generate_latest(registry)
     if backend is not None:
         return prometheus_client.generate_latest(backend.registry)
@@ -186,7 +180,7 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0", path: str | None = No
     folder = path if path is not None else multiproc_dir()
     if folder:
         registry = prometheus_client.CollectorRegistry()
-        MultiProcessCollector(registry, path=folder)
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
         prometheus_client.start_http_server(port, addr, registry=registry)
     else:
         prometheus_client.start_http_server(port, addr)
@@ -211,4 +205,4 @@ def child_exit(server: Any, worker: Any) -> None:
     """gunicorn ``child_exit`` hook: forget the live gauges of the worker that exited."""
     folder = multiproc_dir()
     if folder:
-        mark_process_dead(worker.pid, folder)
+        mark_process_dead(worker.pid, folder)  # type: ignore[no-untyped-call]

@@ -65,7 +65,11 @@ def stats_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callabl
 
 def _record(request: Any, status: str, start: float, end: float, add_timings: Any) -> None:
     route = request.matched_route
-    tags = {"method": request.method, "route": route.name if route is not None else "_not_found", "status": status}
+    tags = {
+        "method": request.method,
+        "route": route.name if route is not None else "_not_found",
+        "status": status,
+    }
     render_start = request.__dict__.get(_RENDER_START)
     if render_start is None:
         add_timings(((_ROUTE_KEY, end - start, tags),))

@@ -79,14 +79,14 @@ def _name(statement: str) -> str:
     return name
 
 
-def _before_cursor_execute(
+def _before_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     if context is not None:
         setattr(context, _START, time.perf_counter())
 
 
-def _after_cursor_execute(
+def _after_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     start = getattr(context, _START, None)

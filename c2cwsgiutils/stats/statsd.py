@@ -22,7 +22,7 @@ __all__ = ["StatsdBackend", "sanitize"]
 LOG = logging.getLogger(__name__)
 
 # Characters that have a meaning in the statsd line protocol (or that graphite would split on).
-_UNSAFE = str.maketrans({c: "_" for c in ":|@#,=. /\\\n\r\t'\"*?()[]{}<>;"})
+_UNSAFE = str.maketrans(dict.fromkeys(":|@#,=. /\\\n\r\t'\"*?()[]{}<>;", "_"))
 _MAX_DATAGRAM = 1400  # stay under a typical MTU: a fragmented UDP datagram is often lost
 _RETRY_SECONDS = 30.0
 
@@ -58,12 +58,14 @@ class StatsdBackend:
                 self._host, self._port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP
             )[0]
         except OSError as exc:
-            LOG.warning("statsd address %s:%s does not resolve (%s); metrics dropped", self._host, self._port, exc)
+            LOG.warning(
+                "statsd address %s:%s does not resolve (%s); metrics dropped", self._host, self._port, exc
+            )
             return False
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.setblocking(False)
         self._socket = sock
-        self._target = (sockaddr[0], sockaddr[1])
+        self._target = (str(sockaddr[0]), int(sockaddr[1]))
         return True
 
     def _resolve_later(self) -> None:

@@ -51,7 +51,9 @@ def test_comments_are_removed() -> None:
 
 
 def test_identifiers_with_digits_and_casts_are_kept() -> None:
-    assert sql.normalize("SELECT col1::text FROM t2 WHERE x = :name") == "SELECT col1::text FROM t2 WHERE x = ?"
+    assert (
+        sql.normalize("SELECT col1::text FROM t2 WHERE x = :name") == "SELECT col1::text FROM t2 WHERE x = ?"
+    )
 
 
 def test_long_statements_are_truncated_with_a_hash() -> None:
