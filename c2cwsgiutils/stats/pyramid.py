@@ -2,9 +2,9 @@
 
 Every request is timed in wall-clock time (``time.perf_counter``) as
 ``route.{verb}.{route}.{status}`` (from the tween to the response, rendering included) and, for
-views with a renderer, ``render.{verb}.{route}.{status}`` (from the renderer's start to the
-response). Backends with tags receive ``route``/``render`` with the tags ``method``, ``route``
-and ``status``. Unmatched requests use the route name ``_not_found``.
+views with a renderer, ``render.{verb}.{route}.{status}`` (from the view's return to the
+response; the start is noted by a view deriver). Backends with tags receive ``route``/``render``
+with the tags ``method``, ``route`` and ``status``. Unmatched requests use the route name ``_not_found``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from c2cwsgiutils import config as c2c_config
 from c2cwsgiutils import stats
 from c2cwsgiutils.stats._settings import StatsSettings
 
-__all__ = ["includeme", "stats_tween_factory"]
+__all__ = ["includeme", "render_start_deriver", "stats_tween_factory"]
 
 LOG = logging.getLogger(__name__)
 
@@ -27,10 +27,27 @@ _ROUTE_KEY = ("route",)
 _RENDER_KEY = ("render",)
 
 
-def _on_before_render(event: Any) -> None:
-    request = event.get("request")
-    if request is not None:
-        request.__dict__[_RENDER_START] = time.perf_counter()
+def render_start_deriver(view: Callable[..., Any], info: Any) -> Callable[..., Any]:
+    """View deriver between the renderer and the view: notes when the view returned data to render.
+
+    A deriver rather than a ``BeforeRender`` subscriber: with any subscriber registered, Pyramid
+    notifies every event of every request (NewRequest, ContextFound, NewResponse ...), which cost
+    more than the timers themselves.
+    """
+    if info.options.get("renderer") is None:
+        return view
+    from pyramid.interfaces import IResponse
+
+    provided_by = IResponse.providedBy
+    perf_counter = time.perf_counter
+
+    def noting_view(context: Any, request: Any) -> Any:
+        result = view(context, request)
+        if not provided_by(result):
+            request.__dict__[_RENDER_START] = perf_counter()
+        return result
+
+    return noting_view
 
 
 def stats_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
@@ -79,7 +96,6 @@ def _record(request: Any, status: str, start: float, end: float, add_timings: An
 
 def includeme(config: Any) -> None:
     """Set the backends up, add the timers tween, the ``stats.json`` and Prometheus views, SQL timers."""
-    from pyramid.events import BeforeRender
     from pyramid.tweens import EXCVIEW
 
     settings = c2c_config.cached(config.registry, StatsSettings.from_settings)
@@ -90,7 +106,7 @@ def includeme(config: Any) -> None:
         config.add_tween(
             "c2cwsgiutils.stats.pyramid.stats_tween_factory", over=("pyramid_tm.tm_tween_factory", EXCVIEW)
         )
-        config.add_subscriber(_on_before_render, BeforeRender)
+        config.add_view_deriver(render_start_deriver, under="rendered_view", over="mapped_view")
     if settings.memory:
         from c2cwsgiutils.admin import add_admin_view
         from c2cwsgiutils.stats.memory import stats_view

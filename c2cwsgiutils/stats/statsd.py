@@ -25,6 +25,7 @@ LOG = logging.getLogger(__name__)
 _UNSAFE = str.maketrans(dict.fromkeys(":|@#,=. /\\\n\r\t'\"*?()[]{}<>;", "_"))
 _MAX_DATAGRAM = 1400  # stay under a typical MTU: a fragmented UDP datagram is often lost
 _RETRY_SECONDS = 30.0
+_CACHE_SIZE = 10000
 
 
 def sanitize(part: str) -> str:
@@ -45,6 +46,7 @@ class StatsdBackend:
         self._socket: socket.socket | None = None
         self._stop = threading.Event()
         self._lost_logged = False
+        self._cache: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None], tuple[str, str]] = {}
         if not self._resolve():
             thread = threading.Thread(target=self._resolve_later, name="c2c-statsd-resolve", daemon=True)
             thread.start()
@@ -74,22 +76,31 @@ class StatsdBackend:
                 LOG.info("statsd address %s:%s resolved; sending metrics", self._host, self._port)
                 return
 
-    def _name(self, key: Key, tags: Tags) -> str:
+    def _format(self, key: Key, tags: Tags) -> tuple[str, str]:
+        # The name and the tag suffix of a metric; cached, because the same few keys come back on
+        # every request and sanitizing them costs more than the send.
+        cache_key = (tuple(key), tuple(tags.items()) if tags else None)
+        found = self._cache.get(cache_key)
+        if found is not None:
+            return found
+        suffix = ""
         if tags and self._tag_style == "none":
-            return self._prefix + ".".join(sanitize(p) for p in (*key, *tags.values()))
-        name = self._prefix + ".".join(sanitize(p) for p in key)
-        if tags and self._tag_style == "influx":
-            name += "".join(f",{sanitize(k)}={sanitize(v)}" for k, v in tags.items())
-        return name
-
-    def _suffix(self, tags: Tags) -> str:
-        if tags and self._tag_style == "dogstatsd":
-            return "|#" + ",".join(f"{sanitize(k)}:{sanitize(v)}" for k, v in tags.items())
-        return ""
+            name = self._prefix + ".".join(sanitize(p) for p in (*key, *tags.values()))
+        else:
+            name = self._prefix + ".".join(sanitize(p) for p in key)
+            if tags and self._tag_style == "influx":
+                name += "".join(f",{sanitize(k)}={sanitize(v)}" for k, v in tags.items())
+            elif tags and self._tag_style == "dogstatsd":
+                suffix = "|#" + ",".join(f"{sanitize(k)}:{sanitize(v)}" for k, v in tags.items())
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[cache_key] = (name, suffix)
+        return name, suffix
 
     def line(self, key: Key, value: str, kind: str, tags: Tags) -> str:
         """One statsd line, e.g. ``prefix.route.GET.hello.200:12.500|ms``."""
-        return f"{self._name(key, tags)}:{value}|{kind}{self._suffix(tags)}"
+        name, suffix = self._format(key, tags)
+        return f"{name}:{value}|{kind}{suffix}"
 
     def _send(self, data: str) -> None:
         sock, target = self._socket, self._target
@@ -107,16 +118,19 @@ class StatsdBackend:
         self._send(self.line(key, f"{seconds * 1000:.3f}", "ms", tags))
 
     def timings(self, items: Sequence[TimingItem]) -> None:
+        lines = [self.line(key, f"{seconds * 1000:.3f}", "ms", tags) for key, seconds, tags in items]
+        packet = "\n".join(lines)
+        if len(packet) <= _MAX_DATAGRAM:
+            self._send(packet)
+            return
         packet = ""
-        for key, seconds, tags in items:
-            line = self.line(key, f"{seconds * 1000:.3f}", "ms", tags)
+        for line in lines:
             if packet and len(packet) + len(line) + 1 > _MAX_DATAGRAM:
                 self._send(packet)
                 packet = line
             else:
                 packet = f"{packet}\n{line}" if packet else line
-        if packet:
-            self._send(packet)
+        self._send(packet)
 
     def counter(self, key: Key, increment: int, tags: Tags) -> None:
         self._send(self.line(key, str(increment), "c", tags))
