@@ -172,18 +172,22 @@ def metrics_view(request: Any) -> Any:
     return response
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0", path: str | None = None) -> None:  # noqa: S104
+def start_metrics_server(port: int, addr: str = "0.0.0.0", path: str | None = None) -> Any:  # noqa: S104
     """Serve the metrics on a port of their own (call it in gunicorn's ``when_ready`` hook).
 
-    In multiprocess mode it reads the files of every worker, so the gunicorn master can serve it.
+    In multiprocess mode it reads the files of every worker, so the gunicorn master can serve
+    them. Returns what ``prometheus_client.start_http_server`` returns (``(server, thread)``).
     """
     folder = path if path is not None else multiproc_dir()
     if folder:
         registry = prometheus_client.CollectorRegistry()
         MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
-        prometheus_client.start_http_server(port, addr, registry=registry)
-    else:
-        prometheus_client.start_http_server(port, addr)
+        return prometheus_client.start_http_server(port, addr, registry=registry)
+    from c2cwsgiutils import stats
+
+    backend = next((b for b in stats.backends() if isinstance(b, PrometheusBackend)), None)
+    registry = backend.registry if backend is not None else prometheus_client.REGISTRY
+    return prometheus_client.start_http_server(port, addr, registry=registry)
 
 
 def on_starting(server: Any = None) -> None:

@@ -1,8 +1,13 @@
-"""statsd backend: one non-blocking UDP datagram per metric (or per batch of timers).
+"""statsd backend: metrics leave in UDP datagrams sent by a background thread.
 
-The address is resolved off the request path: at start-up, and again in a background thread while
-it does not resolve. Until then metrics are dropped. A send never blocks (non-blocking socket) and
-never raises: UDP to a port where nothing listens is silently lost, as statsd intends.
+A request only formats its lines and appends them to a buffer (no system call); a sender thread
+packs the buffer into datagrams of at most 1400 bytes every 50 ms (sooner when a datagram is
+full) and sends them with a non-blocking socket. One ``sendto`` per request would cost more CPU
+than everything else the timers do, mostly waking the statsd listener up. The sender also
+resolves the address, retrying every 30 s while it does not resolve, so DNS is never waited for
+by a request nor by start-up. Nothing raises: UDP to a port where nothing listens is lost, as
+statsd intends; when the buffer is full (address unresolved, sender behind) new lines are dropped.
+Pending lines are sent on :meth:`StatsdBackend.close` and at process exit.
 
 Tag styles (``STATSD_TAG_STYLE``): ``none`` appends the tag values to the name
 (``route.GET.hello.200``), ``dogstatsd`` adds ``|#k:v,k2:v2``, ``influx`` writes ``name,k=v:1|c``.
@@ -10,9 +15,12 @@ Tag styles (``STATSD_TAG_STYLE``): ``none`` appends the tag values to the name
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import socket
 import threading
+import weakref
 from collections.abc import Sequence
 
 from c2cwsgiutils.stats import Key, Tags, TimingItem
@@ -24,8 +32,11 @@ LOG = logging.getLogger(__name__)
 # Characters that have a meaning in the statsd line protocol (or that graphite would split on).
 _UNSAFE = str.maketrans(dict.fromkeys(":|@#,=. /\\\n\r\t'\"*?()[]{}<>;", "_"))
 _MAX_DATAGRAM = 1400  # stay under a typical MTU: a fragmented UDP datagram is often lost
+_MAX_PENDING = 10000  # lines kept while the address does not resolve or the sender is behind
 _RETRY_SECONDS = 30.0
 _CACHE_SIZE = 10000
+
+_instances: weakref.WeakSet[StatsdBackend] = weakref.WeakSet()
 
 
 def sanitize(part: str) -> str:
@@ -33,26 +44,58 @@ def sanitize(part: str) -> str:
     return part.translate(_UNSAFE)
 
 
+def pack(lines: Sequence[str], limit: int = _MAX_DATAGRAM) -> list[str]:
+    """Newline-joined datagrams of at most ``limit`` characters (a longer line goes alone)."""
+    packets: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        if current and size + 1 + len(line) > limit:
+            packets.append("\n".join(current))
+            current, size = [], 0
+        size += len(line) + (1 if current else 0)
+        current.append(line)
+    if current:
+        packets.append("\n".join(current))
+    return packets
+
+
 class StatsdBackend:
     """Sends metrics to ``host:port`` over UDP with an optional ``prefix`` and tag style."""
 
-    def __init__(self, address: str, prefix: str = "", tag_style: str = "none") -> None:
+    def __init__(
+        self, address: str, prefix: str = "", tag_style: str = "none", flush_interval: float = 0.05
+    ) -> None:
         host, _, port = address.rpartition(":")
         self._host = host.strip("[]")
         self._port = int(port)
         self._prefix = prefix.rstrip(".") + "." if prefix else ""
         self._tag_style = tag_style
+        self._interval = flush_interval
         self._target: tuple[str, int] | None = None
         self._socket: socket.socket | None = None
-        self._stop = threading.Event()
-        self._lost_logged = False
         self._cache: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None], tuple[str, str]] = {}
-        if not self._resolve():
-            thread = threading.Thread(target=self._resolve_later, name="c2c-statsd-resolve", daemon=True)
-            thread.start()
+        self._closed = False
+        self._start()
+        _instances.add(self)
 
     def __repr__(self) -> str:
         return f"StatsdBackend({self._host}:{self._port})"
+
+    def _start(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._dropped_logged = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="c2c-statsd", daemon=True)
+        self._thread.start()
+
+    def _after_fork_in_child(self) -> None:
+        # Threads do not survive fork (gunicorn --preload): a new sender, the parent's lines dropped.
+        if not self._closed:
+            self._start()
 
     def _resolve(self) -> bool:
         try:
@@ -61,7 +104,11 @@ class StatsdBackend:
             )[0]
         except OSError as exc:
             LOG.warning(
-                "statsd address %s:%s does not resolve (%s); metrics dropped", self._host, self._port, exc
+                "statsd address %s:%s does not resolve (%s); retrying every %ds",
+                self._host,
+                self._port,
+                exc,
+                _RETRY_SECONDS,
             )
             return False
         sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -70,11 +117,47 @@ class StatsdBackend:
         self._target = (str(sockaddr[0]), int(sockaddr[1]))
         return True
 
-    def _resolve_later(self) -> None:
-        while not self._stop.wait(_RETRY_SECONDS):
-            if self._resolve():
-                LOG.info("statsd address %s:%s resolved; sending metrics", self._host, self._port)
+    def _run(self) -> None:
+        while self._target is None and not self._resolve():
+            if self._stop.wait(_RETRY_SECONDS):
                 return
+        while not self._stop.is_set():
+            self._wake.wait()
+            # Let a batch build up (several requests per datagram), unless asked to stop.
+            self._stop.wait(self._interval)
+            self._wake.clear()
+            self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            lines, self._pending = self._pending, []
+            self._pending_size = 0
+        sock, target = self._socket, self._target
+        if not lines or sock is None or target is None:
+            return
+        for packet in pack(lines):
+            try:
+                sock.sendto(packet.encode("utf-8"), target)
+            except OSError as exc:
+                # A full socket buffer (BlockingIOError) or a transient network error: drop it.
+                if not self._dropped_logged:
+                    self._dropped_logged = True
+                    LOG.warning(
+                        "Could not send to statsd at %s:%s (%s); dropping", self._host, self._port, exc
+                    )
+
+    def _enqueue(self, lines: Sequence[str]) -> None:
+        with self._lock:
+            if len(self._pending) >= _MAX_PENDING:
+                if not self._dropped_logged:
+                    self._dropped_logged = True
+                    LOG.warning("statsd buffer full (%s:%s unreachable?); dropping", self._host, self._port)
+                return
+            first = not self._pending
+            self._pending.extend(lines)
+        if first:
+            self._wake.set()
 
     def _format(self, key: Key, tags: Tags) -> tuple[str, str]:
         # The name and the tag suffix of a metric; cached, because the same few keys come back on
@@ -102,49 +185,50 @@ class StatsdBackend:
         name, suffix = self._format(key, tags)
         return f"{name}:{value}|{kind}{suffix}"
 
-    def _send(self, data: str) -> None:
-        sock, target = self._socket, self._target
-        if sock is None or target is None:
-            return
-        try:
-            sock.sendto(data.encode("utf-8"), target)
-        except OSError as exc:
-            # A full socket buffer (BlockingIOError) or a transient network error: drop the metric.
-            if not self._lost_logged:
-                self._lost_logged = True
-                LOG.warning("Could not send to statsd at %s:%s (%s); dropping", self._host, self._port, exc)
-
     def timing(self, key: Key, seconds: float, tags: Tags) -> None:
-        self._send(self.line(key, f"{seconds * 1000:.3f}", "ms", tags))
+        self._enqueue((self.line(key, f"{seconds * 1000:.3f}", "ms", tags),))
 
     def timings(self, items: Sequence[TimingItem]) -> None:
-        lines = [self.line(key, f"{seconds * 1000:.3f}", "ms", tags) for key, seconds, tags in items]
-        packet = "\n".join(lines)
-        if len(packet) <= _MAX_DATAGRAM:
-            self._send(packet)
-            return
-        packet = ""
-        for line in lines:
-            if packet and len(packet) + len(line) + 1 > _MAX_DATAGRAM:
-                self._send(packet)
-                packet = line
-            else:
-                packet = f"{packet}\n{line}" if packet else line
-        self._send(packet)
+        self._enqueue([self.line(key, f"{seconds * 1000:.3f}", "ms", tags) for key, seconds, tags in items])
 
     def counter(self, key: Key, increment: int, tags: Tags) -> None:
-        self._send(self.line(key, str(increment), "c", tags))
+        self._enqueue((self.line(key, str(increment), "c", tags),))
 
     def gauge(self, key: Key, value: float, tags: Tags) -> None:
-        # A negative value would be read as a decrement ("-3|g"): reset to 0 first, as statsd requires.
         text = f"{value:g}" if isinstance(value, float) else str(value)
         if value < 0:
-            self._send(self.line(key, "0", "g", tags) + "\n" + self.line(key, text, "g", tags))
+            # "-3|g" would be read as a decrement: set 0 first, as statsd requires.
+            self._enqueue((self.line(key, "0", "g", tags), self.line(key, text, "g", tags)))
         else:
-            self._send(self.line(key, text, "g", tags))
+            self._enqueue((self.line(key, text, "g", tags),))
+
+    def flush(self) -> None:
+        """Send what is pending now (normally done by the sender thread)."""
+        self._flush()
 
     def close(self) -> None:
+        """Stop the sender after it sent what is pending."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
+        self._wake.set()
+        self._thread.join(2)
+        self._flush()
         sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_instances):
+        backend._after_fork_in_child()
+
+
+def _close_all() -> None:
+    for backend in list(_instances):
+        backend.close()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all)

@@ -109,3 +109,20 @@ def test_gunicorn_workers_share_metrics_and_dead_workers_are_cleaned(tmp_path: P
         assert _by_pid(body)[str(dead)] >= 1
     finally:
         stop_process(process)
+
+
+def test_metrics_on_a_separate_port(make_app: MakeApp) -> None:
+    from c2cwsgiutils.stats.prometheus import start_metrics_server
+
+    app = make_app({"c2c.prometheus": "true", "c2c.prometheus_path": "-"})
+    app.get("/metrics", status=404)
+    app.get("/hello")
+    port = free_port()
+    server, thread = start_metrics_server(port, "127.0.0.1")
+    try:
+        body = _get(f"http://127.0.0.1:{port}/metrics")
+        assert 'route_seconds_count{method="GET",route="hello",status="200"} 1.0' in body
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

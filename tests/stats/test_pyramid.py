@@ -92,3 +92,16 @@ def test_admin_index_lists_the_stats_view(make_app: MakeApp) -> None:
     app = make_app(MEMORY)
     registry = app.app.registry
     assert [view.path for view in admin_views(registry)] == ["stats.json"]
+
+
+def test_included_by_the_whole_toolkit() -> None:
+    from pyramid.config import Configurator
+    from pyramid.response import Response
+
+    config = Configurator(settings=MEMORY)
+    config.include("c2cwsgiutils.pyramid")
+    config.add_route("plain", "/plain")
+    config.add_view(lambda request: Response("plain"), route_name="plain")
+    app = webtest.TestApp(config.make_wsgi_app())
+    app.get("/plain")
+    assert _timers(app)["route.GET.plain.200"]["count"] == 1

@@ -86,3 +86,30 @@ def test_request_succeeds_when_nothing_listens(make_app: MakeApp) -> None:
 def test_request_succeeds_when_the_address_does_not_resolve(make_app: MakeApp) -> None:
     app = make_app({"c2c.statsd_address": "statsd.invalid:8125"})
     assert app.get("/hello").json == {"hello": "world"}
+
+
+def test_lines_of_several_requests_share_datagrams(make_app: MakeApp, listener: socket.socket) -> None:
+    from c2cwsgiutils.stats.statsd import StatsdBackend
+
+    app = make_app({"c2c.stats_view": "true"})  # a backend from the settings turns the timers on
+    stats.add_backend(StatsdBackend(_address(listener), flush_interval=60))
+    for _ in range(3):
+        app.get("/hello")
+    stats.shutdown()  # sends what is pending, long before the 60 s interval
+    assert len(_receive(listener)) == 6
+
+
+def test_pending_lines_are_sent_on_close(listener: socket.socket) -> None:
+    stats.setup({"c2c.statsd_address": _address(listener)})
+    stats.increment_counter(["last", "words"])
+    stats.shutdown()
+    assert _receive(listener) == ["last.words:1|c"]
+
+
+def test_datagrams_stay_under_the_mtu() -> None:
+    from c2cwsgiutils.stats.statsd import pack
+
+    lines = [f"metric.{i:04d}:1|c" for i in range(500)]
+    packets = pack(lines)
+    assert max(len(p) for p in packets) <= 1400
+    assert "\n".join(packets).split("\n") == lines
