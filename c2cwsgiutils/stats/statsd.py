@@ -16,6 +16,8 @@ Tag styles (``STATSD_TAG_STYLE``): ``none`` appends the tag values to the name
 from __future__ import annotations
 
 import atexit
+import encodings.idna  # noqa: F401 - getaddrinfo in a thread may fail to import it lazily (LookupError)
+import ipaddress
 import logging
 import os
 import socket
@@ -76,6 +78,12 @@ class StatsdBackend:
         self._socket: socket.socket | None = None
         self._cache: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None], tuple[str, str]] = {}
         self._closed = False
+        try:
+            ipaddress.ip_address(self._host)
+        except ValueError:
+            pass  # a name: the sender thread resolves it
+        else:
+            self._resolve()  # an IP address needs no DNS: ready at once
         self._start()
         _instances.add(self)
 
@@ -102,7 +110,7 @@ class StatsdBackend:
             family, _, _, _, sockaddr = socket.getaddrinfo(
                 self._host, self._port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP
             )[0]
-        except OSError as exc:
+        except Exception as exc:  # OSError, or UnicodeError/LookupError for odd names
             LOG.warning(
                 "statsd address %s:%s does not resolve (%s); retrying every %ds",
                 self._host,

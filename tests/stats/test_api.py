@@ -115,3 +115,20 @@ def test_invalid_statsd_address_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="STATSD_ADDRESS"):
         stats.setup({"c2c.statsd_address": "no-port"})
+
+
+def test_importing_the_features_imports_no_third_party_library() -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+
+    script = (
+        "import sys, c2cwsgiutils.stats, c2cwsgiutils.health_check, c2cwsgiutils.version\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyramid', 'sqlalchemy', 'redis', "
+        "'prometheus_client', 'requests', 'alembic', 'webob'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=child_env(), capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

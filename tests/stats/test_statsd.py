@@ -113,3 +113,29 @@ def test_datagrams_stay_under_the_mtu() -> None:
     packets = pack(lines)
     assert max(len(p) for p in packets) <= 1400
     assert "\n".join(packets).split("\n") == lines
+
+
+FORKED = """
+import os, sys, time
+from c2cwsgiutils import stats
+
+stats.setup({"c2c.statsd_address": sys.argv[1]})
+pid = os.fork()
+if pid == 0:  # the sender thread did not survive the fork: it must have been restarted
+    stats.increment_counter(["from", "child"])
+    time.sleep(2)  # only a live sender thread can send it: os._exit skips the flush at exit
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_sender_restarts_in_a_forked_child(listener: socket.socket) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+
+    subprocess.run(
+        [sys.executable, "-c", FORKED, _address(listener)], env=child_env(), check=True, timeout=30
+    )
+    assert _receive(listener) == ["from.child:1|c"]
