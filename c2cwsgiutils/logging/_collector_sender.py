@@ -53,7 +53,9 @@ def _sanitise(value: Any, path: tuple[int, ...]) -> Any:
     if isinstance(value, (dict, list, tuple)) and id(value) not in path and len(path) < 20:
         inner = (*path, id(value))
         if isinstance(value, dict):
-            return {(k if isinstance(k, str) else _safe_repr(k)): _sanitise(v, inner) for k, v in value.items()}
+            return {
+                (k if isinstance(k, str) else _safe_repr(k)): _sanitise(v, inner) for k, v in value.items()
+            }
         return [_sanitise(v, inner) for v in value]
     return _safe_repr(value)
 
@@ -64,6 +66,7 @@ class Sender:
     def __init__(
         self,
         handler: CollectorHandler,
+        *,
         url: str,
         token: str,
         batch_age: float,
@@ -164,14 +167,13 @@ class Sender:
                     if now - self._last_report >= self.report_interval:
                         self.report()
                 except Exception:  # the thread must survive anything, and say so
-                    self._warn("bug", "Collector handler: unexpected error in the sender thread", exc_info=True)
+                    self._warn("bug", "Collector handler: unexpected error in its thread", exc_info=True)
                     time.sleep(0.1)
                 self._mark_flushed(flush_seq)
                 if closing and (
                     self._past_deadline()
                     or (
-                        self.handler.queued() == 0
-                        and (not self.backlog or time.monotonic() < self._retry_at)
+                        self.handler.queued() == 0 and (not self.backlog or time.monotonic() < self._retry_at)
                     )
                 ):
                     return

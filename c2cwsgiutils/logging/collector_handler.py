@@ -149,6 +149,7 @@ class CollectorHandler(logging.Handler):
         url: str | None = None,
         token: str | None = None,
         service: str | None = None,
+        *,
         spool_dir: str | None = None,
         spool_max_bytes: int | str | None = None,
         queue_size: int | str | None = None,

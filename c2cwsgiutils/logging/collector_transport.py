@@ -106,7 +106,8 @@ class Transport:
 
     def post(self, lines: Sequence[str], timeout: float | None = None) -> Result:
         """Send ``lines`` as one gzip NDJSON body and classify the answer; never raises."""
-        body = gzip.compress(("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"), self.compresslevel)
+        text = "\n".join(lines) + "\n"
+        body = gzip.compress(text.encode("utf-8", "backslashreplace"), self.compresslevel)
         wait = self.timeout if timeout is None else max(0.05, min(timeout, self.timeout))
         reused = self._conn is not None
         try:

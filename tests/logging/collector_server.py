@@ -15,6 +15,7 @@ answer, and the uuids already there are loaded at start, so the count survives a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -51,10 +52,8 @@ class CollectorServer:
             if os.path.exists(store):
                 with open(store, encoding="utf-8") as file:
                     for line in file:
-                        try:
+                        with contextlib.suppress(ValueError):  # a line torn by a kill: never acknowledged
                             self._keep(json.loads(line))
-                        except ValueError:
-                            pass  # a line torn by a kill was never acknowledged
             self._store_fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
@@ -96,10 +95,8 @@ class CollectorServer:
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def ingest(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """Apply the contract to one POST; returns (status, answer)."""
@@ -156,6 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server_owner._lock:
             self.server_owner._connections.add(self.connection)
 
@@ -166,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server_owner._lock:
                 self.server_owner._connections.discard(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_POST(self) -> None:

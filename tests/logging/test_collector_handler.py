@@ -198,7 +198,7 @@ def test_spooled_records_are_resent_in_order_without_duplicates_when_the_collect
     wait_for(lambda: len(server.records) == 300, what="all records resent")
     assert server.messages() == expected
     assert server.duplicates == 0
-    wait_for(lambda: not any(name.endswith(".ndjson") for name in os.listdir(spool_dir)), what="spool emptied")
+    wait_for(lambda: not [n for n in os.listdir(spool_dir) if n.endswith(".ndjson")], what="spool emptied")
 
 
 def test_server_errors_are_retried_with_back_off_until_accepted(server, make_handler) -> None:
