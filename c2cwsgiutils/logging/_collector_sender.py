@@ -14,22 +14,51 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from c2cwsgiutils import context
 from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
 from c2cwsgiutils.logging.record import record_to_dict
 
 if TYPE_CHECKING:
     from c2cwsgiutils.logging.collector_handler import CollectorHandler
 
-__all__ = ["Sender", "serialise"]
+__all__ = ["Item", "Sender", "capture", "serialise"]
 
 LOG = logging.getLogger("c2cwsgiutils.logging.collector_handler")
 
 _ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"), allow_nan=False)
 
 
-def serialise(record: logging.LogRecord, service: str, uuid: str) -> str:
+# What ``emit`` captures: the record, its message (``None`` when %-formatting failed: the schema's
+# fallback then says why) and the caller's correlation context (``None`` when the record has it).
+Item = tuple[logging.LogRecord, str | None, context.Context | None]
+
+
+def capture(record: logging.LogRecord) -> Item:
+    """What must be taken in the caller's thread: the args (may change later) and the context."""
+    try:
+        message: str | None = record.getMessage()
+    except Exception:
+        message = None
+    return record, message, None if "request_id" in record.__dict__ else context.current()
+
+
+def serialise(item: Item, service: str, uuid: str) -> str:
     """One NDJSON line: the record's schema dict plus ``uuid``; anything JSON cannot hold becomes text."""
-    data = record_to_dict(record, service)
+    record, message, ctx = item
+    attributes = dict(record.__dict__)  # a copy: the schema code may set exc_text on it
+    if message is not None:
+        attributes["msg"] = message
+        attributes["args"] = None
+    if ctx is not None:
+        attributes["request_id"] = ctx.request_id
+        attributes["trace_id"] = ctx.trace_id
+        attributes["span_id"] = ctx.span_id
+        attributes["parent_span_id"] = ctx.parent_span_id
+        attributes["kind"] = ctx.kind
+        attributes["task_id"] = ctx.task_id
+    snapshot = logging.LogRecord.__new__(logging.LogRecord)
+    snapshot.__dict__ = attributes
+    data = record_to_dict(snapshot, service)
     data["uuid"] = uuid
     try:
         return _ENCODER.encode(data)
@@ -198,15 +227,41 @@ class Sender:
     def _drain_queue(self) -> None:
         handler = self.handler
         while handler.queued() and not self._abandoned:
-            batch = handler.take(handler.batch_size, self.batch_max_bytes)
-            if self.backlog or time.monotonic() < self._retry_at or self._past_deadline():
-                self._spool(batch)
-                continue
-            self.inflight = batch
-            left = self._deliver(batch)
-            if left:
-                self._spool(left)
-            self.inflight = []
+            for batch in self._batches(self._lines(handler.take(handler.batch_size))):
+                if self.backlog or time.monotonic() < self._retry_at or self._past_deadline():
+                    self._spool(batch)
+                    continue
+                self.inflight = batch
+                left = self._deliver(batch)
+                if left:
+                    self._spool(left)
+                self.inflight = []
+
+    def _lines(self, items: list[Item]) -> list[str]:
+        """Serialise ``items``, letting the application's threads run every few records."""
+        lines = []
+        for index, item in enumerate(items):
+            try:
+                lines.append(self.handler.to_line(item))
+            except Exception:
+                self.handler.emit_errors += 1
+            if index % 16 == 15:
+                # Release the GIL: the application thread never waits for a whole batch (the
+                # interpreter would otherwise hand the GIL back only every 5 ms).
+                time.sleep(0)
+        return lines
+
+    def _batches(self, lines: list[str]) -> list[list[str]]:
+        """Cut ``lines`` into batches of about ``batch_max_bytes`` at most."""
+        batches: list[list[str]] = [[]]
+        size = 0
+        for line in lines:
+            if size + len(line) > self.batch_max_bytes and batches[-1]:
+                batches.append([])
+                size = 0
+            batches[-1].append(line)
+            size += len(line) + 1
+        return batches if batches[-1] else []
 
     def _resend_chunk(self) -> None:
         spool = self.handler.spool

@@ -1,14 +1,16 @@
 """``CollectorHandler``: ship log records to the c2cwsgiutils collector without ever blocking the app.
 
-``emit`` serialises the record (:func:`~c2cwsgiutils.logging.record.record_to_dict` plus a
-client-side ``uuid``) and appends the line to a bounded in-memory queue: no I/O, no lock beyond
-the one ``logging`` takes. A daemon thread sends gzip NDJSON batches (by size or age) over a
-keep-alive connection. While the collector is unreachable, slow to answer, or the queue is full,
-records go to a bounded disk spool (:mod:`c2cwsgiutils.logging.spool`), resent oldest first when
-the collector answers again; the uuids make every resend idempotent. On close (``atexit``,
-``logging.shutdown``) it flushes for at most ``flush_timeout`` seconds and leaves the rest in
-the spool, which the next process using the same spool directory resends. Fork-safe: a forked
-child gets its own queue, thread, spool segments and uuid prefix.
+``emit`` takes what only the caller's thread has (the %-formatted message, the correlation
+context) and appends the record to a bounded in-memory queue: no I/O, no lock beyond the one
+``logging`` takes. A daemon thread serialises each record once
+(:func:`~c2cwsgiutils.logging.record.record_to_dict` plus a client-side ``uuid``) and sends
+gzip NDJSON batches (by size or age) over a keep-alive connection. While the collector is
+unreachable or slow, or the queue is full, records go to a bounded disk spool
+(:mod:`c2cwsgiutils.logging.spool`), resent oldest first when the collector answers again; the
+uuids make every resend idempotent. On close (``atexit``, ``logging.shutdown``) it flushes for
+at most ``flush_timeout`` seconds and leaves the rest in the spool, which the next process using
+the same spool directory resends. Fork-safe: a forked child gets its own queue, thread, spool
+segments and uuid prefix.
 
 Usable from ``logging.config.dictConfig`` (``"class":
 "c2cwsgiutils.logging.collector_handler.CollectorHandler"``) and from ini ``[handler_*]``
@@ -30,7 +32,7 @@ from collections import deque
 from typing import Any
 
 from c2cwsgiutils import config
-from c2cwsgiutils.logging._collector_sender import Sender, serialise
+from c2cwsgiutils.logging._collector_sender import Item, Sender, capture, serialise
 from c2cwsgiutils.logging.spool import Spool
 
 __all__ = ["CollectorHandler", "includeme"]
@@ -172,7 +174,7 @@ class CollectorHandler(logging.Handler):
         self.spool_dir: str = _resolve(spool_dir, SPOOL_DIR) or default_spool_dir(self.url)
         self.dropped = 0  # records lost in emit (spool full, spool unusable) since the last report
         self.emit_errors = 0
-        self._queue: deque[str] = deque()
+        self._queue: deque[Item] = deque()
         self._closed = False
         self._needs_start = False
         self._thread: threading.Thread | None = None
@@ -218,35 +220,36 @@ class CollectorHandler(logging.Handler):
     # ---- the hot path --------------------------------------------------------------------
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Serialise ``record`` and queue it (or spool it when the queue is full); never raises."""
+        """Capture ``record`` and queue it (or spool it when the queue is full); never raises."""
         sender = self.sender
         if sender is None:
             return
         try:
             if self._needs_start and not self._closed:
                 self._start()
-            line = serialise(record, self.service, f"{self._uuid_prefix}{next(self._counter):012x}")
+            item = capture(record)
             queue = self._queue
             if len(queue) < self.queue_size and not self._closed:
-                queue.append(line)
+                queue.append(item)
                 if len(queue) >= self.batch_size and not sender.wake.is_set():
                     sender.wake.set()
             else:
-                self.dropped += self.spool.append((line,))
+                self.dropped += self.spool.append((self.to_line(item),))
                 sender.backlog = True
         except Exception:  # a handler must never break the application it watches
             self.emit_errors += 1
 
-    def take(self, max_lines: int, max_bytes: int) -> list[str]:
-        """Pop up to ``max_lines`` queued lines (about ``max_bytes`` at most) for the sender."""
-        batch: list[str] = []
-        size = 0
+    def to_line(self, item: Item) -> str:
+        """The NDJSON line of a captured record, with a new uuid (called once per record)."""
+        return serialise(item, self.service, f"{self._uuid_prefix}{next(self._counter):012x}")
+
+    def take(self, max_items: int) -> list[Item]:
+        """Pop up to ``max_items`` queued records, oldest first (for the sender)."""
+        batch: list[Item] = []
         queue = self._queue
         try:
-            while len(batch) < max_lines and size < max_bytes:
-                line = queue.popleft()
-                batch.append(line)
-                size += len(line) + 1
+            while len(batch) < max_items:
+                batch.append(queue.popleft())
         except IndexError:
             pass
         return batch
@@ -280,7 +283,7 @@ class CollectorHandler(logging.Handler):
             # Whatever the thread did not get to (a collector hanging past the deadline, a thread
             # that never started in this forked child) stays on disk for the next process.
             sender.abandon()
-            leftover = self.take(len(self._queue) + 1, 1 << 62)
+            leftover = [self.to_line(item) for item in self.take(len(self._queue) + 1)]
             self.dropped += self.spool.append(sender.inflight + leftover)
             sender.report(final=True)
             self.spool.close()

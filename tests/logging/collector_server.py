@@ -33,12 +33,19 @@ class CollectorServer:
     """The collector's ingestion endpoint, in this process, on 127.0.0.1:port."""
 
     def __init__(
-        self, port: int, token: str = "", max_lines: int = 0, store: str | None = None, delay: float = 0.0
+        self,
+        port: int,
+        token: str = "",
+        max_lines: int = 0,
+        store: str | None = None,
+        delay: float = 0.0,
+        lean: bool = False,
     ) -> None:
         self.port = port
         self.token = token
         self.max_lines = max_lines
         self.delay = delay
+        self.lean = lean  # keep only the uuids in memory (long benchmarks: no GC pauses)
         self.status = 0  # forced status (0: normal behaviour)
         self.records: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
@@ -62,7 +69,7 @@ class CollectorServer:
         if record["uuid"] in self.records:
             self.duplicates += 1
             return False
-        self.records[record["uuid"]] = record
+        self.records[record["uuid"]] = {} if self.lean else record
         self.order.append(record["uuid"])
         return True
 
@@ -191,8 +198,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", required=True)
     parser.add_argument("--max-lines", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
     args = parser.parse_args()
-    CollectorServer(args.port, max_lines=args.max_lines, store=args.store).start()
+    server = CollectorServer(args.port, max_lines=args.max_lines, store=args.store, delay=args.delay, lean=True)
+    server.start()
     print("ready", flush=True)
     while True:
         time.sleep(3600)
