@@ -200,7 +200,8 @@ def main() -> None:
     parser.add_argument("--max-lines", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
     args = parser.parse_args()
-    server = CollectorServer(args.port, max_lines=args.max_lines, store=args.store, delay=args.delay, lean=True)
+    options = {"max_lines": args.max_lines, "store": args.store, "delay": args.delay}
+    server = CollectorServer(args.port, lean=True, **options)
     server.start()
     print("ready", flush=True)
     while True:
