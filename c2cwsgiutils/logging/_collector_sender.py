@@ -227,15 +227,24 @@ class Sender:
     def _drain_queue(self) -> None:
         handler = self.handler
         while handler.queued() and not self._abandoned:
-            for batch in self._batches(self._lines(handler.take(handler.batch_size))):
+            lines = self._lines(handler.take(handler.batch_size))
+            # Until every line is sent or spooled, a closing handler that gives up waiting for
+            # this thread spools them itself (a resend at worst, never a loss).
+            self.inflight = lines
+            for batch in self._batches(lines):
                 if self.backlog or time.monotonic() < self._retry_at or self._past_deadline():
                     self._spool(batch)
                     continue
-                self.inflight = batch
                 left = self._deliver(batch)
                 if left:
                     self._spool(left)
-                self.inflight = []
+            self.inflight = []
+
+    def _spill(self) -> None:
+        """While a POST waits for a slow collector: move a filling queue to the spool (behind it)."""
+        handler = self.handler
+        if handler.queued() >= handler.queue_size // 2 and not self._abandoned:
+            self._spool(self._lines(handler.take(handler.queued())))
 
     def _lines(self, items: list[Item]) -> list[str]:
         """Serialise ``items``, letting the application's threads run every few records."""
@@ -300,7 +309,7 @@ class Sender:
             timeout = self._deadline - time.monotonic()
             if timeout <= 0:
                 return lines
-        result = self.transport.post(lines, timeout)
+        result = self.transport.post(lines, timeout, self._spill)
         self._counts["batches"] += 1
         if result.outcome is Outcome.SENT:
             self._succeeded()
@@ -336,6 +345,8 @@ class Sender:
         delay = min(self.retry_max, self.retry_min * 2 ** min(self._failures - 1, 30))
         self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
         self._outage = True
+        if self._deadline is not None:
+            return  # closing: a short deadline is no outage; what is left stays in the spool
         if result.outcome is Outcome.AUTH:
             self._warn(
                 "auth",

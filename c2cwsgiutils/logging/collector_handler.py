@@ -183,17 +183,25 @@ class CollectorHandler(logging.Handler):
         self.sender: Sender | None = None
         if not self.url:
             return
-        self.sender = Sender(
-            self,
-            url=self.url,
-            token=_resolve(token, TOKEN),
-            batch_age=_resolve(batch_age, BATCH_AGE),
-            timeout=_resolve(timeout, TIMEOUT),
-            retry_min=float(retry_min),
-            retry_max=float(retry_max),
-            report_interval=float(report_interval),
-            batch_max_bytes=int(batch_max_bytes),
-        )
+        try:
+            self.sender = Sender(
+                self,
+                url=self.url,
+                token=_resolve(token, TOKEN),
+                batch_age=_resolve(batch_age, BATCH_AGE),
+                timeout=_resolve(timeout, TIMEOUT),
+                retry_min=float(retry_min),
+                retry_max=float(retry_max),
+                report_interval=float(report_interval),
+                batch_max_bytes=int(batch_max_bytes),
+            )
+        except ValueError as exc:
+            if isinstance(exc, config.ConfigError):
+                raise
+            raise config.ConfigError(
+                f"{URL.env} (or the handler's url argument) must be http(s)://host[:port][/prefix] "
+                f"(got {self.url!r})"
+            ) from None
         try:
             self.spool.open()
         except OSError as exc:
@@ -292,6 +300,7 @@ class CollectorHandler(logging.Handler):
 
     def _after_fork_in_child(self) -> None:
         self._queue = deque()  # the parent still holds (and sends) these records
+        self.dropped = self.emit_errors = 0
         self._new_identity()
         self._thread = None
         if self.sender is not None and not self._closed:

@@ -18,15 +18,18 @@ import enum
 import gzip
 import http.client
 import json
+import select
 import ssl
+import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Outcome", "Result", "Transport"]
 
 RECORD_PATH = "/api/v1/record"
+_POLL = 0.02  # seconds between two calls of ``while_waiting``
 
 
 class Outcome(enum.Enum):
@@ -88,9 +91,19 @@ class Transport:
                 self._conn.sock.settimeout(timeout)
         return self._conn
 
-    def _exchange(self, body: bytes, timeout: float) -> tuple[int, bytes]:
+    def _exchange(
+        self, body: bytes, timeout: float, while_waiting: Callable[[], None] | None
+    ) -> tuple[int, bytes]:
         conn = self._connection(timeout)
         conn.request("POST", self.path, body=body, headers=self._headers)
+        if while_waiting is not None and conn.sock is not None:
+            # A slow collector must not stall the caller: it gets on with other work (the sender
+            # spools the records piling up) until the answer starts arriving.
+            deadline = time.monotonic() + timeout
+            while not select.select([conn.sock], [], [], _POLL)[0]:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("timed out waiting for the collector's answer")
+                while_waiting()
         response = conn.getresponse()
         payload = response.read()
         if response.will_close:
@@ -104,22 +117,30 @@ class Transport:
                 self._conn.close()
         self._conn = None
 
-    def post(self, lines: Sequence[str], timeout: float | None = None) -> Result:
-        """Send ``lines`` as one gzip NDJSON body and classify the answer; never raises."""
+    def post(
+        self,
+        lines: Sequence[str],
+        timeout: float | None = None,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Result:
+        """Send ``lines`` as one gzip NDJSON body and classify the answer; never raises.
+
+        ``while_waiting`` is called every few milliseconds until the answer starts to arrive.
+        """
         text = "\n".join(lines) + "\n"
         body = gzip.compress(text.encode("utf-8", "backslashreplace"), self.compresslevel)
         wait = self.timeout if timeout is None else max(0.05, min(timeout, self.timeout))
         reused = self._conn is not None
         try:
             try:
-                status, payload = self._exchange(body, wait)
+                status, payload = self._exchange(body, wait, while_waiting)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 if not reused:
                     raise
                 # The server closed an idle keep-alive connection: once more on a fresh one
                 # (safe: the records' uuids make a resend idempotent).
                 self.close()
-                status, payload = self._exchange(body, wait)
+                status, payload = self._exchange(body, wait, while_waiting)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             return Result(Outcome.RETRY, message=f"{type(exc).__name__}: {exc}")

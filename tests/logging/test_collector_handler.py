@@ -480,6 +480,11 @@ def test_an_invalid_setting_fails_naming_the_variable(monkeypatch) -> None:
         CollectorHandler(url="http://127.0.0.1:1")
 
 
+def test_a_url_without_scheme_fails_naming_the_variable() -> None:
+    with pytest.raises(config.ConfigError, match="C2C_COLLECTOR_URL"):
+        CollectorHandler(url="collector:8090")
+
+
 def test_without_a_url_the_handler_drops_records_quietly(monkeypatch) -> None:
     monkeypatch.delenv("C2C_COLLECTOR_URL", raising=False)
     handler = CollectorHandler()
