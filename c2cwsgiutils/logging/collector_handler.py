@@ -174,6 +174,7 @@ class CollectorHandler(logging.Handler):
         self.spool_dir: str = _resolve(spool_dir, SPOOL_DIR) or default_spool_dir(self.url)
         self.dropped = 0  # records lost in emit (spool full, spool unusable) since the last report
         self.emit_errors = 0
+        self.overflowed = 0  # records emit wrote straight to the spool (queue full)
         self._queue: deque[Item] = deque()
         self._closed = False
         self._needs_start = False
@@ -242,6 +243,7 @@ class CollectorHandler(logging.Handler):
                 if len(queue) >= self.batch_size and not sender.wake.is_set():
                     sender.wake.set()
             else:
+                self.overflowed += 1
                 self.dropped += self.spool.append((self.to_line(item),))
                 sender.backlog = True
         except Exception:  # a handler must never break the application it watches
@@ -300,7 +302,7 @@ class CollectorHandler(logging.Handler):
 
     def _after_fork_in_child(self) -> None:
         self._queue = deque()  # the parent still holds (and sends) these records
-        self.dropped = self.emit_errors = 0
+        self.dropped = self.emit_errors = self.overflowed = 0
         self._new_identity()
         self._thread = None
         if self.sender is not None and not self._closed:
@@ -310,7 +312,7 @@ class CollectorHandler(logging.Handler):
 
     def stats(self) -> dict[str, int]:
         """Counters since start-up: ``stored``, ``duplicates``, ``invalid``, ``spooled``, ``dropped`` ..."""
-        result = {"queued": len(self._queue), "emit_errors": self.emit_errors}
+        result = {"queued": len(self._queue), "emit_errors": self.emit_errors, "overflowed": self.overflowed}
         if self.sender is not None:
             result.update(self.sender.totals())
         return result

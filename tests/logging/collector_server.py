@@ -57,10 +57,12 @@ class CollectorServer:
         self._store_fd = -1
         if store is not None:
             if os.path.exists(store):
-                with open(store, encoding="utf-8") as file:
-                    for line in file:
-                        with contextlib.suppress(ValueError):  # a line torn by a kill: never acknowledged
-                            self._keep(json.loads(line))
+                with open(store, "rb+") as file:
+                    data = file.read()
+                    # A kill in the middle of a write leaves a torn last line: never acknowledged.
+                    file.truncate(data.rfind(b"\n") + 1)
+                for line in data[: data.rfind(b"\n") + 1].decode().splitlines():
+                    self._keep(json.loads(line))
             self._store_fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
