@@ -178,6 +178,7 @@ class CollectorHandler(logging.Handler):
         self._queue: deque[Item] = deque()
         self._closed = False
         self._needs_start = False
+        self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._new_identity()
         self.spool = Spool(self.spool_dir, _resolve(spool_max_bytes, SPOOL_MAX_BYTES))
@@ -220,6 +221,11 @@ class CollectorHandler(logging.Handler):
         self._uuid_prefix = os.urandom(10).hex()
         self._counter = itertools.count()
 
+    def _start_in_child(self) -> None:
+        with self._start_lock:
+            if self._needs_start and not self._closed:
+                self._start()
+
     def _start(self) -> None:
         assert self.sender is not None
         self._needs_start = False
@@ -228,14 +234,27 @@ class CollectorHandler(logging.Handler):
 
     # ---- the hot path --------------------------------------------------------------------
 
+    def handle(self, record: logging.LogRecord) -> Any:
+        """``logging.Handler.handle`` without the handler's lock: ``emit`` is thread-safe by itself.
+
+        So no thread ever waits for another in here, and this handler's own thread can log (its
+        rate-limited warnings) while ``logging.shutdown`` holds the lock to flush and close it.
+        """
+        result: Any = self.filter(record)
+        if isinstance(result, logging.LogRecord):  # Python >= 3.12: a filter may replace the record
+            record = result
+        if result:
+            self.emit(record)
+        return result
+
     def emit(self, record: logging.LogRecord) -> None:
         """Capture ``record`` and queue it (or spool it when the queue is full); never raises."""
         sender = self.sender
         if sender is None:
             return
         try:
-            if self._needs_start and not self._closed:
-                self._start()
+            if self._needs_start:
+                self._start_in_child()
             item = capture(record)
             queue = self._queue
             if len(queue) < self.queue_size and not self._closed:
@@ -302,6 +321,7 @@ class CollectorHandler(logging.Handler):
 
     def _after_fork_in_child(self) -> None:
         self._queue = deque()  # the parent still holds (and sends) these records
+        self._start_lock = threading.Lock()
         self.dropped = self.emit_errors = self.overflowed = 0
         self._new_identity()
         self._thread = None

@@ -284,6 +284,22 @@ def test_records_past_the_spool_bound_are_dropped_counted_and_reported(
     wait_for(lambda: len(server.records) == 300 - dropped)
 
 
+def test_its_own_warnings_do_not_block_a_flush_under_the_handler_lock(make_handler) -> None:
+    handler = make_handler(f"http://127.0.0.1:{free_port()}")
+    root = logging.getLogger()
+    root.addHandler(handler)  # its "collector unavailable" warning comes back to it
+    try:
+        log_many(logger_for(handler), 10)
+        handler.acquire()  # what logging.shutdown() and dictConfig() hold around flush() and close()
+        try:
+            handler.flush()
+        finally:
+            handler.release()
+        assert handler.stats()["spooled"] >= 10
+    finally:
+        root.removeHandler(handler)
+
+
 def test_records_from_many_threads_all_arrive_once(server, make_handler) -> None:
     handler = make_handler(server.url, queue_size=500)
     log = logger_for(handler)
