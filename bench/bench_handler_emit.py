@@ -206,8 +206,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {load}\n")
     for rate in rates:
         pace = f"paced at {rate:.0f}/s in bursts of 10" if rate else "back to back"
-        title = f"emit cost in µs (median over {args.repeat} runs of p50 / p99 / max), {args.records} records/run"
-        title += f", {pace}"
+        title = f"emit cost in µs (median over {args.repeat} runs of p50 / p99 / max), "
+        title += f"{args.records} records/run, {pace}"
         print_table(title, results[rate])
 
 
