@@ -29,9 +29,16 @@ FEATURES: list[str] = [
 ]
 
 
+# Modules that declare settings but are not Pyramid includes (logging handlers built before the
+# application exists, command-line tools): imported for validation and for the README table.
+SETTINGS_MODULES: list[str] = [
+    "c2cwsgiutils.logging.collector_handler",
+]
+
+
 def import_features() -> None:
     """Import every feature module so that all settings are declared (for validation and docs)."""
-    for name in FEATURES:
+    for name in (*FEATURES, *SETTINGS_MODULES):
         importlib.import_module(name)
 
 

@@ -1,0 +1,406 @@
+"""The collector handler's background thread: batches, retries with back-off, spool and resend.
+
+Order is kept per process: once anything sits in the spool, new batches are appended behind it
+and the spool is drained oldest first before records are sent directly again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from c2cwsgiutils import context
+from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
+from c2cwsgiutils.logging.record import record_to_dict
+
+if TYPE_CHECKING:
+    from c2cwsgiutils.logging.collector_handler import CollectorHandler
+
+__all__ = ["Item", "Sender", "capture", "serialise"]
+
+LOG = logging.getLogger("c2cwsgiutils.logging.collector_handler")
+
+_ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"), allow_nan=False)
+
+
+# What ``emit`` captures: the record, its message (``None`` when %-formatting failed: the schema's
+# fallback then says why) and the caller's correlation context (``None`` when the record has it).
+Item = tuple[logging.LogRecord, str | None, context.Context | None]
+
+
+def capture(record: logging.LogRecord) -> Item:
+    """What must be taken in the caller's thread: the args (may change later) and the context."""
+    try:
+        message: str | None = record.getMessage()
+    except Exception:
+        message = None
+    return record, message, None if "request_id" in record.__dict__ else context.current()
+
+
+def serialise(item: Item, service: str, uuid: str) -> str:
+    """One NDJSON line: the record's schema dict plus ``uuid``; anything JSON cannot hold becomes text."""
+    record, message, ctx = item
+    attributes = dict(record.__dict__)  # a copy: the schema code may set exc_text on it
+    if message is not None:
+        attributes["msg"] = message
+        attributes["args"] = None
+    if ctx is not None:
+        attributes["request_id"] = ctx.request_id
+        attributes["trace_id"] = ctx.trace_id
+        attributes["span_id"] = ctx.span_id
+        attributes["parent_span_id"] = ctx.parent_span_id
+        attributes["kind"] = ctx.kind
+        attributes["task_id"] = ctx.task_id
+    snapshot = logging.LogRecord.__new__(logging.LogRecord)
+    snapshot.__dict__ = attributes
+    data = record_to_dict(snapshot, service)
+    data["uuid"] = uuid
+    try:
+        return _ENCODER.encode(data)
+    except Exception:  # a circular structure, NaN, a __repr__ that raises ...
+        return _ENCODER.encode(_sanitise(data, ()))
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def _sanitise(value: Any, path: tuple[int, ...]) -> Any:
+    """A JSON-safe copy of ``value``: containers copied (a cycle becomes its repr), the rest as text."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (dict, list, tuple)) and id(value) not in path and len(path) < 20:
+        inner = (*path, id(value))
+        if isinstance(value, dict):
+            return {
+                (k if isinstance(k, str) else _safe_repr(k)): _sanitise(v, inner) for k, v in value.items()
+            }
+        return [_sanitise(v, inner) for v in value]
+    return _safe_repr(value)
+
+
+class Sender:
+    """Runs in the handler's daemon thread; also answers ``flush`` and ``close`` from other threads."""
+
+    def __init__(
+        self,
+        handler: CollectorHandler,
+        *,
+        url: str,
+        token: str,
+        batch_age: float,
+        timeout: float,
+        retry_min: float,
+        retry_max: float,
+        report_interval: float,
+        batch_max_bytes: int,
+    ) -> None:
+        self.handler = handler
+        self.url = url
+        self.token = token
+        self.timeout = timeout
+        self.batch_age = batch_age
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self.report_interval = report_interval
+        self.batch_max_bytes = batch_max_bytes
+        self.transport = Transport(url, token, timeout)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.wake = threading.Event()
+        self.backlog = True  # until the spool has been looked at
+        self.inflight: list[str] = []
+        self._deadline: float | None = None
+        self._abandoned = False
+        self._failures = 0
+        self._retry_at = 0.0
+        self._outage = False
+        self._flush_cond = threading.Condition()
+        self._flush_requested = 0
+        self._flush_done = 0
+        self._counts = dict.fromkeys(
+            ("stored", "duplicates", "invalid", "spooled", "resent", "dropped", "batches", "failures"), 0
+        )
+        self._reported = {"dropped": 0, "invalid": 0}
+        self._last_report = time.monotonic()
+        self._warned: dict[str, float] = {}
+
+    def after_fork(self) -> None:
+        """In a forked child: fresh state, a fresh connection (the parent's socket is not ours)."""
+        self.transport = Transport(self.url, self.token, self.timeout)
+        self._reset()
+
+    # ---- control from other threads ------------------------------------------------------
+
+    def flush(self, timeout: float) -> None:
+        """Wait until every record queued before this call was sent or spooled (``timeout`` at most)."""
+        with self._flush_cond:
+            self._flush_requested += 1
+            target = self._flush_requested
+        self.wake.set()
+        deadline = time.monotonic() + timeout
+        with self._flush_cond:
+            while self._flush_done < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._flush_cond.wait(remaining)
+
+    def stop(self, deadline: float) -> None:
+        """Send what can be sent before ``deadline`` (monotonic), spool the rest, then end the thread."""
+        self._deadline = deadline
+        self.wake.set()
+
+    def abandon(self) -> None:
+        """Stop touching the queue and the spool (the closing thread takes over)."""
+        self._abandoned = True
+        self.wake.set()
+
+    def totals(self) -> dict[str, int]:
+        """Counters since start-up (or since the fork)."""
+        result = dict(self._counts)
+        result["dropped"] += self.handler.dropped
+        return result
+
+    # ---- the thread ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The thread's loop; returns when stopped (after the final flush) or abandoned."""
+        next_scan = time.monotonic() + min(self.report_interval, 30.0)
+        try:
+            while not self._abandoned:
+                closing = self._deadline is not None
+                if not closing:
+                    self.wake.wait(self._wait_time())
+                    self.wake.clear()
+                flush_seq = self._flush_requested
+                try:
+                    self._drain_queue()
+                    now = time.monotonic()
+                    if self.backlog and now >= self._retry_at and not self._past_deadline():
+                        self._resend_chunk()
+                    if now >= next_scan:
+                        next_scan = now + min(self.report_interval, 30.0)
+                        self._scan()
+                    if now - self._last_report >= self.report_interval:
+                        self.report()
+                except Exception:  # the thread must survive anything, and say so
+                    self._warn("bug", "Collector handler: unexpected error in its thread", exc_info=True)
+                    time.sleep(0.1)
+                self._mark_flushed(flush_seq)
+                if closing and (
+                    self._past_deadline()
+                    or (
+                        self.handler.queued() == 0 and (not self.backlog or time.monotonic() < self._retry_at)
+                    )
+                ):
+                    return
+        finally:
+            self.transport.close()
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        if self._retry_at > now:
+            return min(self.batch_age, self._retry_at - now)
+        return 0.0 if self.backlog else self.batch_age
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _mark_flushed(self, seq: int) -> None:
+        if seq > self._flush_done:
+            with self._flush_cond:
+                self._flush_done = max(self._flush_done, seq)
+                self._flush_cond.notify_all()
+
+    def _drain_queue(self) -> None:
+        handler = self.handler
+        while handler.queued() and not self._abandoned:
+            lines = self._lines(handler.take(handler.batch_size))
+            # Until every line is sent or spooled, a closing handler that gives up waiting for
+            # this thread spools them itself (a resend at worst, never a loss).
+            self.inflight = lines
+            for batch in self._batches(lines):
+                if self.backlog or time.monotonic() < self._retry_at or self._past_deadline():
+                    self._spool(batch)
+                    continue
+                left = self._deliver(batch)
+                if left:
+                    self._spool(left)
+            self.inflight = []
+
+    def _spill(self) -> None:
+        """While a POST waits for a slow collector: move a filling queue to the spool (behind it)."""
+        handler = self.handler
+        if handler.queued() >= handler.queue_size // 2 and not self._abandoned:
+            self._spool(self._lines(handler.take(handler.queued())))
+
+    def _lines(self, items: list[Item]) -> list[str]:
+        """Serialise ``items``, letting the application's threads run every few records."""
+        lines = []
+        for index, item in enumerate(items):
+            try:
+                lines.append(self.handler.to_line(item))
+            except Exception:
+                self.handler.emit_errors += 1
+            if index % 16 == 15:
+                # Release the GIL: the application thread never waits for a whole batch (the
+                # interpreter would otherwise hand the GIL back only every 5 ms).
+                time.sleep(0)
+        return lines
+
+    def _batches(self, lines: list[str]) -> list[list[str]]:
+        """Cut ``lines`` into batches of about ``batch_max_bytes`` at most."""
+        batches: list[list[str]] = [[]]
+        size = 0
+        for line in lines:
+            if size + len(line) > self.batch_max_bytes and batches[-1]:
+                batches.append([])
+                size = 0
+            batches[-1].append(line)
+            size += len(line) + 1
+        return batches if batches[-1] else []
+
+    def _resend_chunk(self) -> None:
+        spool = self.handler.spool
+        chunk = spool.next_chunk(self.handler.batch_size, self.batch_max_bytes)
+        if chunk is None:
+            self.backlog = False
+            return
+        if not chunk.lines:
+            spool.ack(chunk)
+            return
+        if not self._deliver(chunk.lines):
+            spool.ack(chunk)
+            self._counts["resent"] += len(chunk.lines)
+
+    def _spool(self, lines: list[str]) -> None:
+        if self._abandoned or not lines:
+            return
+        dropped = self.handler.spool.append(lines)
+        self._counts["dropped"] += dropped
+        self._counts["spooled"] += len(lines) - dropped
+        if dropped < len(lines):
+            self.backlog = True
+
+    def _scan(self) -> None:
+        spool = self.handler.spool
+        spool.scan()
+        if spool.pending():
+            self.backlog = True
+
+    # ---- one batch -----------------------------------------------------------------------
+
+    def _deliver(self, lines: list[str]) -> list[str]:
+        """POST ``lines``; returns those still to send later (empty: sent, or dropped as invalid)."""
+        timeout = None
+        if self._deadline is not None:
+            timeout = self._deadline - time.monotonic()
+            if timeout <= 0:
+                return lines
+        result = self.transport.post(lines, timeout, self._spill)
+        self._counts["batches"] += 1
+        if result.outcome is Outcome.SENT:
+            self._succeeded()
+            self._counts["stored"] += result.stored
+            self._counts["duplicates"] += result.duplicates
+            if result.errors:
+                self._invalid(len(result.errors), result)
+            return []
+        if result.outcome in (Outcome.INVALID, Outcome.TOO_LARGE):
+            self._succeeded()
+            if len(lines) == 1:
+                self._invalid(1, result)
+                return []
+            # Split to isolate what the collector refuses; a failure keeps the unsent part.
+            middle = len(lines) // 2
+            left = self._deliver(lines[:middle])
+            if left:
+                return left + lines[middle:]
+            return self._deliver(lines[middle:])
+        self._failed(result)
+        return lines
+
+    def _succeeded(self) -> None:
+        self._failures = 0
+        self._retry_at = 0.0
+        if self._outage:
+            self._outage = False
+            LOG.info("Collector handler: collector %s reachable again, resending the spool", self.url)
+
+    def _failed(self, result: Result) -> None:
+        self._failures += 1
+        self._counts["failures"] += 1
+        delay = min(self.retry_max, self.retry_min * 2 ** min(self._failures - 1, 30))
+        self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
+        self._outage = True
+        if self._deadline is not None:
+            return  # closing: a short deadline is no outage; what is left stays in the spool
+        if result.outcome is Outcome.AUTH:
+            self._warn(
+                "auth",
+                "Collector handler: collector %s refused the credentials (HTTP %s); records are kept "
+                "in the spool %s; check C2C_COLLECTOR_TOKEN",
+                self.url,
+                result.status,
+                self.handler.spool_dir,
+            )
+        else:
+            self._warn(
+                "down",
+                "Collector handler: collector %s unavailable (%s); spooling to %s and retrying with back-off",
+                self.url,
+                f"HTTP {result.status}: {result.message[:200]}" if result.status else result.message,
+                self.handler.spool_dir,
+            )
+
+    def _invalid(self, count: int, result: Result) -> None:
+        self._counts["invalid"] += count
+        first = result.errors[0] if result.errors else {"line": "?", "error": result.message}
+        self._warn(
+            "invalid",
+            "Collector handler: the collector rejected %d record(s) as invalid (HTTP %s, first: line %s: %s)",
+            count,
+            result.status,
+            first.get("line"),
+            str(first.get("error"))[:200],
+        )
+
+    # ---- what is reported ----------------------------------------------------------------
+
+    def _warn(self, kind: str, message: str, *args: Any, exc_info: bool = False) -> None:
+        """Log a warning at most once per ``report_interval`` per kind (no flood, no feedback loop)."""
+        now = time.monotonic()
+        if now - self._warned.get(kind, -math.inf) >= self.report_interval:
+            self._warned[kind] = now
+            LOG.warning(message, *args, exc_info=exc_info)
+
+    def report(self, final: bool = False) -> None:
+        """Log one warning with the records dropped and rejected since the last report, if any."""
+        self._last_report = time.monotonic()
+        dropped = self._counts["dropped"] + self.handler.dropped
+        invalid = self._counts["invalid"]
+        new_dropped = dropped - self._reported["dropped"]
+        new_invalid = invalid - self._reported["invalid"]
+        if new_dropped or new_invalid:
+            self._reported = {"dropped": dropped, "invalid": invalid}
+            LOG.warning(
+                "Collector handler: %d record(s) dropped (spool %s full at %d bytes or unusable) and %d "
+                "rejected as invalid by the collector %s",
+                new_dropped,
+                self.handler.spool_dir,
+                self.handler.spool.max_bytes,
+                new_invalid,
+                "before exit" if final else "since the last report",
+            )

@@ -1,0 +1,179 @@
+"""The collector handler's HTTP side: one keep-alive connection, gzip NDJSON batches, answers classified.
+
+Wire contract (``POST {url}/api/v1/record``): ``Content-Type: application/x-ndjson``,
+``Content-Encoding: gzip``, ``Authorization: Bearer <token>`` when a token is configured; one
+JSON record per line, each with a client-side ``uuid``. The answer is
+``{"stored": N, "duplicates": N, "errors": [{"line": n, "error": "..."}]}`` with status
+
+- 201: every line stored (or a duplicate of one already stored);
+- 207: some lines are invalid: resending them will not help, they are dropped and counted;
+- 400: the whole body is bad; 413: the body or batch is too large (the sender splits it);
+- 401/403: wrong credentials (the records are kept); 5xx: retry later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import gzip
+import http.client
+import json
+import select
+import ssl
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Outcome", "Result", "Transport"]
+
+RECORD_PATH = "/api/v1/record"
+_POLL = 0.02  # seconds between two calls of ``while_waiting``
+
+
+class Outcome(enum.Enum):
+    """What to do with a batch after one POST."""
+
+    SENT = "sent"  # 2xx: done (the answer may still report invalid lines)
+    INVALID = "invalid"  # 400: the body is bad as a whole
+    TOO_LARGE = "too_large"  # 413
+    AUTH = "auth"  # 401/403: keep the records, warn
+    RETRY = "retry"  # 5xx, other statuses, connection errors, time-outs
+
+
+@dataclass
+class Result:
+    """The outcome of one POST and what the collector said."""
+
+    outcome: Outcome
+    status: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+
+class Transport:
+    """POSTs batches to one collector over one reused connection (not thread-safe: one sender)."""
+
+    def __init__(self, url: str, token: str = "", timeout: float = 10.0, compresslevel: int = 5) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"collector URL must be http(s)://host[:port][/prefix] (got {url!r})")
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname
+        self.port = parsed.port
+        self.path = parsed.path.rstrip("/") + RECORD_PATH
+        self.timeout = timeout
+        self.compresslevel = compresslevel
+        self._headers = {
+            "Content-Type": "application/x-ndjson",
+            "Content-Encoding": "gzip",
+            "Accept": "application/json",
+            "Connection": "keep-alive",
+        }
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self.scheme == "https":
+                self._conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=timeout, context=ssl.create_default_context()
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        else:
+            self._conn.timeout = timeout
+            if self._conn.sock is not None:
+                self._conn.sock.settimeout(timeout)
+        return self._conn
+
+    def _exchange(
+        self, body: bytes, timeout: float, while_waiting: Callable[[], None] | None
+    ) -> tuple[int, bytes]:
+        conn = self._connection(timeout)
+        conn.request("POST", self.path, body=body, headers=self._headers)
+        if while_waiting is not None and conn.sock is not None:
+            # A slow collector must not stall the caller: it gets on with other work (the sender
+            # spools the records piling up) until the answer starts arriving.
+            deadline = time.monotonic() + timeout
+            while not select.select([conn.sock], [], [], _POLL)[0]:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("timed out waiting for the collector's answer")
+                while_waiting()
+        response = conn.getresponse()
+        payload = response.read()
+        if response.will_close:
+            self.close()
+        return response.status, payload
+
+    def close(self) -> None:
+        """Close the connection (a new one is opened by the next POST)."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+    def post(
+        self,
+        lines: Sequence[str],
+        timeout: float | None = None,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Result:
+        """Send ``lines`` as one gzip NDJSON body and classify the answer; never raises.
+
+        ``while_waiting`` is called every few milliseconds until the answer starts to arrive.
+        """
+        text = "\n".join(lines) + "\n"
+        body = gzip.compress(text.encode("utf-8", "backslashreplace"), self.compresslevel)
+        wait = self.timeout if timeout is None else max(0.05, min(timeout, self.timeout))
+        reused = self._conn is not None
+        try:
+            try:
+                status, payload = self._exchange(body, wait, while_waiting)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                # The server closed an idle keep-alive connection: once more on a fresh one
+                # (safe: the records' uuids make a resend idempotent).
+                self.close()
+                status, payload = self._exchange(body, wait, while_waiting)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return Result(Outcome.RETRY, message=f"{type(exc).__name__}: {exc}")
+        return _classify(status, payload)
+
+
+def _classify(status: int, payload: bytes) -> Result:
+    try:
+        answer = json.loads(payload) if payload else {}
+    except ValueError:
+        answer = {}
+    if not isinstance(answer, dict):
+        answer = {}
+    errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+    message = str(answer.get("message") or answer.get("error") or payload[:200].decode("utf-8", "replace"))
+    result = Result(
+        Outcome.RETRY,
+        status=status,
+        stored=_int(answer.get("stored")),
+        duplicates=_int(answer.get("duplicates")),
+        errors=[e for e in errors or [] if isinstance(e, dict)],
+        message=message,
+    )
+    if 200 <= status < 300:
+        result.outcome = Outcome.SENT
+    elif status == 400:
+        result.outcome = Outcome.INVALID
+    elif status == 413:
+        result.outcome = Outcome.TOO_LARGE
+    elif status in (401, 403):
+        result.outcome = Outcome.AUTH
+    return result
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
