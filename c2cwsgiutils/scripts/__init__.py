@@ -1,0 +1,1 @@
+"""Console entry points (``c2cwsgiutils_run`` ...)."""
