@@ -31,7 +31,9 @@ LOG = logging.getLogger(__name__)
 
 # Exception classes raised when a client goes away while the body is read (webob, gunicorn,
 # waitress, Django-style servers). Matched by name: none of these libraries is a dependency.
-_DISCONNECT_NAMES = frozenset(("DisconnectionError", "ClientDisconnected", "NoMoreData", "UnreadablePostError"))
+_DISCONNECT_NAMES = frozenset(
+    ("DisconnectionError", "ClientDisconnected", "NoMoreData", "UnreadablePostError")
+)
 # An OSError raised from these modules happened while reading the request from the client.
 _INPUT_MODULES = ("webob.request", "gunicorn.http", "waitress", "wsgiref", "werkzeug.wsgi")
 # Headers of an HTTP exception that do not describe its JSON replacement.

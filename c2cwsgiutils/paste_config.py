@@ -86,7 +86,9 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def read_ini(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> configparser.ConfigParser:
+def read_ini(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> configparser.ConfigParser:
     """The whole ini file as a :class:`configparser.ConfigParser` (keys keep their case).
 
     The environment is merged into ``[DEFAULT]`` (beating the file's own values) and ``here`` /
@@ -95,7 +97,8 @@ def read_ini(path: str | os.PathLike[str], environ: Mapping[str, str] | None = N
     """
     ini = Path(path).absolute()
     parser = configparser.ConfigParser(
-        defaults={"here": str(ini.parent), "__file__": str(ini)}, interpolation=configparser.BasicInterpolation()
+        defaults={"here": str(ini.parent), "__file__": str(ini)},
+        interpolation=configparser.BasicInterpolation(),
     )
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
@@ -155,7 +158,9 @@ def setup_logging(path: str | os.PathLike[str], environ: Mapping[str, str] | Non
     try:
         logging.config.fileConfig(parser, disable_existing_loggers=False)
     except Exception as error:  # fileConfig raises KeyError, ValueError, ImportError ...
-        raise IniError(f"broken logging configuration in {Path(path).absolute()}: {_one_line(error)}") from None
+        raise IniError(
+            f"broken logging configuration in {Path(path).absolute()}: {_one_line(error)}"
+        ) from None
     return True
 
 

@@ -26,8 +26,8 @@ def make_app(settings: Mapping[str, Any] | None = None) -> TestApp:
 
 def test_include_wires_the_json_errors() -> None:
     response = make_app().get("/unknown", status=404)
-    assert "application/json" == response.content_type
-    assert 404 == response.json["status"]
+    assert response.content_type == "application/json"
+    assert response.json["status"] == 404
 
 
 @pytest.mark.parametrize("feature", FEATURES)
@@ -42,8 +42,8 @@ def test_invalid_boolean_stops_the_configurator_with_one_line() -> None:
     with pytest.raises(ConfigError) as error, Configurator(settings={"c2c.development": "maybe"}) as config:
         config.include("c2cwsgiutils.pyramid")
     assert (
-        "C2C_DEVELOPMENT (ini: c2c.development) must be one of true/false/yes/no/on/off/1/0 (got 'maybe')"
-        == str(error.value)
+        str(error.value)
+        == "C2C_DEVELOPMENT (ini: c2c.development) must be one of true/false/yes/no/on/off/1/0 (got 'maybe')"
     )
 
 
@@ -55,22 +55,22 @@ def test_invalid_boolean_in_the_environment_stops_the_configurator(monkeypatch: 
 
 def test_admin_view_is_under_the_default_base_path() -> None:
     app = make_app({"c2c.secret": "x"})
-    assert {"pong": True} == app.get("/c2c/ping", headers={"X-API-Key": "x"}).json
+    assert app.get("/c2c/ping", headers={"X-API-Key": "x"}).json == {"pong": True}
 
 
 def test_base_path_from_the_ini_moves_admin_views() -> None:
     app = make_app({"c2c.secret": "x", "c2c.base_path": "/admin"})
-    assert {"pong": True} == app.get("/admin/ping", headers={"X-API-Key": "x"}).json
+    assert app.get("/admin/ping", headers={"X-API-Key": "x"}).json == {"pong": True}
     app.get("/c2c/ping", headers={"X-API-Key": "x"}, status=404)
 
 
 def test_environment_beats_the_ini(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C2C_BASE_PATH", "/ops")
     app = make_app({"c2c.secret": "x", "c2c.base_path": "/admin"})
-    assert {"pong": True} == app.get("/ops/ping", headers={"X-API-Key": "x"}).json
+    assert app.get("/ops/ping", headers={"X-API-Key": "x"}).json == {"pong": True}
     app.get("/admin/ping", headers={"X-API-Key": "x"}, status=404)
 
 
 def test_admin_view_without_the_secret_is_forbidden() -> None:
     response = make_app({"c2c.secret": "x"}).get("/c2c/ping", status=403)
-    assert 403 == response.json["status"]
+    assert response.json["status"] == 403

@@ -31,9 +31,9 @@ def _item_name(request: Any) -> str:
     try:
         body = request.json_body
     except (ValueError, UnicodeDecodeError):
-        raise HTTPBadRequest("The body must be a JSON object such as {\"name\": \"...\"}") from None
+        raise HTTPBadRequest('The body must be a JSON object such as {"name": "..."}') from None
     if not isinstance(body, dict):
-        raise HTTPBadRequest("The body must be a JSON object such as {\"name\": \"...\"}")
+        raise HTTPBadRequest('The body must be a JSON object such as {"name": "..."}')
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise HTTPBadRequest("'name' must be a non-empty string")
@@ -58,7 +58,9 @@ def _seconds(request: Any) -> float:
     except ValueError:
         seconds = math.nan
     if not 0 <= seconds <= SLEEP_MAX_SECONDS:  # also rejects NaN
-        raise HTTPBadRequest(f"'seconds' must be a number between 0 and {SLEEP_MAX_SECONDS:g} (got {json.dumps(raw)})")
+        raise HTTPBadRequest(
+            f"'seconds' must be a number between 0 and {SLEEP_MAX_SECONDS:g} (got {json.dumps(raw)})"
+        )
     return seconds
 
 
