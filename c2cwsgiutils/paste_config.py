@@ -129,10 +129,10 @@ def _app_context(
         raise IniError(f"cannot read ini file {ini}: {error.strerror or error}") from None
     except (configparser.Error, LookupError, ValueError) as error:
         raise IniError(f"broken ini file {ini} ([app:{name}]): {_one_line(error)}") from None
-    except Exception as error:  # PasteDeploy raises anything, ImportError included
+    except Exception as error:  # importing the application's module can raise anything
         if not wrap_all:
             raise
-        raise IniError(f"broken ini file {ini} ([app:{name}]): {_one_line(error)}") from None
+        raise IniError(f"cannot load the application of {ini} ([app:{name}]): {_one_line(error)}") from None
 
 
 def load_settings(

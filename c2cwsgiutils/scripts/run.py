@@ -46,17 +46,18 @@ def _split_arguments(argv: Sequence[str]) -> tuple[str | None, list[str]]:
     return known.paste, rest
 
 
-def check(ini: Path) -> None:
+def check(ini: Path) -> bool:
     """Load the ini's settings, configure logging and validate every declared setting.
 
-    Exits with a one-line message on stderr when something is wrong.
+    Returns whether the ini configured logging; exits with a one-line message on stderr when
+    something is wrong.
     """
     from c2cwsgiutils import config
     from c2cwsgiutils.pyramid import import_features
 
     try:
         settings = paste_config.load_settings(ini)
-        paste_config.setup_logging(ini)
+        logging_configured = paste_config.setup_logging(ini)
     except paste_config.IniError as error:
         _fail(str(error), EXIT_INI)
     try:
@@ -64,20 +65,42 @@ def check(ini: Path) -> None:
         config.validate_all(settings, os.environ)
     except config.ConfigError as error:
         _fail(str(error), EXIT_SETTINGS)
+    return logging_configured
 
 
-def _gunicorn_application(ini: Path) -> Any:
+def _gunicorn_application(ini: Path, ini_logging: bool) -> Any:
     from gunicorn.app.base import Application
+    from gunicorn.glogging import Logger
+
+    class IniLogger(Logger):  # type: ignore[misc]
+        """Gunicorn's logger, but its messages to stderr/stdout go through the ini's handlers.
+
+        So that, with a JSON handler in the ini, gunicorn's own lines are JSON too. A log file
+        given with ``--error-logfile``/``--access-logfile`` keeps gunicorn's own handler.
+        """
+
+        def setup(self, cfg: Any) -> None:
+            before = {log: list(log.handlers) for log in (self.error_log, self.access_log)}
+            super().setup(cfg)
+            if not ini_logging:
+                return
+            for log, target in ((self.error_log, cfg.errorlog), (self.access_log, cfg.accesslog)):
+                if target == "-":
+                    for handler in list(log.handlers):
+                        if handler not in before[log]:
+                            log.removeHandler(handler)
+                    log.propagate = True
 
     class PasteApplication(Application):  # type: ignore[misc]
         """Gunicorn's own command line and config file handling, our ini loading."""
 
-        def init(self, parser: Any, opts: Any, args: list[str]) -> None:
+        def init(self, parser: Any, opts: Any, args: list[str]) -> dict[str, Any]:
             if args:
                 parser.error(
                     f"unexpected argument(s) {' '.join(args)}: the application comes from the ini file "
                     "(--paste FILE or $C2CWSGIUTILS_CONFIG)"
                 )
+            return {"logger_class": IniLogger}  # a default: --logger-class still wins
 
         def load(self) -> Callable[..., Any]:
             # Runs in each worker (or once in the master with --preload).
@@ -94,12 +117,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             ini = paste_config.resolve_ini(paste)
         except paste_config.IniError as error:
             _fail(str(error), EXIT_INI)
-        check(ini)
+        ini_logging = check(ini)
     else:  # gunicorn prints its help or version and exits
-        ini = Path(paste or paste_config.DEFAULT_INI)
+        ini, ini_logging = Path(paste or paste_config.DEFAULT_INI), False
     # Gunicorn parses sys.argv itself (again on SIGHUP): leave it only its own options.
     sys.argv = [sys.argv[0] if sys.argv else PROG, *gunicorn_args]
-    _gunicorn_application(ini).run()
+    _gunicorn_application(ini, ini_logging).run()
 
 
 if __name__ == "__main__":

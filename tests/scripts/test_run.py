@@ -197,3 +197,14 @@ def test_client_disconnect_through_gunicorn_is_not_an_error(sample: Server) -> N
     log = sample.log.read_text()
     assert "client disconnected" in log
     assert "ERROR [c2cwsgiutils.errors] POST /echo" not in log
+
+
+def test_help_needs_no_ini_file() -> None:
+    result = _run(["--help"])
+    assert result.returncode == 0
+    assert "[--paste FILE] [gunicorn options]" in result.stdout
+    assert "--bind ADDRESS" in result.stdout
+
+
+def test_gunicorn_messages_go_through_the_ini_handlers(sample: Server) -> None:
+    assert "SAMPLE-FORMAT INFO [gunicorn.error] Booting worker" in sample.log.read_text()
