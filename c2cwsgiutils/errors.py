@@ -82,7 +82,8 @@ def _json_response(request: Request, status: int, message: str, error: BaseExcep
 
 
 def _describe(request: Request) -> str:
-    return f"{request.method} {request.path_qs}"
+    # The path only: the query string may hold the admin secret, which is never logged.
+    return f"{request.method} {request.path}"
 
 
 def http_exception_view(exc: Any, request: Request) -> Any:

@@ -232,3 +232,9 @@ def test_an_application_not_found_view_wins_over_ours() -> None:
         config.add_notfound_view(custom, renderer="json")
         app = TestApp(config.make_wsgi_app())
     assert app.get("/nothing", status=404).json == {"custom": True}
+
+
+def test_query_string_is_not_logged(app: TestApp, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        app.get("/boom", {"secret": SECRET}, status=500)
+    assert SECRET not in caplog.text
