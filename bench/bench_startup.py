@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,7 +56,14 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _sample(python: Path, script: str) -> tuple[float, float]:
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _sample(python: Path, script: str) -> tuple[float, float, float]:
+    """(import+build ms measured inside, whole process wall ms, whole process CPU ms)."""
+    cpu_before = _cpu_of_children()
     start = time.perf_counter()
     result = subprocess.run(
         [str(python), "-c", script],
@@ -66,9 +74,10 @@ def _sample(python: Path, script: str) -> tuple[float, float]:
         env=_environment(),
     )
     wall = (time.perf_counter() - start) * 1000
+    cpu = (_cpu_of_children() - cpu_before) * 1000
     if result.returncode != 0:
         raise SystemExit(f"{python} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["ms"], wall
+    return json.loads(result.stdout.strip().splitlines()[-1])["ms"], wall, cpu
 
 
 def main() -> None:
@@ -85,27 +94,29 @@ def main() -> None:
     for python, script in variants.values():  # warm the file system caches and .pyc files
         _sample(python, script)
 
-    inner: dict[str, list[float]] = {name: [] for name in variants}
-    wall: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
     for round_ in range(args.rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            ms, total = _sample(*variants[name])
-            inner[name].append(ms)
-            wall[name].append(total)
+            samples[name].append(_sample(*variants[name]))
 
-    base_inner = statistics.median(inner["plain pyramid"])
-    base_wall = statistics.median(wall["plain pyramid"])
+    def median(name: str, column: int) -> float:
+        return statistics.median(sample[column] for sample in samples[name])
+
     print(f"import + app build + 1 request, fresh process, median of {args.rounds} alternating rounds")
-    print(f"{'variant':<22} {'import+build ms':>16} {'ratio':>7} {'process ms':>11} {'ratio':>7}")
+    header = "".join(
+        f"{title:>17} {'ratio':>6}" for title in ("import+build ms", "process ms", "process CPU ms")
+    )
+    print(f"{'variant':<22}{header}")
     for name in names:
-        median_inner = statistics.median(inner[name])
-        median_wall = statistics.median(wall[name])
-        print(
-            f"{name:<22} {median_inner:>16.1f} {median_inner / base_inner:>6.2f}x "
-            f"{median_wall:>11.1f} {median_wall / base_wall:>6.2f}x"
+        cells = "".join(
+            f"{median(name, column):>17.1f} {median(name, column) / median('plain pyramid', column):>5.2f}x"
+            for column in range(3)
         )
+        print(f"{name:<22}{cells}")
+    inner = {name: [sample[0] for sample in samples[name]] for name in names}
+    base_inner = statistics.median(inner["plain pyramid"])
     ratio = statistics.median(inner["c2cwsgiutils (ours)"]) / base_inner
     print(f"target: ours <= 1.50x plain (import+build): {'OK' if ratio <= 1.5 else 'MISSED'} ({ratio:.2f}x)")
 

@@ -1,5 +1,7 @@
 """Run every benchmark (bench/bench_*.py), or the ones named: ``python bench/run.py [startup ...]``.
 
+Arguments after ``--`` go to every benchmark run (``python bench/run.py startup -- --rounds 5``).
+
 Each benchmark runs with this interpreter, one after the other; the exit code is non-zero when
 one of them failed.
 """
@@ -28,10 +30,12 @@ def _select(names: list[str]) -> list[Path]:
 
 
 def main() -> int:
+    args = sys.argv[1:]
+    names, extra = (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
     failed = []
-    for script in _select(sys.argv[1:]):
+    for script in _select(names):
         print(f"=== {script.name}", flush=True)
-        if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:
+        if subprocess.run([sys.executable, str(script), *extra], check=False).returncode != 0:
             failed.append(script.name)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
