@@ -208,3 +208,9 @@ def test_help_needs_no_ini_file() -> None:
 
 def test_gunicorn_messages_go_through_the_ini_handlers(sample: Server) -> None:
     assert "SAMPLE-FORMAT INFO [gunicorn.error] Booting worker" in sample.log.read_text()
+
+
+def test_sqlalchemy_url_from_the_environment_reaches_the_demo(demo: Server) -> None:
+    status, body = demo.get("/api/sleep-in-web?seconds=0")
+    assert (status, body["database"]) == (200, "sqlite")
+    assert (demo.log.parent / "demo.sqlite").is_file()
