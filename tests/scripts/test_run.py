@@ -214,3 +214,14 @@ def test_sqlalchemy_url_from_the_environment_reaches_the_demo(demo: Server) -> N
     status, body = demo.get("/api/sleep-in-web?seconds=0")
     assert (status, body["database"]) == (200, "sqlite")
     assert (demo.log.parent / "demo.sqlite").is_file()
+
+
+def test_invalid_setting_in_the_ini_is_a_one_line_error(tmp_path: Path) -> None:
+    ini = tmp_path / "invalid.ini"
+    ini.write_text("[app:main]\nuse = egg:c2cwsgiutils_demo\nc2c.base_path = no-slash\n")
+    result = _run(["--paste", str(ini)])
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "c2cwsgiutils_run: C2C_BASE_PATH (ini: c2c.base_path) must be an absolute URL path such as /c2c "
+        "(got 'no-slash')"
+    ]
