@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
+PORT ?= 8080
 
 .DEFAULT_GOAL := help
 
@@ -10,13 +11,17 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py acceptance_tests/app/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]'
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]' -e acceptance_tests/app
 	touch $@
 
 .PHONY: install
 install: $(VENV)/.installed  ## Create .venv with the package, every extra and the dev tools
+
+.PHONY: run
+run: install  ## Serve the demo service on http://localhost:$(PORT) (PORT=9000 make run to change)
+	PORT=$(PORT) VENV=$(VENV) scripts/run-demo.sh
 
 .PHONY: lint
 lint: install  ## ruff check, ruff format --check, mypy --strict, README settings table up to date

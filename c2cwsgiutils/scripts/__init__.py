@@ -1,1 +1,1 @@
-"""Console entry points (declared in pyproject.toml)."""
+"""Console entry points (``c2cwsgiutils_run`` ...)."""

@@ -1,0 +1,84 @@
+"""The demo's API: ``/api/hello``, ``/api/items`` and ``/api/sleep-in-web``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from pyramid.httpexceptions import HTTPBadRequest
+from sqlalchemy import select, text
+
+from c2cwsgiutils_demo.models import NAME_MAX_LENGTH, Item
+
+SLEEP_MAX_SECONDS = 60.0
+ITEMS_MAX = 1000
+
+
+def hello(request: Any) -> dict[str, Any]:
+    """``GET /api/hello``."""
+    return {"message": request.registry.settings.get("demo.greeting") or "Hello"}
+
+
+def list_items(request: Any) -> dict[str, Any]:
+    """``GET /api/items``: the last items created (at most 1000), oldest first."""
+    query = select(Item).order_by(Item.id.desc()).limit(ITEMS_MAX)
+    items = list(reversed(request.dbsession.scalars(query).all()))
+    return {"items": [item.to_json() for item in items]}
+
+
+def _item_name(request: Any) -> str:
+    try:
+        body = request.json_body
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPBadRequest('The body must be a JSON object such as {"name": "..."}') from None
+    if not isinstance(body, dict):
+        raise HTTPBadRequest('The body must be a JSON object such as {"name": "..."}')
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise HTTPBadRequest("'name' must be a non-empty string")
+    if len(name) > NAME_MAX_LENGTH:
+        raise HTTPBadRequest(f"'name' must be at most {NAME_MAX_LENGTH} characters long")
+    return name.strip()
+
+
+def create_item(request: Any) -> dict[str, Any]:
+    """``POST /api/items`` with ``{"name": "..."}``: 201 and the new item."""
+    item = Item(name=_item_name(request))
+    request.dbsession.add(item)
+    request.dbsession.flush()
+    request.response.status = 201
+    return item.to_json()
+
+
+def _seconds(request: Any) -> float:
+    raw = request.params.get("seconds", "1")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= SLEEP_MAX_SECONDS:  # also rejects NaN
+        raise HTTPBadRequest(
+            f"'seconds' must be a number between 0 and {SLEEP_MAX_SECONDS:g} (got {json.dumps(raw)})"
+        )
+    return seconds
+
+
+def sleep_in_web(request: Any) -> dict[str, Any]:
+    """``GET /api/sleep-in-web?seconds=N``: a SQL query that takes N seconds (0 <= N <= 60)."""
+    seconds = _seconds(request)
+    dialect = request.dbsession.get_bind().dialect.name
+    function = "pg_sleep" if dialect == "postgresql" else "sleep"
+    request.dbsession.execute(text(f"SELECT {function}(:seconds)"), {"seconds": seconds})
+    return {"slept": seconds, "database": dialect}
+
+
+def includeme(config: Any) -> None:
+    """Routes and views of the API."""
+    config.add_route("hello", "/api/hello", request_method="GET")
+    config.add_view(hello, route_name="hello", renderer="json")
+    config.add_route("items", "/api/items")
+    config.add_view(list_items, route_name="items", request_method="GET", renderer="json")
+    config.add_view(create_item, route_name="items", request_method="POST", renderer="json")
+    config.add_route("sleep_in_web", "/api/sleep-in-web", request_method="GET")
+    config.add_view(sleep_in_web, route_name="sleep_in_web", renderer="json")

@@ -1,0 +1,126 @@
+"""JSON error responses: ``config.include("c2cwsgiutils.errors")``.
+
+Every exception that escapes a view becomes a JSON response::
+
+    {"status": 404, "message": "...", "request_id": "4f1c..."}
+
+HTTP errors keep their status (and headers such as ``Allow``); redirects and other non-error
+HTTP exceptions are returned unchanged; anything else is a 500 whose message says nothing about
+the failure. The traceback (``stacktrace``, a string) is added only in development mode
+(``C2C_DEVELOPMENT``) or when the request carries the admin secret. Unexpected errors are logged
+once, with their traceback, on the ``c2cwsgiutils.errors`` logger; client errors are logged at
+INFO (404 at DEBUG); a client that disconnects while sending its request is logged at INFO and
+answered 400. ``HEAD`` requests get the status and headers without a body.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from c2cwsgiutils import auth, config, context
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+__all__ = ["exception_view", "http_exception_view", "includeme", "is_client_disconnect"]
+
+LOG = logging.getLogger(__name__)
+
+# Exception classes raised when a client goes away while the body is read (webob, gunicorn,
+# waitress, Django-style servers). Matched by name: none of these libraries is a dependency.
+_DISCONNECT_NAMES = frozenset(
+    ("DisconnectionError", "ClientDisconnected", "NoMoreData", "UnreadablePostError")
+)
+# An OSError raised from these modules happened while reading the request from the client.
+_INPUT_MODULES = ("webob.request", "gunicorn.http", "waitress", "wsgiref", "werkzeug.wsgi")
+# Headers of an HTTP exception that do not describe its JSON replacement.
+_DROPPED_HEADERS = frozenset(("content-type", "content-length"))
+
+
+def is_client_disconnect(error: BaseException) -> bool:
+    """Whether ``error`` means that the client went away while sending its request."""
+    if type(error).__name__ in _DISCONNECT_NAMES:
+        return True
+    if not isinstance(error, OSError):
+        return False
+    frame_tb = error.__traceback__
+    while frame_tb is not None:
+        module = frame_tb.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(_INPUT_MODULES):
+            return True
+        frame_tb = frame_tb.tb_next
+    return False
+
+
+def _show_details(request: Request) -> bool:
+    if config.core(request.registry).development:
+        return True
+    try:
+        return auth.is_authenticated(request)
+    except Exception:  # a broken query string or cookie must not turn a 4xx into a 500
+        return False
+
+
+def _json_response(request: Request, status: int, message: str, error: BaseException | None) -> Response:
+    from pyramid.response import Response
+
+    body: dict[str, Any] = {
+        "status": status,
+        "message": message,
+        "request_id": context.current().request_id or None,
+    }
+    if error is not None and _show_details(request):
+        body["stacktrace"] = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    response = Response(status=status, json_body=body)
+    response.cache_control.no_store = True
+    if request.method == "HEAD":
+        response.body = b""
+    return response
+
+
+def _describe(request: Request) -> str:
+    # The path only: the query string may hold the admin secret, which is never logged.
+    return f"{request.method} {request.path}"
+
+
+def http_exception_view(exc: Any, request: Request) -> Any:
+    """Exception view for Pyramid's HTTP exceptions: 4xx/5xx as JSON, anything else unchanged."""
+    status = int(exc.code)
+    if status < 400:
+        return exc  # redirects, 204 ...: a normal response
+    message = str(exc.detail) if exc.detail else str(exc.title)
+    if status == 404:
+        LOG.debug("%s %s: %s", status, _describe(request), message)
+    elif status < 500:
+        LOG.info("%s %s: %s", status, _describe(request), message)
+    else:
+        LOG.warning("%s %s: %s", status, _describe(request), message)
+    response = _json_response(request, status, message, exc)
+    for name, value in exc.headers.items():
+        if name.lower() not in _DROPPED_HEADERS:
+            response.headers[name] = value
+    return response
+
+
+def exception_view(exc: Exception, request: Request) -> Response:
+    """Exception view for every other exception: a JSON 500 (400 for a client disconnect)."""
+    if is_client_disconnect(exc):
+        LOG.info("%s: client disconnected (%s: %s)", _describe(request), type(exc).__name__, exc)
+        return _json_response(request, 400, "Client disconnected while sending the request", None)
+    LOG.error("%s failed", _describe(request), exc_info=exc)
+    shown = _show_details(request)
+    message = f"{type(exc).__name__}: {exc}" if shown else "Internal server error"
+    return _json_response(request, 500, message, exc)
+
+
+def includeme(config_: Any) -> None:
+    """Register the JSON exception views (and the JSON not-found view)."""
+    from pyramid.httpexceptions import HTTPException
+
+    config.core(config_.registry)  # validates C2C_DEVELOPMENT / C2C_SECRET now
+    config_.add_exception_view(http_exception_view, context=HTTPException)
+    config_.add_exception_view(exception_view, context=Exception)
+    config_.add_notfound_view(http_exception_view)

@@ -1,0 +1,129 @@
+"""``c2cwsgiutils_run`` (also ``c2cwsgiutils-run``): serve the WSGI application of an ini file with gunicorn.
+
+Usage::
+
+    c2cwsgiutils_run [--paste FILE] [gunicorn options, e.g. --bind 0.0.0.0:8080 --workers 2]
+
+The ini file is ``--paste FILE``, else ``$C2CWSGIUTILS_CONFIG``, else ``/app/production.ini``. It
+may use ``%(ENV_NAME)s`` for any environment variable (see :mod:`c2cwsgiutils.paste_config`) and
+its logging sections configure logging. Before gunicorn starts, the master process checks that the
+file loads and that every ``C2C_*`` setting is valid: any problem is one line on stderr and a
+non-zero exit (1: ini file, 2: invalid setting), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from c2cwsgiutils import paste_config
+
+PROG = "c2cwsgiutils_run"
+USAGE = (
+    "%(prog)s [--paste FILE] [gunicorn options]\n\n"
+    "Serves the [app:main] application of the ini file --paste FILE (default: $C2CWSGIUTILS_CONFIG, "
+    "else /app/production.ini) with gunicorn; every other option is gunicorn's."
+)
+EXIT_INI = 1
+EXIT_SETTINGS = 2
+_INFO_OPTIONS = frozenset(("-h", "--help", "-v", "--version"))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def _split_arguments(argv: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Our ``--paste FILE`` and everything else, which belongs to gunicorn."""
+    parser = argparse.ArgumentParser(prog=PROG, add_help=False, allow_abbrev=False)
+    parser.add_argument("--paste", "--paster", dest="paste", default=None)
+    known, rest = parser.parse_known_args(list(argv))
+    return known.paste, rest
+
+
+def check(ini: Path) -> bool:
+    """Load the ini's settings, configure logging and validate every declared setting.
+
+    Returns whether the ini configured logging; exits with a one-line message on stderr when
+    something is wrong.
+    """
+    from c2cwsgiutils import config
+    from c2cwsgiutils.pyramid import import_features
+
+    try:
+        settings = paste_config.load_settings(ini)
+        logging_configured = paste_config.setup_logging(ini)
+    except paste_config.IniError as error:
+        _fail(str(error), EXIT_INI)
+    try:
+        import_features()
+        config.validate_all(settings, os.environ)
+    except config.ConfigError as error:
+        _fail(str(error), EXIT_SETTINGS)
+    return logging_configured
+
+
+def _gunicorn_application(ini: Path, ini_logging: bool) -> Any:
+    from gunicorn.app.base import Application
+    from gunicorn.glogging import Logger
+
+    class IniLogger(Logger):  # type: ignore[misc]
+        """Gunicorn's logger, but its messages to stderr/stdout go through the ini's handlers.
+
+        So that, with a JSON handler in the ini, gunicorn's own lines are JSON too. A log file
+        given with ``--error-logfile``/``--access-logfile`` keeps gunicorn's own handler.
+        """
+
+        def setup(self, cfg: Any) -> None:
+            before = {log: list(log.handlers) for log in (self.error_log, self.access_log)}
+            super().setup(cfg)
+            if not ini_logging:
+                return
+            for log, target in ((self.error_log, cfg.errorlog), (self.access_log, cfg.accesslog)):
+                if target == "-":
+                    for handler in list(log.handlers):
+                        if handler not in before[log]:
+                            log.removeHandler(handler)
+                    log.propagate = True
+
+    class PasteApplication(Application):  # type: ignore[misc]
+        """Gunicorn's own command line and config file handling, our ini loading."""
+
+        def init(self, parser: Any, opts: Any, args: list[str]) -> dict[str, Any]:
+            if args:
+                parser.error(
+                    f"unexpected argument(s) {' '.join(args)}: the application comes from the ini file "
+                    "(--paste FILE or $C2CWSGIUTILS_CONFIG)"
+                )
+            return {"logger_class": IniLogger}  # a default: --logger-class still wins
+
+        def load(self) -> Callable[..., Any]:
+            # Runs in each worker (or once in the master with --preload).
+            return paste_config.get_app(ini)
+
+    return PasteApplication(usage=USAGE, prog=PROG)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``c2cwsgiutils_run``."""
+    paste, gunicorn_args = _split_arguments(sys.argv[1:] if argv is None else argv)
+    if _INFO_OPTIONS.isdisjoint(gunicorn_args):
+        try:
+            ini = paste_config.resolve_ini(paste)
+        except paste_config.IniError as error:
+            _fail(str(error), EXIT_INI)
+        ini_logging = check(ini)
+    else:  # gunicorn prints its help or version and exits
+        ini, ini_logging = Path(paste or paste_config.DEFAULT_INI), False
+    # Gunicorn parses sys.argv itself (again on SIGHUP): leave it only its own options.
+    sys.argv = [sys.argv[0] if sys.argv else PROG, *gunicorn_args]
+    _gunicorn_application(ini, ini_logging).run()
+
+
+if __name__ == "__main__":
+    main()
