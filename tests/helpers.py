@@ -53,15 +53,12 @@ def start_process(
 ) -> subprocess.Popen[bytes]:
     """Start ``args`` (``python`` is replaced by this interpreter) in its own process group."""
     argv = [sys.executable if args[0] == "python" else args[0], *args[1:]]
-    out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        argv,
-        env=child_env(env),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        cwd=cwd or ROOT,
-        start_new_session=True,
-    )
+    options: dict[str, object] = {"env": child_env(env), "cwd": cwd or ROOT, "start_new_session": True}
+    if log is None:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **options)  # type: ignore[call-overload]
+    # The child keeps its own copy of the descriptor: ours is closed at once.
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **options)  # type: ignore[call-overload]
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
