@@ -18,6 +18,7 @@ LOG = logging.getLogger(__name__)
 # own position with over=/under=, so this list only decides the order of the includes.
 FEATURES: list[str] = [
     "c2cwsgiutils.broadcast",
+    "c2cwsgiutils.spans",
 ]
 
 
