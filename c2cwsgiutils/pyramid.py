@@ -21,10 +21,16 @@ FEATURES: list[str] = [
     "c2cwsgiutils.spans",
 ]
 
+# Modules that declare settings without being Pyramid features (imported for validation and docs;
+# none of them imports its third-party library at import time).
+SETTINGS_MODULES: list[str] = [
+    "c2cwsgiutils.celery",
+]
+
 
 def import_features() -> None:
     """Import every feature module so that all settings are declared (for validation and docs)."""
-    for name in FEATURES:
+    for name in FEATURES + SETTINGS_MODULES:
         importlib.import_module(name)
 
 
