@@ -92,9 +92,7 @@ def test_adopt_start_returns_a_token_for_restore() -> None:
 CHILD = textwrap.dedent(
     """
     import json, sys
-    import pytest
-
-from c2cwsgiutils import context, propagation
+    from c2cwsgiutils import context, propagation
     with propagation.adopt(json.loads(sys.argv[1]), kind="child") as ctx:
         print(json.dumps({"ctx": {"request_id": ctx.request_id, "trace_id": ctx.trace_id,
                                   "span_id": ctx.span_id, "parent_span_id": ctx.parent_span_id,
