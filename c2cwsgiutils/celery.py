@@ -20,6 +20,8 @@ What it does, through Celery's signals:
   ``finally`` after success, failure, retry, rejection and soft time limit alike; a hard time limit
   kills the pool process, context included. ``worker_process_init`` starts each prefork child
   with an empty context.
+- The worker's main process handles each message in its context too (:func:`strategy`), so that
+  Celery's "Task ... received" line carries the ids.
 - Logging: a filter on the handlers Celery sets up stamps every record with the context fields
   (``request_id``, ``task_id`` ...), and the default text formats show them.
 
@@ -43,6 +45,7 @@ __all__ = [
     "create_app",
     "install_log_filter",
     "setup",
+    "strategy",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -176,6 +179,31 @@ def _worker_process_init(**_: Any) -> None:
     context.start(context.EMPTY)
 
 
+def strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Any:
+    """Celery's default task strategy, run in the context of the message it handles.
+
+    The worker's main process logs "Task ... received" (and, with the solo pool, runs the task)
+    from here: adopting the message headers makes those lines carry the request ID and task id.
+    """
+    from celery.worker.strategy import default
+
+    handler = default(task, app, consumer, **kwargs)
+
+    def handle_message(message: Any, *args: Any, **handler_kwargs: Any) -> Any:
+        try:
+            headers = message.headers or {}
+            token = propagation.adopt_start(headers, kind="celery", task_id=str(headers.get("id") or ""))
+        except Exception:
+            LOG.exception("Could not read the context of a Celery message")
+            return handler(message, *args, **handler_kwargs)
+        try:
+            return handler(message, *args, **handler_kwargs)
+        finally:
+            context.restore(token)
+
+    return handle_message
+
+
 def _after_setup_logger(logger: logging.Logger | None = None, **_: Any) -> None:
     if logger is not None:
         install_log_filter(logger)
@@ -190,6 +218,8 @@ def setup(app: Any, log_format: bool = True) -> Any:
     from celery import signals
 
     spans.configure()
+    if app.Task.Strategy == "celery.worker.strategy:default":
+        app.Task.Strategy = "c2cwsgiutils.celery:strategy"
     if log_format:
         if app.conf.worker_log_format in _CELERY_DEFAULT_FORMATS:
             app.conf.worker_log_format = WORKER_LOG_FORMAT

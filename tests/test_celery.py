@@ -146,7 +146,7 @@ def test_every_json_log_line_of_the_task_carries_the_request_id(worker: Worker) 
     result.get(timeout=TIMEOUT)
     records = worker.records_of(result.id)
     loggers = {r["logger_name"] for r in records}
-    assert {"tests.celery_app", "celery.app.trace"} <= loggers
+    assert {"tests.celery_app", "celery.app.trace", "celery.worker.strategy"} <= loggers
     assert {r["request_id"] for r in records} == {"req-celery-2"}
 
 
