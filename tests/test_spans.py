@@ -222,3 +222,28 @@ def test_root_span_inside_an_open_span_is_a_child(events: Collect) -> None:
     with span("outer") as outer, spans.root_span("inner") as inner:
         assert inner.parent_span_id == outer.span_id
         assert inner.span_id != outer.span_id
+
+
+def test_the_event_record_is_a_complete_log_record_of_this_process_and_thread(events: Collect) -> None:
+    import os
+    import threading
+    import time
+
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    keep = logging.Handler()
+    keep.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(keep)
+    try:
+        before = time.time()
+        with span("work"):
+            pass
+    finally:
+        logger.removeHandler(keep)
+    record = records[0]
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
+    assert set(vars(plain)) <= set(vars(record))
+    assert (record.process, record.thread) == (os.getpid(), threading.get_ident())
+    assert before <= record.created <= time.time()
+    assert (record.levelname, record.name) == ("INFO", "c2cwsgiutils.spans")
+    assert record.getMessage().startswith("span work ok in ")
