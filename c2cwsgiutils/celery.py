@@ -30,6 +30,7 @@ Celery is imported only by this module.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -113,9 +114,18 @@ def install_log_filter(logger: logging.Logger | None = None) -> None:
             handler.addFilter(_FILTER)
 
 
-# task id -> (token of the context to restore, the task's span)
-_RUNNING: dict[str, tuple[context.Token[context.Context], Any]] = {}
-_LOCK = threading.Lock()
+# Per thread, the tasks running in it: (task id, token of the context to restore, the task's span).
+# Per thread and not per task id: a retried task may start again, with the same id, in another
+# thread of the pool before its first run has finished. A stack: eager tasks nest.
+_LOCAL = threading.local()
+
+
+def _running() -> list[tuple[str, context.Token[context.Context], Any]]:
+    try:
+        return _LOCAL.running  # type: ignore[no-any-return]
+    except AttributeError:
+        _LOCAL.running = []
+        return _LOCAL.running  # type: ignore[no-any-return]
 
 
 def _before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
@@ -143,8 +153,7 @@ def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None
         task_span = spans.root_span("task")
         opened = task_span.__enter__()
         opened.set("task_name", getattr(task, "name", ""))
-        with _LOCK:
-            _RUNNING[task_id] = (token, task_span)
+        _running().append((task_id, token, task_span))
     except Exception:
         LOG.exception("Could not bind the context of the Celery task %s", task_id)
 
@@ -152,11 +161,16 @@ def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None
 def _task_postrun(task_id: str | None = None, retval: Any = None, state: str | None = None, **_: Any) -> None:
     if task_id is None:
         return
-    with _LOCK:
-        running = _RUNNING.pop(task_id, None)
-    if running is None:
+    running = _running()
+    index = next((i for i in range(len(running) - 1, -1, -1) if running[i][0] == task_id), None)
+    if index is None:
         return
-    token, task_span = running
+    # Tasks started above this one that never got their postrun are ended with it.
+    for _inner_id, inner_token, _inner_span in reversed(running[index + 1 :]):
+        with contextlib.suppress(ValueError):
+            context.restore(inner_token)
+    token, task_span = running[index][1:]
+    del running[index:]
     try:
         if isinstance(retval, BaseException) and state in ("FAILURE", "RETRY"):
             task_span.__exit__(type(retval), retval, None)
@@ -174,8 +188,7 @@ def _task_postrun(task_id: str | None = None, retval: Any = None, state: str | N
 
 def _worker_process_init(**_: Any) -> None:
     # A prefork child starts afresh: no context, no task inherited from the parent.
-    with _LOCK:
-        _RUNNING.clear()
+    _LOCAL.running = []
     context.start(context.EMPTY)
 
 

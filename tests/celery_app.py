@@ -98,3 +98,20 @@ def spanned() -> dict[str, Any]:
     with spans.span(".work") as work:
         work.set("answer", 42)
     return _seen()
+
+
+@app.task(bind=True, max_retries=1, default_retry_delay=0)
+def retry_once(self: Any) -> dict[str, Any]:
+    """Ask for a retry on the first run, return the context (and the leftover) on the second."""
+    if self.request.retries == 0:
+        LOG.info("asking for a retry")
+        raise self.retry(countdown=0)
+    return whoami.run()
+
+
+@app.task(soft_time_limit=0.3)
+def too_slow() -> None:
+    import time
+
+    LOG.info("about to time out")
+    time.sleep(5)

@@ -228,3 +228,25 @@ def test_a_failing_task_span_has_status_error(worker: Worker, span_events: None)
 @pytest.mark.skip(reason="c2cwsgiutils.sql.tagging is not in this branch yet (SQL issue)")
 def test_sql_sent_from_a_task_is_tagged() -> None:
     raise NotImplementedError
+
+
+def test_a_retried_task_keeps_the_request_id_and_leaves_no_context_behind(worker: Worker) -> None:
+    with context.bind(request_id="req-retry"):
+        result = worker.send(celery_app.retry_once)
+    seen = result.get(timeout=TIMEOUT)
+    assert (seen["request_id"], seen["task_id"]) == ("req-retry", result.id)
+    after = [worker.send(celery_app.whoami).get(timeout=TIMEOUT) for _ in range(4)]
+    assert [s["leftover"] for s in after] == [""] * 4
+
+
+def test_a_task_over_its_soft_time_limit_leaves_no_context_behind(worker: Worker) -> None:
+    if "threads" in worker.queue:
+        pytest.skip("Celery's threads pool has no time limits")
+    with context.bind(request_id="req-timeout"):
+        result = worker.send(celery_app.too_slow)
+    with pytest.raises(Exception, match=r"SoftTimeLimitExceeded|TimeLimit"):
+        result.get(timeout=TIMEOUT)
+    records = worker.records_of(result.id, last="raised unexpected")
+    assert {r["request_id"] for r in records} == {"req-timeout"}
+    after = [worker.send(celery_app.whoami) for _ in range(4)]
+    assert [r.get(timeout=TIMEOUT)["leftover"] for r in after] == [""] * 4
