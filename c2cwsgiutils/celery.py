@@ -230,7 +230,6 @@ def setup(app: Any, log_format: bool = True) -> Any:
     """
     from celery import signals
 
-    spans.configure()
     if app.Task.Strategy == "celery.worker.strategy:default":
         app.Task.Strategy = "c2cwsgiutils.celery:strategy"
     if log_format:
