@@ -150,12 +150,17 @@ def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None
         else:
             headers = vars(request)
         token = propagation.adopt_start(headers, kind="celery", task_id=task_id)
-        task_span = spans.root_span("task")
-        opened = task_span.__enter__()
-        opened.set("task_name", getattr(task, "name", ""))
-        _running().append((task_id, token, task_span))
     except Exception:
         LOG.exception("Could not bind the context of the Celery task %s", task_id)
+        return
+    task_span: Any = None
+    try:
+        task_span = spans.root_span("task")
+        task_span.__enter__().set("task_name", getattr(task, "name", ""))
+    except Exception:
+        LOG.exception("Could not open the span of the Celery task %s", task_id)
+        task_span = None
+    _running().append((task_id, token, task_span))
 
 
 def _task_postrun(task_id: str | None = None, retval: Any = None, state: str | None = None, **_: Any) -> None:
@@ -172,7 +177,9 @@ def _task_postrun(task_id: str | None = None, retval: Any = None, state: str | N
     token, task_span = running[index][1:]
     del running[index:]
     try:
-        if isinstance(retval, BaseException) and state in ("FAILURE", "RETRY"):
+        if task_span is None:
+            pass
+        elif isinstance(retval, BaseException) and state in ("FAILURE", "RETRY"):
             task_span.__exit__(type(retval), retval, None)
         else:
             task_span.__exit__(None, None, None)
