@@ -205,7 +205,8 @@ def test_the_task_span_is_a_child_of_the_senders_span(worker: Worker, span_event
         result = worker.send(celery_app.spanned)
     seen = result.get(timeout=TIMEOUT)
     assert (seen["trace_id"], seen["parent_span_id"]) == (client.trace_id, client.span_id)
-    records = worker.records_of(result.id)
+    # The task's span ends in task_postrun, after Celery logged "succeeded".
+    records = worker.records_of(result.id, last="span task ")
     by_name = {r["span_name"]: r for r in records if r["logger_name"] == "c2cwsgiutils.spans"}
     assert set(by_name) == {"task", "task.work"}
     task_span = by_name["task"]
@@ -250,3 +251,38 @@ def test_a_task_over_its_soft_time_limit_leaves_no_context_behind(worker: Worker
     assert {r["request_id"] for r in records} == {"req-timeout"}
     after = [worker.send(celery_app.whoami) for _ in range(4)]
     assert [r.get(timeout=TIMEOUT)["leftover"] for r in after] == [""] * 4
+
+
+def test_a_request_and_its_task_form_one_span_tree(worker: Worker, span_events: None) -> None:
+    from pyramid.config import Configurator
+    from webtest import TestApp
+
+    from tests.test_spans import Collect
+
+    def send(request: Any) -> dict[str, Any]:
+        return {"task_id": worker.send(celery_app.spanned).id}
+
+    with Configurator() as config:
+        config.include("c2cwsgiutils.spans")
+        config.add_route("send", "/send")
+        config.add_view(send, route_name="send", renderer="json")
+        app = TestApp(config.make_wsgi_app())
+    collect = Collect()
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    logger.addHandler(collect)
+    try:
+        task_id = app.get("/send", headers={"X-Request-ID": "req-tree"}).json["task_id"]
+    finally:
+        logger.removeHandler(collect)
+    celery_app.app.AsyncResult(task_id).get(timeout=TIMEOUT)
+    web = collect.by_name()["request"]
+    worker_events = {
+        r["span_name"]: r
+        for r in worker.records_of(task_id, last="span task ")
+        if r["logger_name"] == "c2cwsgiutils.spans"
+    }
+    events = [web, *worker_events.values()]
+    assert {e["request_id"] for e in events} == {"req-tree"}
+    assert {e["trace_id"] for e in events} == {web["trace_id"]}
+    assert worker_events["task"]["parent_span_id"] == web["span_id"]
+    assert worker_events["task.work"]["parent_span_id"] == worker_events["task"]["span_id"]
