@@ -22,6 +22,8 @@ What it does, through Celery's signals:
   with an empty context.
 - The worker's main process handles each message in its context too (:func:`strategy`), so that
   Celery's "Task ... received" line carries the ids.
+- With the prefork pool, the main process's handlers of timeouts and failures (``Request``) run
+  in the task's context too.
 - Logging: a filter on the handlers Celery sets up stamps every record with the context fields
   (``request_id``, ``task_id`` ...), and the default text formats show them.
 
@@ -224,6 +226,47 @@ def strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Any:
     return handle_message
 
 
+_REQUEST_CLASS: Any = None
+
+
+def _context_request_class() -> Any:
+    """Celery's worker ``Request``, with the handlers the main process runs put in the task's context.
+
+    With the prefork pool, the main process logs a task's hard time limit and the failures the
+    pool reports (a lost worker ...): these lines carry the request ID and task id too.
+    """
+    global _REQUEST_CLASS
+    if _REQUEST_CLASS is None:
+        from celery.worker.request import Request
+
+        class ContextRequest(Request):  # type: ignore[misc]
+            def _adopt(self) -> Any:
+                return propagation.adopt(self._request_dict, kind="celery", task_id=str(self.id))
+
+            def on_timeout(self, soft: bool, timeout: float) -> Any:
+                with self._adopt():
+                    return super().on_timeout(soft, timeout)
+
+            def on_failure(self, exc_info: Any, *args: Any, **kwargs: Any) -> Any:
+                with self._adopt():
+                    return super().on_failure(exc_info, *args, **kwargs)
+
+            def on_retry(self, exc_info: Any) -> Any:
+                with self._adopt():
+                    return super().on_retry(exc_info)
+
+        _REQUEST_CLASS = ContextRequest
+    return _REQUEST_CLASS
+
+
+def __getattr__(name: str) -> Any:
+    # Celery resolves "c2cwsgiutils.celery:ContextRequest" by name; the class is made on first
+    # use so that importing this module does not import Celery.
+    if name == "ContextRequest":
+        return _context_request_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _after_setup_logger(logger: logging.Logger | None = None, **_: Any) -> None:
     if logger is not None:
         install_log_filter(logger)
@@ -239,6 +282,8 @@ def setup(app: Any, log_format: bool = True) -> Any:
 
     if app.Task.Strategy == "celery.worker.strategy:default":
         app.Task.Strategy = "c2cwsgiutils.celery:strategy"
+    if app.Task.Request == "celery.worker.request:Request":
+        app.Task.Request = "c2cwsgiutils.celery:ContextRequest"
     if log_format:
         if app.conf.worker_log_format in _CELERY_DEFAULT_FORMATS:
             app.conf.worker_log_format = WORKER_LOG_FORMAT

@@ -115,3 +115,11 @@ def too_slow() -> None:
 
     LOG.info("about to time out")
     time.sleep(5)
+
+
+@app.task(time_limit=1)
+def far_too_slow() -> None:
+    import time
+
+    LOG.info("about to be killed")
+    time.sleep(10)

@@ -286,3 +286,16 @@ def test_a_request_and_its_task_form_one_span_tree(worker: Worker, span_events: 
     assert {e["trace_id"] for e in events} == {web["trace_id"]}
     assert worker_events["task"]["parent_span_id"] == web["span_id"]
     assert worker_events["task.work"]["parent_span_id"] == worker_events["task"]["span_id"]
+
+
+def test_the_main_process_logs_a_hard_time_limit_with_the_ids(worker: Worker) -> None:
+    if "threads" in worker.queue:
+        pytest.skip("Celery's threads pool has no time limits")
+    with context.bind(request_id="req-killed"):
+        result = worker.send(celery_app.far_too_slow)
+    with pytest.raises(Exception, match=r"TimeLimitExceeded"):
+        result.get(timeout=TIMEOUT)
+    records = worker.records_of(result.id, last="Hard time limit")
+    hard = [r for r in records if "Hard time limit" in r["msg"]]
+    assert [(r["process_name"], r["request_id"]) for r in hard] == [("MainProcess", "req-killed")]
+    assert {r["request_id"] for r in records} == {"req-killed"}
