@@ -19,6 +19,7 @@ LOG = logging.getLogger(__name__)
 FEATURES: list[str] = [
     "c2cwsgiutils.broadcast",
     "c2cwsgiutils.errors",
+    "c2cwsgiutils.spans",
     "c2cwsgiutils.stats",
     "c2cwsgiutils.health_check",
     "c2cwsgiutils.version",
@@ -34,6 +35,7 @@ FEATURES: list[str] = [
 # application exists, command-line tools): imported for validation and for the README table.
 SETTINGS_MODULES: list[str] = [
     "c2cwsgiutils.logging.collector_handler",
+    "c2cwsgiutils.celery",
 ]
 
 
