@@ -12,6 +12,7 @@ Two backends behind one interface:
           cwd: .                        # relative to the YAML file
           ready_url: http://127.0.0.1:${WEB_PORT}/c2c/health_check
           ready_port: 8080              # alternatively: wait for a TCP port
+          ready_log: "celery@.* ready"  # alternatively: wait for a line of the log (a regex)
           ready_timeout: 60
           log: var/web.log              # default: {log_dir}/{name}.log
           depends_on: [collector]
@@ -187,6 +188,7 @@ class ServiceSpec:
     cwd: Path = Path()
     ready_url: str | None = None
     ready_port: int | None = None
+    ready_log: str | None = None
     ready_timeout: float = 60.0
     log: Path = Path()
     depends_on: list[str] = field(default_factory=list)
@@ -213,6 +215,7 @@ class ServiceSpec:
             cwd=(base / expand(str(raw.get("cwd", ".")), variables)).resolve(),
             ready_url=expand(str(raw["ready_url"]), variables) if raw.get("ready_url") else None,
             ready_port=int(expand(str(port), variables)) if port is not None else None,
+            ready_log=str(raw["ready_log"]) if raw.get("ready_log") else None,
             ready_timeout=float(raw.get("ready_timeout", 60)),
             log=(base / expand(str(raw["log"]), variables)).resolve()
             if raw.get("log")
@@ -283,6 +286,7 @@ class LocalProcessesBackend:
     def start(self, service: str) -> None:
         spec = self.services[service]
         spec.log.parent.mkdir(parents=True, exist_ok=True)
+        start = spec.log.stat().st_size if spec.log.exists() else 0
         with open(spec.log, "ab") as log:
             process = subprocess.Popen(
                 spec.command,
@@ -294,12 +298,12 @@ class LocalProcessesBackend:
             )
         self.processes[service] = process
         try:
-            self._wait_ready(spec, process)
+            self._wait_ready(spec, process, start)
         except Exception:
             self.stop(service)
             raise
 
-    def _wait_ready(self, spec: ServiceSpec, process: subprocess.Popen[bytes]) -> None:
+    def _wait_ready(self, spec: ServiceSpec, process: subprocess.Popen[bytes], log_start: int) -> None:
         deadline = time.monotonic() + spec.ready_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -307,7 +311,7 @@ class LocalProcessesBackend:
                     f"service {spec.name!r} exited with {process.returncode} while starting; "
                     f"last lines of {spec.log}:\n{self._tail(spec)}"
                 )
-            if self._ready(spec, deadline):
+            if self._ready(spec, deadline, log_start):
                 return
             time.sleep(0.1)
         raise TimeoutError(
@@ -316,7 +320,12 @@ class LocalProcessesBackend:
         )
 
     @staticmethod
-    def _ready(spec: ServiceSpec, deadline: float) -> bool:
+    def _ready(spec: ServiceSpec, deadline: float, log_start: int) -> bool:
+        if spec.ready_log:
+            with open(spec.log, "rb") as log:
+                log.seek(log_start)
+                if re.search(spec.ready_log, log.read().decode("utf-8", "replace"), re.M) is None:
+                    return False
         if spec.ready_url:
             try:
                 wait_url(

@@ -83,6 +83,27 @@ def test_exec_runs_in_the_service_environment(two_services: Composition) -> None
     assert result.stdout.strip() == "hello"
 
 
+def test_ready_log_waits_for_a_line_of_this_start(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    log.write_text("worker ready (an older run)\n")
+    script = "import time; time.sleep(0.5); print('worker ready', flush=True); time.sleep(60)"
+    path = write(
+        tmp_path,
+        f"""
+services:
+  worker:
+    command: [{sys.executable!r}, -c, "{script}"]
+    ready_log: "^worker ready$"
+    log: {log}
+""",
+    )
+    composition = Composition.local(path)
+    start = time.monotonic()
+    with composition:
+        assert time.monotonic() - start >= 0.5
+        assert composition.logs("worker").count("worker ready") == 2
+
+
 def test_a_service_that_dies_while_starting_fails_clearly(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -1,4 +1,4 @@
-"""The demo's API: ``/api/hello``, ``/api/items`` and ``/api/sleep-in-web``."""
+"""The demo's API: ``/api/hello``, ``/api/items``, ``/api/sleep-in-web`` and ``/api/sleep-in-worker``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import json
 import math
 from typing import Any
 
-from pyramid.httpexceptions import HTTPBadRequest
+from pyramid.httpexceptions import HTTPBadRequest, HTTPGatewayTimeout, HTTPServiceUnavailable
 from sqlalchemy import select, text
 
 from c2cwsgiutils_demo.models import NAME_MAX_LENGTH, Item
 
 SLEEP_MAX_SECONDS = 60.0
+WORKER_GRACE_SECONDS = 30.0  # how long a task may wait in the queue before the request gives up
 ITEMS_MAX = 1000
 
 
@@ -73,8 +74,31 @@ def sleep_in_web(request: Any) -> dict[str, Any]:
     return {"slept": seconds, "database": dialect}
 
 
+def sleep_in_worker(request: Any) -> dict[str, Any]:
+    """``GET /api/sleep-in-worker?seconds=N``: a Celery task runs the slow query; waits for its result."""
+    import celery.exceptions
+    import kombu.exceptions
+
+    from c2cwsgiutils_demo import tasks
+
+    seconds = _seconds(request)
+    try:
+        result = tasks.sleep_in_worker.delay(seconds)
+        answer: dict[str, Any] = result.get(timeout=seconds + WORKER_GRACE_SECONDS)
+    except celery.exceptions.TimeoutError:
+        raise HTTPGatewayTimeout(
+            "No Celery worker answered in time: is `celery -A c2cwsgiutils_demo.tasks worker` running?"
+        ) from None
+    except (kombu.exceptions.OperationalError, ConnectionError) as error:
+        raise HTTPServiceUnavailable(f"The Celery broker is unreachable ({type(error).__name__})") from None
+    return answer
+
+
 def includeme(config: Any) -> None:
     """Routes and views of the API."""
+    # Imported here so that the sending side of Celery is set up (request IDs in task headers).
+    from c2cwsgiutils_demo import tasks  # noqa: F401
+
     config.add_route("hello", "/api/hello", request_method="GET")
     config.add_view(hello, route_name="hello", renderer="json")
     config.add_route("items", "/api/items")
@@ -82,3 +106,5 @@ def includeme(config: Any) -> None:
     config.add_view(create_item, route_name="items", request_method="POST", renderer="json")
     config.add_route("sleep_in_web", "/api/sleep-in-web", request_method="GET")
     config.add_view(sleep_in_web, route_name="sleep_in_web", renderer="json")
+    config.add_route("sleep_in_worker", "/api/sleep-in-worker", request_method="GET")
+    config.add_view(sleep_in_worker, route_name="sleep_in_worker", renderer="json")

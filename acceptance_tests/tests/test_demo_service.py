@@ -1,0 +1,69 @@
+"""The demo service from the outside: real gunicorn workers, a real Celery worker, real databases."""
+
+from __future__ import annotations
+
+from acceptance_tests.tests.conftest import Product
+from c2cwsgiutils.acceptance import Connection, retry_timeout
+
+
+def test_hello_answers_json(connection: Connection) -> None:
+    assert connection.get_json("api/hello") == {"message": "Hello from the c2cwsgiutils demo"}
+
+
+def test_unknown_path_is_a_json_404_with_the_request_id(connection: Connection) -> None:
+    body = connection.get_json("api/nothing-here", expected_status=404)
+    assert body["status"] == 404
+    assert body["request_id"] == connection.last_request_id
+    assert "stacktrace" not in body
+
+
+def test_items_are_stored_in_postgresql(connection: Connection) -> None:
+    created = connection.post_json("api/items", {"name": "acceptance"}, expected_status=201)
+    names = [item["name"] for item in connection.get_json("api/items")["items"]]
+    assert "acceptance" in names
+    assert created["name"] == "acceptance"
+
+
+def test_invalid_input_is_a_json_400(connection: Connection) -> None:
+    body = connection.get_json("api/sleep-in-web?seconds=-1", expected_status=400)
+    assert "'seconds' must be a number" in body["message"]
+
+
+def test_a_task_keeps_the_request_id_of_the_request_that_sent_it(
+    product: Product, connection: Connection
+) -> None:
+    answer = connection.get_json("api/sleep-in-worker?seconds=0.2")
+    request_id = connection.last_request_id
+    assert answer["request_id"] == request_id
+    assert answer["database"] == "postgresql"
+
+    def worker_logged_it() -> list[str]:
+        lines = [line for line in product.log("worker").splitlines() if answer["task_id"] in line]
+        assert any("Sleeping 0.2 s in the worker" in line for line in lines)
+        assert any("succeeded" in line for line in lines)
+        return lines
+
+    lines = retry_timeout(worker_logged_it, timeout=10, interval=0.2)
+    assert all(f"request_id={request_id}" in line for line in lines)
+
+
+def test_debug_stacks_shows_both_gunicorn_workers(product: Product, connection: Connection) -> None:
+    answers = connection.get_json("c2c/debug/stacks", params={"secret": product.secret})
+    assert len({answer["pid"] for answer in answers}) == 2
+    assert all(answer["threads"] for answer in answers)
+
+
+def test_admin_views_need_the_secret(product: Product, connection: Connection) -> None:
+    connection.get_json("c2c/debug/time", expected_status=403)
+    connection.get_json("c2c/debug/time", headers={"X-API-Key": product.secret})
+
+
+def test_stats_view_counts_requests(connection: Connection) -> None:
+    # Each gunicorn worker keeps its own figures: ask until one that served /api/hello answers.
+    def counted() -> dict[str, object]:
+        connection.get_json("api/hello")
+        timers = connection.get_json("c2c/stats.json")["timers"]
+        assert "route.GET.hello.200" in timers
+        return timers["route.GET.hello.200"]  # type: ignore[no-any-return]
+
+    assert retry_timeout(counted, timeout=10, interval=0.1)["count"] >= 1
