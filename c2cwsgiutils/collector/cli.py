@@ -1,0 +1,138 @@
+"""``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret.
+
+    c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N]
+    c2cwsgiutils-logs migrate [--db-url URL]
+    c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
+
+``serve`` applies the migrations once in the master process (unless
+``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs gunicorn with ``gthread`` workers: several
+processes (CPU), each with threads serving keep-alive connections. Options override the
+``C2C_COLLECTOR_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+LOG = logging.getLogger("c2cwsgiutils.collector")
+
+_OVERRIDES = {
+    "host": "C2C_COLLECTOR_HOST",
+    "port": "C2C_COLLECTOR_PORT",
+    "db_url": "C2C_COLLECTOR_DB_URL",
+    "workers": "C2C_COLLECTOR_WORKERS",
+    "threads": "C2C_COLLECTOR_THREADS",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c2cwsgiutils-logs", description="The c2cwsgiutils log collector.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the collector (gunicorn)")
+    serve.add_argument("--host", help="listen address (default C2C_COLLECTOR_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default C2C_COLLECTOR_PORT or 8090)")
+    serve.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
+    serve.add_argument("--workers", type=int, help="worker processes (default C2C_COLLECTOR_WORKERS)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
+    migrate = commands.add_parser("migrate", help="apply the schema migrations and exit")
+    migrate.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
+    commands.add_parser("hash-secret", help="print the hash of a secret (read on stdin) for the credentials file")
+    return parser
+
+
+def _apply_overrides(args: argparse.Namespace) -> None:
+    # Environment variables beat ini keys, and gunicorn workers inherit them: options go there.
+    for attribute, env in _OVERRIDES.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            os.environ[env] = str(value)
+
+
+def _settings() -> Any:
+    from c2cwsgiutils.collector.settings import CollectorSettings
+
+    return CollectorSettings.from_settings({})
+
+
+def serve(settings: Any) -> int:
+    """Migrate, check the listen address against the credentials, then run gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from c2cwsgiutils.collector.auth import Authenticator, check_listen_address
+    from c2cwsgiutils.collector.storage import migrate
+
+    authenticator = Authenticator(settings.tokens, settings.credentials_file)
+    check_listen_address(settings.host, authenticator)
+    if settings.auto_migrate:
+        migrate(settings.db_url)
+        os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
+
+    host = f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host
+    options = {
+        "bind": f"{host}:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "keepalive": 75,
+        "timeout": 60,
+        "graceful_timeout": 15,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "c2cwsgiutils-logs",
+    }
+
+    class CollectorApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from c2cwsgiutils.collector.app import create_app
+
+            return create_app({})
+
+    LOG.info("Collector listening on http://%s:%d/api/v1/record", host, settings.port)
+    CollectorApplication().run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``c2cwsgiutils-logs``."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "hash-secret":
+        from c2cwsgiutils.collector.auth import hash_secret
+
+        secret = getpass.getpass("secret: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        if not secret:
+            print("empty secret", file=sys.stderr)
+            return 2
+        print(hash_secret(secret))
+        return 0
+    from c2cwsgiutils.config import ConfigError
+
+    _apply_overrides(args)
+    try:
+        settings = _settings()
+        if args.command == "migrate":
+            from c2cwsgiutils.collector.storage import migrate
+
+            migrate(settings.db_url)
+            return 0
+        return serve(settings)
+    except (ConfigError, ValueError) as exc:
+        print(f"c2cwsgiutils-logs: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

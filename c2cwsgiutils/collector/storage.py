@@ -1,0 +1,259 @@
+"""Where records live: one small interface, two real backends (SQLite in WAL mode, PostgreSQL).
+
+Reads are SQLAlchemy Core on the one table of :mod:`schema`, shared by both backends; only the
+write path (bulk insert with idempotency on ``uuid``) and the connection set-up differ. An insert
+returns only once its transaction is committed, which is what lets the API acknowledge a record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import ColumnElement
+
+from c2cwsgiutils.collector.schema import INSERT_COLUMNS, TABLE_NAME, record_table
+
+__all__ = ["InsertResult", "PostgresStorage", "SQLiteStorage", "Storage", "open_storage"]
+
+LOG = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]  # values in INSERT_COLUMNS order, ``data`` already JSON text
+
+SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    """How many rows were stored and how many were already there (same ``uuid``)."""
+
+    stored: int
+    duplicates: int
+    first_id: int | None = None  # id of the single row inserted (or found, for a duplicate)
+
+
+class Storage:
+    """The interface the API uses; subclasses implement :meth:`insert` and the engine set-up."""
+
+    dialect = ""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # ---- writes ----------------------------------------------------------------------------
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Insert rows in one committed transaction, skipping those whose ``uuid`` exists."""
+        raise NotImplementedError
+
+    def _existing_id(self, uuid: str) -> int | None:
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                sa.select(record_table.c.id).where(record_table.c.uuid == uuid)
+            ).scalar_one_or_none()
+            return None if found is None else int(found)
+
+    def delete_older_than(self, cutoff_us: int, batch: int) -> int:
+        """Delete at most ``batch`` records older than ``cutoff_us``; returns how many."""
+        oldest = sa.select(record_table.c.id).where(record_table.c.time_us < cutoff_us).limit(batch)
+        with self.engine.begin() as connection:
+            result = connection.execute(sa.delete(record_table).where(record_table.c.id.in_(oldest)))
+            return int(result.rowcount or 0)
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def count(self, where: ColumnElement[bool]) -> int:
+        """Number of records matching ``where``."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(record_table).where(where)).scalar_one())
+
+    def buckets(self, where: ColumnElement[bool], seconds: int) -> list[tuple[int, int]]:
+        """(bucket start in POSIX seconds, count) of matching records in buckets of ``seconds``."""
+        # Integer division truncates on both backends; times are positive, so it is a floor.
+        bucket = sa.literal_column(f"(time_us / {int(seconds) * 1_000_000})", sa.BigInteger())
+        statement = sa.select(bucket, sa.func.count()).where(where).group_by(bucket).order_by(bucket)
+        with self.engine.connect() as connection:
+            return [(int(b) * seconds, int(n)) for b, n in connection.execute(statement)]
+
+    def range(self, where: ColumnElement[bool], offset: int, limit: int) -> list[dict[str, Any]]:
+        """Matching records (without ``data``), newest first, from ``offset``, at most ``limit``."""
+        statement = (
+            sa.select(*SUMMARY_COLUMNS)
+            .where(where)
+            .order_by(record_table.c.time_us.desc(), record_table.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(statement)]
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        """One record with its ``data``, or ``None``."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(record_table).where(record_table.c.id == record_id)).first()
+            return None if row is None else self._with_data(dict(row._mapping))
+
+    def by_request(self, request_id: str, limit: int) -> list[dict[str, Any]]:
+        """Every record of one request (up to ``limit``), oldest first, with ``data``."""
+        statement = (
+            sa.select(record_table)
+            .where(record_table.c.request_id == request_id)
+            .order_by(record_table.c.time_us, record_table.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [self._with_data(dict(row._mapping)) for row in connection.execute(statement)]
+
+    @staticmethod
+    def _with_data(row: dict[str, Any]) -> dict[str, Any]:
+        data = row.get("data")
+        if isinstance(data, str):  # a driver that does not decode JSON
+            row["data"] = json.loads(data)
+        return row
+
+    def dispose(self) -> None:
+        """Close every pooled connection (after a fork, at shutdown)."""
+        self.engine.dispose()
+
+
+class SQLiteStorage(Storage):
+    """SQLite in WAL mode: readers never block the writer; ``BEGIN IMMEDIATE`` for writes."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Autocommit at the driver level: transactions are begun explicitly (see _begin).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA temp_store=MEMORY")
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+        super().__init__(engine)
+        columns = ", ".join(INSERT_COLUMNS)
+        marks = ", ".join("?" for _ in INSERT_COLUMNS)
+        self._insert_sql = f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
+        # One writer per process at a time: SQLite has one writer anyway, and queuing on a lock
+        # is cheaper than SQLite's sleeping busy handler.
+        self._write_lock = threading.Lock()
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        if not rows:
+            return InsertResult(0, 0)
+        with self._write_lock:
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                assert driver is not None
+                before = driver.total_changes
+                cursor = driver.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    if len(rows) == 1:
+                        cursor.execute(self._insert_sql, rows[0])
+                    else:
+                        cursor.executemany(self._insert_sql, rows)
+                    last_id = cursor.lastrowid
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                stored = driver.total_changes - before
+            finally:
+                raw.close()
+        first_id: int | None = None
+        if len(rows) == 1:
+            first_id = last_id if stored else (self._existing_id(rows[0][0]) if rows[0][0] else None)
+        return InsertResult(stored, len(rows) - stored, first_id)
+
+
+class PostgresStorage(Storage):
+    """PostgreSQL: JSONB ``data``, ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` in pages."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        super().__init__(engine)
+        columns = ", ".join(INSERT_COLUMNS)
+        self._insert_sql = (
+            f"INSERT INTO {TABLE_NAME} ({columns}) VALUES %s ON CONFLICT (uuid) DO NOTHING RETURNING id"
+        )
+        self._template = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in INSERT_COLUMNS) + ")"
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        if not rows:
+            return InsertResult(0, 0)
+        from psycopg2.extras import execute_values
+
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            try:
+                ids = execute_values(
+                    cursor, self._insert_sql, rows, template=self._template, page_size=1000, fetch=True
+                )
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+        finally:
+            raw.close()
+        first_id: int | None = None
+        if len(rows) == 1:
+            first_id = int(ids[0][0]) if ids else (self._existing_id(rows[0][0]) if rows[0][0] else None)
+        return InsertResult(len(ids), len(rows) - len(ids), first_id)
+
+
+def open_storage(url: str) -> Storage:
+    """The backend for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``)."""
+    drivername = make_url(url).drivername
+    if drivername.startswith("sqlite"):
+        return SQLiteStorage(url)
+    if drivername.startswith("postgresql"):
+        if "+" in drivername and drivername != "postgresql+psycopg2":
+            raise ValueError(f"the collector needs psycopg2 for PostgreSQL (got {drivername})")
+        # SQLAlchemy 2.1 defaults to psycopg 3; the collector's bulk insert uses psycopg2.
+        return PostgresStorage(make_url(url).set(drivername="postgresql+psycopg2").render_as_string(False))
+    raise ValueError(f"unsupported collector database {drivername!r}: use sqlite:// or postgresql://")
+
+
+def migrate(url_or_storage: str | Storage) -> None:
+    """Apply every alembic migration of the collector (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    storage = open_storage(url_or_storage) if isinstance(url_or_storage, str) else url_or_storage
+    alembic_config = Config()
+    alembic_config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with storage.engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "head")
+    if isinstance(url_or_storage, str):
+        storage.dispose()
+    LOG.info("Collector schema up to date (%s)", storage.dialect)
+
+
