@@ -78,7 +78,7 @@ class Storage:
         """(bucket start in POSIX seconds, count) of matching records in buckets of ``seconds``."""
         # Integer division truncates on both backends; times are positive, so it is a floor.
         bucket = sa.literal_column(f"(time_us / {int(seconds) * 1_000_000})", sa.BigInteger())
-        statement = sa.select(bucket, sa.func.count()).where(where).group_by(bucket).order_by(bucket)
+        statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket).order_by(bucket)
         with self.engine.connect() as connection:
             return [(int(b) * seconds, int(n)) for b, n in connection.execute(statement)]
 
