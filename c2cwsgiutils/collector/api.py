@@ -24,7 +24,13 @@ __all__ = ["ApiError", "includeme"]
 LOG = logging.getLogger(__name__)
 
 NDJSON_TYPES = frozenset(
-    ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines")
+    (
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+    )
 )
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_REQUEST_RECORDS_FACTOR = 10  # the request view returns up to 10 pages
@@ -119,7 +125,9 @@ def _params(request: Any) -> dict[str, str]:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ApiError(400, "invalid_parameter", f"{key[:40]!r} is not valid UTF-8", parameter=key) from None
+            raise ApiError(
+                400, "invalid_parameter", f"{key[:40]!r} is not valid UTF-8", parameter=key
+            ) from None
         params[key] = value
     return params
 
@@ -203,7 +211,9 @@ def _store_batch(state: CollectorState, body: bytes) -> Any:
         return _json_response(answer, 201)
     if batch.rows:
         return _json_response(answer, 207)
-    return _json_response({"type": "invalid_records", "message": "no valid record in the batch", **answer}, 400)
+    return _json_response(
+        {"type": "invalid_records", "message": "no valid record in the batch", **answer}, 400
+    )
 
 
 # ---- queries -----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
 __all__ = ["create_app", "includeme", "main"]
 
 
@@ -55,5 +54,3 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
 def main(_global_config: Mapping[str, Any] | None = None, **settings: Any) -> Any:
     """PasteDeploy application factory."""
     return create_app(settings)
-
-

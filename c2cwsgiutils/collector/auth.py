@@ -75,7 +75,9 @@ def _verify(secret: str, digest: str) -> bool:
         return hmac.compare_digest(computed, parts[1])
     if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
         iterations, salt, expected = int(parts[1]), parts[2], parts[3]
-        computed = hashlib.pbkdf2_hmac("sha256", secret.encode("utf-8"), salt.encode("ascii"), iterations).hex()
+        computed = hashlib.pbkdf2_hmac(
+            "sha256", secret.encode("utf-8"), salt.encode("ascii"), iterations
+        ).hex()
         return hmac.compare_digest(computed, expected)
     return False
 
@@ -90,7 +92,9 @@ def _parse_entry(entry: str, hashed: bool, origin: str) -> _Credential:
         raise ValueError(f"{origin}: roles of {name!r} must be among {'+'.join(sorted(ROLES))}")
     if hashed:
         if not (secret.startswith("sha256$") or secret.startswith("pbkdf2_sha256$")):
-            raise ValueError(f"{origin}: the secret of {name!r} must be a hash from `c2cwsgiutils-logs hash-secret`")
+            raise ValueError(
+                f"{origin}: the secret of {name!r} must be a hash from `c2cwsgiutils-logs hash-secret`"
+            )
         digest = secret
     else:
         digest = "sha256$" + hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -101,13 +105,17 @@ class Authenticator:
     """Checks the credentials of a request against the configured ones."""
 
     def __init__(self, tokens: tuple[str, ...] | list[str] = (), credentials_file: str = "") -> None:
-        credentials = [_parse_entry(entry, False, "C2C_COLLECTOR_TOKENS") for entry in tokens if entry.strip()]
+        credentials = [
+            _parse_entry(entry, False, "C2C_COLLECTOR_TOKENS") for entry in tokens if entry.strip()
+        ]
         if credentials_file:
             path = Path(credentials_file)
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except OSError as exc:
-                raise ValueError(f"C2C_COLLECTOR_CREDENTIALS_FILE: cannot read {path}: {exc.strerror}") from None
+                raise ValueError(
+                    f"C2C_COLLECTOR_CREDENTIALS_FILE: cannot read {path}: {exc.strerror}"
+                ) from None
             for number, line in enumerate(lines, 1):
                 if line.strip() and not line.lstrip().startswith("#"):
                     credentials.append(_parse_entry(line, True, f"{path}:{number}"))

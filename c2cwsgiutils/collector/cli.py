@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
     migrate = commands.add_parser("migrate", help="apply the schema migrations and exit")
     migrate.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
-    commands.add_parser("hash-secret", help="print the hash of a secret (read on stdin) for the credentials file")
+    commands.add_parser(
+        "hash-secret", help="print the hash of a secret (read on stdin) for the credentials file"
+    )
     return parser
 
 
@@ -75,7 +77,9 @@ def serve(settings: Any) -> int:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
 
-    host = f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host
+    host = (
+        f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host
+    )
     options = {
         "bind": f"{host}:{settings.port}",
         "workers": settings.workers,
@@ -88,12 +92,16 @@ def serve(settings: Any) -> int:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "c2cwsgiutils-logs",
+        # gunicorn >= 25.1 opens a control socket at one fixed path per user: several collectors
+        # (or a collector beside the service it watches) would fight over it.
+        "control_socket_disable": True,
     }
 
     class CollectorApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self) -> Any:
             from c2cwsgiutils.collector.app import create_app
@@ -109,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``c2cwsgiutils-logs``."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "hash-secret":
         from c2cwsgiutils.collector.auth import hash_secret
 

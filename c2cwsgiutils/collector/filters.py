@@ -92,7 +92,7 @@ def parse_time_us(value: str | float) -> int:
             seconds = moment.timestamp()
     if not -1e11 < seconds < 1e11:
         raise ValueError("time out of range")
-    return int(round(seconds * 1_000_000))
+    return round(seconds * 1_000_000)
 
 
 def parse_level(value: str | float) -> int:
@@ -106,7 +106,9 @@ def parse_level(value: str | float) -> int:
         try:
             number = int(text)
         except ValueError:
-            raise ValueError(f"not a level: {text[:40]!r} (a number or one of {', '.join(LEVEL_NAMES)})") from None
+            raise ValueError(
+                f"not a level: {text[:40]!r} (a number or one of {', '.join(LEVEL_NAMES)})"
+            ) from None
     if not 0 <= number <= 1000:
         raise ValueError("level out of range 0..1000")
     return number
@@ -114,11 +116,11 @@ def parse_level(value: str | float) -> int:
 
 def _contains(dialect: str, column: Any, value: str) -> ColumnElement[bool]:
     function = sa.func.strpos if dialect == "postgresql" else sa.func.instr
-    return function(column, sa.bindparam(None, value, sa.String())) > 0  # type: ignore[no-any-return]
+    return function(column, sa.bindparam(None, value, sa.String())) > 0
 
 
 def _starts_with(column: Any, value: str) -> ColumnElement[bool]:
-    return sa.func.substr(column, 1, len(value)) == sa.bindparam(None, value, sa.String())  # type: ignore[no-any-return]
+    return sa.func.substr(column, 1, len(value)) == sa.bindparam(None, value, sa.String())
 
 
 def _text_compare(dialect: str, column: Any, operator: str, value: str) -> ColumnElement[bool]:
@@ -137,7 +139,7 @@ def _json_parts(dialect: str, keys: list[str]) -> tuple[Any, Any, Any]:
     data = record_table.c.data
     if dialect == "postgresql":
         params = [sa.bindparam(None, key, sa.String()) for key in keys]
-        type_name = sa.func.jsonb_typeof(sa.func.jsonb_extract_path(data, *params))
+        type_name: Any = sa.func.jsonb_typeof(sa.func.jsonb_extract_path(data, *params))
         text = sa.func.jsonb_extract_path_text(data, *params)
         return type_name, text, sa.cast(text, sa.Float())
     path = sa.bindparam(None, "$" + "".join(f'."{key}"' for key in keys), sa.String())

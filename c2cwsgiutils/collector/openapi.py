@@ -8,10 +8,30 @@ __all__ = ["openapi_document"]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _FILTERS: list[dict[str, Any]] = [
-    {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "ISO 8601 time or POSIX seconds; records at or after it"},
-    {"name": "before", "in": "query", "schema": {"type": "string"}, "description": "ISO 8601 time or POSIX seconds; records before it"},
-    {"name": "level", "in": "query", "schema": {"type": "string"}, "description": "minimum Python level: number or name (WARNING)"},
-    {"name": "name", "in": "query", "schema": {"type": "string"}, "description": "comma-separated logger name prefixes"},
+    {
+        "name": "after",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "ISO 8601 time or POSIX seconds; records at or after it",
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "ISO 8601 time or POSIX seconds; records before it",
+    },
+    {
+        "name": "level",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "minimum Python level: number or name (WARNING)",
+    },
+    {
+        "name": "name",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "comma-separated logger name prefixes",
+    },
     {"name": "request_id", "in": "query", "schema": {"type": "string"}},
     {"name": "trace_id", "in": "query", "schema": {"type": "string"}},
     {"name": "query", "in": "query", "schema": {"type": "string"}, "description": "filter language (README)"},
@@ -63,8 +83,17 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     "summary": "Count (X-Record-Count) or, with group, the timeline (X-Record-Group)",
                     "parameters": [
                         *_FILTERS,
-                        {"name": "group", "in": "query", "schema": {"type": "string", "enum": ["minute", "hour", "day"]}},
-                        {"name": "timezone", "in": "query", "schema": {"type": "string"}, "description": "IANA name, default UTC"},
+                        {
+                            "name": "group",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["minute", "hour", "day"]},
+                        },
+                        {
+                            "name": "timezone",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "IANA name, default UTC",
+                        },
                     ],
                     "responses": {
                         "200": {
@@ -93,7 +122,9 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "/api/v1/record/{id}": {
                 "get": {
                     "summary": "One record with its data",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
                     "responses": {"200": _json(summary, "the record"), **_errors(401, 403, 404)},
                 }
             },
@@ -110,7 +141,10 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 }
             },
             "/api/v1/openapi.json": {
-                "get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI")}}
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+                }
             },
         },
         "components": {

@@ -177,7 +177,9 @@ class _Parser:
         node = self.or_expr(0)
         token = self.peek()
         if token.kind != "EOF":
-            raise QuerySyntaxError(f"expected AND, OR or the end of the query, got {token.text!r}", token.position)
+            raise QuerySyntaxError(
+                f"expected AND, OR or the end of the query, got {token.text!r}", token.position
+            )
         return node
 
     def or_expr(self, depth: int) -> Node:
@@ -232,7 +234,9 @@ class _Parser:
             parsed = {"true": True, "false": False, "null": None}.get(lowered, value.text)
         else:
             raise QuerySyntaxError(f"expected a value, got {value.text or 'the end'!r}", value.position)
-        return Compare(field.text, operator.text, parsed, field.position, value.position, value.kind == "STRING")
+        return Compare(
+            field.text, operator.text, parsed, field.position, value.position, value.kind == "STRING"
+        )
 
 
 def _number(token: Token) -> int | float:

@@ -21,7 +21,9 @@ __all__ = ["RetentionThread", "purge_once"]
 LOG = logging.getLogger(__name__)
 
 
-def purge_once(storage: Storage, days: float, batch: int, pause: float = 0.05, now: float | None = None) -> int:
+def purge_once(
+    storage: Storage, days: float, batch: int, pause: float = 0.05, now: float | None = None
+) -> int:
     """Delete every record older than ``days`` in batches; returns how many were deleted."""
     cutoff_us = int(((time.time() if now is None else now) - days * 86400) * 1_000_000)
     total = 0

@@ -72,13 +72,23 @@ class Storage:
     def count(self, where: ColumnElement[bool]) -> int:
         """Number of records matching ``where``."""
         with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.count()).select_from(record_table).where(where)).scalar_one())
+            return int(
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(record_table).where(where)
+                ).scalar_one()
+            )
 
     def buckets(self, where: ColumnElement[bool], seconds: int) -> list[tuple[int, int]]:
         """(bucket start in POSIX seconds, count) of matching records in buckets of ``seconds``."""
         # Integer division truncates on both backends; times are positive, so it is a floor.
         bucket = sa.literal_column(f"(time_us / {int(seconds) * 1_000_000})", sa.BigInteger())
-        statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket).order_by(bucket)
+        statement = (
+            sa.select(bucket, sa.func.count())
+            .select_from(record_table)
+            .where(where)
+            .group_by(bucket)
+            .order_by(bucket)
+        )
         with self.engine.connect() as connection:
             return [(int(b) * seconds, int(n)) for b, n in connection.execute(statement)]
 
@@ -153,7 +163,9 @@ class SQLiteStorage(Storage):
         super().__init__(engine)
         columns = ", ".join(INSERT_COLUMNS)
         marks = ", ".join("?" for _ in INSERT_COLUMNS)
-        self._insert_sql = f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
+        self._insert_sql = (
+            f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
+        )
         # One writer per process at a time: SQLite has one writer anyway, and queuing on a lock
         # is cheaper than SQLite's sleeping busy handler.
         self._write_lock = threading.Lock()
@@ -205,7 +217,7 @@ class PostgresStorage(Storage):
     def insert(self, rows: Sequence[Row]) -> InsertResult:
         if not rows:
             return InsertResult(0, 0)
-        from psycopg2.extras import execute_values
+        from psycopg2.extras import execute_values  # type: ignore[import-untyped]
 
         raw = self.engine.raw_connection()
         try:
@@ -255,5 +267,3 @@ def migrate(url_or_storage: str | Storage) -> None:
     if isinstance(url_or_storage, str):
         storage.dispose()
     LOG.info("Collector schema up to date (%s)", storage.dialect)
-
-

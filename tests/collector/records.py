@@ -50,6 +50,8 @@ def ndjson(*records: dict[str, Any]) -> bytes:
 def httphandler_form(message: str = "hello %s", args: tuple[Any, ...] = ("world",), **extra: Any) -> str:
     """The exact body ``logging.handlers.HTTPHandler`` sends for one record."""
     logger = logging.getLogger("tests.collector.form")
-    record = logger.makeRecord(logger.name, logging.WARNING, "/src/mod.py", 33, message, args, None, "func", extra)
+    record = logger.makeRecord(
+        logger.name, logging.WARNING, "/src/mod.py", 33, message, args, None, "func", extra
+    )
     handler = logging.handlers.HTTPHandler("localhost:1", "/api/v1/record", "POST")
     return urllib.parse.urlencode(handler.mapLogRecord(record))

@@ -14,7 +14,9 @@ def load(app: webtest.TestApp) -> None:
         wire("debug early", created=BASE, levelno=10, logger_name="app.db"),
         wire("info", created=BASE + 60, levelno=20, logger_name="app.views", user_id=42),
         wire("timeout warning", created=BASE + 3600, levelno=30, logger_name="celery.worker"),
-        wire("error", created=BASE + 7200, levelno=40, logger_name="app.views", request_id="r1", trace_id="t1"),
+        wire(
+            "error", created=BASE + 7200, levelno=40, logger_name="app.views", request_id="r1", trace_id="t1"
+        ),
     ]
     app.post("/api/v1/record", ndjson(*records), content_type=NDJSON, status=201)
 
@@ -63,7 +65,10 @@ def test_query_syntax_error_is_400_with_the_position(app: webtest.TestApp) -> No
 def test_timeline_groups_by_hour(app: webtest.TestApp) -> None:
     load(app)
     headers = app.head("/api/v1/record", params={"group": "hour", "timezone": "UTC"}).headers
-    assert (headers["X-Record-Group"], headers["X-Record-Count"]) == ("1763798400,1763802000,1763805600", "2,1,1")
+    assert (headers["X-Record-Group"], headers["X-Record-Count"]) == (
+        "1763798400,1763802000,1763805600",
+        "2,1,1",
+    )
 
 
 def test_timeline_days_follow_the_time_zone(app: webtest.TestApp) -> None:
@@ -74,7 +79,10 @@ def test_timeline_days_follow_the_time_zone(app: webtest.TestApp) -> None:
 
 
 def test_unknown_time_zone_is_400(app: webtest.TestApp) -> None:
-    assert app.head("/api/v1/record", params={"group": "day", "timezone": "Mars/Base"}, status=400).status_int == 400
+    assert (
+        app.head("/api/v1/record", params={"group": "day", "timezone": "Mars/Base"}, status=400).status_int
+        == 400
+    )
 
 
 def test_range_is_newest_first_between_left_and_right(app: webtest.TestApp) -> None:
@@ -84,14 +92,21 @@ def test_range_is_newest_first_between_left_and_right(app: webtest.TestApp) -> N
 
 
 def test_range_wider_than_a_page_is_400(app: webtest.TestApp) -> None:
-    assert app.get("/api/v1/record", params={"left": "0", "right": "5000"}, status=400).json["type"] == "invalid_parameter"
+    assert (
+        app.get("/api/v1/record", params={"left": "0", "right": "5000"}, status=400).json["type"]
+        == "invalid_parameter"
+    )
 
 
 def test_get_one_record_with_its_data(app: webtest.TestApp) -> None:
     load(app)
     record_id = app.get("/api/v1/record", params={"query": "data.user_id = 42"}).json[0]["id"]
     record = app.get(f"/api/v1/record/{record_id}").json
-    assert (record["message"], record["data"]["user_id"], record["ts"]) == ("info", 42, "2025-11-22T08:27:40.000000Z")
+    assert (record["message"], record["data"]["user_id"], record["ts"]) == (
+        "info",
+        42,
+        "2025-11-22T08:27:40.000000Z",
+    )
 
 
 def test_unknown_record_is_a_json_404(app: webtest.TestApp) -> None:
@@ -108,7 +123,15 @@ def test_wrong_method_is_a_json_405(app: webtest.TestApp) -> None:
 
 def test_request_view_orders_records_across_services_with_the_span_tree(app: webtest.TestApp) -> None:
     records = [
-        wire("celery task", created=BASE + 2, service="worker", kind="celery", request_id="rq", span_id="c", parent_span_id="b"),
+        wire(
+            "celery task",
+            created=BASE + 2,
+            service="worker",
+            kind="celery",
+            request_id="rq",
+            span_id="c",
+            parent_span_id="b",
+        ),
         wire("request in", created=BASE, service="web", request_id="rq", span_id="a"),
         wire("sql", created=BASE + 1, service="web", request_id="rq", span_id="b", parent_span_id="a"),
         wire("other request", created=BASE + 1, request_id="other", span_id="z"),
@@ -116,5 +139,11 @@ def test_request_view_orders_records_across_services_with_the_span_tree(app: web
     app.post("/api/v1/record", ndjson(*records), content_type=NDJSON, status=201)
     view = app.get("/api/v1/request/rq").json
     assert [record["message"] for record in view["records"]] == ["request in", "sql", "celery task"]
-    spans = {span["span_id"]: (span["parent_span_id"], span["children"], span["services"]) for span in view["spans"]}
-    assert (view["roots"], spans) == (["a"], {"a": (None, ["b"], ["web"]), "b": ("a", ["c"], ["web"]), "c": ("b", [], ["worker"])})
+    spans = {
+        span["span_id"]: (span["parent_span_id"], span["children"], span["services"])
+        for span in view["spans"]
+    }
+    assert (view["roots"], spans) == (
+        ["a"],
+        {"a": (None, ["b"], ["web"]), "b": ("a", ["c"], ["web"]), "c": ("b", [], ["worker"])},
+    )

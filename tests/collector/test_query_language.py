@@ -18,23 +18,32 @@ from tests.collector.records import BASE, wire
 
 def test_and_binds_tighter_than_or() -> None:
     node = parse("level = 1 OR level = 2 AND level = 3")
-    assert isinstance(node, Or) and isinstance(node.operands[1], And)
+    assert isinstance(node, Or)
+    assert isinstance(node.operands[1], And)
 
 
 def test_not_applies_to_the_next_comparison() -> None:
     node = parse("NOT name:celery AND level > 1")
-    assert isinstance(node, And) and isinstance(node.operands[0], Not)
+    assert isinstance(node, And)
+    assert isinstance(node.operands[0], Not)
 
 
 def test_values_are_typed() -> None:
     node = parse('data.a = 42 AND data.b = "42" AND data.c = true AND data.d = null AND data.e = 1.5')
     assert isinstance(node, And)
-    assert [operand.value for operand in node.operands if isinstance(operand, Compare)] == [42, "42", True, None, 1.5]
+    assert [operand.value for operand in node.operands if isinstance(operand, Compare)] == [
+        42,
+        "42",
+        True,
+        None,
+        1.5,
+    ]
 
 
 def test_string_escapes() -> None:
     node = parse(r'message = "say \"hi\"\n"')
-    assert isinstance(node, Compare) and node.value == 'say "hi"\n'
+    assert isinstance(node, Compare)
+    assert node.value == 'say "hi"\n'
 
 
 @pytest.mark.parametrize(
@@ -63,7 +72,13 @@ def test_deep_nesting_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("query", "position"),
-    [("colour = 1", 0), ("level = loud", 8), ("data.x > true", 9), ("time > yesterday", 7), ("data.a..b = 1", 0)],
+    [
+        ("colour = 1", 0),
+        ("level = loud", 8),
+        ("data.x > true", 9),
+        ("time > yesterday", 7),
+        ("data.a..b = 1", 0),
+    ],
 )
 def test_semantic_errors_carry_the_position(query: str, position: int) -> None:
     with pytest.raises(QuerySyntaxError) as error:
@@ -72,7 +87,14 @@ def test_semantic_errors_carry_the_position(query: str, position: int) -> None:
 
 
 DATASET = [
-    wire("Connection timeout", levelno=40, logger_name="app.db", user_id=42, tags=["a"], nested={"deep": {"v": 1}}),
+    wire(
+        "Connection timeout",
+        levelno=40,
+        logger_name="app.db",
+        user_id=42,
+        tags=["a"],
+        nested={"deep": {"v": 1}},
+    ),
     wire("connection TIMEOUT", levelno=30, logger_name="celery.worker", user_id="42", flag=True),
     wire("ok", levelno=20, logger_name="app.views", user_id=7, flag=False, ratio=0.5, maybe=None),
     wire("Überraschung ça marche", levelno=10, logger_name="app", host="Web-2", user_id=42.0),
@@ -168,7 +190,7 @@ def test_query_results(storages: tuple[Storage, Storage], query: str, expected: 
 def test_user_text_is_bound_not_inlined(tmp_path: Path) -> None:
     storage = open_storage(f"sqlite:///{tmp_path / 'x.sqlite'}")
     migrate(storage)
-    where = build_filter({"query": "message = \"x'; DROP TABLE c2c_log_record; --\""}, "sqlite")
+    where = build_filter({"query": 'message = "x\'; DROP TABLE c2c_log_record; --"'}, "sqlite")
     assert "DROP" not in str(where.compile(dialect=storage.engine.dialect))
     assert storage.count(where) == 0
     storage.dispose()
