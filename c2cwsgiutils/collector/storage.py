@@ -166,38 +166,111 @@ class SQLiteStorage(Storage):
         self._insert_sql = (
             f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
         )
-        # One writer per process at a time: SQLite has one writer anyway, and queuing on a lock
-        # is cheaper than SQLite's sleeping busy handler.
+        # Writes are serialised by a thread lock and, across the worker processes, by flock() on a
+        # file beside the database: waiting there wakes up as soon as the lock is free, where
+        # SQLite's own busy handler sleeps for up to 100 ms between attempts.
         self._write_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Job] = []
+        database = parsed.database
+        self._lock_path = f"{database}-writelock" if database and database != ":memory:" else None
+        self._lock_file: Any = None
+        self._writer: Any = None
 
     def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Group commit: the thread that gets the lock writes every waiting job in one transaction."""
         if not rows:
             return InsertResult(0, 0)
+        job = _Job(rows)
+        with self._pending_lock:
+            self._pending.append(job)
         with self._write_lock:
-            raw = self.engine.raw_connection()
-            try:
-                driver = raw.driver_connection
-                assert driver is not None
-                before = driver.total_changes
-                cursor = driver.cursor()
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    if len(rows) == 1:
-                        cursor.execute(self._insert_sql, rows[0])
-                    else:
-                        cursor.executemany(self._insert_sql, rows)
-                    last_id = cursor.lastrowid
-                    cursor.execute("COMMIT")
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-                stored = driver.total_changes - before
-            finally:
-                raw.close()
+            if not job.done:
+                with self._pending_lock:
+                    jobs, self._pending = self._pending, []
+                self._write_locked(jobs)
+        if job.error is not None:
+            raise job.error
         first_id: int | None = None
         if len(rows) == 1:
-            first_id = last_id if stored else (self._existing_id(rows[0][0]) if rows[0][0] else None)
-        return InsertResult(stored, len(rows) - stored, first_id)
+            first_id = job.last_id if job.stored else (self._existing_id(rows[0][0]) if rows[0][0] else None)
+        return InsertResult(job.stored, len(rows) - job.stored, first_id)
+
+    def _write_locked(self, jobs: list[_Job]) -> None:
+        import fcntl
+
+        if self._lock_path is not None and self._lock_file is None:
+            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - kept for the process life
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            try:
+                self._transaction(jobs)
+            except Exception:
+                if len(jobs) == 1:
+                    raise
+                # One job's rows must not fail the others: retry each in its own transaction.
+                for job in jobs:
+                    try:
+                        self._transaction([job])
+                    except Exception as exc:
+                        job.error = exc
+        except Exception as exc:
+            for job in jobs:
+                job.error = exc
+        finally:
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            for job in jobs:
+                job.done = True
+
+    def _transaction(self, jobs: list[_Job]) -> None:
+        # One dedicated writer connection per process (used under the write lock only): no pool
+        # checkout and no reset-on-return per write.
+        if self._writer is None:
+            self._writer = self.engine.raw_connection()
+        driver = self._writer.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            for job in jobs:
+                before = driver.total_changes
+                if len(job.rows) == 1:
+                    cursor.execute(self._insert_sql, job.rows[0])
+                else:
+                    cursor.executemany(self._insert_sql, job.rows)
+                job.stored = driver.total_changes - before
+                job.last_id = cursor.lastrowid
+            cursor.execute("COMMIT")
+        except BaseException:
+            try:
+                cursor.execute("ROLLBACK")
+            finally:
+                self._writer.invalidate()
+                self._writer = None
+            raise
+
+    def dispose(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+        super().dispose()
+
+
+@dataclass
+class _Job:
+    """Rows of one caller waiting for the group commit, and what became of them."""
+
+    rows: Sequence[Row]
+    done: bool = False
+    stored: int = 0
+    last_id: int | None = None
+    error: BaseException | None = None
 
 
 class PostgresStorage(Storage):
