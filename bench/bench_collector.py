@@ -531,9 +531,8 @@ def main() -> int:
     peer = not args.no_peer
     work = DATA / f"run-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
-    print(
-        f"# Collector benchmark ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f})"
-    )
+    when = time.strftime("%Y-%m-%d %H:%M")
+    print(f"# Collector benchmark ({os.cpu_count()} cores, {when}, load average {os.getloadavg()[0]:.1f})")
 
     pg_url = None
     if not args.no_pg:
@@ -614,22 +613,24 @@ def main() -> int:
         results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in suite}
         ours_port, theirs_port = free_port(), free_port()
         print(f"load average before the queries: {os.getloadavg()[0]:.1f}", file=sys.stderr)
-        with collector(f"sqlite:///{ours_db}", ours_port, work / "cq.log"):
-            with chronologer(theirs_db, theirs_port, work / "chq.log") if peer else _nothing():
-                for _ in range(args.reps):
-                    for name, (ours, theirs) in suite.items():
-                        results[name][0].append(
-                            latency(ours_port, raw_request(ours[0], ours[1], AUTH["collector"]), ours[2])
-                        )
-                        if peer:
-                            results[name][1].append(
-                                latency(
-                                    theirs_port,
-                                    raw_request(theirs[0], theirs[1], AUTH["chronologer"]),
-                                    theirs[2],
-                                    reps=3,
-                                )
+        with (
+            collector(f"sqlite:///{ours_db}", ours_port, work / "cq.log"),
+            chronologer(theirs_db, theirs_port, work / "chq.log") if peer else _nothing(),
+        ):
+            for _ in range(args.reps):
+                for name, (ours, theirs) in suite.items():
+                    results[name][0].append(
+                        latency(ours_port, raw_request(ours[0], ours[1], AUTH["collector"]), ours[2])
+                    )
+                    if peer:
+                        results[name][1].append(
+                            latency(
+                                theirs_port,
+                                raw_request(theirs[0], theirs[1], AUTH["chronologer"]),
+                                theirs[2],
+                                reps=3,
                             )
+                        )
         show(
             f"Query latency with {args.records:,} records (SQLite), median ms",
             [
@@ -638,10 +639,12 @@ def main() -> int:
             ],
         )
         if pg_url:
+            pg_records = args.pg_records or args.records
+            suite = query_suite(pg_records)
             begin = time.perf_counter()
-            bulk_load_collector(pg_url, args.records)
+            bulk_load_collector(pg_url, pg_records)
             print(
-                f"loaded {args.records:,} records into PostgreSQL in {time.perf_counter() - begin:.0f}s",
+                f"loaded {pg_records:,} records into PostgreSQL in {time.perf_counter() - begin:.0f}s",
                 file=sys.stderr,
             )
             port = free_port()
