@@ -176,7 +176,7 @@ def _json_compare(dialect: str, node: Compare) -> ColumnElement[bool]:
         typed_number = sa.case((type_name == "number", number))
         return _COMPARE[operator](typed_number, sa.bindparam(None, float(value), sa.Float()))  # type: ignore[no-any-return]
     typed_text = sa.case((type_name == "string", text))
-    return _text_compare(dialect, typed_text, operator, str(value))
+    return _text_compare(dialect, typed_text, operator, node.text or str(value))
 
 
 def _compare(dialect: str, node: Compare) -> ColumnElement[bool]:
@@ -191,8 +191,7 @@ def _compare(dialect: str, node: Compare) -> ColumnElement[bool]:
                     raise QuerySyntaxError("null only compares with = or !=", node.value_position)
                 column = table[TEXT_COLUMNS[field]]
                 return column.is_(None) if node.operator == "=" else column.is_not(None)
-            value = node.value
-            text = str(value).lower() if isinstance(value, bool) else str(value)
+            text = node.text if node.text or node.quoted else str(node.value)
             return _text_compare(dialect, table[TEXT_COLUMNS[field]], node.operator, text)
         if node.operator not in _COMPARE:
             raise QuerySyntaxError(f"{node.operator} does not apply to {field}", node.position)

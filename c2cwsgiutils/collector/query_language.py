@@ -65,6 +65,7 @@ class Compare:
     position: int
     value_position: int
     quoted: bool
+    text: str = ""  # the value as written (a text column compares "1e3" as written, not as 1000.0)
 
 
 @dataclass(frozen=True)
@@ -235,11 +236,11 @@ class _Parser:
         else:
             raise QuerySyntaxError(f"expected a value, got {value.text or 'the end'!r}", value.position)
         return Compare(
-            field.text, operator.text, parsed, field.position, value.position, value.kind == "STRING"
+            field.text, operator.text, parsed, field.position, value.position, value.kind == "STRING", value.text
         )
 
 
-def _number(token: Token) -> int | float:
+def _number(token: Token) -> int | float | str:
     text = token.text
     if re.fullmatch(r"-?\d{1,18}", text):
         return int(text)
@@ -248,7 +249,7 @@ def _number(token: Token) -> int | float:
     except ValueError:
         raise QuerySyntaxError(f"invalid number {text!r}", token.position) from None
     if value in (float("inf"), float("-inf")):
-        raise QuerySyntaxError(f"number out of range {text!r}", token.position)
+        return text  # not a usable number: a word (e.g. an id such as 123e4567)
     return value
 
 

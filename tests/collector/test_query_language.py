@@ -100,6 +100,7 @@ DATASET = [
     wire("Überraschung ça marche", levelno=10, logger_name="app", host="Web-2", user_id=42.0),
     wire("50% done_", levelno=20, logger_name="appx", request_id="r-1", created=BASE + 3600),
     wire("", levelno=50, logger_name="", service=None, created=BASE + 7200),
+    wire("numeric-looking request id", request_id="123e4567"),
 ]
 
 QUERIES = [
@@ -178,9 +179,10 @@ def test_sqlite_and_postgresql_return_the_same_records(storages: tuple[Storage, 
         ("data.user_id = 42", [1, 4]),
         ('data.user_id = "42"', [2]),
         ('message ~ "timeout"', [1]),
-        ("name:app", [1, 3, 4, 5]),
+        ("name:app", [1, 3, 4, 5, 7]),
         ("level >= WARNING AND NOT name:celery", [1, 6]),
         ("data.flag = true", [2]),
+        ("request_id = 123e4567", [7]),
     ],
 )
 def test_query_results(storages: tuple[Storage, Storage], query: str, expected: list[int]) -> None:
