@@ -167,7 +167,9 @@ def _post(request: Any, state: CollectorState) -> Any:
         form = _read_body(request, limits.max_body_bytes)
         try:
             # parse_qsl directly: WebOb's request.POST goes through cgi.FieldStorage, 3x slower.
-            fields = urllib.parse.parse_qsl(form.decode("latin-1"), keep_blank_values=True, max_num_fields=10_000)
+            fields = urllib.parse.parse_qsl(
+                form.decode("latin-1"), keep_blank_values=True, max_num_fields=10_000
+            )
             row = ingest.parse_form(fields)
         except (ingest.BadRecord, ValueError) as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None

@@ -236,7 +236,13 @@ class _Parser:
         else:
             raise QuerySyntaxError(f"expected a value, got {value.text or 'the end'!r}", value.position)
         return Compare(
-            field.text, operator.text, parsed, field.position, value.position, value.kind == "STRING", value.text
+            field.text,
+            operator.text,
+            parsed,
+            field.position,
+            value.position,
+            value.kind == "STRING",
+            value.text,
         )
 
 
