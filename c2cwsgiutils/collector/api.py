@@ -250,16 +250,17 @@ def _head(request: Any, state: CollectorState) -> Any:
 
 
 def _get_range(request: Any, state: CollectorState) -> Any:
+    # Chronologer's shape: ``left`` and ``right`` are both inclusive offsets (0..99 is 100 rows).
     params = _params(request)
     page = state.settings.max_page
     left = _int_param(params, "left", 0)
-    right = _int_param(params, "right", left + min(page, 100))
+    right = _int_param(params, "right", left + min(page, 100) - 1)
     if right < left:
         raise ApiError(400, "invalid_parameter", "right must be >= left", parameter="right")
-    if right - left > page:
-        raise ApiError(400, "invalid_parameter", f"right - left must be <= {page}", parameter="right")
+    if right - left + 1 > page:
+        raise ApiError(400, "invalid_parameter", f"right - left + 1 must be <= {page}", parameter="right")
     where = build_filter(params, state.storage.dialect)
-    return _json_response([_present(row) for row in state.storage.range(where, left, right - left)])
+    return _json_response([_present(row) for row in state.storage.range(where, left, right - left + 1)])
 
 
 @endpoint("writer")

@@ -107,7 +107,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     },
                 },
                 "get": {
-                    "summary": "Records newest first, from offset left (inclusive) to right (exclusive)",
+                    "summary": "Records newest first, from offset left to offset right (both inclusive)",
                     "parameters": [
                         *_FILTERS,
                         {"name": "left", "in": "query", "schema": {"type": "integer", "minimum": 0}},

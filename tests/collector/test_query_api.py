@@ -85,9 +85,9 @@ def test_unknown_time_zone_is_400(app: webtest.TestApp) -> None:
     )
 
 
-def test_range_is_newest_first_between_left_and_right(app: webtest.TestApp) -> None:
+def test_range_is_newest_first_from_left_to_right_inclusive(app: webtest.TestApp) -> None:
     load(app)
-    records = app.get("/api/v1/record", params={"left": "1", "right": "3"}).json
+    records = app.get("/api/v1/record", params={"left": "1", "right": "2"}).json
     assert [record["message"] for record in records] == ["timeout warning", "info"]
 
 
