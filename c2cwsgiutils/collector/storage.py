@@ -46,6 +46,7 @@ class Storage:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.reader = engine.execution_options(c2c_read=True)  # same pool, marked read-only
 
     # ---- writes ----------------------------------------------------------------------------
 
@@ -54,7 +55,7 @@ class Storage:
         raise NotImplementedError
 
     def _existing_id(self, uuid: str) -> int | None:
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             found = connection.execute(
                 sa.select(record_table.c.id).where(record_table.c.uuid == uuid)
             ).scalar_one_or_none()
@@ -71,7 +72,7 @@ class Storage:
 
     def count(self, where: ColumnElement[bool]) -> int:
         """Number of records matching ``where``."""
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             return int(
                 connection.execute(
                     sa.select(sa.func.count()).select_from(record_table).where(where)
@@ -89,7 +90,7 @@ class Storage:
             .group_by(bucket)
             .order_by(bucket)
         )
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             return [(int(b) * seconds, int(n)) for b, n in connection.execute(statement)]
 
     def range(self, where: ColumnElement[bool], offset: int, limit: int) -> list[dict[str, Any]]:
@@ -101,12 +102,12 @@ class Storage:
             .offset(offset)
             .limit(limit)
         )
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(statement)]
 
     def get(self, record_id: int) -> dict[str, Any] | None:
         """One record with its ``data``, or ``None``."""
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             row = connection.execute(sa.select(record_table).where(record_table.c.id == record_id)).first()
             return None if row is None else self._with_data(dict(row._mapping))
 
@@ -118,7 +119,7 @@ class Storage:
             .order_by(record_table.c.time_us, record_table.c.id)
             .limit(limit)
         )
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             return [self._with_data(dict(row._mapping)) for row in connection.execute(statement)]
 
     @staticmethod
@@ -158,7 +159,9 @@ class SQLiteStorage(Storage):
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
+            # Reads are one statement each: SQLite's implicit per-statement transaction is enough.
+            if not connection.get_execution_options().get("c2c_read"):
+                connection.exec_driver_sql("BEGIN")
 
         super().__init__(engine)
         columns = ", ".join(INSERT_COLUMNS)
