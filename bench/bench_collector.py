@@ -44,6 +44,7 @@ PEERS = ROOT / "bench" / ".peers"
 CHRONOLOGER = PEERS / "chronologer"
 DATA = PEERS / "data"
 BATCH = 1000
+SINGLE_CLIENTS = 6  # concurrent senders (a fleet of services, each with its HTTPHandler)
 START = 1_763_000_000.0
 SPAN = 30 * 86400.0
 LOGGERS = ("app.views", "app.db", "celery.worker", "sqlalchemy.engine", "app.auth")
@@ -575,7 +576,7 @@ def main() -> int:
                     ingest_rows.setdefault(label, []).append(rate)
                     ingest_rows.setdefault(label + " (per server CPU-second)", []).append(per_cpu)
                     if "PostgreSQL" not in label:
-                        single, per_cpu = parallel(_single_worker, kind, port, args.seconds, 2, pgid)
+                        single, per_cpu = parallel(_single_worker, kind, port, args.seconds, SINGLE_CLIENTS, pgid)
                         single_rows.setdefault(label, []).append(single)
                         single_rows.setdefault(label + " (per server CPU-second)", []).append(per_cpu)
                     if kind == "collector" and "SQLite" in label:
@@ -588,7 +589,7 @@ def main() -> int:
             compare(ingest_rows, peer),
         )
         show(
-            "Single-record ingestion (one HTTPHandler form per POST), 2 keep-alive clients",
+            f"Single-record ingestion (one HTTPHandler form per POST), {SINGLE_CLIENTS} keep-alive clients",
             compare(single_rows, peer),
         )
 
