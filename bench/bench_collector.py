@@ -576,7 +576,9 @@ def main() -> int:
                     ingest_rows.setdefault(label, []).append(rate)
                     ingest_rows.setdefault(label + " (per server CPU-second)", []).append(per_cpu)
                     if "PostgreSQL" not in label:
-                        single, per_cpu = parallel(_single_worker, kind, port, args.seconds, SINGLE_CLIENTS, pgid)
+                        single, per_cpu = parallel(
+                            _single_worker, kind, port, args.seconds, SINGLE_CLIENTS, pgid
+                        )
                         single_rows.setdefault(label, []).append(single)
                         single_rows.setdefault(label + " (per server CPU-second)", []).append(per_cpu)
                     if kind == "collector" and "SQLite" in label:
