@@ -27,6 +27,8 @@ LOG = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]  # values in INSERT_COLUMNS order, ``data`` already JSON text
 
+MAX_RANGE_BUCKETS = 20_000
+
 SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
 
 
@@ -80,18 +82,44 @@ class Storage:
             )
 
     def buckets(self, where: ColumnElement[bool], seconds: int) -> list[tuple[int, int]]:
-        """(bucket start in POSIX seconds, count) of matching records in buckets of ``seconds``."""
+        """(bucket start in POSIX seconds, count) of matching records in buckets of ``seconds``.
+
+        One indexed range count per bucket (a recursive CTE of the bucket starts): several times
+        faster than ``GROUP BY time_us / step``, which sorts every matching row. Spans of more
+        than ``MAX_RANGE_BUCKETS`` buckets fall back to the ``GROUP BY``.
+        """
+        step = int(seconds) * 1_000_000
+        time_us = record_table.c.time_us
+        with self.reader.connect() as connection:
+            low, high = connection.execute(
+                sa.select(sa.func.min(time_us), sa.func.max(time_us)).where(where)
+            ).one()
+            if low is None:
+                return []
+            first, last = (int(low) // step) * step, (int(high) // step) * step
+            if (last - first) // step + 1 > MAX_RANGE_BUCKETS:
+                return self._grouped_buckets(connection, where, seconds)
+            starts = sa.select(sa.literal(first, sa.BigInteger()).label("start")).cte(
+                "bucket", recursive=True
+            )
+            starts = starts.union_all(
+                sa.select((starts.c.start + step).label("start")).where(starts.c.start + step <= last)
+            )
+            count = (
+                sa.select(sa.func.count())
+                .select_from(record_table)
+                .where(time_us >= starts.c.start, time_us < starts.c.start + step, where)
+                .scalar_subquery()
+            )
+            rows = connection.execute(sa.select(starts.c.start, count))
+            return [(int(start) // 1_000_000, int(number)) for start, number in rows if number]
+
+    @staticmethod
+    def _grouped_buckets(connection: Any, where: ColumnElement[bool], seconds: int) -> list[tuple[int, int]]:
         # Integer division truncates on both backends; times are positive, so it is a floor.
         bucket = sa.literal_column(f"(time_us / {int(seconds) * 1_000_000})", sa.BigInteger())
-        statement = (
-            sa.select(bucket, sa.func.count())
-            .select_from(record_table)
-            .where(where)
-            .group_by(bucket)
-            .order_by(bucket)
-        )
-        with self.reader.connect() as connection:
-            return [(int(b) * seconds, int(n)) for b, n in connection.execute(statement)]
+        statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket)
+        return sorted((int(b) * seconds, int(n)) for b, n in connection.execute(statement))
 
     def range(self, where: ColumnElement[bool], offset: int, limit: int) -> list[dict[str, Any]]:
         """Matching records (without ``data``), newest first, from ``offset``, at most ``limit``."""

@@ -46,3 +46,24 @@ def test_single_insert_returns_the_id_of_the_stored_or_existing_row(db_url: str)
     again = storage.insert([row])
     assert (first.stored, again.duplicates, again.first_id) == (1, 1, first.first_id)
     storage.dispose()
+
+
+def test_range_count_buckets_equal_grouped_buckets(db_url: str) -> None:
+    storage = open_storage(db_url)
+    migrate(storage)
+    now = time.time()
+    base = 1_763_800_000.0
+    offsets = [0, 1, 59, 60, 899, 900, 3599, 3600, 7200, 86_399, 86_400, 200_000]
+    storage.insert(
+        [
+            ingest.record_to_row(wire(created=base + offset, levelno=10 + i % 3 * 10), now)
+            for i, offset in enumerate(offsets)
+        ]
+    )
+    for params in ({}, {"level": "20"}):
+        where = build_filter(params, storage.dialect)
+        for seconds in (60, 900):
+            with storage.reader.connect() as connection:
+                grouped = storage._grouped_buckets(connection, where, seconds)
+            assert storage.buckets(where, seconds) == grouped
+    storage.dispose()
