@@ -1,12 +1,13 @@
 """``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret.
 
-    c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N]
+    c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N] [--server S]
     c2cwsgiutils-logs migrate [--db-url URL]
     c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
 
 ``serve`` applies the migrations once in the master process (unless
-``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs gunicorn with ``gthread`` workers: several
-processes (CPU), each with threads serving keep-alive connections. Options override the
+``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs granian (default; HTTP and keep-alive handled
+in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each) or
+gunicorn with ``gthread`` workers. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """
 
@@ -30,6 +31,7 @@ _OVERRIDES = {
     "db_url": "C2C_COLLECTOR_DB_URL",
     "workers": "C2C_COLLECTOR_WORKERS",
     "threads": "C2C_COLLECTOR_THREADS",
+    "server": "C2C_COLLECTOR_SERVER",
 }
 
 
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
     serve.add_argument("--workers", type=int, help="worker processes (default C2C_COLLECTOR_WORKERS)")
     serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
+    serve.add_argument("--server", choices=("granian", "gunicorn"), help="HTTP server (default granian)")
     migrate = commands.add_parser("migrate", help="apply the schema migrations and exit")
     migrate.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
     commands.add_parser(
@@ -65,9 +68,7 @@ def _settings() -> Any:
 
 
 def serve(settings: Any) -> int:
-    """Migrate, check the listen address against the credentials, then run gunicorn."""
-    from gunicorn.app.base import BaseApplication
-
+    """Migrate, check the listen address against the credentials, then run the HTTP server."""
     from c2cwsgiutils.collector.auth import Authenticator, check_listen_address
     from c2cwsgiutils.collector.storage import migrate
 
@@ -76,6 +77,35 @@ def serve(settings: Any) -> int:
     if settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
+    if settings.server == "granian":
+        return _serve_granian(settings)
+    return _serve_gunicorn(settings)
+
+
+def _serve_granian(settings: Any) -> int:
+    """Granian: HTTP parsing and keep-alive in Rust, the WSGI app in ``workers`` processes."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    LOG.info("Collector listening on http://%s:%d/api/v1/record (granian)", settings.host, settings.port)
+    Granian(
+        "c2cwsgiutils.collector.app:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.WSGI,
+        workers=settings.workers,
+        blocking_threads=settings.threads,
+        websockets=False,
+        respawn_failed_workers=True,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def _serve_gunicorn(settings: Any) -> int:
+    """gunicorn with gthread workers: threads serve the keep-alive connections."""
+    from gunicorn.app.base import BaseApplication
 
     host = (
         f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host

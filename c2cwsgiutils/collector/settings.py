@@ -117,6 +117,15 @@ THREADS = config.declare(
     "Threads per worker (keep-alive connections served at once by one worker).",
     feature="collector",
 )
+SERVER = config.declare(
+    "C2C_COLLECTOR_SERVER",
+    "c2c.collector.server",
+    "granian",
+    config.choice("granian", "gunicorn"),
+    "HTTP server of `c2cwsgiutils-logs serve`: granian (Rust HTTP handling, the fastest) or gunicorn "
+    "(gthread workers).",
+    feature="collector",
+)
 AUTO_MIGRATE = config.declare(
     "C2C_COLLECTOR_AUTO_MIGRATE",
     "c2c.collector.auto_migrate",
@@ -143,6 +152,7 @@ class CollectorSettings:
     port: int
     workers: int
     threads: int
+    server: str
     auto_migrate: bool
 
     @classmethod
@@ -161,6 +171,7 @@ class CollectorSettings:
             port=PORT.get(settings),
             workers=WORKERS.get(settings),
             threads=THREADS.get(settings),
+            server=SERVER.get(settings),
             auto_migrate=AUTO_MIGRATE.get(settings),
         )
 

@@ -24,8 +24,8 @@ from tests.helpers import child_env, free_port, stop_process, wait_port
 TOKENS = "logger:writer:pw,ui:reader:rd"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+@pytest.fixture(scope="module", params=["granian", "gunicorn"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     directory = tmp_path_factory.mktemp("server")
     port = free_port()
     with open(directory / "server.log", "wb") as log:
@@ -41,6 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
                 f"sqlite:///{directory / 'c.sqlite'}",
                 "--workers",
                 "2",
+                "--server",
+                request.param,
             ],
             env=child_env({"C2C_COLLECTOR_TOKENS": TOKENS}),
             stdout=log,
