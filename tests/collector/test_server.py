@@ -25,7 +25,9 @@ TOKENS = "logger:writer:pw,ui:reader:rd"
 
 
 @pytest.fixture(scope="module", params=["granian", "gunicorn"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[int, Path]]:
     directory = tmp_path_factory.mktemp("server")
     port = free_port()
     with open(directory / "server.log", "wb") as log:
