@@ -308,7 +308,7 @@ def read_only(view: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def get_record(request: Any, state: CollectorState) -> Any:
     """GET /api/v1/record/{id}."""
     raw = request.matchdict["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(404, "not_found", "no such record")
     row = state.storage.get(int(raw))
     if row is None:

@@ -314,7 +314,12 @@ def parse_form(fields: Iterable[tuple[str, str]]) -> Row:
     for key, value in raw.items():
         if value == "None":
             continue
-        if key in _LOGRECORD_INTS and value.lstrip("-").isdigit() and len(value) < 19:
+        if (
+            key in _LOGRECORD_INTS
+            and value.lstrip("-").isascii()
+            and value.lstrip("-").isdigit()
+            and len(value) < 19
+        ):
             converted: Any = int(value)
         elif key in _LOGRECORD_FLOATS or key == "created":
             try:

@@ -147,3 +147,7 @@ def test_request_view_orders_records_across_services_with_the_span_tree(app: web
         ["a"],
         {"a": (None, ["b"], ["web"]), "b": ("a", ["c"], ["web"]), "c": ("b", [], ["worker"])},
     )
+
+
+def test_non_ascii_digits_are_not_a_record_id(app: webtest.TestApp) -> None:
+    assert app.get("/api/v1/record/%C2%B9", status=404).json["type"] == "not_found"
