@@ -7,6 +7,7 @@ The table sits between the markers <!-- settings-table:start --> and <!-- settin
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -18,8 +19,14 @@ START = "<!-- settings-table:start -->"
 END = "<!-- settings-table:end -->"
 
 
+# Settings of parts that are not Pyramid features of c2cwsgiutils.pyramid (own applications).
+EXTRA_SETTINGS_MODULES = ["c2cwsgiutils.collector.settings"]
+
+
 def table() -> str:
     import_features()
+    for name in EXTRA_SETTINGS_MODULES:
+        importlib.import_module(name)
     lines = [
         "| env var | ini key | type | default | meaning |",
         "| --- | --- | --- | --- | --- |",

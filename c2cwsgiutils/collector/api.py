@@ -1,0 +1,399 @@
+"""The collector's HTTP API under ``/api/v1`` (see the README's views table and openapi.py).
+
+Every view answers JSON; every error is ``{"type": ..., "message": ...}`` with a 4xx status
+(a 500 only for a genuine bug or an unreachable database, logged with its traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.auth import AuthError
+from c2cwsgiutils.collector.filters import FilterError, build_filter
+from c2cwsgiutils.collector.query_language import QuerySyntaxError
+from c2cwsgiutils.collector.state import CollectorState, get_state
+from c2cwsgiutils.collector.timeline import bucket_seconds, group_buckets, zone
+
+__all__ = ["ApiError", "includeme"]
+
+LOG = logging.getLogger(__name__)
+
+NDJSON_TYPES = frozenset(
+    (
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+    )
+)
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_REQUEST_RECORDS_FACTOR = 10  # the request view returns up to 10 pages
+
+
+class ApiError(Exception):
+    """An error answered as ``{"type": error_type, "message": message, **extra}``."""
+
+    def __init__(self, status: int, error_type: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.extra = extra
+
+
+def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    from pyramid.response import Response
+
+    response = Response(
+        body=json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _error(status: int, error_type: str, message: str, **extra: Any) -> Any:
+    headers = {"WWW-Authenticate": 'Basic realm="c2cwsgiutils collector"'} if status == 401 else None
+    return _json_response({"type": error_type, "message": message, **extra}, status, headers)
+
+
+def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Callable[[Any], Any]]:
+    """Wrap a view: check ``role``, pass the state, turn every error into a JSON answer."""
+
+    def decorate(func: Callable[[Any, CollectorState], Any]) -> Callable[[Any], Any]:
+        def view(request: Any) -> Any:
+            state = get_state(request.registry)
+            try:
+                state.authenticator.require(request.headers, role)
+                return func(request, state)
+            except AuthError as exc:
+                return _error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc))
+            except ApiError as exc:
+                return _error(exc.status, exc.error_type, str(exc), **exc.extra)
+            except QuerySyntaxError as exc:
+                return _error(400, "query_syntax_error", str(exc), position=exc.position, parameter="query")
+            except FilterError as exc:
+                return _error(400, "invalid_parameter", str(exc), parameter=exc.parameter)
+            except Exception:
+                LOG.exception("Collector error on %s %s", request.method, request.path_qs[:200])
+                return _error(500, "internal_error", "Unexpected error, see the collector's log")
+
+        view.__name__ = func.__name__
+        view.__doc__ = func.__doc__
+        return view
+
+    return decorate
+
+
+def _iso(time_us: int) -> str:
+    seconds, micros = divmod(int(time_us), 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    level = row["level"]
+    result: dict[str, Any] = {
+        "id": row["id"],
+        "uuid": row["uuid"],
+        "ts": _iso(row["time_us"]),
+        "created": row["time_us"] / 1_000_000,
+        "level": level,
+        "level_name": logging.getLevelName(level),
+        "name": row["logger_name"],
+        "message": row["message"],
+    }
+    for key in ("host", "service", "request_id", "trace_id", "span_id", "parent_span_id", "task_id", "kind"):
+        result[key] = row[key]
+    if "data" in row:
+        result["data"] = row["data"]
+    return result
+
+
+def _params(request: Any) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in request.GET.items():
+        if "\x00" in value or "\x00" in key:
+            raise ApiError(400, "invalid_parameter", f"{key[:40]!r} contains a NUL character", parameter=key)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                400, "invalid_parameter", f"{key[:40]!r} is not valid UTF-8", parameter=key
+            ) from None
+        params[key] = value
+    return params
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer", parameter=name) from None
+    if not 0 <= value < 2**62:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a positive integer", parameter=name)
+    return value
+
+
+# ---- ingestion ---------------------------------------------------------------------------------
+
+
+def _read_body(request: Any, limit: int) -> bytes:
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ApiError(413, "payload_too_large", f"body of {length} bytes exceeds the limit of {limit} bytes")
+    # body_file_raw: WebOb's request.body would first copy the body into a seekable buffer.
+    body: bytes = request.body_file_raw.read(limit + 1 if length is None else length)
+    if len(body) > limit:
+        raise ApiError(413, "payload_too_large", f"body exceeds the limit of {limit} bytes")
+    return body
+
+
+def _post(request: Any, state: CollectorState) -> Any:
+    limits = state.settings
+    content_type = (request.content_type or "").lower()
+    if content_type == FORM_TYPE:
+        form = _read_body(request, limits.max_body_bytes)
+        try:
+            # parse_qsl directly: WebOb's request.POST goes through cgi.FieldStorage, 3x slower.
+            fields = urllib.parse.parse_qsl(
+                form.decode("latin-1"), keep_blank_values=True, max_num_fields=10_000
+            )
+            row = ingest.parse_form(fields)
+        except (ingest.BadRecord, ValueError) as exc:
+            raise ApiError(400, "invalid_record", str(exc)) from None
+        return _store_one(state, row)
+    body = _read_body(request, limits.max_body_bytes)
+    try:
+        body = ingest.decode_body(body, request.headers.get("Content-Encoding", ""), limits.max_body_bytes)
+    except ingest.BodyTooLarge as exc:
+        raise ApiError(413, "payload_too_large", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_body", str(exc)) from None
+    if content_type == "application/json":
+        try:
+            row = ingest.parse_json_object(body)
+        except ingest.BadRecord as exc:
+            raise ApiError(400, "invalid_record", str(exc)) from None
+        return _store_one(state, row)
+    if content_type in NDJSON_TYPES:
+        return _store_batch(state, body)
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"Content-Type {content_type[:60]!r} is not accepted: use {FORM_TYPE}, application/json or "
+        "application/x-ndjson",
+    )
+
+
+def _store_one(state: CollectorState, row: tuple[Any, ...]) -> Any:
+    result = state.storage.insert([row])
+    if result.stored:
+        return _json_response({"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}, 201)
+    return _json_response({"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}, 200)
+
+
+def _store_batch(state: CollectorState, body: bytes) -> Any:
+    try:
+        batch = ingest.parse_ndjson(body, state.settings.max_batch_records)
+    except ingest.BodyTooLarge as exc:
+        raise ApiError(413, "payload_too_large", str(exc)) from None
+    if batch.lines == 0:
+        raise ApiError(400, "invalid_body", "empty batch: send one JSON object per line")
+    result = state.storage.insert(batch.rows)
+    answer = {"stored": result.stored, "duplicates": result.duplicates, "errors": batch.errors}
+    if not batch.errors:
+        return _json_response(answer, 201)
+    if batch.rows:
+        return _json_response(answer, 207)
+    return _json_response(
+        {"type": "invalid_records", "message": "no valid record in the batch", **answer}, 400
+    )
+
+
+# ---- queries -----------------------------------------------------------------------------------
+
+
+def _head(request: Any, state: CollectorState) -> Any:
+    from pyramid.response import Response
+
+    params = _params(request)
+    where = build_filter(params, state.storage.dialect)
+    group = params.get("group")
+    response = Response(status=200, content_type="application/json")
+    if not group:
+        response.headers["X-Record-Count"] = str(state.storage.count(where))
+        return response
+    try:
+        seconds = bucket_seconds(group)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", str(exc), parameter="group") from None
+    try:
+        tz = zone(params.get("timezone") or "UTC")
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", str(exc), parameter="timezone") from None
+    periods = group_buckets(state.storage.buckets(where, seconds), group, tz)
+    response.headers["X-Record-Count"] = ",".join(str(count) for _, count in periods)
+    response.headers["X-Record-Group"] = ",".join(str(start) for start, _ in periods)
+    return response
+
+
+def _get_range(request: Any, state: CollectorState) -> Any:
+    # Chronologer's shape: ``left`` and ``right`` are both inclusive offsets (0..99 is 100 rows).
+    params = _params(request)
+    page = state.settings.max_page
+    left = _int_param(params, "left", 0)
+    right = _int_param(params, "right", left + min(page, 100) - 1)
+    if right < left:
+        raise ApiError(400, "invalid_parameter", "right must be >= left", parameter="right")
+    if right - left + 1 > page:
+        raise ApiError(400, "invalid_parameter", f"right - left + 1 must be <= {page}", parameter="right")
+    where = build_filter(params, state.storage.dialect)
+    return _json_response([_present(row) for row in state.storage.range(where, left, right - left + 1)])
+
+
+@endpoint("writer")
+def post_record(request: Any, state: CollectorState) -> Any:
+    """POST /api/v1/record."""
+    return _post(request, state)
+
+
+@endpoint("reader")
+def query_records(request: Any, state: CollectorState) -> Any:
+    """GET and HEAD /api/v1/record."""
+    if request.method == "HEAD":
+        return _head(request, state)
+    return _get_range(request, state)
+
+
+def record_collection(request: Any) -> Any:
+    """Dispatch /api/v1/record by method (HEAD and GET share the reader role)."""
+    if request.method == "POST":
+        return post_record(request)
+    if request.method in ("GET", "HEAD"):
+        return query_records(request)
+    return method_not_allowed(request, "GET, HEAD, POST")
+
+
+def method_not_allowed(request: Any, allowed: str) -> Any:
+    """405 with the methods the path accepts."""
+    response = _error(405, "method_not_allowed", f"{request.method[:20]} is not allowed here (use {allowed})")
+    response.headers["Allow"] = allowed
+    return response
+
+
+def read_only(view: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Let ``view`` answer GET and HEAD, and 405 anything else."""
+
+    def guarded(request: Any) -> Any:
+        if request.method not in ("GET", "HEAD"):
+            return method_not_allowed(request, "GET, HEAD")
+        return view(request)
+
+    return guarded
+
+
+@endpoint("reader")
+def get_record(request: Any, state: CollectorState) -> Any:
+    """GET /api/v1/record/{id}."""
+    raw = request.matchdict["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise ApiError(404, "not_found", "no such record")
+    row = state.storage.get(int(raw))
+    if row is None:
+        raise ApiError(404, "not_found", f"no record {raw}")
+    return _json_response(_present(row))
+
+
+@endpoint("reader")
+def get_request(request: Any, state: CollectorState) -> Any:
+    """GET /api/v1/request/{request_id}: every record of one request and its span tree."""
+    request_id = request.matchdict["request_id"]
+    if "\x00" in request_id or len(request_id) > 512:
+        raise ApiError(400, "invalid_parameter", "invalid request id", parameter="request_id")
+    limit = state.settings.max_page * MAX_REQUEST_RECORDS_FACTOR
+    rows = state.storage.by_request(request_id, limit + 1)
+    truncated = len(rows) > limit
+    records = [_present(row) for row in rows[:limit]]
+    return _json_response(
+        {
+            "request_id": request_id,
+            "count": len(records),
+            "truncated": truncated,
+            "records": records,
+            **span_tree(records),
+        }
+    )
+
+
+def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Spans of ordered records: each with its parent, children, services and time bounds."""
+    spans: dict[str, dict[str, Any]] = {}
+    for record in records:
+        span_id = record.get("span_id")
+        if not span_id:
+            continue
+        span = spans.get(span_id)
+        if span is None:
+            span = spans[span_id] = {
+                "span_id": span_id,
+                "parent_span_id": record.get("parent_span_id"),
+                "trace_id": record.get("trace_id"),
+                "services": [],
+                "kinds": [],
+                "first": record["ts"],
+                "last": record["ts"],
+                "records": 0,
+                "children": [],
+            }
+        span["records"] += 1
+        span["last"] = record["ts"]
+        if not span["parent_span_id"] and record.get("parent_span_id"):
+            span["parent_span_id"] = record["parent_span_id"]
+        for key, plural in (("service", "services"), ("kind", "kinds")):
+            value = record.get(key)
+            if value and value not in span[plural]:
+                span[plural].append(value)
+    roots: list[str] = []
+    for span in spans.values():
+        parent = spans.get(span["parent_span_id"] or "")
+        if parent is None:
+            roots.append(span["span_id"])
+        else:
+            parent["children"].append(span["span_id"])
+    return {"spans": list(spans.values()), "roots": roots}
+
+
+def openapi_view(request: Any) -> Any:
+    """GET /api/v1/openapi.json (public: it holds no data)."""
+    from c2cwsgiutils.collector.openapi import openapi_document
+
+    return _json_response(openapi_document(request.application_url))
+
+
+def includeme(config: Any) -> None:
+    """Add the /api/v1 routes and views (the state must already be on the registry)."""
+    config.add_route("c2c_collector_record", "/api/v1/record")
+    config.add_view(record_collection, route_name="c2c_collector_record")
+    config.add_route("c2c_collector_openapi", "/api/v1/openapi.json")
+    config.add_view(read_only(openapi_view), route_name="c2c_collector_openapi")
+    config.add_route("c2c_collector_record_id", "/api/v1/record/{id}")
+    config.add_view(read_only(get_record), route_name="c2c_collector_record_id")
+    config.add_route("c2c_collector_request", "/api/v1/request/{request_id}")
+    config.add_view(read_only(get_request), route_name="c2c_collector_request")
+
+
+def not_found(request: Any) -> Any:
+    """JSON 404 for any path the collector does not serve."""
+    return _error(404, "not_found", f"no such path: {request.path[:200]}")

@@ -1,0 +1,56 @@
+"""The collector's Pyramid application: ``c2cwsgiutils.pyramid`` plus the ``/api/v1`` API.
+
+``create_app(settings)`` builds the WSGI application (used by ``c2cwsgiutils-logs serve`` in each
+gunicorn worker and by tests); ``main`` is the PasteDeploy entry point
+(``use = egg:c2cwsgiutils#collector`` or ``call:c2cwsgiutils.collector.app:main``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["create_app", "includeme", "main"]
+
+
+def includeme(config: Any) -> None:
+    """Open the storage (migrating it when asked), set up auth and retention, add the routes."""
+    from c2cwsgiutils.collector.auth import Authenticator
+    from c2cwsgiutils.collector.retention import RetentionThread
+    from c2cwsgiutils.collector.settings import collector_settings
+    from c2cwsgiutils.collector.state import CollectorState, set_state
+    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.config import ConfigError
+
+    settings = collector_settings(config.registry)
+    try:
+        authenticator = Authenticator(settings.tokens, settings.credentials_file)
+        storage = open_storage(settings.db_url)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if settings.auto_migrate:
+        migrate(storage)
+    retention = None
+    if settings.retention_days > 0:
+        retention = RetentionThread(storage, settings.retention_days, settings.retention_batch)
+        retention.start()
+    set_state(config.registry, CollectorState(settings, storage, authenticator, retention))
+    config.include("c2cwsgiutils.collector.api")
+
+
+def create_app(settings: Mapping[str, Any] | None = None) -> Any:
+    """The collector WSGI application for these ini-style settings (env vars still win)."""
+    from pyramid.config import Configurator
+
+    from c2cwsgiutils.collector import api
+
+    config = Configurator(settings=dict(settings or {}))
+    config.include("c2cwsgiutils.pyramid")
+    config.include(includeme)
+    config.add_notfound_view(api.not_found)
+    return config.make_wsgi_app()
+
+
+def main(_global_config: Mapping[str, Any] | None = None, **settings: Any) -> Any:
+    """PasteDeploy application factory."""
+    return create_app(settings)

@@ -1,0 +1,177 @@
+"""``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret.
+
+    c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N] [--server S]
+    c2cwsgiutils-logs migrate [--db-url URL]
+    c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
+
+``serve`` applies the migrations once in the master process (unless
+``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs granian (default; HTTP and keep-alive handled
+in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each) or
+gunicorn with ``gthread`` workers. Options override the
+``C2C_COLLECTOR_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+LOG = logging.getLogger("c2cwsgiutils.collector")
+
+_OVERRIDES = {
+    "host": "C2C_COLLECTOR_HOST",
+    "port": "C2C_COLLECTOR_PORT",
+    "db_url": "C2C_COLLECTOR_DB_URL",
+    "workers": "C2C_COLLECTOR_WORKERS",
+    "threads": "C2C_COLLECTOR_THREADS",
+    "server": "C2C_COLLECTOR_SERVER",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c2cwsgiutils-logs", description="The c2cwsgiutils log collector.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the collector (gunicorn)")
+    serve.add_argument("--host", help="listen address (default C2C_COLLECTOR_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default C2C_COLLECTOR_PORT or 8090)")
+    serve.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
+    serve.add_argument("--workers", type=int, help="worker processes (default C2C_COLLECTOR_WORKERS)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
+    serve.add_argument("--server", choices=("granian", "gunicorn"), help="HTTP server (default granian)")
+    migrate = commands.add_parser("migrate", help="apply the schema migrations and exit")
+    migrate.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
+    commands.add_parser(
+        "hash-secret", help="print the hash of a secret (read on stdin) for the credentials file"
+    )
+    return parser
+
+
+def _apply_overrides(args: argparse.Namespace) -> None:
+    # Environment variables beat ini keys, and gunicorn workers inherit them: options go there.
+    for attribute, env in _OVERRIDES.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            os.environ[env] = str(value)
+
+
+def _settings() -> Any:
+    from c2cwsgiutils.collector.settings import CollectorSettings
+
+    return CollectorSettings.from_settings({})
+
+
+def serve(settings: Any) -> int:
+    """Migrate, check the listen address against the credentials, then run the HTTP server."""
+    from c2cwsgiutils.collector.auth import Authenticator, check_listen_address
+    from c2cwsgiutils.collector.storage import migrate
+
+    authenticator = Authenticator(settings.tokens, settings.credentials_file)
+    check_listen_address(settings.host, authenticator)
+    if settings.auto_migrate:
+        migrate(settings.db_url)
+        os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
+    if settings.server == "granian":
+        return _serve_granian(settings)
+    return _serve_gunicorn(settings)
+
+
+def _serve_granian(settings: Any) -> int:
+    """Granian: HTTP parsing and keep-alive in Rust, the WSGI app in ``workers`` processes."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    LOG.info("Collector listening on http://%s:%d/api/v1/record (granian)", settings.host, settings.port)
+    Granian(
+        "c2cwsgiutils.collector.app:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.WSGI,
+        workers=settings.workers,
+        blocking_threads=settings.threads,
+        websockets=False,
+        respawn_failed_workers=True,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def _serve_gunicorn(settings: Any) -> int:
+    """gunicorn with gthread workers: threads serve the keep-alive connections."""
+    from gunicorn.app.base import BaseApplication
+
+    host = (
+        f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host
+    )
+    options = {
+        "bind": f"{host}:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "keepalive": 75,
+        "timeout": 60,
+        "graceful_timeout": 15,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "c2cwsgiutils-logs",
+        # gunicorn >= 25.1 opens a control socket at one fixed path per user: several collectors
+        # (or a collector beside the service it watches) would fight over it.
+        "control_socket_disable": True,
+    }
+
+    class CollectorApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from c2cwsgiutils.collector.app import create_app
+
+            return create_app({})
+
+    LOG.info("Collector listening on http://%s:%d/api/v1/record", host, settings.port)
+    CollectorApplication().run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``c2cwsgiutils-logs``."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "hash-secret":
+        from c2cwsgiutils.collector.auth import hash_secret
+
+        secret = getpass.getpass("secret: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        if not secret:
+            print("empty secret", file=sys.stderr)
+            return 2
+        print(hash_secret(secret))
+        return 0
+    from c2cwsgiutils.config import ConfigError
+
+    _apply_overrides(args)
+    try:
+        settings = _settings()
+        if args.command == "migrate":
+            from c2cwsgiutils.collector.storage import migrate
+
+            migrate(settings.db_url)
+            return 0
+        return serve(settings)
+    except (ConfigError, ValueError) as exc:
+        print(f"c2cwsgiutils-logs: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

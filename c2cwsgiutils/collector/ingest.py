@@ -1,0 +1,337 @@
+"""Turn request bodies into rows: HTTPHandler forms, JSON objects and NDJSON batches.
+
+Each NDJSON line is validated on its own; a bad line becomes an error entry (its 1-based line
+number and why), never an exception. Everything a record carries that is not a first-class
+column is kept in ``data``. Strings that the databases cannot store (NUL, lone surrogates) are
+replaced by U+FFFD; non-finite numbers and absurd nesting are refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from c2cwsgiutils.collector.filters import LEVEL_NAMES
+
+__all__ = ["BodyTooLarge", "ParsedBatch", "decode_body", "parse_form", "parse_json_object", "parse_ndjson"]
+
+Row = tuple[Any, ...]
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
+_SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
+# Wire fields that become columns (the rest goes to ``data``).
+_MAPPED = frozenset(
+    (
+        "uuid",
+        "timestamp",
+        "created",
+        "level",
+        "levelno",
+        "level_name",
+        "msg",
+        "message",
+        "logger_name",
+        "host",
+        "service",
+        "request_id",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "task_id",
+        "kind",
+    )
+)
+_CONTEXT = ("request_id", "trace_id", "span_id", "parent_span_id", "task_id", "kind")
+# LogRecord attribute -> name in the JSON record schema (c2cwsgiutils/logging/record.py).
+_LOGRECORD_RENAMES = {
+    "pathname": "file",
+    "lineno": "line",
+    "funcName": "function",
+    "process": "pid",
+    "processName": "process_name",
+    "threadName": "thread_name",
+    "exc_text": "exception",
+    "stack_info": "stack",
+    "levelname": "level_name",
+    "name": "logger_name",
+}
+_LOGRECORD_INTS = frozenset(("lineno", "process", "thread", "levelno"))
+_LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated"))
+_MAX_STRING = 1_000_000
+_MAX_SHORT = 512
+_MAX_DEPTH = 64
+
+
+class BodyTooLarge(ValueError):
+    """The (decoded) body exceeds the configured limit."""
+
+
+class BadRecord(ValueError):
+    """One record that cannot be stored; the message says why."""
+
+
+@dataclass
+class ParsedBatch:
+    """Rows ready to insert and errors by 1-based line number."""
+
+    rows: list[Row] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    lines: int = 0
+
+
+def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
+    """The body, gunzipped when ``Content-Encoding: gzip``; raises BodyTooLarge / ValueError."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise ValueError(f"unsupported Content-Encoding {encoding[:40]!r} (use gzip)")
+    decompressor = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
+    try:
+        decoded = decompressor.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"body is not valid {encoding}: {exc}") from None
+    if len(decoded) > limit or decompressor.unconsumed_tail:
+        raise BodyTooLarge(f"decoded body larger than the limit of {limit} bytes")
+    return decoded
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise BadRecord(f"number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise BadRecord(f"{text} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """``value`` with NUL and lone surrogates replaced in every string (the slow path)."""
+    if depth > _MAX_DEPTH:
+        raise BadRecord(f"nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_clean(k, depth + 1): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, depth + 1) for v in value]
+    return value
+
+
+def _short(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:_MAX_SHORT]
+
+
+def _level(record: Mapping[str, Any]) -> int:
+    levelno = record.get("levelno")
+    if isinstance(levelno, int) and not isinstance(levelno, bool) and 0 <= levelno <= 1000:
+        return levelno
+    for key in ("level_name", "levelname"):
+        name = record.get(key)
+        if isinstance(name, str) and name.upper() in LEVEL_NAMES:
+            return LEVEL_NAMES[name.upper()]
+    level = record.get("level")
+    if isinstance(level, str) and level.upper() in LEVEL_NAMES:
+        return LEVEL_NAMES[level.upper()]
+    if isinstance(level, int) and not isinstance(level, bool) and 0 <= level <= 7:
+        return _SYSLOG_TO_PYTHON[level]
+    if levelno is None and level is None:
+        return 20
+    raise BadRecord("levelno must be an integer 0..1000 (or level a syslog severity 0..7)")
+
+
+def _time_us(record: Mapping[str, Any], now: float) -> int:
+    created = record.get("created")
+    if isinstance(created, (int, float)) and not isinstance(created, bool):
+        if not 0 <= created < 1e11:
+            raise BadRecord("created out of range")
+        return int(created * 1_000_000)
+    timestamp = record.get("timestamp")
+    if isinstance(timestamp, str):
+        try:
+            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRecord("timestamp must be ISO 8601") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = moment.timestamp()
+        if not 0 <= seconds < 1e11:
+            raise BadRecord("timestamp out of range")
+        return int(seconds * 1_000_000)
+    if created is not None or timestamp is not None:
+        raise BadRecord("created must be a number (or timestamp an ISO 8601 string)")
+    return int(now * 1_000_000)
+
+
+def record_to_row(record: Any, now: float) -> Row:
+    """The row of one record in the wire schema; raises BadRecord."""
+    if not isinstance(record, dict):
+        raise BadRecord("a record must be a JSON object")
+    uuid = record.get("uuid")
+    if uuid is not None:
+        if not isinstance(uuid, str) or not _UUID.match(uuid):
+            raise BadRecord("uuid must be 32 hexadecimal characters")
+        uuid = uuid.lower()
+    message = record.get("msg", record.get("message", ""))
+    if not isinstance(message, str):
+        message = json.dumps(message)
+    logger_name = record.get("logger_name", record.get("name", ""))
+    if not isinstance(logger_name, str):
+        raise BadRecord("logger_name must be a string")
+    data = {key: value for key, value in record.items() if key not in _MAPPED}
+    try:
+        data_text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BadRecord(f"cannot encode the record: {exc}") from None
+    return (
+        uuid,
+        _time_us(record, now),
+        _level(record),
+        logger_name[:_MAX_SHORT],
+        message[:_MAX_STRING],
+        _short(record.get("host")),
+        _short(record.get("service")),
+        *(_short(record.get(name)) for name in _CONTEXT),
+        data_text,
+    )
+
+
+def _needs_cleaning(line: bytes) -> bool:
+    return b"\\u0000" in line or b"\\ud" in line or b"\\uD" in line
+
+
+def _too_deep(line: bytes) -> bool:
+    if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
+        return False
+    depth = 0
+    for byte in line:
+        if byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def _parse_line(line: bytes, now: float) -> Row:
+    if _too_deep(line):
+        raise BadRecord(f"nested deeper than {_MAX_DEPTH} levels")
+    try:
+        record = _DECODER.decode(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRecord("not UTF-8") from None
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, BadRecord):
+            raise
+        raise BadRecord(f"invalid JSON: {str(exc)[:200]}") from None
+    if _needs_cleaning(line):
+        record = _clean(record)
+    return record_to_row(record, now)
+
+
+def parse_ndjson(body: bytes, max_records: int) -> ParsedBatch:
+    """Rows and per-line errors of an NDJSON body; raises BodyTooLarge past ``max_records``."""
+    batch = ParsedBatch()
+    now = time.time()
+    lines = body.split(b"\n")
+    non_empty = sum(1 for line in lines if line.strip())
+    if non_empty > max_records:
+        raise BodyTooLarge(f"{non_empty} records in one batch, more than the limit of {max_records}")
+    rows, errors = batch.rows, batch.errors
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        batch.lines += 1
+        try:
+            rows.append(_parse_line(line, now))
+        except BadRecord as exc:
+            errors.append({"line": number, "error": str(exc)})
+    return batch
+
+
+def parse_json_object(body: bytes) -> Row:
+    """The row of a body holding one JSON object; raises BadRecord."""
+    return _parse_line(body.strip(), time.time())
+
+
+_ONE_INT = re.compile(r"\((-?\d{1,18}),\)\Z")
+_ONE_STR = re.compile(r"\('([^'\\]*)',\)\Z")
+
+
+def _literal(text: str) -> Any:
+    # The usual one-argument cases without compiling Python source (literal_eval costs ~50 µs).
+    match = _ONE_INT.match(text)
+    if match:
+        return (int(match.group(1)),)
+    match = _ONE_STR.match(text)
+    if match:
+        return (match.group(1),)
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _form_message(fields: Mapping[str, str]) -> str:
+    if "message" in fields:
+        return fields["message"]
+    msg = fields.get("msg", "")
+    args = fields.get("args", "None")
+    if args in ("None", "()", "", "{}") or "%" not in msg or len(args) > 10_000:
+        return msg
+    values = _literal(args)
+    if isinstance(values, (tuple, dict)):
+        try:
+            return msg % values
+        except (TypeError, ValueError, KeyError, OverflowError, MemoryError):
+            return msg
+    return msg
+
+
+def parse_form(fields: Iterable[tuple[str, str]]) -> Row:
+    """The row of a form sent by ``logging.handlers.HTTPHandler`` (``LogRecord.__dict__``)."""
+    # Decoded with errors="replace" by parse_qsl: no lone surrogate, only NUL to replace.
+    raw = {key.replace("\x00", "\ufffd"): value.replace("\x00", "\ufffd") for key, value in fields}
+    record: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value == "None":
+            continue
+        if (
+            key in _LOGRECORD_INTS
+            and value.lstrip("-").isascii()
+            and value.lstrip("-").isdigit()
+            and len(value) < 19
+        ):
+            converted: Any = int(value)
+        elif key in _LOGRECORD_FLOATS or key == "created":
+            try:
+                converted = _finite(value)
+            except (ValueError, BadRecord):
+                converted = value
+            if key == "created" and not isinstance(converted, float):
+                raise BadRecord("created must be a number")
+        else:
+            converted = value
+        record[_LOGRECORD_RENAMES.get(key, key)] = converted
+    record["msg"] = _form_message(raw)
+    record.pop("message", None)
+    record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
+    return record_to_row(record, time.time())

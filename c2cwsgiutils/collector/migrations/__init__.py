@@ -1,0 +1,1 @@
+"""Alembic environment of the collector (``c2cwsgiutils-logs migrate``)."""

@@ -1,0 +1,220 @@
+"""The OpenAPI 3 document of the collector API (``GET /api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_FILTERS: list[dict[str, Any]] = [
+    {
+        "name": "after",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "ISO 8601 time or POSIX seconds; records at or after it",
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "ISO 8601 time or POSIX seconds; records before it",
+    },
+    {
+        "name": "level",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "minimum Python level: number or name (WARNING)",
+    },
+    {
+        "name": "name",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "comma-separated logger name prefixes",
+    },
+    {"name": "request_id", "in": "query", "schema": {"type": "string"}},
+    {"name": "trace_id", "in": "query", "schema": {"type": "string"}},
+    {"name": "query", "in": "query", "schema": {"type": "string"}, "description": "filter language (README)"},
+]
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
+        for status in statuses
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document(server_url: str = "") -> dict[str, Any]:
+    """The OpenAPI 3.0 description of every collector endpoint."""
+    summary = {"$ref": "#/components/schemas/Record"}
+    batch = {"$ref": "#/components/schemas/BatchResult"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "c2cwsgiutils log collector", "version": "1"},
+        "servers": [{"url": server_url or "/"}],
+        "security": [{"bearer": []}, {"apiKey": []}, {"basic": []}, {}],
+        "paths": {
+            "/api/v1/record": {
+                "post": {
+                    "summary": "Store records: HTTPHandler form, one JSON object or an NDJSON batch",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                            },
+                            "application/json": {"schema": {"type": "object"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {
+                        "200": _json(batch, "a single record that was already stored (same uuid)"),
+                        "201": _json(batch, "every record stored (or already there)"),
+                        "207": _json(batch, "some lines were invalid; the others are stored"),
+                        **_errors(400, 401, 403, 413, 415),
+                    },
+                },
+                "head": {
+                    "summary": "Count (X-Record-Count) or, with group, the timeline (X-Record-Group)",
+                    "parameters": [
+                        *_FILTERS,
+                        {
+                            "name": "group",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["minute", "hour", "day"]},
+                        },
+                        {
+                            "name": "timezone",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "IANA name, default UTC",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "counts in headers",
+                            "headers": {
+                                "X-Record-Count": {"schema": {"type": "string"}},
+                                "X-Record-Group": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_errors(400, 401, 403),
+                    },
+                },
+                "get": {
+                    "summary": "Records newest first, from offset left to offset right (both inclusive)",
+                    "parameters": [
+                        *_FILTERS,
+                        {"name": "left", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "right", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    "responses": {
+                        "200": _json({"type": "array", "items": summary}, "records"),
+                        **_errors(400, 401, 403),
+                    },
+                },
+            },
+            "/api/v1/record/{id}": {
+                "get": {
+                    "summary": "One record with its data",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
+                    "responses": {"200": _json(summary, "the record"), **_errors(401, 403, 404)},
+                }
+            },
+            "/api/v1/request/{request_id}": {
+                "get": {
+                    "summary": "Every record of one request, oldest first, with the span tree",
+                    "parameters": [
+                        {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/RequestView"}, "the request"),
+                        **_errors(400, 401, 403),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["type", "message"],
+                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "BatchResult": {
+                    "type": "object",
+                    "required": ["stored", "duplicates", "errors"],
+                    "properties": {
+                        "id": {"type": "integer", "nullable": True},
+                        "stored": {"type": "integer"},
+                        "duplicates": {"type": "integer"},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {"line": {"type": "integer"}, "error": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+                "Record": {
+                    "type": "object",
+                    "required": ["id", "ts", "level", "name", "message"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "uuid": {"type": "string", "nullable": True},
+                        "ts": {"type": "string"},
+                        "created": {"type": "number"},
+                        "level": {"type": "integer"},
+                        "level_name": {"type": "string"},
+                        "name": {"type": "string"},
+                        "message": {"type": "string"},
+                        **{
+                            key: {"type": "string", "nullable": True}
+                            for key in (
+                                "host",
+                                "service",
+                                "request_id",
+                                "trace_id",
+                                "span_id",
+                                "parent_span_id",
+                                "task_id",
+                                "kind",
+                            )
+                        },
+                        "data": {"type": "object"},
+                    },
+                },
+                "RequestView": {
+                    "type": "object",
+                    "required": ["request_id", "count", "records", "spans", "roots"],
+                    "properties": {
+                        "request_id": {"type": "string"},
+                        "count": {"type": "integer"},
+                        "truncated": {"type": "boolean"},
+                        "records": {"type": "array", "items": summary},
+                        "spans": {"type": "array", "items": {"type": "object"}},
+                        "roots": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    }

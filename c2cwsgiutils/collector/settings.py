@@ -1,0 +1,181 @@
+"""Settings of the log collector (feature ``collector``), parsed once into :class:`CollectorSettings`.
+
+This module imports no third-party library so that ``make docs`` and the settings validation of
+``c2cwsgiutils.pyramid`` can see the collector's settings without the ``collector`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from c2cwsgiutils import config
+
+__all__ = ["DEFAULT_DB_URL", "DEFAULT_PORT", "CollectorSettings", "collector_settings"]
+
+DEFAULT_DB_URL = "sqlite:///var/collector.sqlite"
+DEFAULT_PORT = 8090
+
+DB_URL = config.declare(
+    "C2C_COLLECTOR_DB_URL",
+    "c2c.collector.db_url",
+    DEFAULT_DB_URL,
+    config.as_str,
+    "Collector storage: a SQLAlchemy URL, `sqlite:///relative/path.sqlite` (WAL mode, created on "
+    "start) or `postgresql://user:password@host/db` (JSONB). The password is never logged.",
+    secret=True,
+    feature="collector",
+)
+RETENTION_DAYS = config.declare(
+    "C2C_COLLECTOR_RETENTION_DAYS",
+    "c2c.collector.retention_days",
+    0.0,
+    config.bounded(config.as_float, minimum=0),
+    "Records older than this many days are deleted in the background, in small batches. 0: keep all.",
+    feature="collector",
+)
+RETENTION_BATCH = config.declare(
+    "C2C_COLLECTOR_RETENTION_BATCH",
+    "c2c.collector.retention_batch",
+    2000,
+    config.bounded(config.as_int, minimum=1, maximum=1_000_000),
+    "Records deleted per transaction by the retention thread (small: ingestion never waits long).",
+    feature="collector",
+)
+MAX_BODY_BYTES = config.declare(
+    "C2C_COLLECTOR_MAX_BODY_BYTES",
+    "c2c.collector.max_body_bytes",
+    16 * 1024 * 1024,
+    config.bounded(config.as_int, minimum=1024),
+    "Largest accepted request body in bytes, after gzip decoding; larger ones answer 413.",
+    feature="collector",
+)
+MAX_BATCH_RECORDS = config.declare(
+    "C2C_COLLECTOR_MAX_BATCH_RECORDS",
+    "c2c.collector.max_batch_records",
+    10_000,
+    config.bounded(config.as_int, minimum=1),
+    "Most records (NDJSON lines) in one batch; more answer 413.",
+    feature="collector",
+)
+MAX_PAGE = config.declare(
+    "C2C_COLLECTOR_MAX_PAGE",
+    "c2c.collector.max_page",
+    1000,
+    config.bounded(config.as_int, minimum=1),
+    "Most records one `GET /api/v1/record` or `GET /api/v1/request/{id}` returns.",
+    feature="collector",
+)
+TOKENS = config.declare(
+    "C2C_COLLECTOR_TOKENS",
+    "c2c.collector.tokens",
+    [],
+    config.as_list,
+    "Credentials as comma-separated `name:roles:secret` entries (roles `writer`, `reader`, `admin` "
+    "joined by `+`); the secret is an API token and the HTTP Basic password of user `name`.",
+    secret=True,
+    feature="collector",
+)
+CREDENTIALS_FILE = config.declare(
+    "C2C_COLLECTOR_CREDENTIALS_FILE",
+    "c2c.collector.credentials_file",
+    "",
+    config.as_str,
+    "File of `name:roles:hash` lines (hashes from `c2cwsgiutils-logs hash-secret`), read at start.",
+    feature="collector",
+)
+HOST = config.declare(
+    "C2C_COLLECTOR_HOST",
+    "c2c.collector.host",
+    "127.0.0.1",
+    config.as_str,
+    "Address `c2cwsgiutils-logs serve` listens on; anything but localhost needs credentials.",
+    feature="collector",
+)
+PORT = config.declare(
+    "C2C_COLLECTOR_PORT",
+    "c2c.collector.port",
+    DEFAULT_PORT,
+    config.bounded(config.as_int, minimum=1, maximum=65535),
+    "Port `c2cwsgiutils-logs serve` listens on.",
+    feature="collector",
+)
+WORKERS = config.declare(
+    "C2C_COLLECTOR_WORKERS",
+    "c2c.collector.workers",
+    2,
+    config.bounded(config.as_int, minimum=1, maximum=64),
+    "gunicorn worker processes of `c2cwsgiutils-logs serve`.",
+    feature="collector",
+)
+THREADS = config.declare(
+    "C2C_COLLECTOR_THREADS",
+    "c2c.collector.threads",
+    8,
+    config.bounded(config.as_int, minimum=1, maximum=256),
+    "Threads per worker (keep-alive connections served at once by one worker).",
+    feature="collector",
+)
+SERVER = config.declare(
+    "C2C_COLLECTOR_SERVER",
+    "c2c.collector.server",
+    "granian",
+    config.choice("granian", "gunicorn"),
+    "HTTP server of `c2cwsgiutils-logs serve`: granian (Rust HTTP handling, the fastest) or gunicorn "
+    "(gthread workers).",
+    feature="collector",
+)
+AUTO_MIGRATE = config.declare(
+    "C2C_COLLECTOR_AUTO_MIGRATE",
+    "c2c.collector.auto_migrate",
+    True,
+    config.as_bool,
+    "Apply the schema migrations when the collector starts (else run `c2cwsgiutils-logs migrate`).",
+    feature="collector",
+)
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """Every collector setting, converted once."""
+
+    db_url: str
+    retention_days: float
+    retention_batch: int
+    max_body_bytes: int
+    max_batch_records: int
+    max_page: int
+    tokens: tuple[str, ...]
+    credentials_file: str
+    host: str
+    port: int
+    workers: int
+    threads: int
+    server: str
+    auto_migrate: bool
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> CollectorSettings:
+        """Read every setting (env var > ini key > default); raises ``config.ConfigError``."""
+        return cls(
+            db_url=DB_URL.get(settings),
+            retention_days=RETENTION_DAYS.get(settings),
+            retention_batch=RETENTION_BATCH.get(settings),
+            max_body_bytes=MAX_BODY_BYTES.get(settings),
+            max_batch_records=MAX_BATCH_RECORDS.get(settings),
+            max_page=MAX_PAGE.get(settings),
+            tokens=tuple(TOKENS.get(settings)),
+            credentials_file=CREDENTIALS_FILE.get(settings),
+            host=HOST.get(settings),
+            port=PORT.get(settings),
+            workers=WORKERS.get(settings),
+            threads=THREADS.get(settings),
+            server=SERVER.get(settings),
+            auto_migrate=AUTO_MIGRATE.get(settings),
+        )
+
+
+def collector_settings(registry: Any) -> CollectorSettings:
+    """The :class:`CollectorSettings` of a Pyramid registry (built once)."""
+    return config.cached(registry, CollectorSettings.from_settings)

@@ -1,0 +1,41 @@
+"""What the collector's views share: settings, storage, authenticator and the retention thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from c2cwsgiutils.collector.auth import Authenticator
+from c2cwsgiutils.collector.retention import RetentionThread
+from c2cwsgiutils.collector.settings import CollectorSettings
+from c2cwsgiutils.collector.storage import Storage
+
+__all__ = ["CollectorState", "get_state"]
+
+_KEY = "c2cwsgiutils.collector.state"
+
+
+@dataclass
+class CollectorState:
+    """The collector of one Pyramid registry."""
+
+    settings: CollectorSettings
+    storage: Storage
+    authenticator: Authenticator
+    retention: RetentionThread | None = None
+
+    def close(self) -> None:
+        """Stop the retention thread and close the database connections."""
+        if self.retention is not None:
+            self.retention.stop()
+        self.storage.dispose()
+
+
+def get_state(registry: Any) -> CollectorState:
+    """The :class:`CollectorState` kept on a registry by ``includeme``."""
+    return registry.__dict__[_KEY]  # type: ignore[no-any-return]
+
+
+def set_state(registry: Any, state: CollectorState) -> None:
+    """Keep ``state`` on ``registry``."""
+    registry.__dict__[_KEY] = state

@@ -1,0 +1,373 @@
+"""Where records live: one small interface, two real backends (SQLite in WAL mode, PostgreSQL).
+
+Reads are SQLAlchemy Core on the one table of :mod:`schema`, shared by both backends; only the
+write path (bulk insert with idempotency on ``uuid``) and the connection set-up differ. An insert
+returns only once its transaction is committed, which is what lets the API acknowledge a record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import ColumnElement
+
+from c2cwsgiutils.collector.schema import INSERT_COLUMNS, TABLE_NAME, record_table
+
+__all__ = ["InsertResult", "PostgresStorage", "SQLiteStorage", "Storage", "open_storage"]
+
+LOG = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]  # values in INSERT_COLUMNS order, ``data`` already JSON text
+
+MAX_RANGE_BUCKETS = 20_000
+
+SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    """How many rows were stored and how many were already there (same ``uuid``)."""
+
+    stored: int
+    duplicates: int
+    first_id: int | None = None  # id of the single row inserted (or found, for a duplicate)
+
+
+class Storage:
+    """The interface the API uses; subclasses implement :meth:`insert` and the engine set-up."""
+
+    dialect = ""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.reader = engine.execution_options(c2c_read=True)  # same pool, marked read-only
+
+    # ---- writes ----------------------------------------------------------------------------
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Insert rows in one committed transaction, skipping those whose ``uuid`` exists."""
+        raise NotImplementedError
+
+    def _existing_id(self, uuid: str) -> int | None:
+        with self.reader.connect() as connection:
+            found = connection.execute(
+                sa.select(record_table.c.id).where(record_table.c.uuid == uuid)
+            ).scalar_one_or_none()
+            return None if found is None else int(found)
+
+    def delete_older_than(self, cutoff_us: int, batch: int) -> int:
+        """Delete at most ``batch`` records older than ``cutoff_us``; returns how many."""
+        oldest = sa.select(record_table.c.id).where(record_table.c.time_us < cutoff_us).limit(batch)
+        with self.engine.begin() as connection:
+            result = connection.execute(sa.delete(record_table).where(record_table.c.id.in_(oldest)))
+            return int(result.rowcount or 0)
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def count(self, where: ColumnElement[bool]) -> int:
+        """Number of records matching ``where``."""
+        with self.reader.connect() as connection:
+            return int(
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(record_table).where(where)
+                ).scalar_one()
+            )
+
+    def buckets(self, where: ColumnElement[bool], seconds: int) -> list[tuple[int, int]]:
+        """(bucket start in POSIX seconds, count) of matching records in buckets of ``seconds``.
+
+        One indexed range count per bucket (a recursive CTE of the bucket starts): several times
+        faster than ``GROUP BY time_us / step``, which sorts every matching row. Spans of more
+        than ``MAX_RANGE_BUCKETS`` buckets fall back to the ``GROUP BY``.
+        """
+        step = int(seconds) * 1_000_000
+        time_us = record_table.c.time_us
+        with self.reader.connect() as connection:
+            low, high = connection.execute(
+                sa.select(sa.func.min(time_us), sa.func.max(time_us)).where(where)
+            ).one()
+            if low is None:
+                return []
+            first, last = (int(low) // step) * step, (int(high) // step) * step
+            if (last - first) // step + 1 > MAX_RANGE_BUCKETS:
+                return self._grouped_buckets(connection, where, seconds)
+            starts = sa.select(sa.literal(first, sa.BigInteger()).label("start")).cte(
+                "bucket", recursive=True
+            )
+            starts = starts.union_all(
+                sa.select((starts.c.start + step).label("start")).where(starts.c.start + step <= last)
+            )
+            count = (
+                sa.select(sa.func.count())
+                .select_from(record_table)
+                .where(time_us >= starts.c.start, time_us < starts.c.start + step, where)
+                .scalar_subquery()
+            )
+            rows = connection.execute(sa.select(starts.c.start, count))
+            return [(int(start) // 1_000_000, int(number)) for start, number in rows if number]
+
+    @staticmethod
+    def _grouped_buckets(connection: Any, where: ColumnElement[bool], seconds: int) -> list[tuple[int, int]]:
+        # Integer division truncates on both backends; times are positive, so it is a floor.
+        bucket = sa.literal_column(f"(time_us / {int(seconds) * 1_000_000})", sa.BigInteger())
+        statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket)
+        return sorted((int(b) * seconds, int(n)) for b, n in connection.execute(statement))
+
+    def range(self, where: ColumnElement[bool], offset: int, limit: int) -> list[dict[str, Any]]:
+        """Matching records (without ``data``), newest first, from ``offset``, at most ``limit``."""
+        statement = (
+            sa.select(*SUMMARY_COLUMNS)
+            .where(where)
+            .order_by(record_table.c.time_us.desc(), record_table.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.reader.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(statement)]
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        """One record with its ``data``, or ``None``."""
+        with self.reader.connect() as connection:
+            row = connection.execute(sa.select(record_table).where(record_table.c.id == record_id)).first()
+            return None if row is None else self._with_data(dict(row._mapping))
+
+    def by_request(self, request_id: str, limit: int) -> list[dict[str, Any]]:
+        """Every record of one request (up to ``limit``), oldest first, with ``data``."""
+        statement = (
+            sa.select(record_table)
+            .where(record_table.c.request_id == request_id)
+            .order_by(record_table.c.time_us, record_table.c.id)
+            .limit(limit)
+        )
+        with self.reader.connect() as connection:
+            return [self._with_data(dict(row._mapping)) for row in connection.execute(statement)]
+
+    @staticmethod
+    def _with_data(row: dict[str, Any]) -> dict[str, Any]:
+        data = row.get("data")
+        if isinstance(data, str):  # a driver that does not decode JSON
+            row["data"] = json.loads(data)
+        return row
+
+    def dispose(self) -> None:
+        """Close every pooled connection (after a fork, at shutdown)."""
+        self.engine.dispose()
+
+
+class SQLiteStorage(Storage):
+    """SQLite in WAL mode: readers never block the writer; ``BEGIN IMMEDIATE`` for writes."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Autocommit at the driver level: transactions are begun explicitly (see _begin).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA temp_store=MEMORY")
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            # Reads are one statement each: SQLite's implicit per-statement transaction is enough.
+            if not connection.get_execution_options().get("c2c_read"):
+                connection.exec_driver_sql("BEGIN")
+
+        super().__init__(engine)
+        columns = ", ".join(INSERT_COLUMNS)
+        marks = ", ".join("?" for _ in INSERT_COLUMNS)
+        self._insert_sql = (
+            f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
+        )
+        # Writes are serialised by a thread lock and, across the worker processes, by flock() on a
+        # file beside the database: waiting there wakes up as soon as the lock is free, where
+        # SQLite's own busy handler sleeps for up to 100 ms between attempts.
+        self._write_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Job] = []
+        database = parsed.database
+        self._lock_path = f"{database}-writelock" if database and database != ":memory:" else None
+        self._lock_file: Any = None
+        self._writer: Any = None
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Group commit: the thread that gets the lock writes every waiting job in one transaction."""
+        if not rows:
+            return InsertResult(0, 0)
+        job = _Job(rows)
+        with self._pending_lock:
+            self._pending.append(job)
+        with self._write_lock:
+            if not job.done:
+                with self._pending_lock:
+                    jobs, self._pending = self._pending, []
+                self._write_locked(jobs)
+        if job.error is not None:
+            raise job.error
+        first_id: int | None = None
+        if len(rows) == 1:
+            first_id = job.last_id if job.stored else (self._existing_id(rows[0][0]) if rows[0][0] else None)
+        return InsertResult(job.stored, len(rows) - job.stored, first_id)
+
+    def _write_locked(self, jobs: list[_Job]) -> None:
+        import fcntl
+
+        if self._lock_path is not None and self._lock_file is None:
+            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - kept for the process life
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            try:
+                self._transaction(jobs)
+            except Exception:
+                if len(jobs) == 1:
+                    raise
+                # One job's rows must not fail the others: retry each in its own transaction.
+                for job in jobs:
+                    try:
+                        self._transaction([job])
+                    except Exception as exc:
+                        job.error = exc
+        except Exception as exc:
+            for job in jobs:
+                job.error = exc
+        finally:
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            for job in jobs:
+                job.done = True
+
+    def _transaction(self, jobs: list[_Job]) -> None:
+        # One dedicated writer connection per process (used under the write lock only): no pool
+        # checkout and no reset-on-return per write.
+        if self._writer is None:
+            self._writer = self.engine.raw_connection()
+        driver = self._writer.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            for job in jobs:
+                before = driver.total_changes
+                if len(job.rows) == 1:
+                    cursor.execute(self._insert_sql, job.rows[0])
+                else:
+                    cursor.executemany(self._insert_sql, job.rows)
+                job.stored = driver.total_changes - before
+                job.last_id = cursor.lastrowid
+            cursor.execute("COMMIT")
+        except BaseException:
+            try:
+                cursor.execute("ROLLBACK")
+            finally:
+                self._writer.invalidate()
+                self._writer = None
+            raise
+
+    def dispose(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+        super().dispose()
+
+
+@dataclass
+class _Job:
+    """Rows of one caller waiting for the group commit, and what became of them."""
+
+    rows: Sequence[Row]
+    done: bool = False
+    stored: int = 0
+    last_id: int | None = None
+    error: BaseException | None = None
+
+
+class PostgresStorage(Storage):
+    """PostgreSQL: JSONB ``data``, ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` in pages."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        super().__init__(engine)
+        columns = ", ".join(INSERT_COLUMNS)
+        self._insert_sql = (
+            f"INSERT INTO {TABLE_NAME} ({columns}) VALUES %s ON CONFLICT (uuid) DO NOTHING RETURNING id"
+        )
+        self._template = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in INSERT_COLUMNS) + ")"
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        if not rows:
+            return InsertResult(0, 0)
+        from psycopg2.extras import execute_values  # type: ignore[import-untyped]
+
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            try:
+                ids = execute_values(
+                    cursor, self._insert_sql, rows, template=self._template, page_size=1000, fetch=True
+                )
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+        finally:
+            raw.close()
+        first_id: int | None = None
+        if len(rows) == 1:
+            first_id = int(ids[0][0]) if ids else (self._existing_id(rows[0][0]) if rows[0][0] else None)
+        return InsertResult(len(ids), len(rows) - len(ids), first_id)
+
+
+def open_storage(url: str) -> Storage:
+    """The backend for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``)."""
+    drivername = make_url(url).drivername
+    if drivername.startswith("sqlite"):
+        return SQLiteStorage(url)
+    if drivername.startswith("postgresql"):
+        if "+" in drivername and drivername != "postgresql+psycopg2":
+            raise ValueError(f"the collector needs psycopg2 for PostgreSQL (got {drivername})")
+        # SQLAlchemy 2.1 defaults to psycopg 3; the collector's bulk insert uses psycopg2.
+        return PostgresStorage(make_url(url).set(drivername="postgresql+psycopg2").render_as_string(False))
+    raise ValueError(f"unsupported collector database {drivername!r}: use sqlite:// or postgresql://")
+
+
+def migrate(url_or_storage: str | Storage) -> None:
+    """Apply every alembic migration of the collector (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    storage = open_storage(url_or_storage) if isinstance(url_or_storage, str) else url_or_storage
+    alembic_config = Config()
+    alembic_config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with storage.engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "head")
+    if isinstance(url_or_storage, str):
+        storage.dispose()
+    LOG.info("Collector schema up to date (%s)", storage.dialect)

@@ -1,0 +1,60 @@
+"""Fixtures of the collector tests: a storage URL per backend and a WebTest app on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import webtest
+
+from c2cwsgiutils.collector.app import create_app
+from c2cwsgiutils.collector.state import get_state
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty collector database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'collector.sqlite'}"
+        return
+    url = request.getfixturevalue("pg_url")
+    from c2cwsgiutils.collector.storage import migrate
+
+    migrate(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("TRUNCATE c2c_log_record RESTART IDENTITY"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite collector database file (created on first use)."""
+    return f"sqlite:///{tmp_path / 'collector.sqlite'}"
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., webtest.TestApp]]:
+    """Build collector apps with ini settings; their connections are closed afterwards."""
+    apps: list[webtest.TestApp] = []
+
+    def make(db_url: str, **settings: Any) -> webtest.TestApp:
+        ini = {"c2c.collector.db_url": db_url}
+        ini.update({f"c2c.collector.{key}": value for key, value in settings.items()})
+        app = webtest.TestApp(create_app(ini))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        get_state(app.app.registry).close()
+
+
+@pytest.fixture
+def app(db_url: str, make_app: Callable[..., webtest.TestApp]) -> webtest.TestApp:
+    """An open (no credentials) collector on each backend."""
+    return make_app(db_url)
