@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make run`: the demo service (acceptance_tests/app) on 0.0.0.0:${PORT:-8080} with its Celery
-# worker beside it. Extra arguments go to gunicorn (e.g. scripts/run-demo.sh --workers 4).
+# `make run`: the log collector on 127.0.0.1:${COLLECTOR_PORT:-8090}, the demo service
+# (acceptance_tests/app) on 0.0.0.0:${PORT:-8080} shipping its logs to the collector, the demo's
+# Celery worker, and a little traffic (scripts/demo-traffic.py). Extra arguments go to gunicorn.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${VENV:-.venv}"
 PORT="${PORT:-8080}"
+COLLECTOR_PORT="${COLLECTOR_PORT:-8090}"
 mkdir -p var/logs
 
 pids=()
@@ -15,6 +17,14 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
+
+# The collector keeps its records in var/collector.sqlite (C2C_COLLECTOR_DB_URL to change).
+"${VENV}/bin/c2cwsgiutils-logs" serve --port "${COLLECTOR_PORT}" \
+    --db-url "${C2C_COLLECTOR_DB_URL:-sqlite:///var/collector.sqlite}" >var/logs/collector.log 2>&1 &
+pids+=($!)
+echo "Collector: http://localhost:${COLLECTOR_PORT}/ (log in var/logs/collector.log)" >&2
+export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_PORT}}"
+export C2C_SERVICE_NAME="${C2C_SERVICE_NAME:-demo}"
 
 # The worker runs the demo's tasks (/api/sleep-in-worker); broker: C2C_CELERY_BROKER_URL (default
 # Redis on localhost). Without a reachable broker the web service still runs; that route says so.
@@ -27,4 +37,7 @@ echo "Demo service: http://localhost:${PORT}/api/hello" >&2
 "${VENV}/bin/c2cwsgiutils_run" --paste acceptance_tests/app/production.ini \
     --bind "0.0.0.0:${PORT}" --workers "${WORKERS:-2}" --timeout 90 "$@" &
 pids+=($!)
+
+"${VENV}/bin/python" scripts/demo-traffic.py "http://127.0.0.1:${PORT}" >var/logs/demo-traffic.log 2>&1 &
+echo "Sample traffic: var/logs/demo-traffic.log" >&2
 wait -n "${pids[@]}"

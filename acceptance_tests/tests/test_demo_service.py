@@ -67,3 +67,16 @@ def test_stats_view_counts_requests(connection: Connection) -> None:
         return timers["route.GET.hello.200"]  # type: ignore[no-any-return]
 
     assert retry_timeout(counted, timeout=10, interval=0.1)["count"] >= 1
+
+
+def test_health_check_levels(connection: Connection) -> None:
+    database_only = connection.get_json("c2c/health_check", params={"max_level": "1"})
+    assert set(database_only["successes"]) == {"database"}
+    everything = connection.get_json("c2c/health_check", params={"max_level": "3"})
+    assert set(everything["successes"]) == {"database", "redis", "version", "api_hello"}
+    assert everything["failures"] == {}
+
+
+def test_health_check_names_a_failing_check(connection: Connection) -> None:
+    body = connection.get_json("c2c/health_check", params={"checks": "nope"}, expected_status=400)
+    assert "nope" in body["message"]

@@ -21,6 +21,7 @@ def create_app(settings: Mapping[str, Any]) -> Any:
         config.include("c2cwsgiutils.pyramid")
         config.include(".db")
         config.include(".views")
+        config.include(".health")
         return config.make_wsgi_app()
 
 
