@@ -28,9 +28,8 @@ CALLS = [
 def call(base: str, number: int, method: str, path: str, body: object) -> str:
     request_id = f"demo-{number}-{path.strip('/').split('?')[0].replace('/', '-')}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"X-Request-ID": request_id, "Content-Type": "application/json"}
-    )
+    headers = {"X-Request-ID": request_id, "Content-Type": "application/json"}
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our own demo
             status = response.status
