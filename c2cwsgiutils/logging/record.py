@@ -19,7 +19,7 @@ context. Every ``extra=`` field is kept; values that JSON cannot encode become t
 | ``request_id``, ``trace_id``, ``span_id``, ``parent_span_id``, ``kind``, ``task_id`` | correlation |
 | ``exception`` | the formatted traceback, when the record has one |
 | ``stack`` | ``stack_info``, when asked for |
-| any other key | an ``extra=`` field, as given |
+| any other key | an ``extra=`` field, as given (names starting with ``_`` are skipped) |
 """
 
 from __future__ import annotations
@@ -73,27 +73,48 @@ def syslog_level(levelno: int) -> int:
     return 7
 
 
+_second = -1
+_second_text = ""
+
+
 def _timestamp(created: float) -> str:
+    # strftime is the costliest part of a record: compute it once per second.
+    global _second, _second_text
     seconds = int(created)
-    micros = int((created - seconds) * 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    if seconds != _second:
+        _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second = seconds
+    return f"{_second_text}.{int((created - seconds) * 1_000_000):06d}Z"
+
+
+_get_context = context._CURRENT.get
 
 
 def record_to_dict(
     record: logging.LogRecord, service: str = "", formatter: logging.Formatter | None = None
 ) -> dict[str, Any]:
-    """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding)."""
+    """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding).
+
+    Never raises for a broken ``msg % args``: the message then shows both, and the error's type.
+    """
     attributes = record.__dict__
+    msg = record.msg
+    args = record.args
     try:
-        message = record.getMessage()
+        message = str(msg) if type(msg) is not str else msg
+        if args:
+            message = message % args
     except Exception as exc:  # a broken %-format must not lose the record
-        message = f"{record.msg!r} % {record.args!r} ({type(exc).__name__})"
+        message = f"{msg!r} % {args!r} ({type(exc).__name__})"
+    created = record.created
+    levelno = record.levelno
+    level = SYSLOG_LEVELS.get(levelno)
     result: dict[str, Any] = {
-        "timestamp": _timestamp(record.created),
-        "created": record.created,
-        "level": syslog_level(record.levelno),
+        "timestamp": _timestamp(created),
+        "created": created,
+        "level": syslog_level(levelno) if level is None else level,
         "level_name": record.levelname,
-        "levelno": record.levelno,
+        "levelno": levelno,
         "msg": message,
         "logger_name": record.name,
         "file": record.pathname,
@@ -105,24 +126,30 @@ def record_to_dict(
         "host": HOSTNAME,
         "service": service,
     }
-    if "request_id" in attributes:
-        for name in CONTEXT_FIELDS:
-            result[name] = attributes.get(name, "")
+    request_id = attributes.get("request_id")
+    if request_id is not None:
+        result["request_id"] = request_id
+        result["trace_id"] = attributes.get("trace_id", "")
+        result["span_id"] = attributes.get("span_id", "")
+        result["parent_span_id"] = attributes.get("parent_span_id", "")
+        result["kind"] = attributes.get("kind", "")
+        result["task_id"] = attributes.get("task_id", "")
     else:
-        ctx = context.current()
+        ctx = _get_context()
         result["request_id"] = ctx.request_id
         result["trace_id"] = ctx.trace_id
         result["span_id"] = ctx.span_id
         result["parent_span_id"] = ctx.parent_span_id
         result["kind"] = ctx.kind
         result["task_id"] = ctx.task_id
-    for key, value in attributes.items():
-        if key not in RESERVED_ATTRIBUTES and key[0] != "_":
-            result[key] = value
+    extra = attributes.keys() - RESERVED_ATTRIBUTES
+    if extra:
+        for key in sorted(extra):
+            if key[0] != "_":
+                result[key] = attributes[key]
     if record.exc_info:
-        fmt = formatter or _FORMATTER
         if not record.exc_text:
-            record.exc_text = fmt.formatException(record.exc_info)
+            record.exc_text = (formatter or _FORMATTER).formatException(record.exc_info)
         result["exception"] = record.exc_text
     elif record.exc_text:
         result["exception"] = record.exc_text

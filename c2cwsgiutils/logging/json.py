@@ -1,0 +1,113 @@
+"""JSON logs: :class:`JsonFormatter` (one JSON object per record, the schema of
+:mod:`c2cwsgiutils.logging.record`) and :class:`JsonLogHandler` (a stream handler using it).
+
+Both never raise: a value JSON cannot encode becomes its ``repr``, and a record that still cannot
+be encoded (a circular structure, a ``__repr__`` that raises ...) is written with its basic fields
+and an ``encoding_error`` field. Usable from ``dictConfig``::
+
+    "handlers": {"json": {"class": "c2cwsgiutils.logging.JsonLogHandler", "stream": "ext://sys.stdout"}}
+
+and from ini files (``fileConfig``)::
+
+    [handler_json]
+    class = c2cwsgiutils.logging.JsonLogHandler
+    args = (sys.stdout,)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import IO, Any
+
+from c2cwsgiutils.logging.record import HOSTNAME, record_to_dict
+
+__all__ = ["JsonFormatter", "JsonLogHandler"]
+
+SERVICE_ENV = "C2C_SERVICE_NAME"
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one line of JSON (see :func:`~c2cwsgiutils.logging.record.record_to_dict`).
+
+    ``service`` defaults to the ``C2C_SERVICE_NAME`` environment variable (read once, here). The
+    positional arguments of :class:`logging.Formatter` are accepted (and ignored but for
+    ``datefmt``) so that ``dictConfig`` and ``fileConfig`` can build it with ``class =``.
+    """
+
+    def __init__(
+        self,
+        fmt: str | None = None,
+        datefmt: str | None = None,
+        style: Any = "%",
+        validate: bool = True,
+        *,
+        defaults: Any = None,
+        service: str | None = None,
+    ) -> None:
+        super().__init__(None, datefmt)
+        self.service = os.environ.get(SERVICE_ENV, "") if service is None else service
+        # One encoder built once: json.dumps(...) with options builds a new one per call.
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_safe_repr).encode
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON object on one line; never raises."""
+        try:
+            return self._encode(record_to_dict(record, self.service, self))
+        except Exception as exc:
+            return self._fallback(record, exc)
+
+    def _fallback(self, record: logging.LogRecord, error: Exception) -> str:
+        # The full record could not be encoded: keep what can be, with every value as a string.
+        try:
+            data = record_to_dict(record, self.service, self)
+            safe = {str(key): _plain(value) for key, value in data.items()}
+        except Exception:
+            safe = {
+                "msg": _safe_repr(getattr(record, "msg", "")),
+                "logger_name": str(getattr(record, "name", "")),
+                "level_name": str(getattr(record, "levelname", "")),
+                "host": HOSTNAME,
+                "service": self.service,
+            }
+        safe["encoding_error"] = f"{type(error).__name__}: {_safe_repr(str(error))}"
+        return json.dumps(safe, ensure_ascii=False, separators=(",", ":"), default=_safe_repr)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return _safe_repr(value)
+
+
+class JsonLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler (default ``sys.stderr``, like :class:`logging.StreamHandler`) writing one
+    JSON object per line with :class:`JsonFormatter`, unless another formatter is set.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, service: str | None = None) -> None:
+        super().__init__(stream)
+        self.setFormatter(JsonFormatter(service=service))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record and flush (the same contract as :meth:`logging.StreamHandler.emit`)."""
+        try:
+            formatter = self.formatter
+            message = formatter.format(record) if formatter is not None else self.format(record)
+            stream = self.stream
+            stream.write(message + "\n")
+            flush = getattr(stream, "flush", None)
+            if flush is not None:
+                flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
