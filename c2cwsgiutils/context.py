@@ -15,8 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 __all__ = [
     "EMPTY",
@@ -25,6 +24,7 @@ __all__ = [
     "child_traceparent",
     "current",
     "format_traceparent",
+    "new_ids",
     "new_request_id",
     "new_span_id",
     "new_trace_id",
@@ -40,68 +40,38 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Context:
+class Context(NamedTuple):
     """A snapshot of the correlation fields; every field is a string, empty when unknown.
 
-    Immutable: derive a new one with :func:`bind` (or ``dataclasses.replace``).
+    Immutable (a named tuple: the cheapest immutable record to build, and one is built per request);
+    derive a new one with :func:`bind` or ``ctx._replace(...)``.
     """
 
-    request_id: str
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    sampled: bool
-    kind: str
-    task_id: str
-    span_path: str
-    route: str
-    tracestate: str
-
-    # A hand-written __init__: the one dataclass generates for a frozen class goes through
-    # object.__setattr__ for each field, twice as slow, and a Context is built on every request.
-    def __init__(  # noqa: PLR0917 - positional, like the dataclass __init__ it replaces
-        self,
-        request_id: str = "",
-        trace_id: str = "",
-        span_id: str = "",
-        parent_span_id: str = "",
-        sampled: bool = True,
-        kind: str = "",
-        task_id: str = "",
-        span_path: str = "",
-        route: str = "",
-        tracestate: str = "",
-    ) -> None:
-        _set_request_id(self, request_id)
-        _set_trace_id(self, trace_id)
-        _set_span_id(self, span_id)
-        _set_parent_span_id(self, parent_span_id)
-        _set_sampled(self, sampled)
-        _set_kind(self, kind)
-        _set_task_id(self, task_id)
-        _set_span_path(self, span_path)
-        _set_route(self, route)
-        _set_tracestate(self, tracestate)
+    request_id: str = ""
+    """The ID a user greps for: from an incoming header, or 32 hex characters (a uuid4)."""
+    trace_id: str = ""
+    """W3C trace id (32 hex characters)."""
+    span_id: str = ""
+    """W3C span id of the current span (16 hex characters)."""
+    parent_span_id: str = ""
+    """The span this one is a child of (e.g. the caller's, from ``traceparent``)."""
+    sampled: bool = True
+    """W3C ``sampled`` flag."""
+    kind: str = ""
+    """``web``, ``celery``, ``cli`` ..."""
+    task_id: str = ""
+    """The Celery task id inside a task."""
+    span_path: str = ""
+    """Dotted names of the open spans (``request.sql``)."""
+    route: str = ""
+    """The Pyramid route name, once known."""
+    tracestate: str = ""
+    """The W3C ``tracestate`` to propagate (opaque)."""
 
     @property
     def traceparent(self) -> str:
         """The W3C ``traceparent`` of this context ("" when there is no trace)."""
         return format_traceparent(self.trace_id, self.span_id, self.sampled) if self.trace_id else ""
-
-
-# The slots' member descriptors: setting through them bypasses the frozen __setattr__.
-_SLOTS: dict[str, Any] = dict(vars(Context))
-_set_request_id = _SLOTS["request_id"].__set__
-_set_trace_id = _SLOTS["trace_id"].__set__
-_set_span_id = _SLOTS["span_id"].__set__
-_set_parent_span_id = _SLOTS["parent_span_id"].__set__
-_set_sampled = _SLOTS["sampled"].__set__
-_set_kind = _SLOTS["kind"].__set__
-_set_task_id = _SLOTS["task_id"].__set__
-_set_span_path = _SLOTS["span_path"].__set__
-_set_route = _SLOTS["route"].__set__
-_set_tracestate = _SLOTS["tracestate"].__set__
 
 
 EMPTY = Context()
@@ -128,7 +98,7 @@ def restore(token: contextvars.Token[Context]) -> None:
 @contextmanager
 def bind(**fields: Any) -> Iterator[Context]:
     """Within the block, the current context with ``fields`` replaced; yields that context."""
-    ctx = replace(_CURRENT.get(), **fields)
+    ctx = _CURRENT.get()._replace(**fields)
     token = _CURRENT.set(ctx)
     try:
         yield ctx
@@ -158,9 +128,6 @@ def submit(executor: Executor, func: Callable[..., R], *args: Any, **kwargs: Any
 # times faster than uuid.uuid4()/os.urandom (one system call each, slow in sandboxes), and is
 # re-seeded in forked children so that two workers never produce the same sequence.
 _random = random.Random(os.urandom(32))
-_bits = _random.getrandbits
-_UUID4_MASK = ~((0xF << 76) | (0x3 << 62))
-_UUID4_BITS = (0x4 << 76) | (0x2 << 62)
 
 
 def _reseed() -> None:
@@ -170,19 +137,42 @@ def _reseed() -> None:
 os.register_at_fork(after_in_child=_reseed)
 
 
+_bits = _random.getrandbits
+# Version (4) and variant (10xx) bits of a uuid4, for a 128-bit number, then for the first 128
+# bits of a 320-bit number (request ID + trace id + span id in one draw).
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+_IDS_CLEAR = ~((0xF << 268) | (0x3 << 254))
+_IDS_SET = (0x4 << 268) | (0x2 << 254)
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+
 def new_request_id() -> str:
     """A fresh request ID: 32 lower-case hex characters (the hex form of a random uuid4)."""
-    return "%032x" % ((_bits(128) & _UUID4_MASK) | _UUID4_BITS)
+    return "%032x" % ((_bits(128) & _UUID4_CLEAR) | _UUID4_SET)
 
 
 def new_trace_id() -> str:
     """A fresh W3C trace id (32 hex characters, never all zeros)."""
-    return "%032x" % (_bits(128) or 1)
+    value = "%032x" % _bits(128)  # noqa: UP031 - measurably faster than format()
+    return value if value != _ZERO_TRACE else new_trace_id()
 
 
 def new_span_id() -> str:
     """A fresh W3C span id (16 hex characters, never all zeros)."""
-    return "%016x" % (_bits(64) or 1)
+    value = "%016x" % _bits(64)  # noqa: UP031 - measurably faster than format()
+    return value if value != _ZERO_SPAN else new_span_id()
+
+
+def new_ids() -> tuple[str, str, str]:
+    """A fresh ``(request_id, trace_id, span_id)`` from one random draw (the start of a request)."""
+    value = "%080x" % ((_bits(320) & _IDS_CLEAR) | _IDS_SET)
+    trace_id = value[32:64]
+    span_id = value[64:]
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return value[:32], new_trace_id(), new_span_id()
+    return value[:32], trace_id, span_id
 
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z")

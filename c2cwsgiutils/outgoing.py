@@ -92,6 +92,19 @@ def _patch_requests() -> None:
     _patch(HTTPAdapter, "send", make)
 
 
+def _pool_has_no_timeout(pool: Any) -> bool:
+    from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+    timeout = pool.timeout
+    if not hasattr(timeout, "total"):  # a number given to the pool
+        return timeout is None or timeout is _DEFAULT_TIMEOUT
+    return (
+        timeout.total is None
+        and getattr(timeout, "_connect", None) is _DEFAULT_TIMEOUT
+        and getattr(timeout, "_read", None) is _DEFAULT_TIMEOUT
+    )
+
+
 def _patch_urllib3() -> None:
     try:
         from urllib3.connectionpool import HTTPConnectionPool
@@ -112,8 +125,7 @@ def _patch_urllib3() -> None:
                 _timeout is not None
                 and len(args) < 4
                 and kwargs.get("timeout", _DEFAULT_TIMEOUT) is _DEFAULT_TIMEOUT
-                and self.timeout.connect_timeout is _DEFAULT_TIMEOUT
-                and self.timeout.read_timeout is _DEFAULT_TIMEOUT
+                and _pool_has_no_timeout(self)
             ):
                 kwargs["timeout"] = _timeout
             return original(self, method, url, body, headers, *args, **kwargs)

@@ -25,6 +25,7 @@ from c2cwsgiutils import config
 from c2cwsgiutils.context import (
     _CURRENT,
     Context,
+    new_ids,
     new_request_id,
     new_span_id,
     new_trace_id,
@@ -123,14 +124,18 @@ def open_context(
             else:
                 rejected = (name, len(value))
             break
-    if not request_id:
-        request_id = new_request_id()
-    environ[ENVIRON_KEY] = request_id
-
     traceparent = environ.get("HTTP_TRACEPARENT")
     parsed = parse_traceparent(traceparent) if traceparent else None
     if parsed is None:
-        return Context(request_id, new_trace_id(), new_span_id(), "", True, "web"), rejected
+        if request_id:
+            trace_id, span_id = new_trace_id(), new_span_id()
+        else:
+            request_id, trace_id, span_id = new_ids()
+        environ[ENVIRON_KEY] = request_id
+        return Context(request_id, trace_id, span_id, "", True, "web"), rejected
+    if not request_id:
+        request_id = new_request_id()
+    environ[ENVIRON_KEY] = request_id
     trace_id, parent_span_id, sampled = parsed
     tracestate = environ.get("HTTP_TRACESTATE")
     ctx = Context(
@@ -184,7 +189,13 @@ def request_tracking_tween_factory(handler: Callable[[Any], Any], registry: Any)
             response = handler(request)
         finally:
             reset_context(token)
-        response.headers[RESPONSE_HEADER] = ctx.request_id
+        # webob's response.headers[...] = ... costs several µs (it lower-cases every header twice).
+        headerlist = response.headerlist
+        for name, _value in headerlist:
+            if name.lower() == "x-request-id":
+                break
+        else:
+            headerlist.append((RESPONSE_HEADER, ctx.request_id))
         return response
 
     return request_tracking_tween

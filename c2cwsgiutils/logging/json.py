@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import IO, Any
 
-from c2cwsgiutils.logging.record import HOSTNAME, record_to_dict
+from c2cwsgiutils.logging.record import HOSTNAME, constant_fields, record_to_dict, record_to_json
 
 __all__ = ["JsonFormatter", "JsonLogHandler"]
 
@@ -33,6 +34,27 @@ def _safe_repr(value: Any) -> str:
         return repr(value)
     except Exception:
         return f"<unrepresentable {type(value).__name__}>"
+
+
+def make_encoder() -> Callable[[Any], str]:
+    """A JSON encoder function (compact, UTF-8, unknown values as their repr) built once.
+
+    ``json.JSONEncoder.encode`` builds a new C encoder at every call (a third of the cost of a small
+    record): this calls the C encoder directly when there is one. Without cycle detection: a
+    circular value raises (RecursionError), which the formatter turns into its fallback record.
+    """
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_safe_repr).encode
+    iterencode = c_make_encoder(
+        None, _safe_repr, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(iterencode(value, 0))
+
+    return encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,13 +77,14 @@ class JsonFormatter(logging.Formatter):
     ) -> None:
         super().__init__(None, datefmt)
         self.service = os.environ.get(SERVICE_ENV, "") if service is None else service
+        self._constant = constant_fields(self.service)
         # One encoder built once: json.dumps(...) with options builds a new one per call.
         self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_safe_repr).encode
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object on one line; never raises."""
         try:
-            return self._encode(record_to_dict(record, self.service, self))
+            return record_to_json(record, self._constant, self._encode, self)
         except Exception as exc:
             return self._fallback(record, exc)
 
@@ -103,7 +126,10 @@ class JsonLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
             formatter = self.formatter
             message = formatter.format(record) if formatter is not None else self.format(record)
             stream = self.stream
-            stream.write(message + "\n")
+            try:
+                stream.write(message + "\n")
+            except UnicodeEncodeError:  # lone surrogates: write them escaped rather than lose the record
+                stream.write(json.dumps(json.loads(message)) + "\n")
             flush = getattr(stream, "flush", None)
             if flush is not None:
                 flush()
