@@ -78,15 +78,22 @@ def _all_handlers() -> Iterable[logging.Handler]:
             yield from logger.handlers
 
 
+def _reads_context_itself(handler: logging.Handler) -> bool:
+    from c2cwsgiutils.logging.json import JsonFormatter
+
+    return isinstance(handler.formatter, (JsonFormatter, ContextFormatter))
+
+
 def install(handlers: Iterable[logging.Handler] | None = None) -> int:
     """Add a :class:`ContextFilter` to ``handlers`` (default: every configured handler) lacking one.
 
-    Returns how many handlers got it. Idempotent.
+    Handlers whose formatter reads the context itself (JSON, CEE, :class:`ContextFormatter`) are
+    left alone: the filter would only cost time. Returns how many handlers got it. Idempotent.
     """
     count = 0
     seen: set[int] = set()
     for handler in _all_handlers() if handlers is None else handlers:
-        if id(handler) in seen:
+        if id(handler) in seen or _reads_context_itself(handler):
             continue
         seen.add(id(handler))
         if not any(isinstance(existing, ContextFilter) for existing in handler.filters):

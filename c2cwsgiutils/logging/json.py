@@ -120,6 +120,18 @@ class JsonLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self.setFormatter(JsonFormatter(service=service))
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """:meth:`logging.Handler.handle` without its overhead when there is no filter."""
+        if self.filters:
+            result = self.filter(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):  # Python >= 3.12: a filter may replace it
+                record = result
+        with self.lock:  # type: ignore[union-attr]
+            self.emit(record)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record and flush (the same contract as :meth:`logging.StreamHandler.emit`)."""
         try:

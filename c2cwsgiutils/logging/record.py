@@ -8,10 +8,10 @@ context. Every ``extra=`` field is kept; values that JSON cannot encode become t
 | --- | --- |
 | ``timestamp`` | ISO 8601 UTC with microseconds, e.g. ``2026-11-22T11:14:10.478351Z`` |
 | ``created`` | the same instant as a POSIX float (for machines) |
+| ``msg`` | the formatted message |
 | ``level`` | syslog severity number (7 debug, 6 info, 4 warning, 3 error, 2 critical) |
 | ``level_name`` | Python level name (``INFO`` ...) |
 | ``levelno`` | Python level number |
-| ``msg`` | the formatted message |
 | ``logger_name`` | the logger's name |
 | ``file``, ``line``, ``function`` | where the call was made |
 | ``pid``, ``process_name``, ``thread_name`` | who made it |
@@ -104,22 +104,23 @@ def _timestamp(created: float) -> str:
     return f"{_second_text}.{int((created - seconds) * 1_000_000):06d}Z"
 
 
-_BASE_COUNT = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_LAST_STANDARD = list(vars(logging.LogRecord("", 0, "", 0, "", (), None)))[-1]
 
 
 def extra_keys(attributes: dict[str, Any]) -> list[str]:
     """The names of the ``extra=`` fields of a record's ``__dict__``, in the order they were set.
 
-    Skips the standard attributes, the correlation fields and names starting with ``_``. A plain
-    LogRecord sets its standard attributes first (``name`` first of all): only what follows them
-    needs looking at.
+    Skips the standard attributes, the correlation fields and names starting with ``_``. A
+    LogRecord sets its standard attributes first: only what follows the last of them is looked at.
     """
-    keys = list(attributes)
-    if keys[0] == "name":
-        if len(keys) <= _BASE_COUNT:
-            return []
-        keys = keys[_BASE_COUNT:]
-    return [key for key in keys if key not in RESERVED_ATTRIBUTES and key[0] != "_"]
+    found: list[str] = []
+    for key in reversed(attributes):
+        if key == _LAST_STANDARD:
+            break
+        if key not in RESERVED_ATTRIBUTES and key[0] != "_":
+            found.append(key)
+    found.reverse()
+    return found
 
 
 _get_context = context._CURRENT.get
@@ -147,10 +148,10 @@ def record_to_dict(
     result: dict[str, Any] = {
         "timestamp": _timestamp(created),
         "created": created,
+        "msg": message,
         "level": syslog_level(levelno) if level is None else level,
         "level_name": record.levelname,
         "levelno": levelno,
-        "msg": message,
         "logger_name": record.name,
         "file": record.pathname,
         "line": record.lineno,
@@ -221,17 +222,23 @@ def escaped(value: Any) -> str:
 EMPTY_STRING = '""'
 
 
-_LEVEL_FIELDS: dict[int, str] = {}
+_SITES: dict[tuple[Any, ...], str] = {}
 
 
-def _level_fields(levelno: int, levelname: str) -> str:
-    key = levelno
-    result = _LEVEL_FIELDS.get(key)
-    if result is None:
-        result = f'"level":{syslog_level(levelno)},"level_name":{_escape(levelname)},"levelno":{levelno}'
-        if len(_LEVEL_FIELDS) < 64:
-            _LEVEL_FIELDS[key] = result
-    return result
+def _site(key: tuple[Any, ...]) -> str:
+    # The fields that only depend on where and by whom the call was made, encoded once per call site.
+    levelno, levelname, name, pathname, lineno, function, pid, process_name, thread_name, constant = key
+    text = (
+        f'"level":{syslog_level(levelno)},"level_name":{escaped(levelname)},'
+        f'"levelno":{levelno},"logger_name":{escaped(name)},"file":{escaped(pathname)},'
+        f'"line":{"null" if lineno is None else int(lineno)},"function":{escaped(function)},'
+        f'"pid":{"null" if pid is None else int(pid)},"process_name":{escaped(process_name)},'
+        f'"thread_name":{escaped(thread_name)}{constant},'
+    )
+    if len(_SITES) >= _MAX_ESCAPED:
+        _SITES.clear()
+    _SITES[key] = text
+    return text
 
 
 def record_to_json(
@@ -243,8 +250,8 @@ def record_to_json(
     """The JSON text of :func:`record_to_dict` for ``record``, built faster.
 
     ``constant`` is ``,"host":...,"service":...`` already encoded (see :func:`constant_fields`);
-    ``encode`` encodes the ``extra=`` fields (a ``json.JSONEncoder(...).encode``). Raises what
-    ``encode`` raises for values it cannot encode.
+    ``encode`` encodes the ``extra=`` fields that are neither ``str`` nor ``int`` (a JSON encoder
+    function). Raises what ``encode`` raises for values it cannot encode.
     """
     attributes = record.__dict__
     msg = record.msg
@@ -260,44 +267,62 @@ def record_to_json(
     if seconds != _second:
         _new_second(seconds)
     fraction = str(1_000_000 + int((created - seconds) * 1_000_000))[1:]  # faster than :06d
-    levelname = record.levelname
-    pid = record.process
+    key = (
+        record.levelno,
+        record.levelname,
+        record.name,
+        record.pathname,
+        record.lineno,
+        record.funcName,
+        record.process,
+        record.processName,
+        record.threadName,
+        constant,
+    )
+    site = _SITES.get(key)
+    if site is None:
+        site = _site(key)
     request_id = attributes.get("request_id")
     if request_id is not None:
-        fields = (
-            request_id,
-            attributes.get("trace_id", ""),
-            attributes.get("span_id", ""),
-            attributes.get("parent_span_id", ""),
-            attributes.get("kind", ""),
-            attributes.get("task_id", ""),
-        )
+        trace_id = attributes.get("trace_id", "")
+        span_id = attributes.get("span_id", "")
+        parent_span_id = attributes.get("parent_span_id", "")
+        kind = attributes.get("kind", "")
+        task_id = attributes.get("task_id", "")
     else:
         ctx = _get_context()
-        fields = (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.parent_span_id, ctx.kind, ctx.task_id)
-    request_id, trace_id, span_id, parent_span_id, kind, task_id = fields
+        request_id, trace_id, span_id, parent_span_id = ctx[0], ctx[1], ctx[2], ctx[3]
+        kind, task_id = ctx[5], ctx[6]
     text = (
         f'{{"timestamp":"{_second_text}.{fraction}Z","created":{_second_number}.{fraction},'
-        f"{_level_fields(record.levelno, levelname)},"
-        f'"msg":{_escape(message)},"logger_name":{escaped(record.name)},'
-        f'"file":{escaped(record.pathname)},"line":{record.lineno},"function":{escaped(record.funcName)},'
-        f'"pid":{"null" if pid is None else pid},"process_name":{escaped(record.processName)},'
-        f'"thread_name":{escaped(record.threadName)}{constant},'
+        f'"msg":{_escape(message)},{site}'
         f'"request_id":{_escape(request_id) if request_id else EMPTY_STRING},'
         f'"trace_id":{_escape(trace_id) if trace_id else EMPTY_STRING},'
         f'"span_id":{_escape(span_id) if span_id else EMPTY_STRING},'
         f'"parent_span_id":{_escape(parent_span_id) if parent_span_id else EMPTY_STRING},'
-        f'"kind":{escaped(kind)},"task_id":{_escape(task_id) if task_id else EMPTY_STRING}'
+        f'"kind":{_escape(kind) if kind else EMPTY_STRING},'
+        f'"task_id":{_escape(task_id) if task_id else EMPTY_STRING}'
     )
-    for key in extra_keys(attributes):
-        value = attributes[key]
+    extra: list[str] | None = None
+    for name in reversed(attributes):  # the extra= fields: see extra_keys
+        if name == _LAST_STANDARD:
+            break
+        if name in RESERVED_ATTRIBUTES or name[0] == "_":
+            continue
+        value = attributes[name]
         kind_of_value = type(value)
         if kind_of_value is str:
-            text += f",{escaped(key)}:{_escape(value)}"
+            encoded = _escape(value)
         elif kind_of_value is int:
-            text += f",{escaped(key)}:{value}"
+            encoded = str(value)
         else:
-            text += f",{escaped(key)}:{encode(value)}"
+            encoded = encode(value)
+        if extra is None:
+            extra = []
+        extra.append(f",{_escaped.get(name) or escaped(name)}:{encoded}")
+    if extra is not None:
+        extra.reverse()
+        text += "".join(extra)
     if record.exc_info:
         if not record.exc_text:
             record.exc_text = (formatter or _FORMATTER).formatException(record.exc_info)
