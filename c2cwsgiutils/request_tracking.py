@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from c2cwsgiutils import config
+from c2cwsgiutils import config, outgoing
 from c2cwsgiutils.context import (
     _CURRENT,
     Context,
@@ -221,8 +221,6 @@ class RequestTrackingMiddleware:
         self.app = app
         self._headers = TrackingSettings.from_settings(settings or {}).headers
         if propagate:
-            from c2cwsgiutils import outgoing
-
             outgoing.install(settings)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -275,8 +273,6 @@ def _iterate_in_context(result: Iterable[bytes], ctx: Context) -> Iterator[bytes
 def includeme(config_: Any) -> None:
     """Pyramid include: the tween (right under ``INGRESS``) and outgoing propagation."""
     from pyramid.tweens import INGRESS
-
-    from c2cwsgiutils import outgoing
 
     config.cached(config_.registry, TrackingSettings.from_settings)  # invalid settings fail here
     config_.add_tween("c2cwsgiutils.request_tracking.request_tracking_tween_factory", under=INGRESS)
