@@ -40,6 +40,7 @@ __all__ = [
     "includeme",
     "open_context",
     "request_tracking_tween_factory",
+    "route_context_deriver",
     "warn_rejected",
 ]
 
@@ -201,6 +202,29 @@ def request_tracking_tween_factory(handler: Callable[[Any], Any], registry: Any)
     return request_tracking_tween
 
 
+def route_context_deriver(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, Any], Any]:
+    """Pyramid view deriver: while a view runs, the context's ``route`` is the matched route's name."""
+    del info
+    set_context = _CURRENT.set
+    reset_context = _CURRENT.reset
+    get_context = _CURRENT.get
+    new_context = tuple.__new__
+
+    def route_context_view(context: Any, request: Any) -> Any:
+        route = request.matched_route
+        ctx = get_context()
+        if route is None or not ctx.request_id or ctx.route:
+            return view(context, request)
+        # The tuple constructor directly: ctx._replace() costs several times more.
+        token = set_context(new_context(Context, (*ctx[:8], route.name, ctx[9])))
+        try:
+            return view(context, request)
+        finally:
+            reset_context(token)
+
+    return route_context_view
+
+
 class RequestTrackingMiddleware:
     """Plain WSGI middleware doing what the Pyramid tween does, for any WSGI application::
 
@@ -271,9 +295,11 @@ def _iterate_in_context(result: Iterable[bytes], ctx: Context) -> Iterator[bytes
 
 
 def includeme(config_: Any) -> None:
-    """Pyramid include: the tween (right under ``INGRESS``) and outgoing propagation."""
+    """Pyramid include: the tween (right under ``INGRESS``), the view deriver putting the route
+    name in the context, and outgoing propagation."""
     from pyramid.tweens import INGRESS
 
     config.cached(config_.registry, TrackingSettings.from_settings)  # invalid settings fail here
     config_.add_tween("c2cwsgiutils.request_tracking.request_tracking_tween_factory", under=INGRESS)
+    config_.add_view_deriver(route_context_deriver, "c2c_route_context")
     outgoing.install(config_.get_settings())

@@ -30,6 +30,7 @@ def _seen(request: Any) -> dict[str, Any]:
         "sampled": ctx.sampled,
         "tracestate": ctx.tracestate,
         "kind": ctx.kind,
+        "route": ctx.route,
     }
 
 
@@ -235,3 +236,7 @@ def test_middleware_around_pyramid_tween_keeps_one_id() -> None:
     response = app.get("/seen")
     assert response.json["context"] == response.headers["X-Request-ID"]
     assert response.headers.getall("X-Request-ID") == [response.json["context"]]
+
+
+def test_the_route_name_is_in_the_context_while_the_view_runs(app: webtest.TestApp) -> None:
+    assert app.get("/seen").json["route"] == "seen"
