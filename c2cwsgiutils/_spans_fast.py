@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import sys
@@ -18,47 +17,34 @@ _new_object = object.__new__
 _START_TIME = getattr(logging, "_startTime", time.time())
 
 
+_LEADING_FIELDS = (
+    "request_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "sampled",
+    "kind",
+    "task_id",
+    "span_path",
+)
+
+
 def make_derive() -> Callable[[context.Context, str, str, str, bool, str], context.Context]:
-    """A fast ``dataclasses.replace`` of the span fields that copies every other field as is.
+    """A fast ``ctx._replace(...)`` of the span fields that copies every other field as is.
 
-    It writes the slots of a new frozen :class:`context.Context` directly (about 2.5x faster than
-    ``replace``, which goes through ``__init__``), and still copies fields added to the context
-    later; falls back to ``replace`` if the context ever stops using slots.
+    :class:`context.Context` is a named tuple: the new tuple is built by position (about 2.5x
+    faster than ``_replace``). Fields added after ``span_path`` are copied as they are; a change
+    of the leading fields' order is caught here, at import time.
     """
-    own = ("trace_id", "span_id", "parent_span_id", "sampled", "span_path")
     cls = context.Context
-    descriptors: dict[str, Any] = {f.name: getattr(cls, f.name, None) for f in dataclasses.fields(cls)}
-    if not all(hasattr(d, "__set__") and hasattr(d, "__get__") for d in descriptors.values()):
-
-        def derive_slowly(  # noqa: PLR0917 - positional: a hot path
-            ctx: context.Context, trace_id: str, span_id: str, parent: str, sampled: bool, path: str
-        ) -> context.Context:
-            return dataclasses.replace(
-                ctx,
-                trace_id=trace_id,
-                span_id=span_id,
-                parent_span_id=parent,
-                sampled=sampled,
-                span_path=path,
-            )
-
-        return derive_slowly
-    copied = tuple((d.__get__, d.__set__) for name, d in descriptors.items() if name not in own)
-    set_trace, set_span, set_parent, set_sampled, set_path = (descriptors[name].__set__ for name in own)
-    new = object.__new__
+    if cls._fields[: len(_LEADING_FIELDS)] != _LEADING_FIELDS:
+        raise RuntimeError(f"context.Context fields changed: {cls._fields}; update make_derive()")
+    new = tuple.__new__
 
     def derive(  # noqa: PLR0917 - positional: a hot path
         ctx: context.Context, trace_id: str, span_id: str, parent: str, sampled: bool, path: str
     ) -> context.Context:
-        result = new(cls)
-        for get, put in copied:
-            put(result, get(ctx))
-        set_trace(result, trace_id)
-        set_span(result, span_id)
-        set_parent(result, parent)
-        set_sampled(result, sampled)
-        set_path(result, path)
-        return result
+        return new(cls, (ctx[0], trace_id, span_id, parent, sampled, ctx[5], ctx[6], path, *ctx[8:]))
 
     return derive
 

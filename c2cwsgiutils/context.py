@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import contextvars
 import os
+import random
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 __all__ = [
     "EMPTY",
     "Context",
     "bind",
+    "child_traceparent",
     "current",
     "format_traceparent",
+    "new_ids",
     "new_request_id",
     "new_span_id",
     "new_trace_id",
     "parse_traceparent",
+    "parse_tracestate",
     "restore",
     "start",
     "submit",
@@ -38,19 +40,33 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """A snapshot of the correlation fields; every field is a string, empty when unknown."""
+class Context(NamedTuple):
+    """A snapshot of the correlation fields; every field is a string, empty when unknown.
+
+    Immutable (a named tuple: the cheapest immutable record to build, and one is built per request);
+    derive a new one with :func:`bind` or ``ctx._replace(...)``.
+    """
 
     request_id: str = ""
+    """The ID a user greps for: from an incoming header, or 32 hex characters (a uuid4)."""
     trace_id: str = ""
+    """W3C trace id (32 hex characters)."""
     span_id: str = ""
+    """W3C span id of the current span (16 hex characters)."""
     parent_span_id: str = ""
+    """The span this one is a child of (e.g. the caller's, from ``traceparent``)."""
     sampled: bool = True
+    """W3C ``sampled`` flag."""
     kind: str = ""
+    """``web``, ``celery``, ``cli`` ..."""
     task_id: str = ""
+    """The Celery task id inside a task."""
     span_path: str = ""
+    """Dotted names of the open spans (``request.sql``)."""
     route: str = ""
+    """The Pyramid route name, once known."""
+    tracestate: str = ""
+    """The W3C ``tracestate`` to propagate (opaque)."""
 
     @property
     def traceparent(self) -> str:
@@ -82,7 +98,7 @@ def restore(token: contextvars.Token[Context]) -> None:
 @contextmanager
 def bind(**fields: Any) -> Iterator[Context]:
     """Within the block, the current context with ``fields`` replaced; yields that context."""
-    ctx = replace(_CURRENT.get(), **fields)
+    ctx = _CURRENT.get()._replace(**fields)
     token = _CURRENT.set(ctx)
     try:
         yield ctx
@@ -108,21 +124,55 @@ def submit(executor: Executor, func: Callable[..., R], *args: Any, **kwargs: Any
 # ---- identifiers ---------------------------------------------------------------------------
 
 
+# IDs need to be unique, not secret: a private Mersenne Twister seeded from os.urandom is several
+# times faster than uuid.uuid4()/os.urandom (one system call each, slow in sandboxes), and is
+# re-seeded in forked children so that two workers never produce the same sequence.
+_random = random.Random(os.urandom(32))
+
+
+def _reseed() -> None:
+    _random.seed(os.urandom(32))
+
+
+os.register_at_fork(after_in_child=_reseed)
+
+
+_bits = _random.getrandbits
+# Version (4) and variant (10xx) bits of a uuid4, for a 128-bit number, then for the first 128
+# bits of a 320-bit number (request ID + trace id + span id in one draw).
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+_IDS_CLEAR = ~((0xF << 268) | (0x3 << 254))
+_IDS_SET = (0x4 << 268) | (0x2 << 254)
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+
 def new_request_id() -> str:
-    """A fresh request ID: 32 lower-case hex characters (a uuid4)."""
-    return uuid.uuid4().hex
+    """A fresh request ID: 32 lower-case hex characters (the hex form of a random uuid4)."""
+    return "%032x" % ((_bits(128) & _UUID4_CLEAR) | _UUID4_SET)
 
 
 def new_trace_id() -> str:
     """A fresh W3C trace id (32 hex characters, never all zeros)."""
-    value = os.urandom(16).hex()
-    return value if value != "0" * 32 else new_trace_id()
+    value = "%032x" % _bits(128)  # noqa: UP031 - measurably faster than format()
+    return value if value != _ZERO_TRACE else new_trace_id()
 
 
 def new_span_id() -> str:
     """A fresh W3C span id (16 hex characters, never all zeros)."""
-    value = os.urandom(8).hex()
-    return value if value != "0" * 16 else new_span_id()
+    value = "%016x" % _bits(64)  # noqa: UP031 - measurably faster than format()
+    return value if value != _ZERO_SPAN else new_span_id()
+
+
+def new_ids() -> tuple[str, str, str]:
+    """A fresh ``(request_id, trace_id, span_id)`` from one random draw (the start of a request)."""
+    value = "%080x" % ((_bits(320) & _IDS_CLEAR) | _IDS_SET)
+    trace_id = value[32:64]
+    span_id = value[64:]
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return value[:32], new_trace_id(), new_span_id()
+    return value[:32], trace_id, span_id
 
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z")
@@ -147,6 +197,28 @@ def parse_traceparent(value: str | None) -> tuple[str, str, bool] | None:
     return trace_id, span_id, bool(int(flags, 16) & 1)
 
 
+_TRACESTATE_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def parse_tracestate(value: str | None) -> str:
+    """The ``tracestate`` header to propagate, or "" when it is absent or not acceptable.
+
+    Kept opaque as W3C asks; rejected when longer than 512 characters or containing anything but
+    printable ASCII (so that it can never inject a header or a log line).
+    """
+    if not value or len(value) > 512 or _TRACESTATE_UNSAFE.search(value) is not None:
+        return ""
+    return value.strip()
+
+
 def format_traceparent(trace_id: str, span_id: str, sampled: bool = True) -> str:
     """Build a version-00 ``traceparent`` header."""
     return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
+
+
+def child_traceparent(ctx: Context) -> str:
+    """A ``traceparent`` for an outgoing call: a new span, child of ``ctx``'s (same trace).
+
+    Starts a new trace when ``ctx`` has none; the current context is not changed.
+    """
+    return format_traceparent(ctx.trace_id or new_trace_id(), new_span_id(), ctx.sampled)

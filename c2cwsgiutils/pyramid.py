@@ -18,6 +18,9 @@ LOG = logging.getLogger(__name__)
 # own position with over=/under=, so this list only decides the order of the includes.
 FEATURES: list[str] = [
     "c2cwsgiutils.broadcast",
+    "c2cwsgiutils.request_tracking",
+    "c2cwsgiutils.logging",
+    "c2cwsgiutils.logging.level_view",
     "c2cwsgiutils.errors",
     "c2cwsgiutils.spans",
     "c2cwsgiutils.stats",

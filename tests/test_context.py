@@ -104,3 +104,57 @@ def test_future_versions_may_carry_extra_fields() -> None:
 def test_traceparent_round_trip() -> None:
     ctx = context.Context(trace_id=context.new_trace_id(), span_id=context.new_span_id())
     assert context.parse_traceparent(ctx.traceparent) == (ctx.trace_id, ctx.span_id, True)
+
+
+def test_new_request_ids_are_uuid4_hex() -> None:
+    import uuid
+
+    for value in [context.new_request_id() for _ in range(50)] + [context.new_ids()[0] for _ in range(50)]:
+        parsed = uuid.UUID(value)
+        assert (parsed.hex, parsed.version, parsed.variant) == (value, 4, uuid.RFC_4122)
+
+
+def test_new_ids_are_well_formed_and_unique() -> None:
+    request_ids, trace_ids, span_ids = zip(*(context.new_ids() for _ in range(100)), strict=True)
+    assert len(set(request_ids)) == len(set(trace_ids)) == len(set(span_ids)) == 100
+    assert all(len(t) == 32 and len(s) == 16 for t, s in zip(trace_ids, span_ids, strict=True))
+
+
+def test_a_forked_child_does_not_repeat_the_parent_ids() -> None:
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, context.new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child_id = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child_id != context.new_request_id()
+    assert len(child_id) == 32
+
+
+def test_child_traceparent_is_a_new_span_of_the_same_trace() -> None:
+    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16, sampled=False)
+    version, trace_id, span_id, flags = context.child_traceparent(ctx).split("-")
+    assert (version, trace_id, flags) == ("00", "a" * 32, "00")
+    assert span_id != "b" * 16
+
+
+def test_child_traceparent_without_a_trace_starts_one() -> None:
+    assert context.parse_traceparent(context.child_traceparent(context.EMPTY)) is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("congo=t61rcWkgMzE", "congo=t61rcWkgMzE"), ("a=1\r\nX: y", ""), ("x" * 513, ""), (None, "")],
+)
+def test_tracestate_is_kept_only_when_safe(value: str | None, expected: str) -> None:
+    assert context.parse_tracestate(value) == expected
+
+
+def test_a_context_is_immutable() -> None:
+    with pytest.raises(AttributeError):
+        context.EMPTY.request_id = "x"  # type: ignore[misc]

@@ -8,10 +8,10 @@ context. Every ``extra=`` field is kept; values that JSON cannot encode become t
 | --- | --- |
 | ``timestamp`` | ISO 8601 UTC with microseconds, e.g. ``2026-11-22T11:14:10.478351Z`` |
 | ``created`` | the same instant as a POSIX float (for machines) |
+| ``msg`` | the formatted message |
 | ``level`` | syslog severity number (7 debug, 6 info, 4 warning, 3 error, 2 critical) |
 | ``level_name`` | Python level name (``INFO`` ...) |
 | ``levelno`` | Python level number |
-| ``msg`` | the formatted message |
 | ``logger_name`` | the logger's name |
 | ``file``, ``line``, ``function`` | where the call was made |
 | ``pid``, ``process_name``, ``thread_name`` | who made it |
@@ -19,7 +19,7 @@ context. Every ``extra=`` field is kept; values that JSON cannot encode become t
 | ``request_id``, ``trace_id``, ``span_id``, ``parent_span_id``, ``kind``, ``task_id`` | correlation |
 | ``exception`` | the formatted traceback, when the record has one |
 | ``stack`` | ``stack_info``, when asked for |
-| any other key | an ``extra=`` field, as given |
+| any other key | an ``extra=`` field, as given (names starting with ``_`` are skipped) |
 """
 
 from __future__ import annotations
@@ -27,11 +27,22 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any
 
 from c2cwsgiutils import context
 
-__all__ = ["CONTEXT_FIELDS", "RESERVED_ATTRIBUTES", "SYSLOG_LEVELS", "record_to_dict", "syslog_level"]
+__all__ = [
+    "CONTEXT_FIELDS",
+    "RESERVED_ATTRIBUTES",
+    "SYSLOG_LEVELS",
+    "constant_fields",
+    "extra_keys",
+    "record_to_dict",
+    "record_to_json",
+    "syslog_level",
+]
 
 # Attributes every LogRecord has: they are not "extra" fields.
 RESERVED_ATTRIBUTES = frozenset(
@@ -73,28 +84,74 @@ def syslog_level(levelno: int) -> int:
     return 7
 
 
+_second = -1
+_second_text = ""
+_second_number = ""
+
+
+def _new_second(seconds: int) -> None:
+    # strftime is the costliest part of a record: compute it once per second.
+    global _second, _second_text, _second_number
+    _second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    _second_number = str(seconds)
+    _second = seconds
+
+
 def _timestamp(created: float) -> str:
     seconds = int(created)
-    micros = int((created - seconds) * 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    if seconds != _second:
+        _new_second(seconds)
+    return f"{_second_text}.{int((created - seconds) * 1_000_000):06d}Z"
+
+
+_LAST_STANDARD = list(vars(logging.LogRecord("", 0, "", 0, "", (), None)))[-1]
+
+
+def extra_keys(attributes: dict[str, Any]) -> list[str]:
+    """The names of the ``extra=`` fields of a record's ``__dict__``, in the order they were set.
+
+    Skips the standard attributes, the correlation fields and names starting with ``_``. A
+    LogRecord sets its standard attributes first: only what follows the last of them is looked at.
+    """
+    found: list[str] = []
+    for key in reversed(attributes):
+        if key == _LAST_STANDARD:
+            break
+        if key not in RESERVED_ATTRIBUTES and key[0] != "_":
+            found.append(key)
+    found.reverse()
+    return found
+
+
+_get_context = context._CURRENT.get
 
 
 def record_to_dict(
     record: logging.LogRecord, service: str = "", formatter: logging.Formatter | None = None
 ) -> dict[str, Any]:
-    """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding)."""
+    """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding).
+
+    Never raises for a broken ``msg % args``: the message then shows both, and the error's type.
+    """
     attributes = record.__dict__
+    msg = record.msg
+    args = record.args
     try:
-        message = record.getMessage()
+        message = str(msg) if type(msg) is not str else msg
+        if args:
+            message = message % args
     except Exception as exc:  # a broken %-format must not lose the record
-        message = f"{record.msg!r} % {record.args!r} ({type(exc).__name__})"
+        message = f"{msg!r} % {args!r} ({type(exc).__name__})"
+    created = record.created
+    levelno = record.levelno
+    level = SYSLOG_LEVELS.get(levelno)
     result: dict[str, Any] = {
-        "timestamp": _timestamp(record.created),
-        "created": record.created,
-        "level": syslog_level(record.levelno),
-        "level_name": record.levelname,
-        "levelno": record.levelno,
+        "timestamp": _timestamp(created),
+        "created": created,
         "msg": message,
+        "level": syslog_level(levelno) if level is None else level,
+        "level_name": record.levelname,
+        "levelno": levelno,
         "logger_name": record.name,
         "file": record.pathname,
         "line": record.lineno,
@@ -105,24 +162,27 @@ def record_to_dict(
         "host": HOSTNAME,
         "service": service,
     }
-    if "request_id" in attributes:
-        for name in CONTEXT_FIELDS:
-            result[name] = attributes.get(name, "")
+    request_id = attributes.get("request_id")
+    if request_id is not None:
+        result["request_id"] = request_id
+        result["trace_id"] = attributes.get("trace_id", "")
+        result["span_id"] = attributes.get("span_id", "")
+        result["parent_span_id"] = attributes.get("parent_span_id", "")
+        result["kind"] = attributes.get("kind", "")
+        result["task_id"] = attributes.get("task_id", "")
     else:
-        ctx = context.current()
+        ctx = _get_context()
         result["request_id"] = ctx.request_id
         result["trace_id"] = ctx.trace_id
         result["span_id"] = ctx.span_id
         result["parent_span_id"] = ctx.parent_span_id
         result["kind"] = ctx.kind
         result["task_id"] = ctx.task_id
-    for key, value in attributes.items():
-        if key not in RESERVED_ATTRIBUTES and key[0] != "_":
-            result[key] = value
+    for key in extra_keys(attributes):
+        result[key] = attributes[key]
     if record.exc_info:
-        fmt = formatter or _FORMATTER
         if not record.exc_text:
-            record.exc_text = fmt.formatException(record.exc_info)
+            record.exc_text = (formatter or _FORMATTER).formatException(record.exc_info)
         result["exception"] = record.exc_text
     elif record.exc_text:
         result["exception"] = record.exc_text
@@ -132,3 +192,148 @@ def record_to_dict(
 
 
 _FORMATTER = logging.Formatter()
+
+
+# ---- the same record, straight to JSON text ------------------------------------------------
+#
+# json.dumps(record_to_dict(...)) spends most of its time escaping the same strings again and
+# again (logger name, file, function, host ...) and in float repr: record_to_json writes the
+# fixed fields with a template, escapes each variable string once, and caches the escaped form of
+# the strings that repeat. tests/logging/test_json.py checks it gives exactly record_to_dict.
+
+_escape = encode_basestring  # the C implementation: '"' + escaped + '"'
+_escaped: dict[str | None, str] = {None: "null"}
+_MAX_ESCAPED = 4096
+
+
+def escaped(value: Any) -> str:
+    """``value`` as a JSON string literal (``null`` for ``None``), cached: for the strings that repeat
+    from record to record (logger names, files, functions, threads).
+    """
+    result = _escaped.get(value)
+    if result is None:
+        if len(_escaped) >= _MAX_ESCAPED:
+            _escaped.clear()
+            _escaped[None] = "null"
+        result = _escaped[value] = _escape(value)
+    return result
+
+
+EMPTY_STRING = '""'
+
+
+_SITES: dict[tuple[Any, ...], str] = {}
+
+
+def _site(key: tuple[Any, ...]) -> str:
+    # The fields that only depend on where and by whom the call was made, encoded once per call site.
+    levelno, levelname, name, pathname, lineno, function, pid, process_name, thread_name, constant = key
+    text = (
+        f'"level":{syslog_level(levelno)},"level_name":{escaped(levelname)},'
+        f'"levelno":{levelno},"logger_name":{escaped(name)},"file":{escaped(pathname)},'
+        f'"line":{"null" if lineno is None else int(lineno)},"function":{escaped(function)},'
+        f'"pid":{"null" if pid is None else int(pid)},"process_name":{escaped(process_name)},'
+        f'"thread_name":{escaped(thread_name)}{constant},'
+    )
+    if len(_SITES) >= _MAX_ESCAPED:
+        _SITES.clear()
+    _SITES[key] = text
+    return text
+
+
+def record_to_json(
+    record: logging.LogRecord,
+    constant: str,
+    encode: Callable[[Any], str],
+    formatter: logging.Formatter | None = None,
+) -> str:
+    """The JSON text of :func:`record_to_dict` for ``record``, built faster.
+
+    ``constant`` is ``,"host":...,"service":...`` already encoded (see :func:`constant_fields`);
+    ``encode`` encodes the ``extra=`` fields that are neither ``str`` nor ``int`` (a JSON encoder
+    function). Raises what ``encode`` raises for values it cannot encode.
+    """
+    attributes = record.__dict__
+    msg = record.msg
+    args = record.args
+    try:
+        message = str(msg) if type(msg) is not str else msg
+        if args:
+            message = message % args
+    except Exception as exc:  # a broken %-format must not lose the record
+        message = f"{msg!r} % {args!r} ({type(exc).__name__})"
+    created = record.created
+    seconds = int(created)
+    if seconds != _second:
+        _new_second(seconds)
+    fraction = str(1_000_000 + int((created - seconds) * 1_000_000))[1:]  # faster than :06d
+    key = (
+        record.levelno,
+        record.levelname,
+        record.name,
+        record.pathname,
+        record.lineno,
+        record.funcName,
+        record.process,
+        record.processName,
+        record.threadName,
+        constant,
+    )
+    site = _SITES.get(key)
+    if site is None:
+        site = _site(key)
+    request_id = attributes.get("request_id")
+    if request_id is not None:
+        trace_id = attributes.get("trace_id", "")
+        span_id = attributes.get("span_id", "")
+        parent_span_id = attributes.get("parent_span_id", "")
+        kind = attributes.get("kind", "")
+        task_id = attributes.get("task_id", "")
+    else:
+        ctx = _get_context()
+        request_id, trace_id, span_id, parent_span_id = ctx[0], ctx[1], ctx[2], ctx[3]
+        kind, task_id = ctx[5], ctx[6]
+    text = (
+        f'{{"timestamp":"{_second_text}.{fraction}Z","created":{_second_number}.{fraction},'
+        f'"msg":{_escape(message)},{site}'
+        f'"request_id":{_escape(request_id) if request_id else EMPTY_STRING},'
+        f'"trace_id":{_escape(trace_id) if trace_id else EMPTY_STRING},'
+        f'"span_id":{_escape(span_id) if span_id else EMPTY_STRING},'
+        f'"parent_span_id":{_escape(parent_span_id) if parent_span_id else EMPTY_STRING},'
+        f'"kind":{_escape(kind) if kind else EMPTY_STRING},'
+        f'"task_id":{_escape(task_id) if task_id else EMPTY_STRING}'
+    )
+    extra: list[str] | None = None
+    for name in reversed(attributes):  # the extra= fields: see extra_keys
+        if name == _LAST_STANDARD:
+            break
+        if name in RESERVED_ATTRIBUTES or name[0] == "_":
+            continue
+        value = attributes[name]
+        kind_of_value = type(value)
+        if kind_of_value is str:
+            encoded = _escape(value)
+        elif kind_of_value is int:
+            encoded = str(value)
+        else:
+            encoded = encode(value)
+        if extra is None:
+            extra = []
+        extra.append(f",{_escaped.get(name) or escaped(name)}:{encoded}")
+    if extra is not None:
+        extra.reverse()
+        text += "".join(extra)
+    if record.exc_info:
+        if not record.exc_text:
+            record.exc_text = (formatter or _FORMATTER).formatException(record.exc_info)
+        text += ',"exception":' + _escape(record.exc_text)
+    elif record.exc_text:
+        text += ',"exception":' + _escape(record.exc_text)
+    if record.stack_info:
+        text += ',"stack":' + _escape(record.stack_info)
+    return text + "}"
+
+
+def constant_fields(service: str) -> str:
+    """The encoded ``host`` and ``service`` fields for :func:`record_to_json`."""
+    return f',"host":{_escape(HOSTNAME)},"service":{_escape(service)}'

@@ -1,0 +1,109 @@
+"""Shared by the benchmarks: peer virtualenvs under bench/.peers, worker processes, alternating rounds.
+
+Each variant runs in its own long-lived worker process (its own interpreter and virtualenv). The
+driver asks each worker in turn for one round of N iterations, so that every variant sees the same
+machine noise; it prints medians over the rounds and ratios.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PEERS = BENCH / ".peers"
+
+
+def peer_python(name: str, requirements: Sequence[str], python: str = sys.executable) -> Path:
+    """The interpreter of the peer virtualenv ``bench/.peers/<name>``, created on first use."""
+    venv = PEERS / name
+    marker = venv / ".installed"
+    wanted = "\n".join(requirements)
+    if not marker.exists() or marker.read_text() != wanted:
+        print(f"# installing peer {name}: {' '.join(requirements)}", file=sys.stderr, flush=True)
+        subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin/python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+            check=True,
+        )
+        marker.write_text(wanted)
+    return venv / "bin/python"
+
+
+class Worker:
+    """One variant in its own process, answering ``N`` with the seconds N iterations took."""
+
+    def __init__(self, name: str, python: Path | str, script: Path, variant: str) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            [str(python), str(script), "--worker", variant],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+        )
+        line = self._read()
+        if line != "ready":
+            raise RuntimeError(f"worker {name} did not start: {line!r}")
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.name} exited with {self.process.wait()}")
+        return line.strip()
+
+    def run(self, iterations: int) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{iterations}\n")
+        self.process.stdin.flush()
+        return float(self._read())
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def serve(run: Callable[[int], None]) -> None:
+    """Worker side: announce readiness, then time ``run(N)`` for each ``N`` read on stdin."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        iterations = int(line)
+        start = time.perf_counter()
+        run(iterations)
+        print(time.perf_counter() - start, flush=True)
+
+
+def compare(
+    workers: Sequence[Worker], iterations: int, rounds: int, unit: str, per_second: bool
+) -> dict[str, float]:
+    """Alternate rounds over the workers; print and return the median time per iteration (µs)."""
+    for worker in workers:
+        worker.run(max(iterations // 5, 1))  # warm-up
+    samples: dict[str, list[float]] = {worker.name: [] for worker in workers}
+    for round_number in range(rounds):
+        order = workers if round_number % 2 == 0 else list(reversed(workers))
+        for worker in order:
+            samples[worker.name].append(worker.run(iterations) / iterations * 1e6)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    for name, values in samples.items():
+        spread = f"min {min(values):.2f} max {max(values):.2f}"
+        rate = f"  {1e6 / medians[name]:>10,.0f} {unit}/s" if per_second else ""
+        print(f"{name:<28} {medians[name]:>9.2f} µs/{unit}{rate}   ({spread}, {rounds} rounds)")
+    return medians

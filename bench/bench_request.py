@@ -1,0 +1,163 @@
+"""Per-request cost of the toolkit, in-process through the WSGI callable (no network).
+
+Variants, each in its own process, alternated round by round:
+
+- ``plain pyramid``: a hello-world JSON route whose view logs one line (stdlib text handler);
+- ``plain pyramid, no log``: the same without the log line (for reference);
+- ``ours``: the same app with ``config.include("c2cwsgiutils.pyramid")`` (request tracking, context
+  filter) and the log line through our :class:`JsonLogHandler`;
+- ``original 6.1.10``: the same with the original c2cwsgiutils' include and its JSON handler
+  (installed into bench/.peers/original on first run).
+
+Every log line goes to a null stream. Prints the median µs/request, the overhead against plain
+Pyramid and the ratios. Usage: ``python bench/bench_request.py [--rounds 9] [--requests 3000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness
+
+ORIGINAL = ["c2cwsgiutils[standard]==6.1.10", "webtest"]
+LOG = logging.getLogger("bench.view")
+
+
+class NullStream:
+    """A stream that drops everything (no system call: we measure the Python side)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _configure_logging(handler: logging.Handler) -> None:
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # Keep the toolkit's own start-up lines out of the way.
+    logging.getLogger("c2cwsgiutils").setLevel(logging.WARNING)
+
+
+def _build(variant: str) -> object:
+    from pyramid.config import Configurator
+
+    def hello(request: object) -> dict[str, str]:
+        if variant != "plain-nolog":
+            LOG.info("hello")
+        return {"hello": "world"}
+
+    if variant in ("plain", "plain-nolog"):
+        handler: logging.Handler = logging.StreamHandler(NullStream())  # type: ignore[arg-type]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5.5s [%(name)s] %(message)s"))
+    elif variant == "ours":
+        from c2cwsgiutils.logging import JsonLogHandler
+
+        handler = JsonLogHandler(NullStream())  # type: ignore[arg-type]
+    else:
+        from c2cwsgiutils.pyramid_logging import JsonLogHandler as OriginalHandler  # type: ignore[import-not-found]
+
+        handler = OriginalHandler(NullStream())
+    _configure_logging(handler)
+
+    config = Configurator(settings={})
+    if variant in ("ours", "original"):
+        config.include("c2cwsgiutils.pyramid")
+    config.add_route("hello", "/hello")
+    config.add_view(hello, route_name="hello", renderer="json")
+    return config.make_wsgi_app()
+
+
+def _worker(variant: str) -> None:
+    app = _build(variant)
+    base = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/hello",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+        statuses.append(status)
+
+    def once() -> bytes:
+        environ = dict(base)
+        environ["wsgi.input"] = io.BytesIO(b"")
+        result = app(environ, start_response)  # type: ignore[operator]
+        body = b"".join(result)
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        return body
+
+    body = once()
+    if body != b'{"hello": "world"}' or statuses[-1] != "200 OK":
+        raise RuntimeError(f"{variant}: unexpected answer {statuses[-1]} {body!r}")
+
+    def run(iterations: int) -> None:
+        for _ in range(iterations):
+            once()
+        statuses.clear()
+
+    _harness.serve(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--worker")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--no-original", action="store_true", help="skip the original 6.1.10")
+    args = parser.parse_args()
+    if args.worker:
+        _worker(args.worker)
+        return
+
+    script = Path(__file__).resolve()
+    variants = [
+        ("plain pyramid", sys.executable, "plain"),
+        ("plain pyramid, no log", sys.executable, "plain-nolog"),
+        ("ours", sys.executable, "ours"),
+    ]
+    if not args.no_original:
+        variants.append(("original 6.1.10", str(_harness.peer_python("original", ORIGINAL)), "original"))
+    workers = [_harness.Worker(name, python, script, variant) for name, python, variant in variants]
+    try:
+        print("# per request, in-process WSGI call, hello-world JSON route logging one line")
+        medians = _harness.compare(workers, args.requests, args.rounds, "req", per_second=True)
+    finally:
+        for worker in workers:
+            worker.close()
+    plain = medians["plain pyramid"]
+    for name, value in medians.items():
+        if name != "plain pyramid":
+            print(f"{name:<28} {value - plain:+9.2f} µs vs plain pyramid   ratio {value / plain:.2f}x")
+    if "original 6.1.10" in medians:
+        print(f"ours vs original: {medians['original 6.1.10'] / medians['ours']:.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""Request tracking: every request gets a request ID and a W3C trace context, current while it runs.
+
+Two entry points share one implementation:
+
+- the Pyramid tween (``config.include("c2cwsgiutils.request_tracking")``, placed right under
+  ``INGRESS`` so that everything below it, exception views included, runs inside the context);
+- :class:`RequestTrackingMiddleware`, a plain WSGI middleware for other frameworks (Flask ...).
+
+The request ID comes from the first present of ``C2C_REQUEST_ID_HEADER`` (when set),
+``X-Request-ID``, ``X-Correlation-ID``, ``Request-ID``, ``X-Varnish`` and ``X-Amzn-Trace-Id``;
+a value longer than 128 characters or outside letters, digits and ``-_.:/+=@`` is replaced by a
+fresh ID and a warning that never prints it. It is echoed as ``X-Request-ID`` on the response,
+available as ``request.c2c_request_id`` (Pyramid) and ``environ["c2c.request_id"]`` (both).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from c2cwsgiutils import config, outgoing
+from c2cwsgiutils.context import (
+    _CURRENT,
+    Context,
+    new_ids,
+    new_request_id,
+    new_span_id,
+    new_trace_id,
+    parse_traceparent,
+    parse_tracestate,
+)
+
+__all__ = [
+    "DEFAULT_HEADERS",
+    "RequestTrackingMiddleware",
+    "TrackingSettings",
+    "includeme",
+    "open_context",
+    "request_tracking_tween_factory",
+    "route_context_deriver",
+    "warn_rejected",
+]
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_HEADERS = ("X-Request-ID", "X-Correlation-ID", "Request-ID", "X-Varnish", "X-Amzn-Trace-Id")
+RESPONSE_HEADER = "X-Request-ID"
+ENVIRON_KEY = "c2c.request_id"
+MAX_LENGTH = 128
+
+_NORMALISED = frozenset(("HTTP_X_VARNISH", "HTTP_X_AMZN_TRACE_ID"))
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z")
+_is_safe = re.compile(r"[A-Za-z0-9_.:/+=@-]{1,128}\Z").match
+
+
+def _header_name(raw: str) -> str:
+    value = raw.strip()
+    if value and not _HEADER_NAME.match(value):
+        raise ValueError(raw)
+    return value
+
+
+REQUEST_ID_HEADER = config.declare(
+    "C2C_REQUEST_ID_HEADER",
+    "c2c.request_id_header",
+    "",
+    config.Converter(_header_name, "an HTTP header name", "header"),
+    "Extra incoming header holding the request ID, looked at before X-Request-ID, X-Correlation-ID, "
+    "Request-ID, X-Varnish and X-Amzn-Trace-Id.",
+    feature="request_tracking",
+)
+
+
+def _environ_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """The headers to look at, as ``(environ key, header name)`` pairs in priority order."""
+
+    headers: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> TrackingSettings:
+        extra = REQUEST_ID_HEADER.get(settings)
+        names = [extra] if extra else []
+        names += [name for name in DEFAULT_HEADERS if name.lower() != extra.lower()]
+        return cls(tuple((_environ_key(name), name) for name in names))
+
+
+def _normalise(environ_key: str, value: str) -> str:
+    # Caches and load balancers put more than an ID in these two: keep the ID part.
+    if environ_key == "HTTP_X_VARNISH":
+        return value.split(" ", 1)[0]
+    if environ_key == "HTTP_X_AMZN_TRACE_ID":
+        return value.split(";", 1)[0]
+    return value
+
+
+Rejected = tuple[str, int]
+"""An unacceptable incoming request ID: the header's name and the value's length (never the value)."""
+
+
+def open_context(
+    environ: dict[str, Any], headers: tuple[tuple[str, str], ...]
+) -> tuple[Context, Rejected | None]:
+    """The context of a request described by a WSGI ``environ`` (its ID also goes in ``c2c.request_id``).
+
+    Returns the context and, when the incoming ID was unacceptable and replaced, what to warn about
+    once the context is current (see :func:`warn_rejected`).
+    """
+    request_id = ""
+    rejected: Rejected | None = None
+    for key, name in headers:
+        value = environ.get(key)
+        if value:
+            if key in _NORMALISED:
+                value = _normalise(key, value)
+            if _is_safe(value) is not None:
+                request_id = value
+            else:
+                rejected = (name, len(value))
+            break
+    traceparent = environ.get("HTTP_TRACEPARENT")
+    parsed = parse_traceparent(traceparent) if traceparent else None
+    if parsed is None:
+        if request_id:
+            trace_id, span_id = new_trace_id(), new_span_id()
+        else:
+            request_id, trace_id, span_id = new_ids()
+        environ[ENVIRON_KEY] = request_id
+        return Context(request_id, trace_id, span_id, "", True, "web"), rejected
+    if not request_id:
+        request_id = new_request_id()
+    environ[ENVIRON_KEY] = request_id
+    trace_id, parent_span_id, sampled = parsed
+    tracestate = environ.get("HTTP_TRACESTATE")
+    ctx = Context(
+        request_id,
+        trace_id,
+        new_span_id(),
+        parent_span_id,
+        sampled,
+        "web",
+        "",
+        "",
+        "",
+        parse_tracestate(tracestate) if tracestate else "",
+    )
+    return ctx, rejected
+
+
+def warn_rejected(rejected: Rejected, request_id: str) -> None:
+    """Log that an incoming request ID was replaced, without its value (it may be a log injection)."""
+    LOG.warning(
+        "Ignored the incoming %s header (%d characters; more than %d or characters outside letters, "
+        "digits and -_.:/+=@); using request ID %s instead",
+        rejected[0],
+        rejected[1],
+        MAX_LENGTH,
+        request_id,
+    )
+
+
+def request_tracking_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
+    """Pyramid tween factory: the request runs inside its correlation context."""
+    headers = config.cached(registry, TrackingSettings.from_settings).headers
+    set_context = _CURRENT.set
+    reset_context = _CURRENT.reset
+
+    def request_tracking_tween(request: Any) -> Any:
+        environ = request.environ
+        # Already tracked by RequestTrackingMiddleware around this application: keep its context.
+        outer_id = environ.get(ENVIRON_KEY)
+        if outer_id is not None and _CURRENT.get().request_id == outer_id:
+            request.c2c_request_id = outer_id
+            return handler(request)
+        ctx, rejected = open_context(environ, headers)
+        # A plain attribute, not add_request_method(reify=True): that would make Pyramid build a
+        # new request class on every request (~20 us).
+        request.c2c_request_id = ctx.request_id
+        token = set_context(ctx)
+        try:
+            if rejected is not None:
+                warn_rejected(rejected, ctx.request_id)
+            response = handler(request)
+        finally:
+            reset_context(token)
+        # webob's response.headers[...] = ... costs several µs (it lower-cases every header twice).
+        headerlist = response.headerlist
+        for name, _value in headerlist:
+            if name.lower() == "x-request-id":
+                break
+        else:
+            headerlist.append((RESPONSE_HEADER, ctx.request_id))
+        return response
+
+    return request_tracking_tween
+
+
+def route_context_deriver(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, Any], Any]:
+    """Pyramid view deriver: while a view runs, the context's ``route`` is the matched route's name."""
+    del info
+    set_context = _CURRENT.set
+    reset_context = _CURRENT.reset
+    get_context = _CURRENT.get
+    new_context = tuple.__new__
+
+    def route_context_view(context: Any, request: Any) -> Any:
+        route = request.matched_route
+        ctx = get_context()
+        if route is None or not ctx.request_id or ctx.route:
+            return view(context, request)
+        # The tuple constructor directly: ctx._replace() costs several times more.
+        token = set_context(new_context(Context, (*ctx[:8], route.name, ctx[9])))
+        try:
+            return view(context, request)
+        finally:
+            reset_context(token)
+
+    return route_context_view
+
+
+class RequestTrackingMiddleware:
+    """Plain WSGI middleware doing what the Pyramid tween does, for any WSGI application::
+
+        app = RequestTrackingMiddleware(flask_app.wsgi_app)
+
+    ``settings`` is an optional mapping of ini keys (``c2c.request_id_header`` ...); environment
+    variables apply as everywhere. With ``propagate`` (the default) outgoing calls made with
+    requests, urllib3 and httpx carry the request's IDs (see :mod:`c2cwsgiutils.outgoing`). The
+    context stays current while the response body is iterated.
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        settings: Mapping[str, Any] | None = None,
+        propagate: bool = True,
+    ) -> None:
+        self.app = app
+        self._headers = TrackingSettings.from_settings(settings or {}).headers
+        if propagate:
+            outgoing.install(settings)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        ctx, rejected = open_context(environ, self._headers)
+        request_id = ctx.request_id
+
+        def tracking_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers = [header for header in headers if header[0].lower() != "x-request-id"]
+            headers.append((RESPONSE_HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        token = _CURRENT.set(ctx)
+        try:
+            if rejected is not None:
+                warn_rejected(rejected, request_id)
+            result = self.app(environ, tracking_start_response)
+        finally:
+            _CURRENT.reset(token)
+        return _iterate_in_context(result, ctx)
+
+
+def _iterate_in_context(result: Iterable[bytes], ctx: Context) -> Iterator[bytes]:
+    # The body of a streamed response is produced after __call__ returned: each chunk (and the
+    # final close) runs inside the request's context again.
+    try:
+        token = _CURRENT.set(ctx)
+        try:
+            iterator = iter(result)
+        finally:
+            _CURRENT.reset(token)
+        while True:
+            token = _CURRENT.set(ctx)
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                _CURRENT.reset(token)
+            yield chunk
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            token = _CURRENT.set(ctx)
+            try:
+                close()
+            finally:
+                _CURRENT.reset(token)
+
+
+def includeme(config_: Any) -> None:
+    """Pyramid include: the tween (right under ``INGRESS``), the view deriver putting the route
+    name in the context, and outgoing propagation."""
+    from pyramid.tweens import INGRESS
+
+    config.cached(config_.registry, TrackingSettings.from_settings)  # invalid settings fail here
+    config_.add_tween("c2cwsgiutils.request_tracking.request_tracking_tween_factory", under=INGRESS)
+    config_.add_view_deriver(route_context_deriver, "c2c_route_context")
+    outgoing.install(config_.get_settings())

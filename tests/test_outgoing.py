@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import urllib3
+
+from c2cwsgiutils import context, outgoing
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers 200 and records the headers of each request; ``/slow`` waits before answering."""
+
+    received: list[dict[str, str]]
+
+    def do_GET(self) -> None:
+        self.server.received.append({k.lower(): v for k, v in self.headers.items()})  # type: ignore[attr-defined]
+        if self.path == "/slow":
+            time.sleep(1.5)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out, as asked
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    httpd.daemon_threads = True
+    httpd.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.received  # type: ignore[attr-defined]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(autouse=True)
+def _installed() -> Iterator[None]:
+    outgoing.install({})
+    yield
+    outgoing.uninstall()
+
+
+def in_request() -> Any:
+    return context.bind(request_id="rid-42", trace_id=TRACE_ID, span_id=SPAN_ID, tracestate="k=v")
+
+
+def assert_propagated(headers: dict[str, str]) -> None:
+    assert headers["x-request-id"] == "rid-42"
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
+    assert span_id != SPAN_ID
+    assert len(span_id) == 16
+    assert headers["tracestate"] == "k=v"
+
+
+def test_requests_carries_the_ids(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    with in_request():
+        requests.get(url, timeout=5)
+    assert_propagated(received[0])
+
+
+def test_requests_session_carries_the_ids(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    with in_request(), requests.Session() as session:
+        session.get(url, timeout=5)
+    assert_propagated(received[0])
+
+
+def test_each_call_is_a_new_child_span(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    with in_request():
+        requests.get(url, timeout=5)
+        requests.get(url, timeout=5)
+    assert received[0]["traceparent"] != received[1]["traceparent"]
+
+
+def test_headers_set_by_the_caller_are_kept(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    with in_request():
+        requests.get(url, headers={"x-request-id": "mine"}, timeout=5)
+    assert received[0]["x-request-id"] == "mine"
+
+
+def test_nothing_is_added_outside_a_request(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    requests.get(url, timeout=5)
+    urllib3.PoolManager().request("GET", url)
+    assert all("x-request-id" not in headers and "traceparent" not in headers for headers in received)
+
+
+def test_urllib3_carries_the_ids(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    with in_request():
+        urllib3.PoolManager().request("GET", url)
+    assert_propagated(received[0])
+
+
+def test_urllib3_does_not_modify_the_pool_headers(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", int(url.rsplit(":", 1)[1]), headers={"X-Pool": "1"})
+    with in_request():
+        pool.request("GET", "/")
+    assert pool.headers == {"X-Pool": "1"}
+    assert received[0]["x-pool"] == "1"
+    assert received[0]["x-request-id"] == "rid-42"
+
+
+def test_httpx_carries_the_ids(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+    with in_request(), httpx.Client() as client:
+        client.get(url)
+    assert_propagated(received[0])
+
+
+def test_httpx_async_carries_the_ids(server: tuple[str, list[dict[str, str]]]) -> None:
+    url, received = server
+
+    async def call() -> None:
+        async with httpx.AsyncClient() as client:
+            await client.get(url)
+
+    with in_request():
+        asyncio.run(call())
+    assert_propagated(received[0])
+
+
+def test_requests_gets_the_default_timeout(server: tuple[str, list[dict[str, str]]]) -> None:
+    outgoing.install({"c2c.requests_default_timeout": "0.2"})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(server[0] + "/slow")
+
+
+def test_urllib3_gets_the_default_timeout(server: tuple[str, list[dict[str, str]]]) -> None:
+    outgoing.install({"c2c.requests_default_timeout": "0.2"})
+    with pytest.raises(urllib3.exceptions.MaxRetryError):
+        urllib3.PoolManager(retries=urllib3.Retry(0, read=0)).request("GET", server[0] + "/slow")
+
+
+def test_an_explicit_timeout_wins_over_the_default(server: tuple[str, list[dict[str, str]]]) -> None:
+    outgoing.install({"c2c.requests_default_timeout": "0.2"})
+    assert requests.get(server[0] + "/slow", timeout=10).text == "ok"
+
+
+def test_install_is_idempotent() -> None:
+    from requests.adapters import HTTPAdapter
+
+    patched = HTTPAdapter.send
+    outgoing.install({})
+    assert HTTPAdapter.send is patched
+    assert outgoing.installed()
+
+
+def test_uninstall_restores_the_libraries() -> None:
+    from requests.adapters import HTTPAdapter
+
+    outgoing.uninstall()
+    assert HTTPAdapter.send.__module__ == "requests.adapters"
+
+
+def test_the_request_tracking_include_installs_it(server: tuple[str, list[dict[str, str]]]) -> None:
+    import webtest
+    from pyramid.config import Configurator
+
+    outgoing.uninstall()
+    url, received = server
+
+    def call_out(request: Any) -> dict[str, str]:
+        requests.get(url, timeout=5)
+        return {"id": request.c2c_request_id}
+
+    configurator = Configurator(settings={})
+    configurator.include("c2cwsgiutils.request_tracking")
+    configurator.add_route("out", "/out")
+    configurator.add_view(call_out, route_name="out", renderer="json")
+    app = webtest.TestApp(configurator.make_wsgi_app())
+    app.get("/out", headers={"X-Request-ID": "through-pyramid"})
+    assert received[0]["x-request-id"] == "through-pyramid"
