@@ -18,6 +18,9 @@ LOG = logging.getLogger(__name__)
 # own position with over=/under=, so this list only decides the order of the includes.
 FEATURES: list[str] = [
     "c2cwsgiutils.broadcast",
+    "c2cwsgiutils.sql.tagging",
+    "c2cwsgiutils.sql.activity",
+    "c2cwsgiutils.sql.profiler",
 ]
 
 
