@@ -315,6 +315,16 @@ def _as_string(statement: Any, cursor: Any) -> str | None:
         return None
 
 
+def _driver_formats(conn: Any, parameters: Any, context: Any) -> bool:
+    # psycopg2 and psycopg 3 apply %-formatting to the statement whenever parameters are passed,
+    # even empty ones; SQLAlchemy passes none only with the ``no_parameters`` execution option.
+    return (
+        parameters is not None
+        and not getattr(context, "no_parameters", False)
+        and conn.dialect.paramstyle in ("format", "pyformat")
+    )
+
+
 def _make_comment_hook(position: str) -> Any:
     def before_execute_comment(
         conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
@@ -327,6 +337,8 @@ def _make_comment_hook(position: str) -> Any:
             if rendered is None:
                 return statement, parameters
             statement = rendered
+        if "%" in comment and _driver_formats(conn, parameters, context):
+            comment = comment.replace("%", "%%")  # URL-encoded values must survive %-formatting
         return add_comment(statement, comment, position), parameters
 
     return before_execute_comment

@@ -166,6 +166,22 @@ def test_comment_is_at_the_start_of_the_query_postgresql_sees(
     assert query == f"/*kind='web',request_id='req-comment',route='hello'*/ {OWN_QUERY}"
 
 
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
+@pytest.mark.parametrize("params", [None, {"x": 1}])
+def test_url_encoded_comment_survives_the_drivers_formatting(
+    make_engine: Callable[..., Any], driver: str, params: Any
+) -> None:
+    engine = make_engine(driver)
+    tagging.instrument(engine, COMMENT)
+    statement = "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    with context.bind(request_id="req 100%", route="a/b"), engine.connect() as conn:
+        if params is None:
+            query = conn.exec_driver_sql(statement).scalar()
+        else:
+            query = conn.execute(sqlalchemy.text(statement + " AND :x = 1"), params).scalar()
+    assert tagging.parse_comment(query) == {"request_id": "req 100%", "route": "a/b"}
+
+
 def test_comment_at_the_end_when_configured(make_engine: Callable[..., Any]) -> None:
     engine = make_engine()
     tagging.instrument(engine, tagging.TaggingSettings(enabled=True, mode="comment", position="end"))
