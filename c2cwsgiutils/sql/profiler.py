@@ -122,6 +122,11 @@ def set_enabled(enable: bool) -> bool:
         if enable and not _State.enabled:
             _State.seen = set()
         _State.enabled = enable
+        idle = [] if enable else list(_PROFILER_ENGINES.values())
+        if idle:
+            _PROFILER_ENGINES.clear()
+    for profiler_engine in idle:  # free the profiler's connections while it is off
+        profiler_engine.dispose()
     LOG.info("SQL profiler %s", "enabled" if enable else "disabled")
     return enable
 
@@ -147,6 +152,14 @@ def attach(engine: Engine) -> None:
     _ATTACHED.add(engine)
     event.listen(engine, "before_cursor_execute", _before_execute)
     event.listen(engine, "after_cursor_execute", _after_execute)
+    event.listen(engine, "engine_disposed", _dispose_profiler_engine)
+
+
+def _dispose_profiler_engine(engine: Engine) -> None:
+    with _State.lock:
+        found = _PROFILER_ENGINES.pop(engine, None)
+    if found is not None:
+        found.dispose()
 
 
 def _before_execute(
