@@ -207,7 +207,9 @@ def _promote_request_properties(registry: Any, names: Iterable[str]) -> None:
     if extensions is None or not (isinstance(factory, type) and issubclass(factory, Request)):
         return
     # The descriptors Pyramid would have put on a per-request subclass go on this one instead.
-    attrs: dict[str, Any] = {name: extensions.descriptors.pop(name) for name in names if name in extensions.descriptors}
+    attrs: dict[str, Any] = {
+        name: extensions.descriptors.pop(name) for name in names if name in extensions.descriptors
+    }
     if attrs:
         attrs["__module__"] = factory.__module__
         registry.registerUtility(type(factory.__name__, (factory,), attrs), IRequestFactory)

@@ -112,7 +112,9 @@ def test_post_uses_the_read_write_role_and_commits(app: TestApp, roles: dict[str
     assert app.post("/insert").json == {"user": roles["rw"]}
     engine = sqlalchemy.create_engine(pg_url)
     with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT count(*) FROM {roles['table']} WHERE name = '/insert'")).scalar() == 1
+        assert (
+            conn.execute(text(f"SELECT count(*) FROM {roles['table']} WHERE name = '/insert'")).scalar() == 1
+        )
     engine.dispose()
 
 
@@ -150,7 +152,9 @@ def test_requests_do_not_get_a_new_class_each(app: TestApp) -> None:
     assert first["tm"] is True
 
 
-def test_concurrent_requests_in_threads_each_get_their_own_engine(app: TestApp, roles: dict[str, str]) -> None:
+def test_concurrent_requests_in_threads_each_get_their_own_engine(
+    app: TestApp, roles: dict[str, str]
+) -> None:
     errors: list[str] = []
 
     def run(method: str) -> None:
@@ -173,7 +177,7 @@ def test_concurrent_requests_in_threads_each_get_their_own_engine(app: TestApp, 
 
 def test_without_a_read_only_url_both_engines_are_the_same(roles: dict[str, str]) -> None:
     config = Configurator(settings={"sqlalchemy.url": roles["rw_url"]})
-    session_factory, read_write, read_only = setup_session(config, "sqlalchemy", "sqlalchemy_slave")
+    _, read_write, read_only = setup_session(config, "sqlalchemy", "sqlalchemy_slave")
     assert read_only is read_write
     read_write.dispose()
 
@@ -208,6 +212,8 @@ def test_setup_session_tags_statements_when_enabled(roles: dict[str, str]) -> No
     )
     session_factory, read_write, _ = setup_session(config, "sqlalchemy")
     with context.bind(request_id="req-db"), session_factory() as session:
-        query = session.execute(text("SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")).scalar()
+        query = session.execute(
+            text("SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        ).scalar()
     assert query.startswith("/*request_id='req-db'*/ ")
     read_write.dispose()

@@ -69,9 +69,7 @@ def tables_of(target: Any) -> tuple[list[Any], list[tuple[str, str]]]:
 
 
 def _escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _node_id(name: str) -> str:
@@ -122,7 +120,9 @@ def models_graph(tables: Iterable[Any], inheritance: Iterable[tuple[str, str]] =
                 f'[label="{_escape(fk.parent.name)} → {_escape(fk.target_fullname)}"];'
             )
     for child, parent in inheritance:
-        lines.append(f'  {_node_id(child)} -> {_node_id(parent)} [style=dashed, arrowhead=empty, label="is a"];')
+        lines.append(
+            f'  {_node_id(child)} -> {_node_id(parent)} [style=dashed, arrowhead=empty, label="is a"];'
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -67,10 +67,15 @@ def _parser() -> argparse.ArgumentParser:
         "--schema", action="append", default=[], help="schema to report (repeatable; default: all)"
     )
     parser.add_argument(
-        "--extra", action="append", default=[], help="extra SQL query returning (name, value) rows (repeatable)"
+        "--extra",
+        action="append",
+        default=[],
+        help="extra SQL query returning (name, value) rows (repeatable)",
     )
     parser.add_argument(
-        "--send", action="store_true", help="send the values as gauges (c2cwsgiutils.stats) instead of printing"
+        "--send",
+        action="store_true",
+        help="send the values as gauges (c2cwsgiutils.stats) instead of printing",
     )
     return parser
 

@@ -162,14 +162,14 @@ def _dispose_profiler_engine(engine: Engine) -> None:
         found.dispose()
 
 
-def _before_execute(
+def _before_execute(  # noqa: PLR0917 - SQLAlchemy's signature
     conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
 ) -> None:
     if _State.enabled and context is not None:
         setattr(context, _START, time.perf_counter())
 
 
-def _after_execute(
+def _after_execute(  # noqa: PLR0917 - SQLAlchemy's signature
     conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
 ) -> None:
     if not _State.enabled or executemany:

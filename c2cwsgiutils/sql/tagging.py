@@ -22,6 +22,7 @@ Two carriers, chosen by ``C2C_SQL_REQUEST_ID_MODE`` (enabled by ``C2C_SQL_REQUES
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -184,7 +185,7 @@ def _set_application_name(conn: Any, info: dict[str, Any], name: str) -> None:
     info[_NAME] = name
 
 
-def _before_execute_application_name(
+def _before_execute_application_name(  # noqa: PLR0917 - SQLAlchemy's signature
     conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
 ) -> None:
     ctx = c2c_context.current()
@@ -202,11 +203,9 @@ def _before_execute_application_name(
 
 def _on_commit(conn: Any, *args: Any) -> None:
     # A SET done in a committed transaction survives: remember it as the value to go back to.
-    try:
+    with contextlib.suppress(Exception):  # a closed or invalidated connection
         info = conn.info
         info[_COMMITTED] = info.get(_NAME)
-    except Exception:  # a closed or invalidated connection  # noqa: S110
-        pass
 
 
 def _revert(info: dict[str, Any]) -> None:
@@ -218,10 +217,8 @@ def _revert(info: dict[str, Any]) -> None:
 
 def _on_rollback(conn: Any, *args: Any) -> None:
     # PostgreSQL undoes a SET done in a transaction that is rolled back.
-    try:
+    with contextlib.suppress(Exception):  # a closed or invalidated connection
         _revert(conn.info)
-    except Exception:  # a closed or invalidated connection  # noqa: S110
-        pass
 
 
 def _on_pool_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
@@ -231,12 +228,10 @@ def _on_pool_reset(dbapi_connection: Any, connection_record: Any, reset_state: A
 
 def _on_rollback_savepoint(conn: Any, *args: Any) -> None:
     # Whether the SET happened inside the savepoint is unknown: force a new one next time.
-    try:
+    with contextlib.suppress(Exception):  # a closed or invalidated connection
         info = conn.info
         info[_NAME] = None
         info.pop(_CTX, None)
-    except Exception:  # a closed or invalidated connection  # noqa: S110
-        pass
 
 
 # ---- comments --------------------------------------------------------------------------------
@@ -258,7 +253,9 @@ def sql_comment(ctx: c2c_context.Context) -> str:
     }
     if not (ctx.request_id or ctx.trace_id or ctx.task_id):
         return ""
-    body = ",".join(f"{quote(key, safe='')}={_quote(value)}" for key, value in sorted(fields.items()) if value)
+    body = ",".join(
+        f"{quote(key, safe='')}={_quote(value)}" for key, value in sorted(fields.items()) if value
+    )
     # "*/" cannot survive URL-encoding ("*" stays, "/" becomes %2F), so the comment cannot be closed early.
     return f"/*{body}*/"
 
@@ -326,7 +323,7 @@ def _driver_formats(conn: Any, parameters: Any, context: Any) -> bool:
 
 
 def _make_comment_hook(position: str) -> Any:
-    def before_execute_comment(
+    def before_execute_comment(  # noqa: PLR0917 - SQLAlchemy's signature
         conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
     ) -> tuple[Any, Any]:
         comment = _comment_for(c2c_context.current())

@@ -28,7 +28,12 @@ def sleep_view(request: Any) -> dict[str, Any]:
 
 def make_app(pg_url: str, mode: str) -> tuple[TestApp, Configurator]:
     config = Configurator(
-        settings={"sqlalchemy.url": pg_url, "c2c.sql_request_id": "1", "c2c.sql_request_id_mode": mode, "c2c.secret": SECRET}
+        settings={
+            "sqlalchemy.url": pg_url,
+            "c2c.sql_request_id": "1",
+            "c2c.sql_request_id_mode": mode,
+            "c2c.secret": SECRET,
+        }
     )
     config.include("c2cwsgiutils.pyramid")
     config.add_tween("tests.sql.apps.context_tween_factory")
@@ -49,7 +54,9 @@ def sleeping(pg_url: str, request: pytest.FixtureRequest) -> Iterator[tuple[Test
     request_id = f"sleepy-{request.param}"
     answers: list[Any] = []
     thread = threading.Thread(
-        target=lambda: answers.append(TestApp(app.app).get("/sleep", headers={"X-Request-ID": request_id}).json)
+        target=lambda: answers.append(
+            TestApp(app.app).get("/sleep", headers={"X-Request-ID": request_id}).json
+        )
     )
     thread.start()
     deadline = time.monotonic() + 15
@@ -61,7 +68,10 @@ def sleeping(pg_url: str, request: pytest.FixtureRequest) -> Iterator[tuple[Test
         admin = sqlalchemy.create_engine(pg_url)
         with admin.connect() as conn:
             conn.execute(
-                text("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid() AND datname = current_database()")
+                text(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+                    "AND pid <> pg_backend_pid() AND datname = current_database()"
+                )
             )
         admin.dispose()
         thread.join(15)

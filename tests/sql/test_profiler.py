@@ -23,7 +23,9 @@ SECRET = "profiler-secret"
 
 
 def select_view(request: Any) -> dict[str, Any]:
-    value = request.dbsession.execute(text("SELECT count(*) FROM pg_class WHERE relname = :name"), {"name": "x"})
+    value = request.dbsession.execute(
+        text("SELECT count(*) FROM pg_class WHERE relname = :name"), {"name": "x"}
+    )
     return {"count": value.scalar()}
 
 
@@ -64,7 +66,10 @@ def plans(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def test_the_view_reports_the_state(app: TestApp) -> None:
-    assert app.get("/c2c/sql_profiler", params={"secret": SECRET}).json == {"enabled": False, "min_duration_ms": 0.0}
+    assert app.get("/c2c/sql_profiler", params={"secret": SECRET}).json == {
+        "enabled": False,
+        "min_duration_ms": 0.0,
+    }
 
 
 def test_enabled_profiler_logs_the_plan_of_a_select_with_the_request_id(
@@ -89,7 +94,9 @@ def test_each_distinct_select_is_explained_once(app: TestApp, caplog: pytest.Log
     assert len(plans(caplog)) == 1
 
 
-def test_statements_other_than_select_are_not_explained(app: TestApp, caplog: pytest.LogCaptureFixture) -> None:
+def test_statements_other_than_select_are_not_explained(
+    app: TestApp, caplog: pytest.LogCaptureFixture
+) -> None:
     app.get("/c2c/sql_profiler", params={"secret": SECRET, "enable": "1"})
     with caplog.at_level(logging.INFO, logger="c2cwsgiutils.sql_profiler"):
         app.post("/insert")
@@ -112,7 +119,9 @@ def test_disabling_stops_the_profiler(app: TestApp, caplog: pytest.LogCaptureFix
     assert plans(caplog) == []
 
 
-def test_only_selects_slower_than_the_threshold_are_explained(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_only_selects_slower_than_the_threshold_are_explained(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     test_app, config = make_app(pg_url, **{"c2c.sql_profiler_min_duration": "60000"})
     try:
         test_app.get("/c2c/sql_profiler", params={"secret": SECRET, "enable": "1"})
@@ -152,9 +161,13 @@ def test_only_selects_are_recognized(statement: str, expected: bool) -> None:
 
 
 def test_normalize_collapses_literals_parameters_and_in_lists() -> None:
-    assert profiler.normalize(
-        "/*request_id='a'*/ SELECT * FROM t\n WHERE a = 'x''y' AND b IN (1, 2, 3) AND c = %(c_1)s AND t2.d > 1.5"
-    ) == "SELECT * FROM t WHERE a = ? AND b IN (?) AND c = ? AND t2.d > ?"
+    assert (
+        profiler.normalize(
+            "/*request_id='a'*/ SELECT * FROM t\n WHERE a = 'x''y' AND b IN (1, 2, 3)"
+            " AND c = %(c_1)s AND t2.d > 1.5"
+        )
+        == "SELECT * FROM t WHERE a = ? AND b IN (?) AND c = ? AND t2.d > ?"
+    )
 
 
 LISTENER = textwrap.dedent(

@@ -59,7 +59,9 @@ def test_foreign_application_names_are_not_parsed() -> None:
 
 
 @pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
-def test_application_name_is_visible_in_pg_stat_activity(make_engine: Callable[..., Any], driver: str) -> None:
+def test_application_name_is_visible_in_pg_stat_activity(
+    make_engine: Callable[..., Any], driver: str
+) -> None:
     engine = make_engine(driver)
     tagging.instrument(engine, ON)
     with context.bind(request_id="req-visible", kind="web"):
@@ -108,7 +110,9 @@ def test_application_name_set_in_a_rolled_back_transaction_is_set_again(
     assert count_sets(sent) == 2
 
 
-def test_outside_a_request_the_connection_drops_the_previous_request_id(make_engine: Callable[..., Any]) -> None:
+def test_outside_a_request_the_connection_drops_the_previous_request_id(
+    make_engine: Callable[..., Any],
+) -> None:
     engine = make_engine(pool_size=1, max_overflow=0)
     tagging.instrument(engine, ON)
     with context.bind(request_id="req-before", kind="web"):
@@ -120,7 +124,9 @@ def test_outside_a_request_the_connection_drops_the_previous_request_id(make_eng
 
 
 def test_comment_keys_are_sorted_and_values_url_encoded_and_quoted() -> None:
-    ctx = context.Context(request_id="r 1", kind="web", route="it's/a*/route", trace_id="a" * 32, span_id="b" * 16)
+    ctx = context.Context(
+        request_id="r 1", kind="web", route="it's/a*/route", trace_id="a" * 32, span_id="b" * 16
+    )
     assert tagging.sql_comment(ctx) == (
         "/*kind='web',request_id='r%201',route='it%27s%2Fa%2A%2Froute',"
         f"traceparent='00-{'a' * 32}-{'b' * 16}-01'*/"
@@ -214,9 +220,11 @@ def test_composed_statements_get_the_comment(make_engine: Callable[..., Any], dr
 def test_hook_leaves_an_empty_statement_to_the_driver(make_engine: Callable[..., Any]) -> None:
     engine = make_engine()
     tagging.instrument(engine, COMMENT)
-    with context.bind(request_id="req-empty"), engine.connect() as conn, pytest.raises(
-        sqlalchemy.exc.ProgrammingError, match="empty query"
-    ) as info:
+    with (
+        context.bind(request_id="req-empty"),
+        engine.connect() as conn,
+        pytest.raises(sqlalchemy.exc.ProgrammingError, match="empty query") as info,
+    ):
         conn.exec_driver_sql(";")
     assert info.value.statement == ";"
 
@@ -237,7 +245,9 @@ def test_both_modes_tag_name_and_statement(make_engine: Callable[..., Any]) -> N
 
 def test_disabled_tagging_adds_nothing(make_engine: Callable[..., Any], sent: list[str]) -> None:
     engine = make_engine()
-    settings = tagging.TaggingSettings.from_settings({"c2c.sql_request_id": "0", "c2c.sql_request_id_mode": "both"})
+    settings = tagging.TaggingSettings.from_settings(
+        {"c2c.sql_request_id": "0", "c2c.sql_request_id_mode": "both"}
+    )
     assert tagging.instrument(engine, settings) is False
     with context.bind(request_id="req-off", kind="web"):
         assert scalar(engine, OWN_QUERY) == OWN_QUERY
