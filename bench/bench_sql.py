@@ -1,0 +1,203 @@
+"""Cost of SQL statement tagging per statement on a real PostgreSQL, and of request.dbsession per request.
+
+Run: ``.venv/bin/python bench/bench_sql.py`` (``C2C_TEST_PG_URL`` picks the server, ``BENCH_REPS`` the
+repetitions). Every variant runs in each repetition, in alternating order; medians are printed with
+the ratio to the untagged engine and the number of ``application_name`` changes sent to the server.
+
+Variants:
+- ``off``: no hook;
+- ``application_name``: this toolkit (set only when the value changes);
+- ``comment``: this toolkit, sqlcommenter comment prepended;
+- ``both``: the two;
+- ``SET per transaction``: an emulation of the original toolkit's way (one SET at every transaction
+  start, whatever the connection already had), for comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg2.extensions  # noqa: E402
+import sqlalchemy  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from c2cwsgiutils import context  # noqa: E402
+from c2cwsgiutils.sql import tagging  # noqa: E402
+
+PG_URL = os.environ.get("C2C_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REPS = int(os.environ.get("BENCH_REPS", "7"))
+STATEMENTS = int(os.environ.get("BENCH_STATEMENTS", "1000"))
+SETS = {"count": 0}
+
+
+class CountingCursor(psycopg2.extensions.cursor):  # type: ignore[misc]
+    def execute(self, query: Any, vars: Any = None) -> Any:
+        if isinstance(query, str) and "application_name" in query:
+            SETS["count"] += 1
+        return super().execute(query, vars)
+
+
+def _set_per_transaction(conn: Any) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.execute("SET application_name = %s", (context.current().request_id,))
+    cursor.close()
+
+
+def make_engine(variant: str) -> sqlalchemy.Engine:
+    url = sqlalchemy.make_url(PG_URL).set(drivername="postgresql+psycopg2")
+    engine = sqlalchemy.create_engine(url, pool_size=1, connect_args={"cursor_factory": CountingCursor})
+    if variant in ("application_name", "comment", "both"):
+        tagging.instrument(engine, tagging.TaggingSettings(enabled=True, mode=variant))
+    elif variant == "SET per transaction":
+        event.listen(engine, "begin", _set_per_transaction)
+    return engine
+
+
+def run(engine: sqlalchemy.Engine, per_transaction: bool, requests: int) -> tuple[float, float]:
+    """(wall, client CPU) seconds per statement; ``requests`` distinct request IDs share the statements.
+
+    The client's CPU time (``time.thread_time``) is what tagging adds, apart from round trips,
+    which are counted separately; unlike wall time it hardly moves when other processes load the
+    machine.
+    """
+    per_request = STATEMENTS // requests
+    wall = cpu = 0.0
+    with engine.connect() as conn:
+        for number in range(requests):
+            with context.bind(request_id=f"bench-{time.monotonic_ns()}-{number}", kind="web", route="bench"):
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                for _ in range(per_request):
+                    conn.exec_driver_sql("SELECT 1")
+                    if per_transaction:
+                        conn.commit()
+                conn.commit()
+                wall += time.perf_counter() - start
+                cpu += time.thread_time() - start_cpu
+    count = per_request * requests
+    return wall / count, cpu / count
+
+
+def scenario(title: str, variants: list[str], per_transaction: bool, requests: int) -> None:
+    engines = {variant: make_engine(variant) for variant in variants}
+    for engine in engines.values():  # warm up: connect, first SET, caches
+        run(engine, per_transaction, 1)
+    walls: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpus: dict[str, list[float]] = {variant: [] for variant in variants}
+    sets: dict[str, int] = dict.fromkeys(variants, 0)
+    for rep in range(REPS):
+        order = variants if rep % 2 == 0 else list(reversed(variants))
+        for variant in order:
+            before = SETS["count"]
+            wall, cpu = run(engines[variant], per_transaction, requests)
+            walls[variant].append(wall)
+            cpus[variant].append(cpu)
+            sets[variant] += SETS["count"] - before
+    base_wall, base_cpu = statistics.median(walls["off"]), statistics.median(cpus["off"])
+    print(f"\n{title} ({STATEMENTS} statements x {REPS} repetitions, {requests} request IDs)")
+    print(
+        f"{'variant':<22}{'wall us':>9}{'ratio':>7}{'CPU us':>9}{'ratio':>7}{'added CPU us':>14}"
+        f"{'SETs/rep':>10}"
+    )
+    for variant in variants:
+        wall, cpu = statistics.median(walls[variant]), statistics.median(cpus[variant])
+        print(
+            f"{variant:<22}{wall * 1e6:>9.1f}{wall / base_wall:>7.2f}{cpu * 1e6:>9.2f}{cpu / base_cpu:>7.3f}"
+            f"{(cpu - base_cpu) * 1e6:>14.2f}{sets[variant] / REPS:>10.0f}"
+        )
+    for engine in engines.values():
+        engine.dispose()
+
+
+def hook_cost() -> None:
+    """CPU cost of the hooks alone (no round trip), per call, median of REPS runs of 100k calls."""
+    engine = make_engine("off")
+    loops = 100_000
+    print(f"\nHook cost alone, CPU only ({loops} calls x {REPS} repetitions)")
+    comment_hook = tagging._make_comment_hook("start")
+    with engine.connect() as conn, context.bind(request_id="a" * 32, kind="web", route="hello"):
+        ctx = conn.exec_driver_sql("SELECT 1").context
+        tagging._before_execute_application_name(conn, None, "SELECT 1", {}, ctx, False)
+        cases: dict[str, Callable[[], Any]] = {
+            "application_name": lambda: tagging._before_execute_application_name(
+                conn, None, "SELECT 1", {}, ctx, False
+            ),
+            "comment": lambda: comment_hook(conn, None, "SELECT 1 FROM t WHERE x = %(x)s", {"x": 1}, ctx, False),
+            "empty call": lambda: None,
+        }
+        results = {}
+        for name, call in cases.items():
+            runs = []
+            for _ in range(REPS):
+                start = time.thread_time()
+                for _ in range(loops):
+                    call()
+                runs.append((time.thread_time() - start) / loops)
+            results[name] = statistics.median(runs)
+    base = results["empty call"]
+    for name in ("application_name", "comment"):
+        print(f"{name:<22}{(results[name] - base) * 1e6:>10.3f} us per statement (net of the call itself)")
+    engine.dispose()
+
+
+def dbsession_cost() -> None:
+    """Per-request cost of request.dbsession's request property, promoted vs Pyramid's per-request class."""
+    from pyramid.config import Configurator
+    from webob import Request
+
+    from c2cwsgiutils import db
+
+    def hello(request: Any) -> Any:
+        return request.response
+
+    def build(variant: str) -> Any:
+        config = Configurator(settings={"sqlalchemy.url": PG_URL})
+        if variant != "plain pyramid":
+            db.setup_session(config, "sqlalchemy")
+        config.add_route("hello", "/hello")
+        config.add_view(hello, route_name="hello")
+        return config.make_wsgi_app()
+
+    original = db._promote_request_properties
+    apps = {"plain pyramid": build("plain pyramid"), "setup_session": build("setup_session")}
+    db._promote_request_properties = lambda registry, names: None  # type: ignore[assignment]
+    apps["setup_session, reify per request"] = build("reify")
+    db._promote_request_properties = original
+    environ = Request.blank("/hello").environ
+    loops = 5000
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        pass
+
+    samples: dict[str, list[float]] = {name: [] for name in apps}
+    for rep in range(REPS):
+        for name in apps if rep % 2 == 0 else list(reversed(apps)):
+            app = apps[name]
+            start = time.thread_time()
+            for _ in range(loops):
+                app(dict(environ), start_response)
+            samples[name].append((time.thread_time() - start) / loops)
+    base = statistics.median(samples["plain pyramid"])
+    print(f"\nPyramid request without database access, CPU time ({loops} requests x {REPS} repetitions)")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        print(f"{name:<36}{median * 1e6:>10.2f} us{median / base:>8.3f}x")
+
+
+def main() -> None:
+    variants = ["off", "application_name", "comment", "both", "SET per transaction"]
+    scenario("SELECT 1, one transaction per request", variants, per_transaction=False, requests=20)
+    scenario("SELECT 1, one transaction per statement", variants, per_transaction=True, requests=20)
+    hook_cost()
+    dbsession_cost()
+
+
+if __name__ == "__main__":
+    main()
