@@ -25,12 +25,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg2.extensions  # noqa: E402
-import sqlalchemy  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+import psycopg2.extensions
+import sqlalchemy
+from sqlalchemy import event
 
-from c2cwsgiutils import context  # noqa: E402
-from c2cwsgiutils.sql import tagging  # noqa: E402
+from c2cwsgiutils import context
+from c2cwsgiutils.sql import tagging
 
 PG_URL = os.environ.get("C2C_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPS = int(os.environ.get("BENCH_REPS", "7"))
@@ -129,7 +129,9 @@ def hook_cost() -> None:
             "application_name": lambda: tagging._before_execute_application_name(
                 conn, None, "SELECT 1", {}, ctx, False
             ),
-            "comment": lambda: comment_hook(conn, None, "SELECT 1 FROM t WHERE x = %(x)s", {"x": 1}, ctx, False),
+            "comment": lambda: comment_hook(
+                conn, None, "SELECT 1 FROM t WHERE x = %(x)s", {"x": 1}, ctx, False
+            ),
             "empty call": lambda: None,
         }
         results = {}
