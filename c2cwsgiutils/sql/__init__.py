@@ -17,12 +17,19 @@ instrumented.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["engines", "instrument", "register_engine"]
+__all__ = [
+    "engines",
+    "instrument",
+    "instrument_new_engines",
+    "register_engine",
+    "stop_instrumenting_new_engines",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -57,3 +64,48 @@ def instrument(engine: Engine, config_or_registry: Any = None, name: str | None 
     profiler.attach(engine)
     if registry is not None:
         register_engine(registry, name or engine.url.render_as_string(hide_password=True), engine)
+
+
+_auto_registry: Any = None
+_AUTO_SEEN: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _on_engine_connect(conn: Any) -> None:
+    registry = _auto_registry
+    engine = conn.engine
+    if registry is not None and engine not in _AUTO_SEEN:
+        _AUTO_SEEN.add(engine)
+        try:
+            instrument(engine, registry)
+        except Exception:  # instrumentation must never stop the application from connecting
+            LOG.warning("Could not instrument the SQLAlchemy engine %s", engine.url, exc_info=True)
+
+
+def instrument_new_engines(registry: Any) -> None:
+    """Instrument every SQLAlchemy engine of the process on its first connection, with ``registry``'s settings.
+
+    Called by the ``c2cwsgiutils.sql.tagging`` include when ``C2C_SQL_REQUEST_ID`` is on and by the
+    ``c2cwsgiutils.sql.profiler`` include when its secret is set, so that engines the application
+    creates itself are tagged and profiled too (as the original toolkit did for every session).
+    The last registry given wins. Costs one set lookup per ``engine.connect()``.
+    """
+    global _auto_registry
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _auto_registry = registry
+    if not event.contains(Engine, "engine_connect", _on_engine_connect):
+        event.listen(Engine, "engine_connect", _on_engine_connect)
+
+
+def stop_instrumenting_new_engines() -> None:
+    """Undo :func:`instrument_new_engines` (engines already instrumented stay so)."""
+    global _auto_registry
+    _auto_registry = None
+    try:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+    except ImportError:  # pragma: no cover - nothing was registered without SQLAlchemy
+        return
+    if event.contains(Engine, "engine_connect", _on_engine_connect):
+        event.remove(Engine, "engine_connect", _on_engine_connect)

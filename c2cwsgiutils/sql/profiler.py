@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from c2cwsgiutils import admin, broadcast, config
+from c2cwsgiutils import admin, auth, broadcast, config
 from c2cwsgiutils import context as c2c_context
 
 if TYPE_CHECKING:
@@ -268,6 +268,10 @@ def includeme(config_: Any) -> None:
     """Pyramid include: the ``sql_profiler`` admin view and the threshold setting."""
     settings = config.cached(config_.registry, ProfilerSettings.from_settings)
     _State.min_duration_s = settings.min_duration_ms / 1000
+    if auth.configured_secret(config_.registry, SQL_PROFILER_SECRET):
+        from c2cwsgiutils import sql
+
+        sql.instrument_new_engines(config_.registry)  # profile the application's own engines too
     config_.include("c2cwsgiutils.broadcast")
     admin.add_admin_view(
         config_,

@@ -381,5 +381,12 @@ def instrument(engine: Engine, tagging: TaggingSettings | None = None) -> bool:
 
 
 def includeme(config_: Any) -> None:
-    """Pyramid include: parse the tagging settings (engines are tagged by ``sql.instrument``)."""
-    settings(config_.registry)
+    """Pyramid include: parse the tagging settings; when on, tag every engine of the process.
+
+    Engines are tagged by :func:`c2cwsgiutils.sql.instrument` (``setup_session`` calls it), and,
+    while tagging is on, on their first connection (:func:`c2cwsgiutils.sql.instrument_new_engines`).
+    """
+    if settings(config_.registry).enabled:
+        from c2cwsgiutils import sql
+
+        sql.instrument_new_engines(config_.registry)

@@ -52,3 +52,12 @@ def make_engine(pg_url: str) -> Iterator[Callable[..., sqlalchemy.Engine]]:
     yield make
     for engine in engines:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_automatic_instrumentation() -> Iterator[None]:
+    """Includes that turn tagging or the profiler on instrument new engines process-wide: undo it."""
+    yield
+    from c2cwsgiutils import sql
+
+    sql.stop_instrumenting_new_engines()

@@ -282,3 +282,19 @@ def test_invalid_settings_stop_start_up(key: str, value: str) -> None:
     config = Configurator(settings={key: value})
     with pytest.raises(ConfigError, match="C2C_SQL_REQUEST_ID"):
         config.include("c2cwsgiutils.sql.tagging")
+
+
+def test_include_tags_engines_the_application_creates_itself(make_engine: Callable[..., Any]) -> None:
+    config = Configurator(settings={"c2c.sql_request_id": "1", "c2c.sql_request_id_mode": "comment"})
+    config.include("c2cwsgiutils.sql.tagging")
+    engine = make_engine()  # created after the include, never passed to instrument()
+    with context.bind(request_id="req-auto"):
+        assert scalar(engine, OWN_QUERY).startswith("/*request_id='req-auto'*/ ")
+
+
+def test_include_with_tagging_off_leaves_other_engines_alone(make_engine: Callable[..., Any]) -> None:
+    config = Configurator(settings={"c2c.sql_request_id": "0"})
+    config.include("c2cwsgiutils.pyramid")
+    engine = make_engine()
+    with context.bind(request_id="req-auto-off"):
+        assert scalar(engine, OWN_QUERY) == OWN_QUERY
