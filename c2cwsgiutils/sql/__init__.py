@@ -82,9 +82,9 @@ def _on_engine_connect(conn: Any) -> None:
 
 
 def instrument_new_engines(registry: Any) -> None:
-    """Instrument every SQLAlchemy engine of the process on its first connection, with ``registry``'s settings.
+    """Instrument each SQLAlchemy engine of the process on its first connection.
 
-    Called by the ``c2cwsgiutils.sql.tagging`` include when ``C2C_SQL_REQUEST_ID`` is on and by the
+    The settings are ``registry``'s. Called by the ``c2cwsgiutils.sql.tagging`` include when ``C2C_SQL_REQUEST_ID`` is on and by the
     ``c2cwsgiutils.sql.profiler`` include when its secret is set, so that engines the application
     creates itself are tagged and profiled too (as the original toolkit did for every session).
     The last registry given wins. Costs one set lookup per ``engine.connect()``.
