@@ -87,7 +87,8 @@ def instrument_new_engines(registry: Any) -> None:
     The settings are ``registry``'s. Called by the ``c2cwsgiutils.sql.tagging`` include when
     ``C2C_SQL_REQUEST_ID`` is on and by the ``c2cwsgiutils.sql.profiler`` include when its secret
     is set, so that engines the application creates itself are tagged and profiled too (as the
-    original toolkit did for every session). The last registry given wins. Costs one set lookup per ``engine.connect()``.
+    original toolkit did for every session). The last registry given wins. Costs one set lookup
+    per ``engine.connect()``.
     """
     global _auto_registry
     from sqlalchemy import event
