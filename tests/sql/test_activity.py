@@ -128,3 +128,38 @@ def test_app_metadata_merges_application_name_and_comment() -> None:
         "route": "r",
         "traceparent": "00-x",
     }
+
+
+def test_activity_url_setting_reads_a_database_without_registered_engines(pg_url: str) -> None:
+    import psycopg
+
+    config = Configurator(settings={"c2c.sql_activity_url": pg_url, "c2c.secret": SECRET})
+    config.include("c2cwsgiutils.sql.activity")
+    app = TestApp(config.make_wsgi_app())
+    conninfo = sqlalchemy.make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    sleeper = psycopg.connect(conninfo, application_name="rid=from-a-cli,kind=cli,pid=77")
+    cancelled: list[bool] = []
+
+    def sleep() -> None:
+        try:
+            sleeper.execute("SELECT pg_sleep(60)")
+        except psycopg.errors.QueryCanceled:
+            cancelled.append(True)
+
+    thread = threading.Thread(target=sleep, daemon=True)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 15
+        found: list[dict[str, Any]] = []
+        while not found and time.monotonic() < deadline:
+            found = find(app, request_id="from-a-cli")
+            time.sleep(0.05)
+        [entry] = found
+        assert entry["engine"] == "C2C_SQL_ACTIVITY_URL"
+        assert entry["app_metadata"] == {"request_id": "from-a-cli", "kind": "cli", "pid": "77"}
+    finally:
+        sleeper.cancel_safe()
+        thread.join(15)
+        sleeper.close()
+        assert cancelled == [True]
+        activity._ACTIVITY_ENGINES.pop(pg_url).dispose()
