@@ -15,6 +15,7 @@ from webtest import TestApp
 
 from c2cwsgiutils import context
 from c2cwsgiutils.db import get_database, setup_read_write_session, setup_session
+from tests.helpers import free_port, start_process, stop_process, wait_port
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,46 @@ def test_concurrent_requests_in_threads_each_get_their_own_engine(
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+@pytest.mark.slow
+def test_threaded_gunicorn_worker_routes_each_request_by_its_method(
+    roles: dict[str, str], tmp_path: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    port = free_port()
+    server = start_process(
+        [
+            "python",
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "tests.db_app:make_app()",
+        ],
+        env={"TEST_RW_URL": roles["rw_url"], "TEST_RO_URL": roles["ro_url"]},
+    )
+    try:
+        wait_port(port, process=server)
+        url = f"http://127.0.0.1:{port}/whoami"
+        with ThreadPoolExecutor(8) as pool, requests.Session() as http:
+            answers = list(
+                pool.map(lambda i: (http.get if i % 2 else http.post)(url, timeout=20).json(), range(80))
+            )
+    finally:
+        stop_process(server)
+    expected = {"GET": roles["ro"], "POST": roles["rw"]}
+    assert [a for a in answers if a["user"] != expected[a["method"]]] == []
+    assert {a["method"] for a in answers} == {"GET", "POST"}
 
 
 def test_without_a_read_only_url_both_engines_are_the_same(roles: dict[str, str]) -> None:
