@@ -119,6 +119,15 @@ def _targets(registry: Any) -> dict[str, Engine]:
     return targets
 
 
+def _same_request(entry: dict[str, Any], request_id: str) -> bool:
+    found = entry["app_metadata"].get("request_id")
+    if found == request_id:
+        return True
+    # An application_name of the maximum length may hold a cut request ID.
+    name = entry["db_metadata"].get("application_name") or ""
+    return bool(found) and len(name) == tagging.MAX_APPLICATION_NAME and request_id.startswith(found)
+
+
 def _view(request: Any) -> dict[str, Any]:
     from pyramid.httpexceptions import HTTPBadRequest
 
@@ -138,7 +147,7 @@ def _view(request: Any) -> dict[str, Any]:
             errors[name] = type(exc).__name__
             continue
         for entry in found:
-            if request_id is not None and entry["app_metadata"].get("request_id") != request_id:
+            if request_id is not None and not _same_request(entry, request_id):
                 continue
             duration = entry["db_metadata"].get("duration_ms")
             if min_duration is not None and (duration is None or duration < min_duration):

@@ -163,3 +163,11 @@ def test_activity_url_setting_reads_a_database_without_registered_engines(pg_url
         sleeper.close()
         assert cancelled == [True]
         activity._ACTIVITY_ENGINES.pop(pg_url).dispose()
+
+
+def test_a_request_id_cut_by_the_application_name_limit_still_matches() -> None:
+    long_id = "x" * 80
+    name = "rid=" + "x" * 59
+    entry = {"db_metadata": {"application_name": name}, "app_metadata": activity.app_metadata(name, "")}
+    assert activity._same_request(entry, long_id) is True
+    assert activity._same_request(entry, "y" + long_id) is False

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy
 import zope.sqlalchemy
 from pyramid.config import Configurator
 from sqlalchemy import text
@@ -84,6 +85,25 @@ def test_enabled_profiler_logs_the_plan_of_a_select_with_the_request_id(
     assert "profiled-1" in record.getMessage()
     assert "count(*) FROM pg_class" in record.getMessage()
     assert "actual time=" in record.sql_plan  # type: ignore[attr-defined]
+
+
+def test_profiler_works_with_psycopg2_too(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    url = (
+        sqlalchemy.make_url(pg_url)
+        .set(drivername="postgresql+psycopg2")
+        .render_as_string(hide_password=False)
+    )
+    test_app, config = make_app(url)
+    try:
+        test_app.get("/c2c/sql_profiler", params={"secret": SECRET, "enable": "1"})
+        with caplog.at_level(logging.INFO, logger="c2cwsgiutils.sql_profiler"):
+            test_app.get("/select", headers={"X-Request-ID": "profiled-2"})
+        [record] = plans(caplog)
+        assert "profiled-2" in record.getMessage()
+        assert "actual time=" in record.sql_plan  # type: ignore[attr-defined]
+    finally:
+        profiler.set_enabled(False)
+        get_database(config.registry).read_write.dispose()
 
 
 def test_each_distinct_select_is_explained_once(app: TestApp, caplog: pytest.LogCaptureFixture) -> None:
