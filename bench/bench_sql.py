@@ -11,13 +11,20 @@ Variants:
 - ``both``: the two;
 - ``SET per transaction``: an emulation of the original toolkit's way (one SET at every transaction
   start, whatever the connection already had), for comparison.
+
+The last part runs the original c2cwsgiutils 6.1.10 (``C2C_SQL_REQUEST_ID=1``: a SET in every ORM
+session transaction) in its own virtualenv under ``bench/.peers/original`` (created on first run),
+alternating with this toolkit's application_name mode on the same ORM loop.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -193,12 +200,140 @@ def dbsession_cost() -> None:
         print(f"{name:<36}{median * 1e6:>10.2f} us{median / base:>8.3f}x")
 
 
+PEER_DIR = Path(__file__).resolve().parent / ".peers" / "original"
+PEER_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import psycopg2.extensions, sqlalchemy
+    from pyramid import testing
+    from sqlalchemy.orm import Session
+    from c2cwsgiutils.request_tracking import _sql
+
+    SETS = [0]
+
+    class CountingCursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):
+            if "application_name" in str(query):
+                SETS[0] += 1
+            return super().execute(query, vars)
+
+    url, transactions, requests = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    _sql.init()  # what C2C_SQL_REQUEST_ID=1 does in the original
+    engine = sqlalchemy.create_engine(url, pool_size=1, connect_args={"cursor_factory": CountingCursor})
+    request = testing.DummyRequest()
+    testing.setUp(request=request)
+    request.c2c_request_id = "warm-up"
+    with Session(engine) as session:
+        session.execute(sqlalchemy.text("SELECT 1"))
+        session.commit()
+    SETS[0] = 0
+    wall = cpu = 0.0
+    for number in range(requests):
+        request.c2c_request_id = f"bench-{number}"
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        for _ in range(transactions // requests):
+            with Session(engine) as session:
+                session.execute(sqlalchemy.text("SELECT 1"))
+                session.commit()
+        wall += time.perf_counter() - start
+        cpu += time.thread_time() - start_cpu
+    print(json.dumps({"wall": wall / transactions, "cpu": cpu / transactions, "sets": SETS[0]}))
+    engine.dispose()
+    """
+)
+
+
+def ensure_peer() -> Path | None:
+    python = PEER_DIR / "bin" / "python"
+    if not python.exists():
+        print("\nInstalling the original c2cwsgiutils 6.1.10 in bench/.peers/original ...", flush=True)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(PEER_DIR)], check=True)
+            subprocess.run(
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "c2cwsgiutils[standard]==6.1.10",
+                ],
+                check=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            print(f"peer not available: {exc}")
+            return None
+    return python
+
+
+def ours_orm(engine: sqlalchemy.Engine, transactions: int, requests: int) -> dict[str, float]:
+    from sqlalchemy.orm import Session
+
+    before = SETS["count"]
+    wall = cpu = 0.0
+    for number in range(requests):
+        with context.bind(request_id=f"bench-{time.monotonic_ns()}-{number}", kind="web"):
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            for _ in range(transactions // requests):
+                with Session(engine) as session:
+                    session.execute(sqlalchemy.text("SELECT 1"))
+                    session.commit()
+            wall += time.perf_counter() - start
+            cpu += time.thread_time() - start_cpu
+    return {"wall": wall / transactions, "cpu": cpu / transactions, "sets": SETS["count"] - before}
+
+
+def versus_original() -> None:
+    python = ensure_peer()
+    if python is None:
+        return
+    url = (
+        sqlalchemy.make_url(PG_URL)
+        .set(drivername="postgresql+psycopg2")
+        .render_as_string(hide_password=False)
+    )
+    transactions, requests = STATEMENTS, 20
+    engine = make_engine("application_name")
+    ours_orm(engine, requests, requests)  # warm up
+    results: dict[str, list[dict[str, float]]] = {"this toolkit": [], "original 6.1.10": []}
+    for rep in range(REPS):
+        for name in list(results) if rep % 2 == 0 else list(reversed(results)):
+            if name == "this toolkit":
+                results[name].append(ours_orm(engine, transactions, requests))
+            else:
+                output = subprocess.run(
+                    [str(python), "-I", "-c", PEER_SCRIPT, url, str(transactions), str(requests)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                results[name].append(json.loads(output.strip().splitlines()[-1]))
+    engine.dispose()
+    base = statistics.median(r["wall"] for r in results["original 6.1.10"])
+    base_cpu = statistics.median(r["cpu"] for r in results["original 6.1.10"])
+    print(
+        f"\nORM session per transaction, SELECT 1, application_name tagging "
+        f"({transactions} transactions x {REPS} repetitions, {requests} request IDs)"
+    )
+    print(f"{'toolkit':<22}{'wall us':>9}{'ratio':>7}{'CPU us':>9}{'ratio':>7}{'SETs/rep':>10}")
+    for name, runs in results.items():
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        sets = statistics.median(r["sets"] for r in runs)
+        print(
+            f"{name:<22}{wall * 1e6:>9.1f}{wall / base:>7.2f}{cpu * 1e6:>9.2f}{cpu / base_cpu:>7.3f}"
+            f"{sets:>10.0f}"
+        )
+
+
 def main() -> None:
     variants = ["off", "application_name", "comment", "both", "SET per transaction"]
     scenario("SELECT 1, one transaction per request", variants, per_transaction=False, requests=20)
     scenario("SELECT 1, one transaction per statement", variants, per_transaction=True, requests=20)
     hook_cost()
     dbsession_cost()
+    versus_original()
 
 
 if __name__ == "__main__":
