@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "engines",
+    "includeme",
     "instrument",
     "instrument_new_engines",
     "register_engine",
@@ -110,3 +111,10 @@ def stop_instrumenting_new_engines() -> None:
         return
     if event.contains(Engine, "engine_connect", _on_engine_connect):
         event.remove(Engine, "engine_connect", _on_engine_connect)
+
+
+def includeme(config: Any) -> None:
+    """Pyramid include: tagging settings, the SQL activity view and the SQL profiler view."""
+    config.include("c2cwsgiutils.sql.tagging")
+    config.include("c2cwsgiutils.sql.activity")
+    config.include("c2cwsgiutils.sql.profiler")

@@ -171,3 +171,11 @@ def test_a_request_id_cut_by_the_application_name_limit_still_matches() -> None:
     entry = {"db_metadata": {"application_name": name}, "app_metadata": activity.app_metadata(name, "")}
     assert activity._same_request(entry, long_id) is True
     assert activity._same_request(entry, "y" + long_id) is False
+
+
+def test_including_the_sql_package_adds_both_views() -> None:
+    from c2cwsgiutils.admin import admin_views
+
+    config = Configurator(settings={"c2c.secret": SECRET})
+    config.include("c2cwsgiutils.sql")
+    assert [view.path for view in admin_views(config.registry)] == ["sql/activity", "sql_profiler"]
