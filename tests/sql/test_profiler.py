@@ -150,7 +150,7 @@ def test_only_selects_slower_than_the_threshold_are_explained(
         assert plans(caplog) == []
     finally:
         profiler.set_enabled(False)
-        make_app(pg_url)  # back to the default threshold
+        profiler._State.min_duration_s = 0.0  # back to the default threshold
         get_database(config.registry).read_write.dispose()
 
 
