@@ -12,6 +12,10 @@ Variants:
 - ``SET per transaction``: an emulation of the original toolkit's way (one SET at every transaction
   start, whatever the connection already had), for comparison.
 
+With ``BENCH_CALLGRIND=1``, the statement loop also runs under ``valgrind --tool=callgrind`` to
+count the CPU instructions each variant adds per statement: unlike times, these counts do not
+depend on what else the machine is doing.
+
 The last part runs the original c2cwsgiutils 6.1.10 (``C2C_SQL_REQUEST_ID=1``: a SET in every ORM
 session transaction) in its own virtualenv under ``bench/.peers/original`` (created on first run),
 alternating with this toolkit's application_name mode on the same ORM loop.
@@ -327,11 +331,61 @@ def versus_original() -> None:
         )
 
 
+def _callgrind_inner(variant: str, statements: int) -> None:
+    engine = make_engine(variant)
+    with context.bind(request_id="a" * 32, kind="web", route="hello"), engine.connect() as conn:
+        for _ in range(statements):
+            conn.exec_driver_sql("SELECT 1")
+        conn.commit()
+    engine.dispose()
+
+
+def _instructions(variant: str, statements: int) -> int:
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--callgrind-inner",
+            variant,
+            str(statements),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in result.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(result.stderr[-2000:])
+
+
+def instruction_counts() -> None:
+    """Instructions per statement (difference of a long and a short run of the same process)."""
+    short, long = 50, 550
+    variants = ["off", "application_name", "comment", "both"]
+    per_statement = {
+        variant: (_instructions(variant, long) - _instructions(variant, short)) / (long - short)
+        for variant in variants
+    }
+    print(f"\nCPU instructions per SELECT 1 statement (callgrind, {long} - {short} statements)")
+    for variant in variants:
+        added = per_statement[variant] - per_statement["off"]
+        print(f"{variant:<22}{per_statement[variant]:>12.0f}{added:>+12.0f}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--callgrind-inner"]:
+        _callgrind_inner(sys.argv[2], int(sys.argv[3]))
+        return
     variants = ["off", "application_name", "comment", "both", "SET per transaction"]
     scenario("SELECT 1, one transaction per request", variants, per_transaction=False, requests=20)
     scenario("SELECT 1, one transaction per statement", variants, per_transaction=True, requests=20)
     hook_cost()
+    if os.environ.get("BENCH_CALLGRIND") == "1":
+        instruction_counts()
     dbsession_cost()
     versus_original()
 

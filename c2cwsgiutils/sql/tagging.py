@@ -258,7 +258,7 @@ def sql_comment(ctx: c2c_context.Context) -> str:
     body = ",".join(
         f"{quote(key, safe='')}={_quote(value)}" for key, value in sorted(fields.items()) if value
     )
-    # "*/" cannot survive URL-encoding ("*" stays, "/" becomes %2F), so the comment cannot be closed early.
+    # URL-encoding turns "*" and "/" into %2A and %2F: no value can close the comment early.
     return f"/*{body}*/"
 
 
