@@ -71,33 +71,39 @@ _auto_registry: Any = None
 _AUTO_SEEN: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def _on_engine_connect(conn: Any) -> None:
+def _on_do_connect(dialect: Any, connection_record: Any, cargs: Any, cparams: Any) -> None:
     registry = _auto_registry
-    engine = conn.engine
-    if registry is not None and engine not in _AUTO_SEEN:
-        _AUTO_SEEN.add(engine)
-        try:
-            instrument(engine, registry)
-        except Exception:  # instrumentation must never stop the application from connecting
-            LOG.warning("Could not instrument the SQLAlchemy engine %s", engine.url, exc_info=True)
+    if registry is None or dialect in _AUTO_SEEN:
+        return
+    if cparams.get("application_name") == "c2cwsgiutils-sql-profiler":
+        return  # the profiler's own connections
+    _AUTO_SEEN.add(dialect)
+    try:
+        from c2cwsgiutils.sql import hooks, tagging
+
+        dialect_hooks = hooks.hooks_for(dialect)
+        tagging.apply(dialect_hooks, tagging.TaggingSettings.from_settings(registry.settings or {}))
+        dialect_hooks.profile = True
+    except Exception:  # instrumentation must never stop the application from connecting
+        LOG.warning("Could not instrument a SQLAlchemy engine", exc_info=True)
 
 
 def instrument_new_engines(registry: Any) -> None:
-    """Instrument each SQLAlchemy engine of the process on its first connection.
+    """Instrument each SQLAlchemy engine of the process when it opens its first connection.
 
     The settings are ``registry``'s. Called by the ``c2cwsgiutils.sql.tagging`` include when
     ``C2C_SQL_REQUEST_ID`` is on and by the ``c2cwsgiutils.sql.profiler`` include when its secret
     is set, so that engines the application creates itself are tagged and profiled too (as the
-    original toolkit did for every session). The last registry given wins. Costs one set lookup
-    per ``engine.connect()``.
+    original toolkit did for every session). The last registry given wins. Such engines are not
+    listed by the activity view (only those given to :func:`instrument` with a registry are).
     """
     global _auto_registry
     from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine.default import DefaultDialect
 
     _auto_registry = registry
-    if not event.contains(Engine, "engine_connect", _on_engine_connect):
-        event.listen(Engine, "engine_connect", _on_engine_connect)
+    if not event.contains(DefaultDialect, "do_connect", _on_do_connect):
+        event.listen(DefaultDialect, "do_connect", _on_do_connect)
 
 
 def stop_instrumenting_new_engines() -> None:
@@ -106,11 +112,11 @@ def stop_instrumenting_new_engines() -> None:
     _auto_registry = None
     try:
         from sqlalchemy import event
-        from sqlalchemy.engine import Engine
+        from sqlalchemy.engine.default import DefaultDialect
     except ImportError:  # pragma: no cover - nothing was registered without SQLAlchemy
         return
-    if event.contains(Engine, "engine_connect", _on_engine_connect):
-        event.remove(Engine, "engine_connect", _on_engine_connect)
+    if event.contains(DefaultDialect, "do_connect", _on_do_connect):
+        event.remove(DefaultDialect, "do_connect", _on_do_connect)
 
 
 def includeme(config: Any) -> None:

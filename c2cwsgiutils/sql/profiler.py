@@ -19,7 +19,6 @@ import logging
 import re
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from c2cwsgiutils import context as c2c_context
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["attach", "includeme", "is_enabled", "is_select", "normalize", "set_enabled"]
+__all__ = ["attach", "execute_profiled", "includeme", "is_enabled", "is_select", "normalize", "set_enabled"]
 
 LOG = logging.getLogger(__name__)
 PROFILE_LOG = logging.getLogger("c2cwsgiutils.sql_profiler")
@@ -138,49 +137,40 @@ def _set_enabled_everywhere(enable: bool) -> bool:
 
 # ---- hooks -------------------------------------------------------------------------------
 
-_ATTACHED: weakref.WeakSet[Any] = weakref.WeakSet()
-_PROFILER_ENGINES: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
-_START = "_c2cwsgiutils_profiler_start"
+_PROFILER_ENGINES: dict[str, Engine] = {}
+_LOCAL = threading.local()
 
 
 def attach(engine: Engine) -> None:
-    """Attach the profiler hooks to ``engine`` (idempotent; one flag check per statement while off)."""
-    from sqlalchemy import event
+    """Let the profiler see the statements of ``engine`` (one flag check per statement while off)."""
+    from c2cwsgiutils.sql import hooks
 
-    if engine in _ATTACHED:
-        return
-    _ATTACHED.add(engine)
-    event.listen(engine, "before_cursor_execute", _before_execute)
-    event.listen(engine, "after_cursor_execute", _after_execute)
-    event.listen(engine, "engine_disposed", _dispose_profiler_engine)
+    hooks.hooks_for(engine.dialect).profile = True
 
 
-def _dispose_profiler_engine(engine: Engine) -> None:
-    with _State.lock:
-        found = _PROFILER_ENGINES.pop(engine, None)
-    if found is not None:
-        found.dispose()
-
-
-def _before_execute(  # noqa: PLR0917 - SQLAlchemy's signature
-    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
-) -> None:
-    if _State.enabled and context is not None:
-        setattr(context, _START, time.perf_counter())
-
-
-def _after_execute(  # noqa: PLR0917 - SQLAlchemy's signature
-    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
-) -> None:
-    if not _State.enabled or executemany:
-        return
+def execute_profiled(cursor: Any, statement: Any, parameters: Any, has_params: bool, context: Any) -> None:
+    """Execute the statement on ``cursor`` as the dialect would, then explain it if it is a new SELECT."""
+    start = time.perf_counter()
+    if has_params:
+        cursor.execute(statement, parameters)
+    else:
+        cursor.execute(statement)
+    duration = time.perf_counter() - start
+    if getattr(_LOCAL, "active", False):
+        return  # a statement of the profiler itself
+    connection = context.root_connection
+    if not getattr(connection, "_allow_autobegin", True):
+        return  # SQLAlchemy's own set-up queries on a new connection (dialect initialization)
+    _LOCAL.active = True
     try:
-        _profile(conn, cursor, statement, parameters, context)
+        _profile(connection.engine, cursor, statement, parameters if has_params else None, duration)
     except Exception:  # the profiler must never fail the request it watches
         LOG.warning("SQL profiler failed", exc_info=True)
+    finally:
+        _LOCAL.active = False
 
 
-def _profile(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any) -> None:
+def _profile(engine: Engine, cursor: Any, statement: Any, parameters: Any, duration: float) -> None:
     if not isinstance(statement, str):
         from c2cwsgiutils.sql.tagging import _as_string
 
@@ -189,8 +179,6 @@ def _profile(conn: Any, cursor: Any, statement: Any, parameters: Any, context: A
             return
     if not is_select(statement):
         return
-    start = getattr(context, _START, None)
-    duration = time.perf_counter() - start if start is not None else 0.0
     if _State.min_duration_s and duration < _State.min_duration_s:
         return
     key = normalize(statement)
@@ -198,8 +186,7 @@ def _profile(conn: Any, cursor: Any, statement: Any, parameters: Any, context: A
         if key in _State.seen:
             return
         _State.seen.add(key)
-    no_parameters = bool(getattr(context, "no_parameters", False))
-    plan = _explain(conn.engine, statement, None if no_parameters else parameters)
+    plan = _explain(engine, statement, parameters)
     PROFILE_LOG.info(
         "SQL profile of request %s (%.1f ms):\n%s\n%s",
         c2c_context.current().request_id or "-",
@@ -213,8 +200,9 @@ def _profile(conn: Any, cursor: Any, statement: Any, parameters: Any, context: A
 def _profiler_engine(engine: Engine) -> Engine:
     from sqlalchemy import create_engine
 
+    key = engine.url.render_as_string(hide_password=False)
     with _State.lock:
-        found = _PROFILER_ENGINES.get(engine)
+        found = _PROFILER_ENGINES.get(key)
         if found is None:
             found = create_engine(
                 engine.url,
@@ -224,7 +212,7 @@ def _profiler_engine(engine: Engine) -> Engine:
                 pool_pre_ping=True,
                 connect_args={"application_name": APPLICATION_NAME},
             )
-            _PROFILER_ENGINES[engine] = found
+            _PROFILER_ENGINES[key] = found
         return found
 
 

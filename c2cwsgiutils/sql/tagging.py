@@ -22,11 +22,9 @@ Two carriers, chosen by ``C2C_SQL_REQUEST_ID_MODE`` (enabled by ``C2C_SQL_REQUES
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,6 +41,8 @@ __all__ = [
     "TaggingSettings",
     "add_comment",
     "application_name",
+    "comment_statement",
+    "ensure_application_name",
     "includeme",
     "instrument",
     "parse_application_name",
@@ -83,8 +83,7 @@ SQL_COMMENT_POSITION = config.declare(
 MAX_APPLICATION_NAME = 63  # PostgreSQL's NAMEDATALEN - 1
 
 # Keys kept on the DBAPI connection's ``info`` (it lives as long as the DBAPI connection).
-_NAME = "c2cwsgiutils.application_name"  # the value the server has now, as far as we know
-_COMMITTED = "c2cwsgiutils.application_name_committed"  # the value a ROLLBACK would go back to
+_NAME = "c2cwsgiutils.application_name"  # the value the server has now, None when unknown
 _CTX = "c2cwsgiutils.application_name_context"  # the context that value was computed for
 
 
@@ -174,66 +173,43 @@ def parse_application_name(name: str | None) -> dict[str, str]:
     return result
 
 
-def _set_application_name(pooled: Any, info: dict[str, Any], name: str) -> None:
-    # A new DBAPI cursor: the statement's own cursor may be a server-side (named) one.
+def _set_application_name(dbapi_connection: Any, info: dict[str, Any], name: str) -> None:
     # set_config() rather than SET: psycopg 3 binds parameters server-side, which SET refuses.
-    cursor = pooled.dbapi_connection.cursor()
+    # Outside a transaction (the first statement of each one), it runs in autocommit mode: one
+    # round trip, and no ROLLBACK can undo it. Inside one, it joins that transaction and might be
+    # undone, so the value is marked unknown for the next context.
+    idle = dbapi_connection.info.transaction_status == 0  # IDLE in psycopg2 and psycopg 3
+    autocommit = dbapi_connection.autocommit
+    if idle and not autocommit:
+        dbapi_connection.autocommit = True
     try:
-        cursor.execute("SELECT set_config('application_name', %s, false)", (name,))
+        cursor = dbapi_connection.cursor()  # the statement's own cursor may be a named one
+        try:
+            cursor.execute("SELECT set_config('application_name', %s, false)", (name,))
+        finally:
+            cursor.close()
     finally:
-        cursor.close()
-    info[_NAME] = name
+        if idle and not autocommit:
+            dbapi_connection.autocommit = False
+    info[_NAME] = name if idle or autocommit else None
 
 
-def _before_execute_application_name(  # noqa: PLR0917 - SQLAlchemy's signature
-    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
-) -> None:
+def ensure_application_name(context: Any) -> None:
+    """Give the statement's connection the current context's ``application_name`` (if it has not)."""
     ctx = c2c_context.current()
     try:
-        # The execution context's pooled connection: ``conn.info`` costs about 1 µs more.
-        pooled = getattr(context, "_dbapi_connection", None) or conn.connection
+        pooled = context._dbapi_connection  # the execution context's pooled connection
         info = pooled.info
         if info.get(_CTX) is ctx:
             return
         name = application_name(ctx)
         if info.get(_NAME) != name:
-            _set_application_name(pooled, info, name)
+            _set_application_name(pooled.dbapi_connection, info, name)
         info[_CTX] = ctx
+    except NotImplementedError:  # the ad hoc connection of SQLAlchemy's dialect initialization
+        pass
     except Exception:  # tagging must never fail the application's statement by itself
         LOG.warning("Could not set the PostgreSQL application_name", exc_info=True)
-
-
-def _on_commit(conn: Any, *args: Any) -> None:
-    # A SET done in a committed transaction survives: remember it as the value to go back to.
-    with contextlib.suppress(Exception):  # a closed or invalidated connection
-        info = conn.info
-        info[_COMMITTED] = info.get(_NAME)
-
-
-def _revert(info: dict[str, Any]) -> None:
-    committed = info.get(_COMMITTED)
-    if info.get(_NAME) != committed:
-        info[_NAME] = committed
-        info.pop(_CTX, None)
-
-
-def _on_rollback(conn: Any, *args: Any) -> None:
-    # PostgreSQL undoes a SET done in a transaction that is rolled back.
-    with contextlib.suppress(Exception):  # a closed or invalidated connection
-        _revert(conn.info)
-
-
-def _on_pool_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
-    # The pool rolls back what a returned connection left open, without a Connection event.
-    _revert(connection_record.info)
-
-
-def _on_rollback_savepoint(conn: Any, *args: Any) -> None:
-    # Whether the SET happened inside the savepoint is unknown: force a new one next time.
-    with contextlib.suppress(Exception):  # a closed or invalidated connection
-        info = conn.info
-        info[_NAME] = None
-        info.pop(_CTX, None)
 
 
 # ---- comments --------------------------------------------------------------------------------
@@ -320,64 +296,50 @@ def _as_string(statement: Any, cursor: Any) -> str | None:
         return None
 
 
-def _driver_formats(conn: Any, parameters: Any, context: Any) -> bool:
-    # psycopg2 and psycopg 3 apply %-formatting to the statement whenever parameters are passed,
-    # even empty ones; SQLAlchemy passes none only with the ``no_parameters`` execution option.
-    return (
-        parameters is not None
-        and not getattr(context, "no_parameters", False)
-        and conn.dialect.paramstyle in ("format", "pyformat")
-    )
-
-
-def _make_comment_hook(position: str) -> Any:
-    def before_execute_comment(  # noqa: PLR0917 - SQLAlchemy's signature
-        conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
-    ) -> tuple[Any, Any]:
-        comment = _comment_for(c2c_context.current())
-        if not comment:
-            return statement, parameters
-        if type(statement) is not str:
-            rendered = _as_string(statement, cursor)
-            if rendered is None:
-                return statement, parameters
-            statement = rendered
-        if "%" in comment and _driver_formats(conn, parameters, context):
-            comment = comment.replace("%", "%%")  # URL-encoded values must survive %-formatting
-        return add_comment(statement, comment, position), parameters
-
-    return before_execute_comment
+def comment_statement(statement: Any, cursor: Any, has_params: bool, context: Any, position: str) -> Any:
+    """``statement`` with the current context's comment (unchanged when there is nothing to add)."""
+    comment = _comment_for(c2c_context.current())
+    if not comment:
+        return statement
+    if type(statement) is not str:
+        rendered = _as_string(statement, cursor)
+        if rendered is None:
+            return statement
+        statement = rendered
+    if has_params and "%" in comment and context.dialect.paramstyle in ("format", "pyformat"):
+        # psycopg2 and psycopg 3 %-format the statement whenever parameters are passed, even
+        # empty ones: URL-encoded values must survive that.
+        comment = comment.replace("%", "%%")
+    return add_comment(statement, comment, position)
 
 
 # ---- wiring ----------------------------------------------------------------------------------
 
-_INSTRUMENTED: weakref.WeakSet[Any] = weakref.WeakSet()
-
 
 def instrument(engine: Engine, tagging: TaggingSettings | None = None) -> bool:
-    """Attach the tagging hooks to ``engine`` when tagging is enabled; returns whether it did.
+    """Tag the statements of ``engine`` when tagging is enabled; returns whether it is on.
 
-    ``tagging`` defaults to the settings read from the environment alone. Attaching twice to the
-    same engine does nothing the second time.
+    ``tagging`` defaults to the settings read from the environment alone. Calling it again adds
+    the carriers of the new settings; it never removes one.
     """
-    from sqlalchemy import event
+    from c2cwsgiutils.sql import hooks
 
     tagging = tagging if tagging is not None else TaggingSettings.from_settings({})
-    if not tagging.enabled or engine in _INSTRUMENTED:
+    if not tagging.enabled:
         return False
-    _INSTRUMENTED.add(engine)
-    if tagging.application_name:
-        event.listen(engine, "before_cursor_execute", _before_execute_application_name)
-        event.listen(engine, "commit", _on_commit)
-        event.listen(engine, "commit_twophase", _on_commit)
-        event.listen(engine, "rollback", _on_rollback)
-        event.listen(engine, "rollback_twophase", _on_rollback)
-        event.listen(engine, "rollback_savepoint", _on_rollback_savepoint)
-        event.listen(engine.pool, "reset", _on_pool_reset)
-    if tagging.comment:
-        event.listen(engine, "before_cursor_execute", _make_comment_hook(tagging.position), retval=True)
+    apply(hooks.hooks_for(engine.dialect), tagging)
     LOG.debug("SQL statement tagging (%s) attached to %s", tagging.mode, engine.url)
     return True
+
+
+def apply(dialect_hooks: Any, tagging: TaggingSettings) -> None:
+    """Turn on the carriers of ``tagging`` in a :class:`c2cwsgiutils.sql.hooks.DialectHooks`."""
+    if not tagging.enabled:
+        return
+    dialect_hooks.application_name |= tagging.application_name
+    if tagging.comment:
+        dialect_hooks.comment = True
+        dialect_hooks.position = tagging.position
 
 
 def includeme(config_: Any) -> None:

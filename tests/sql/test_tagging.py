@@ -98,16 +98,34 @@ def test_application_name_is_set_again_when_the_request_changes(
     assert count_sets(sent) == 2
 
 
-def test_application_name_set_in_a_rolled_back_transaction_is_set_again(
+def test_application_name_set_at_transaction_start_survives_a_rollback(
     make_engine: Callable[..., Any], sent: list[str]
 ) -> None:
+    # Set outside any transaction (autocommit), so a ROLLBACK cannot undo it: no second SET.
     engine = make_engine(pool_size=1, max_overflow=0)
     tagging.instrument(engine, ON)
     with context.bind(request_id="req-rolled-back", kind="web"), engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")
-        conn.rollback()  # PostgreSQL undoes the set_config() with the transaction
+        conn.rollback()
         assert conn.exec_driver_sql(OWN_NAME).scalar().startswith("rid=req-rolled-back,")
-    assert count_sets(sent) == 2
+    assert count_sets(sent) == 1
+
+
+def test_application_name_changed_inside_a_transaction_is_checked_again_later(
+    make_engine: Callable[..., Any], sent: list[str]
+) -> None:
+    # A SET inside a transaction may be rolled back with it: the next context sets it again.
+    engine = make_engine(pool_size=1, max_overflow=0)
+    tagging.instrument(engine, ON)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")  # opens the transaction
+        with context.bind(request_id="req-inside", kind="web"):
+            conn.exec_driver_sql("SELECT 2")
+            conn.exec_driver_sql("SELECT 3")
+        conn.rollback()
+        with context.bind(request_id="req-inside", kind="web"):
+            assert conn.exec_driver_sql(OWN_NAME).scalar().startswith("rid=req-inside,")
+    assert count_sets(sent) == 3  # outside a request, inside the transaction, after the rollback
 
 
 def test_outside_a_request_the_connection_drops_the_previous_request_id(
