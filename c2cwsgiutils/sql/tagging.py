@@ -7,7 +7,8 @@ Two carriers, chosen by ``C2C_SQL_REQUEST_ID_MODE`` (enabled by ``C2C_SQL_REQUES
     ``rid=3f2a...,kind=web,pid=4242`` (63 bytes max, printable ASCII; fields that do not fit are
     dropped, ``task=`` first). It is changed with ``set_config()`` only when the connection's
     current value differs, so a pooled connection reused by the same request costs no extra round
-    trip. Shown by ``%a`` in ``log_line_prefix`` and in ``pg_stat_activity``.
+    trip; at the start of a transaction it is set in autocommit mode so that no ROLLBACK undoes it.
+    Shown by ``%a`` in ``log_line_prefix`` and in ``pg_stat_activity``.
 
 ``comment``
     A `sqlcommenter <https://google.github.io/sqlcommenter/spec/>`_ comment such as
@@ -18,6 +19,8 @@ Two carriers, chosen by ``C2C_SQL_REQUEST_ID_MODE`` (enabled by ``C2C_SQL_REQUES
 
 ``both``
     Both of the above.
+
+The hooks run from :mod:`c2cwsgiutils.sql.hooks` (a dialect-level ``do_execute`` event).
 """
 
 from __future__ import annotations
