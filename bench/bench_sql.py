@@ -132,17 +132,13 @@ def hook_cost() -> None:
     engine = make_engine("off")
     loops = 100_000
     print(f"\nHook cost alone, CPU only ({loops} calls x {REPS} repetitions)")
-    comment_hook = tagging._make_comment_hook("start")
     with engine.connect() as conn, context.bind(request_id="a" * 32, kind="web", route="hello"):
         ctx = conn.exec_driver_sql("SELECT 1").context
-        tagging._before_execute_application_name(conn, None, "SELECT 1", {}, ctx, False)
+        tagging.ensure_application_name(ctx)
+        statement = "SELECT 1 FROM t WHERE x = %(x)s"
         cases: dict[str, Callable[[], Any]] = {
-            "application_name": lambda: tagging._before_execute_application_name(
-                conn, None, "SELECT 1", {}, ctx, False
-            ),
-            "comment": lambda: comment_hook(
-                conn, None, "SELECT 1 FROM t WHERE x = %(x)s", {"x": 1}, ctx, False
-            ),
+            "application_name": lambda: tagging.ensure_application_name(ctx),
+            "comment": lambda: tagging.comment_statement(statement, None, True, ctx, "start"),
             "empty call": lambda: None,
         }
         results = {}
