@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy
+
+from tests.helpers import child_env
+
+
+@pytest.fixture(scope="module")
+def table(pg_url: str) -> Iterator[str]:
+    """A table with 100 analyzed rows and an index, in its own schema."""
+    schema = f"stats_{uuid.uuid4().hex[:8]}"
+    engine = sqlalchemy.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        conn.exec_driver_sql(f"CREATE TABLE {schema}.things (id int PRIMARY KEY, name text)")
+        conn.exec_driver_sql(f"INSERT INTO {schema}.things SELECT i, 'n' || i FROM generate_series(1, 100) i")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"ANALYZE {schema}.things")
+    yield schema
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    engine.dispose()
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "c2cwsgiutils.scripts.stats_db", *args],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_prints_row_estimates_and_sizes_of_each_table(pg_url: str, table: str) -> None:
+    result = run("--db", pg_url, "--schema", table)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.rsplit(" ", 1) for line in result.stdout.splitlines())
+    tags = f"{{schema={table},table=things}}"
+    assert lines[f"db.table.rows{tags}"] == "100"
+    assert int(lines[f"db.table.size{tags}"]) > 0
+    assert int(lines[f"db.table.index_size{tags}"]) > 0
+    assert len(lines) == 3
+
+
+def test_extra_queries_add_named_values(pg_url: str, table: str) -> None:
+    result = run(
+        "--db",
+        pg_url,
+        "--schema",
+        table,
+        "--extra",
+        f"SELECT 'long_names', count(*) FROM {table}.things WHERE name LIKE 'n%'",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "db.extra.long_names 100" in result.stdout.splitlines()
+
+
+def test_an_unreachable_database_is_one_line_and_exit_code_1() -> None:
+    result = run("--db", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.returncode == 1
+    assert result.stderr.startswith("c2cwsgiutils-stats-db: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_send_passes_gauges_to_the_metrics_module(pg_url: str, table: str) -> None:
+    pytest.importorskip("c2cwsgiutils.stats", reason="the metrics module is merged separately")
+    result = run("--db", pg_url, "--schema", table, "--send")
+    assert result.returncode == 0, result.stderr
+    assert "Sent 3 gauges" in result.stderr
