@@ -123,3 +123,26 @@ def far_too_slow() -> None:
 
     LOG.info("about to be killed")
     time.sleep(10)
+
+
+_ENGINES: dict[str, Any] = {}
+
+
+@app.task
+def sql_tags(url: str) -> dict[str, str]:
+    """What PostgreSQL sees of this task's SQL: its application_name and its (commented) query."""
+    import sqlalchemy
+
+    from c2cwsgiutils.sql import instrument
+
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        instrument(engine)
+    with engine.connect() as connection:
+        name, query = connection.execute(
+            sqlalchemy.text(
+                "SELECT current_setting('application_name'), query FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+            )
+        ).one()
+    return {"application_name": name, "query": query, "task_id": context.current().task_id}

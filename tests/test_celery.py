@@ -105,6 +105,8 @@ def worker(
                 "C2C_TEST_CELERY_PREFIX": PREFIX,
                 "C2C_TEST_CELERY_QUEUE": queue,
                 "C2C_TEST_CELERY_JSON_LOG": str(found.json_log),
+                "C2C_SQL_REQUEST_ID": "true",
+                "C2C_SQL_REQUEST_ID_MODE": "both",
             }
         ),
         stdout=log,
@@ -226,9 +228,17 @@ def test_a_failing_task_span_has_status_error(worker: Worker, span_events: None)
     assert [(r["status"], r["error_type"]) for r in task_spans] == [("error", "ValueError")]
 
 
-@pytest.mark.skip(reason="c2cwsgiutils.sql.tagging is not in this branch yet (SQL issue)")
-def test_sql_sent_from_a_task_is_tagged() -> None:
-    raise NotImplementedError
+def test_sql_sent_from_a_task_is_tagged(worker: Worker, pg_url: str) -> None:
+    with context.bind(request_id="req-sql"):
+        result = worker.send(celery_app.sql_tags, pg_url)
+    seen = result.get(timeout=TIMEOUT)
+    assert seen["task_id"] == result.id
+    # application_name mode: request id and kind (a 36-character task id does not fit in 63 bytes).
+    assert seen["application_name"].startswith("rid=req-sql,kind=celery,")
+    # comment mode: the statement as PostgreSQL shows it in pg_stat_activity.
+    assert seen["query"].startswith(
+        f"/*kind='celery',request_id='req-sql',task_id='{result.id}',traceparent='00-"
+    )
 
 
 def test_a_retried_task_keeps_the_request_id_and_leaves_no_context_behind(worker: Worker) -> None:
