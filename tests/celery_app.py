@@ -142,7 +142,8 @@ def sql_tags(url: str) -> dict[str, str]:
     with engine.connect() as connection:
         name, query = connection.execute(
             sqlalchemy.text(
-                "SELECT current_setting('application_name'), query FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+                "SELECT current_setting('application_name'), query"
+                " FROM pg_stat_activity WHERE pid = pg_backend_pid()"
             )
         ).one()
     return {"application_name": name, "query": query, "task_id": context.current().task_id}
