@@ -25,9 +25,10 @@ __all__ = ["DialectHooks", "hooks_for"]
 class DialectHooks:
     """What to do for the statements of one dialect (one engine); the flags may be turned on later."""
 
-    __slots__ = ("__weakref__", "application_name", "comment", "position", "profile")
+    __slots__ = ("__weakref__", "application_name", "comment", "dialect_name", "position", "profile")
 
-    def __init__(self) -> None:
+    def __init__(self, dialect_name: str = "postgresql") -> None:
+        self.dialect_name = dialect_name
         self.application_name = False
         self.comment = False
         self.position = "start"
@@ -74,7 +75,7 @@ def hooks_for(dialect: Any) -> DialectHooks:
     if hooks is None:
         from sqlalchemy import event
 
-        hooks = _HOOKS[dialect] = DialectHooks()
+        hooks = _HOOKS[dialect] = DialectHooks(dialect.name)
         event.listen(dialect, "do_execute", hooks.do_execute)
         event.listen(dialect, "do_execute_no_params", hooks.do_execute_no_params)
         event.listen(dialect, "do_executemany", hooks.do_executemany)

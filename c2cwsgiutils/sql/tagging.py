@@ -339,7 +339,9 @@ def apply(dialect_hooks: Any, tagging: TaggingSettings) -> None:
     """Turn on the carriers of ``tagging`` in a :class:`c2cwsgiutils.sql.hooks.DialectHooks`."""
     if not tagging.enabled:
         return
-    dialect_hooks.application_name |= tagging.application_name
+    # application_name is PostgreSQL's; a comment is understood by every SQL database.
+    if dialect_hooks.dialect_name == "postgresql":
+        dialect_hooks.application_name |= tagging.application_name
     if tagging.comment:
         dialect_hooks.comment = True
         dialect_hooks.position = tagging.position

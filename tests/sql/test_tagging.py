@@ -316,3 +316,30 @@ def test_include_with_tagging_off_leaves_other_engines_alone(make_engine: Callab
     engine = make_engine()
     with context.bind(request_id="req-auto-off"):
         assert scalar(engine, OWN_QUERY) == OWN_QUERY
+
+
+def test_sqlite_gets_the_comment_but_no_application_name(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from c2cwsgiutils.sql import hooks
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    executed: list[str] = []
+    # What SQLite really ran, as its own trace callback reports it.
+    sqlalchemy.event.listen(
+        engine, "connect", lambda dbapi_connection, _: dbapi_connection.set_trace_callback(executed.append)
+    )
+    instrument(engine)
+    tagging.apply(
+        hooks.hooks_for(engine.dialect),
+        tagging.TaggingSettings.from_settings(
+            {"c2c.sql_request_id": "true", "c2c.sql_request_id_mode": "both"}
+        ),
+    )
+    with context.bind(request_id="sqlite-rid", kind="web"), engine.connect() as connection:
+        assert connection.execute(sqlalchemy.text("SELECT 1")).scalar() == 1
+    assert [statement for statement in executed if "SELECT 1" in statement] == [
+        "/*kind='web',request_id='sqlite-rid'*/ SELECT 1"
+    ]
+    assert not any("application_name" in statement for statement in executed)
+    assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []

@@ -1,4 +1,4 @@
-"""Database set-up, all in one place: engine, tables, ``request.dbsession`` bound to pyramid_tm.
+"""Database set-up, all in one place: engines, tables, ``request.dbsession`` bound to pyramid_tm.
 
 ``sqlalchemy.url`` (in production.ini: ``%(SQLALCHEMY_URL)s``) chooses the database; empty means
 an SQLite file ``var/c2cwsgiutils_demo.sqlite`` under the current directory.
@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import zope.sqlalchemy
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.orm import Session, sessionmaker
 
+from c2cwsgiutils.db import setup_session
 from c2cwsgiutils_demo.models import Base
 
 DEFAULT_SQLITE_FILE = Path("var") / "c2cwsgiutils_demo.sqlite"
@@ -67,26 +66,21 @@ def create_tables(engine: Engine, attempts: int = 3) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-def get_tm_session(session_factory: sessionmaker[Session], transaction_manager: Any) -> Session:
-    """A session joined to the request's transaction (committed or aborted by pyramid_tm)."""
-    session = session_factory()
-    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
-    return session
-
-
 def includeme(config: Any) -> None:
-    """Pyramid include: pyramid_tm, the engine, the tables and ``request.dbsession``."""
+    """Pyramid include: read-write and read-only engines, the tables and ``request.dbsession``.
+
+    ``c2cwsgiutils.db.setup_session`` builds both engines from the ``sqlalchemy.*`` and
+    ``sqlalchemy_slave.*`` keys (the read-only one only when ``sqlalchemy_slave.url`` is set), routes
+    GET/HEAD/OPTIONS to the read-only engine, joins ``request.dbsession`` to pyramid_tm, and tags
+    every statement with the request ID when ``C2C_SQL_REQUEST_ID`` is on.
+    """
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
-    config.include("pyramid_tm")
-
-    engine = get_engine(settings)
-    create_tables(engine)
-    session_factory = sessionmaker(bind=engine)
-    config.registry["dbsession_factory"] = session_factory
-    config.registry["dbengine"] = engine
-
-    def dbsession(request: Any) -> Session:
-        return get_tm_session(session_factory, request.tm)
-
-    config.add_request_method(dbsession, reify=True)
+    settings["sqlalchemy.url"] = database_url(settings)
+    setup = setup_session(config, "sqlalchemy", "sqlalchemy_slave")
+    for engine in {setup.read_write_engine, setup.read_only_engine}:
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _prepare_sqlite)
+    create_tables(setup.read_write_engine)
+    config.registry["dbsession_factory"] = setup.session_factory
+    config.registry["dbengine"] = setup.read_write_engine
