@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from c2cwsgiutils import config, context, propagation, spans
+from c2cwsgiutils.logging.filter import ContextFilter
 
 __all__ = [
     "BROKER_URL",
@@ -81,28 +82,22 @@ _CELERY_DEFAULT_FORMATS = (
 )
 
 
-class _ContextFilter(logging.Filter):
-    """Stamps each record with the correlation fields of the current context.
+class _CeleryContextFilter(ContextFilter):
+    """The shared :class:`~c2cwsgiutils.logging.ContextFilter`, plus Celery's task id placeholder.
 
-    Minimal private stand-in for the shared context filter of ``c2cwsgiutils.logging``.
+    Celery's ``TaskFormatter`` writes ``"???"`` as the task id of records logged outside a task
+    method (its own "received"/"succeeded" lines); the context knows the real one.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ctx = context.current()
+        super().filter(record)
         attributes = record.__dict__
-        if "request_id" not in attributes:
-            attributes["request_id"] = ctx.request_id
-            attributes["trace_id"] = ctx.trace_id
-            attributes["span_id"] = ctx.span_id
-            attributes["parent_span_id"] = ctx.parent_span_id
-            attributes["kind"] = ctx.kind
         if not attributes.get("task_id") or attributes["task_id"] == "???":
-            # Celery's TaskFormatter writes "???" outside tasks; the context knows better.
-            attributes["task_id"] = ctx.task_id
+            attributes["task_id"] = context.current().task_id
         return True
 
 
-_FILTER = _ContextFilter()
+_FILTER = _CeleryContextFilter()
 
 
 def install_log_filter(logger: logging.Logger | None = None) -> None:

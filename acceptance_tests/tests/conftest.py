@@ -5,11 +5,14 @@ test fails. Logs are kept in ``test-artifacts/acceptance/``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +30,9 @@ class Product:
 
     composition: Composition
     base_url: str
+    collector_url: str
     log_dir: Path
+    pg_url: str
     secret: str = SECRET
 
     def connection(self) -> Connection:
@@ -36,12 +41,21 @@ class Product:
     def log(self, service: str) -> str:
         return self.composition.logs(service)
 
+    def json_lines(self, service: str) -> list[dict[str, Any]]:
+        """The JSON log records a service wrote (its other output, e.g. gunicorn's, is skipped)."""
+        records = []
+        for line in self.log(service).splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    records.append(json.loads(line))
+        return records
+
 
 @pytest.fixture(scope="session")
 def product(pg_url: str, redis_url: str) -> Iterator[Product]:  # noqa: F811 - fixtures by name
     run = uuid.uuid4().hex[:8]
     log_dir = ROOT / "test-artifacts" / "acceptance" / run
-    web_port = free_port()
+    web_port, collector_port = free_port(), free_port()
     variables = {
         "BIN": str(Path(sys.executable).parent),
         "PG_URL": pg_url,
@@ -50,12 +64,19 @@ def product(pg_url: str, redis_url: str) -> Iterator[Product]:  # noqa: F811 - f
         "QUEUE": f"acceptance_{run}",
         "SECRET": SECRET,
         "WEB_PORT": str(web_port),
+        "COLLECTOR_PORT": str(collector_port),
         "LOG_DIR": str(log_dir),
     }
     composition = Composition.local(HERE / "composition.yaml", variables=variables, log_dir=log_dir)
     try:
         composition.up()
-        yield Product(composition, f"http://127.0.0.1:{web_port}/", log_dir)
+        yield Product(
+            composition,
+            f"http://127.0.0.1:{web_port}/",
+            f"http://127.0.0.1:{collector_port}/",
+            log_dir,
+            pg_url,
+        )
     finally:
         composition.down()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from acceptance_tests.tests.conftest import Product
 from c2cwsgiutils.acceptance import Connection, retry_timeout
 
@@ -37,14 +39,16 @@ def test_a_task_keeps_the_request_id_of_the_request_that_sent_it(
     assert answer["request_id"] == request_id
     assert answer["database"] == "postgresql"
 
-    def worker_logged_it() -> list[str]:
-        lines = [line for line in product.log("worker").splitlines() if answer["task_id"] in line]
-        assert any("Sleeping 0.2 s in the worker" in line for line in lines)
-        assert any("succeeded" in line for line in lines)
-        return lines
+    def worker_logged_it() -> list[dict[str, Any]]:
+        records = [r for r in product.json_lines("worker") if r.get("task_id") == answer["task_id"]]
+        messages = [r["msg"] for r in records]
+        assert "Sleeping 0.2 s in the worker" in messages
+        assert any("succeeded" in message for message in messages)
+        return records
 
-    lines = retry_timeout(worker_logged_it, timeout=10, interval=0.2)
-    assert all(f"request_id={request_id}" in line for line in lines)
+    records = retry_timeout(worker_logged_it, timeout=10, interval=0.2)
+    assert {r["request_id"] for r in records} == {request_id}
+    assert {r["service"] for r in records} == {"demo-worker"}
 
 
 def test_debug_stacks_shows_both_gunicorn_workers(product: Product, connection: Connection) -> None:

@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -88,8 +89,13 @@ def _serve_granian(settings: Any) -> int:
     from granian.constants import Interfaces
 
     LOG.info("Collector listening on http://%s:%d/api/v1/record (granian)", settings.host, settings.port)
+    from c2cwsgiutils.collector import app
+
     Granian(
-        "c2cwsgiutils.collector.app:create_app",
+        # Granian turns a dotted target into a path relative to the working directory and walks up
+        # while it finds __init__.py files: from inside a Python package it would look for
+        # "<that package>.c2cwsgiutils...". The module's own file resolves the same from anywhere.
+        f"{Path(app.__file__).resolve()}:create_app",
         factory=True,
         address=settings.host,
         port=settings.port,

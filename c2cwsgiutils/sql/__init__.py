@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,7 +48,13 @@ def engines(registry: Any) -> dict[str, Engine]:
     return dict(registry.__dict__.get(_REGISTRY_KEY, {}))
 
 
-def instrument(engine: Engine, config_or_registry: Any = None, name: str | None = None) -> None:
+def instrument(
+    engine: Engine,
+    config_or_registry: Any = None,
+    name: str | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
     """Attach this toolkit's SQL hooks to ``engine``; idempotent.
 
     - statement tagging, when ``C2C_SQL_REQUEST_ID`` is on (see :mod:`c2cwsgiutils.sql.tagging`);
@@ -55,12 +62,14 @@ def instrument(engine: Engine, config_or_registry: Any = None, name: str | None 
     - with a Pyramid ``Configurator`` or registry, the engine is registered under ``name``
       (default: its URL without password) for the SQL activity view.
 
-    Settings come from the registry's settings, or only from the environment without one.
+    Settings come from ``settings`` (e.g. the ini settings of a Celery worker), else from the
+    registry's settings, else only from the environment.
     """
     from c2cwsgiutils.sql import profiler, tagging
 
     registry = getattr(config_or_registry, "registry", config_or_registry)
-    settings = getattr(registry, "settings", None) if registry is not None else None
+    if settings is None:
+        settings = getattr(registry, "settings", None) if registry is not None else None
     tagging.instrument(engine, tagging.TaggingSettings.from_settings(settings or {}))
     profiler.attach(engine)
     if registry is not None:

@@ -16,19 +16,32 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from celery import signals
 from sqlalchemy import Engine, text
 
 from c2cwsgiutils import context, paste_config, spans
-from c2cwsgiutils.celery import create_app
+from c2cwsgiutils.celery import create_app, install_log_filter
+from c2cwsgiutils.sql import instrument
 from c2cwsgiutils_demo import db
 
 LOG = logging.getLogger(__name__)
 DEFAULT_INI = Path(__file__).resolve().parent.parent / "production.ini"
 
 
+def _ini() -> str:
+    return os.environ.get("C2CWSGIUTILS_CONFIG") or str(DEFAULT_INI)
+
+
 def _settings() -> dict[str, str]:
-    ini = os.environ.get("C2CWSGIUTILS_CONFIG") or str(DEFAULT_INI)
-    return paste_config.load_settings(ini)
+    return paste_config.load_settings(_ini())
+
+
+@signals.setup_logging.connect(weak=False)
+def _setup_logging(**_: Any) -> None:
+    # The worker logs like the web service: the ini's handlers (JSON on stderr, the collector).
+    # Connecting to this signal keeps Celery from configuring logging itself.
+    paste_config.setup_logging(_ini())
+    install_log_filter()
 
 
 app = create_app(__name__, _settings(), task_default_queue=os.environ.get("DEMO_CELERY_QUEUE", "celery"))
@@ -42,7 +55,10 @@ def engine() -> Engine:
     global _engine
     with _engine_lock:
         if _engine is None:
-            _engine = db.get_engine(_settings())
+            settings = _settings()
+            _engine = db.get_engine(settings)
+            # Tag the worker's SQL with the request ID and task id, as the web service does.
+            instrument(_engine, settings=settings)
         return _engine
 
 
