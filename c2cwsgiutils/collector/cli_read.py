@@ -71,6 +71,9 @@ def add_parsers(commands: Any) -> None:
     tail.add_argument("--max", type=int, help="stop after this many records")
     tail.add_argument("--timeout", type=float, help="stop after this many seconds")
     tail.add_argument("--from-id", help="start after this record id (default: from now on)")
+    tail.add_argument(
+        "--server-timeout", type=int, default=300, help="seconds the server keeps a response open"
+    )
     query = commands.add_parser("query", help="print the matching records")
     query.add_argument("--limit", type=int, default=100, help="at most this many (the newest; default 100)")
     commands.add_parser("count", help="print the number of matching records")
@@ -113,7 +116,8 @@ def _tail(client: CollectorClient, printer: Printer, args: argparse.Namespace) -
             return 0
         # The server ends the response on its own after ``timeout`` seconds; ours is shorter when
         # the command has a deadline so that it returns on time.
-        server_timeout = 300 if remaining is None else max(1, int(remaining) + 1)
+        server_timeout = args.server_timeout if remaining is None else max(1, int(remaining) + 1)
+        server_timeout = min(server_timeout, args.server_timeout)
         try:
             for event in client.stream(
                 {**params, "timeout": server_timeout}, last_id, read_timeout=min(60.0, remaining or 60.0)

@@ -157,14 +157,20 @@ class CollectorClient:
 
 
 def parse_events(lines: Any) -> Iterator[ServerEvent]:
-    """Server-Sent Events of a binary line iterator (the ``text/event-stream`` rules we need)."""
+    """Server-Sent Events of a binary line iterator (the ``text/event-stream`` rules we need).
+
+    A block with an ``id`` but no ``data`` is returned too (event ``message``, empty data): it moves
+    the last event id, which a browser's EventSource also keeps.
+    """
     event_id: str | None = None
+    seen_id = False
     event, data = "message", list[str]()
     for raw in lines:
         line = raw.decode("utf-8").rstrip("\r\n")
         if not line:
-            if data:
+            if data or seen_id:
                 yield ServerEvent(event_id, event, "\n".join(data))
+            seen_id = False
             event, data = "message", []
             continue
         if line.startswith(":"):
@@ -176,7 +182,7 @@ def parse_events(lines: Any) -> Iterator[ServerEvent]:
         elif name == "event":
             event = value
         elif name == "id":
-            event_id = value
+            event_id, seen_id = value, True
 
 
 def _error_message(status: int, body: bytes) -> str:

@@ -64,7 +64,9 @@ def _event(row: dict[str, Any]) -> bytes:
 def _events(
     storage: Storage, where: ColumnElement[bool], last_id: int, timeout: float, poll: float
 ) -> Iterator[bytes]:
-    yield f"retry: {RETRY_MS}\n: c2cwsgiutils collector stream from id {last_id}\n\n".encode()
+    # The id without data sets the client's last event id: a reconnection before the first record
+    # resumes from here rather than from "now" again.
+    yield f"retry: {RETRY_MS}\nid: {last_id}\n\n".encode()
     deadline = time.monotonic() + timeout
     quiet_since = time.monotonic()
     floor = last_id  # never send what the client already had
