@@ -192,3 +192,38 @@ def test_a_bad_token_is_reported_without_a_traceback(collector: Collector) -> No
     result = logs(collector, "count", "--token", "wrong")
     assert result.returncode == 1
     assert result.stderr.startswith("c2cwsgiutils-logs: the collector answered 401")
+
+
+def test_progress_bar_is_drawn_when_stderr_is_a_terminal(collector: Collector) -> None:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.run(
+            [SCRIPT, "ingest", "--service", "progress", str(LOGS / "postgresql.json")],
+            env=collector.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+            timeout=30,
+            check=False,
+        )
+        os.close(slave)
+        slave = -1
+        output = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal has no writer left
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert process.returncode == 0
+    assert b"%" in output
+    assert b"] " in output
+    assert b"stored 6" in output
