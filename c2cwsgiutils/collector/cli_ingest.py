@@ -253,6 +253,9 @@ def run(args: argparse.Namespace) -> int:
     except ClientError as exc:
         print(f"c2cwsgiutils-logs: {exc}", file=sys.stderr)
         return 2
+    if args.follow and (len(args.files) > 1 or args.files == ["-"]):
+        print("c2cwsgiutils-logs: --follow reads one file (run one ingest per file)", file=sys.stderr)
+        return 2
     formats: list[str] = []
     for path in args.files:
         fmt = args.format

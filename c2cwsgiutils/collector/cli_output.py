@@ -28,7 +28,13 @@ def use_colour(stream: TextIO, option: str = "auto") -> bool:
 def _duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
-    return f"{seconds:.3f} s"
+    if seconds < 60:
+        return f"{seconds:.3f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    return "".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
 
 
 def _parse_ts(ts: str) -> datetime:
@@ -107,6 +113,11 @@ class Printer:
         def walk(span_id: str, depth: int) -> None:
             span = spans[span_id]
             seconds = (_parse_ts(span["last"]) - _parse_ts(span["first"])).total_seconds()
+            # A span of one record (a SQL statement, an access line) lasts what the record says.
+            for record in by_span.get(span_id, []):
+                measured = (record.get("data") or {}).get("duration_ms")
+                if isinstance(measured, (int, float)):
+                    seconds = max(seconds, measured / 1000)
             indent = "  " * (depth + 1)
             labels = ", ".join([*span.get("services", []), *span.get("kinds", [])])
             head = f"{indent}└ span {span_id} {_duration(seconds)}"

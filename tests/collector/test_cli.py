@@ -227,3 +227,9 @@ def test_progress_bar_is_drawn_when_stderr_is_a_terminal(collector: Collector) -
     assert b"%" in output
     assert b"] " in output
     assert b"stored 6" in output
+
+
+def test_follow_refuses_several_files(collector: Collector) -> None:
+    result = logs(collector, "ingest", "--follow", str(LOGS / "gunicorn.log"), str(LOGS / "nginx.log"))
+    assert result.returncode == 2
+    assert "--follow reads one file" in result.stderr
