@@ -247,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
         nonlocal stopped
         stopped = True
 
-    signal.signal(signal.SIGTERM, on_term)
+    if args.follow:  # otherwise SIGTERM keeps its default meaning: stop now
+        signal.signal(signal.SIGTERM, on_term)
     try:
         client = CollectorClient(args.url, args.token)
     except ClientError as exc:
