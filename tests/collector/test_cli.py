@@ -233,3 +233,9 @@ def test_follow_refuses_several_files(collector: Collector) -> None:
     result = logs(collector, "ingest", "--follow", str(LOGS / "gunicorn.log"), str(LOGS / "nginx.log"))
     assert result.returncode == 2
     assert "--follow reads one file" in result.stderr
+
+
+def test_color_always_colours_the_level(collector: Collector) -> None:
+    collector.post(wire("boom", service="coloured", levelno=40, level_name="ERROR"))
+    result = logs(collector, "query", "--color", "always", "--query", "service=coloured")
+    assert "\033[31mERROR" in result.stdout
