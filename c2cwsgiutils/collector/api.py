@@ -392,6 +392,8 @@ def includeme(config: Any) -> None:
     config.add_view(read_only(get_record), route_name="c2c_collector_record_id")
     config.add_route("c2c_collector_request", "/api/v1/request/{request_id}")
     config.add_view(read_only(get_request), route_name="c2c_collector_request")
+    config.include("c2cwsgiutils.collector.stream")
+    config.include("c2cwsgiutils.collector.status")
 
 
 def not_found(request: Any) -> Any:

@@ -1,8 +1,10 @@
-"""``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret.
+"""``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret, read and feed it.
 
     c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N] [--server S]
     c2cwsgiutils-logs migrate [--db-url URL]
     c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
+    c2cwsgiutils-logs tail|query|count|timeline|request|status ...   (see cli_read)
+    c2cwsgiutils-logs ingest FILE...|- ...                            (see cli_ingest)
 
 ``serve`` applies the migrations once in the master process (unless
 ``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs granian (default; HTTP and keep-alive handled
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "hash-secret", help="print the hash of a secret (read on stdin) for the credentials file"
     )
+    from c2cwsgiutils.collector import cli_ingest, cli_read
+
+    cli_read.add_parsers(commands)
+    cli_ingest.add_parser(commands)
     return parser
 
 
@@ -152,6 +158,12 @@ def _serve_gunicorn(settings: Any) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``c2cwsgiutils-logs``."""
     args = _parser().parse_args(argv)
+    from c2cwsgiutils.collector import cli_ingest, cli_read
+
+    if args.command in cli_read.COMMANDS:
+        return cli_read.run(args)
+    if args.command == "ingest":
+        return cli_ingest.run(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "hash-secret":

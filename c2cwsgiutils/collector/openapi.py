@@ -140,6 +140,54 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/stream": {
+                "get": {
+                    "summary": "New matching records as Server-Sent Events (resume with Last-Event-ID)",
+                    "parameters": [
+                        *_FILTERS,
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                            "description": "send the records after this id (default: from now on)",
+                        },
+                        {
+                            "name": "last_id",
+                            "in": "query",
+                            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                            "description": "same as Last-Event-ID, for clients that cannot set headers",
+                        },
+                        {
+                            "name": "timeout",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 3600},
+                            "description": "seconds after which the server ends the response (default 300)",
+                        },
+                        {
+                            "name": "poll_ms",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 50, "maximum": 60000},
+                            "description": "database polling interval in milliseconds (default 500)",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "event stream: 'event: record', 'data: <Record JSON>'",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(400, 401, 403),
+                    },
+                }
+            },
+            "/api/v1/status": {
+                "get": {
+                    "summary": "Count, ingestion rate, lag, storage size, last record per service/host",
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Status"}, "the status"),
+                        **_errors(401, 403),
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -201,6 +249,38 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                             )
                         },
                         "data": {"type": "object"},
+                    },
+                },
+                "Status": {
+                    "type": "object",
+                    "required": ["now", "records", "lag_seconds", "rate_1m", "rate_5m", "storage", "sources"],
+                    "properties": {
+                        "now": {"type": "string"},
+                        "records": {"type": "integer"},
+                        "newest": {"type": "string", "nullable": True},
+                        "lag_seconds": {"type": "number", "nullable": True},
+                        "rate_1m": {"type": "number"},
+                        "rate_5m": {"type": "number"},
+                        "storage": {
+                            "type": "object",
+                            "properties": {
+                                "backend": {"type": "string"},
+                                "bytes": {"type": "integer", "nullable": True},
+                            },
+                        },
+                        "sources": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "service": {"type": "string", "nullable": True},
+                                    "host": {"type": "string", "nullable": True},
+                                    "records": {"type": "integer"},
+                                    "last": {"type": "string"},
+                                    "idle_seconds": {"type": "number"},
+                                },
+                            },
+                        },
                     },
                 },
                 "RequestView": {

@@ -38,6 +38,7 @@ OPERATIONS = [
     ("GET", "/api/v1/record/{id}"),
     ("GET", "/api/v1/request/{request_id}"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/status"),
 ]
 
 

@@ -1,0 +1,127 @@
+"""``GET /api/v1/stream``: new records as Server-Sent Events, with the filters of ``/api/v1/record``.
+
+Each record is one event: ``id`` is the record id (so a client that reconnects with
+``Last-Event-ID`` resumes exactly after the last record it got), ``event: record`` and ``data``
+the record as ``GET /api/v1/record`` presents it. Without ``Last-Event-ID`` (or ``last_id``) the
+stream starts with the records stored from now on. The view polls the database every
+``poll`` seconds (default 0.5) for rows with a larger id, sends a ``:`` comment line as a
+heartbeat every 15 s of silence, and ends the response after ``timeout`` seconds (default 300):
+a client reconnects (``retry:`` says after how many milliseconds), which frees the server thread
+now and then and lets a reconnecting client pick up where it was.
+
+Ids grow with insertion order on both backends; a PostgreSQL transaction that commits after a
+later one may hold smaller ids, so the view re-reads a short window below its high-water mark
+and skips ids it already sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from c2cwsgiutils.collector.api import ApiError, _int_param, _params, _present, endpoint, read_only
+from c2cwsgiutils.collector.filters import build_filter
+from c2cwsgiutils.collector.schema import record_table
+from c2cwsgiutils.collector.state import CollectorState
+from c2cwsgiutils.collector.storage import SUMMARY_COLUMNS, Storage
+
+__all__ = ["includeme", "stream_records"]
+
+HEARTBEAT_SECONDS = 15.0
+MAX_TIMEOUT = 3600
+BATCH = 500
+REREAD_WINDOW = 200  # ids below the high-water mark re-read for late PostgreSQL commits
+RETRY_MS = 1000
+
+
+def _max_id(storage: Storage) -> int:
+    with storage.reader.connect() as connection:
+        found = connection.execute(sa.select(sa.func.max(record_table.c.id))).scalar_one_or_none()
+        return int(found or 0)
+
+
+def _after(storage: Storage, where: ColumnElement[bool], last_id: int, limit: int) -> list[dict[str, Any]]:
+    statement = (
+        sa.select(*SUMMARY_COLUMNS)
+        .where(where, record_table.c.id > last_id)
+        .order_by(record_table.c.id)
+        .limit(limit)
+    )
+    with storage.reader.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(statement)]
+
+
+def _event(row: dict[str, Any]) -> bytes:
+    data = json.dumps(_present(row), ensure_ascii=False, default=str)
+    return f"id: {row['id']}\nevent: record\ndata: {data}\n\n".encode()
+
+
+def _events(
+    storage: Storage, where: ColumnElement[bool], last_id: int, timeout: float, poll: float
+) -> Iterator[bytes]:
+    # The id without data sets the client's last event id: a reconnection before the first record
+    # resumes from here rather than from "now" again.
+    yield f"retry: {RETRY_MS}\nid: {last_id}\n\n".encode()
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    floor = last_id  # never send what the client already had
+    sent: set[int] = set()
+    while True:
+        rows = _after(storage, where, max(floor, last_id - REREAD_WINDOW), BATCH + REREAD_WINDOW)
+        fresh = [row for row in rows if row["id"] not in sent]
+        for row in fresh:
+            sent.add(row["id"])
+            yield _event(row)
+        if fresh:
+            last_id = max(last_id, *(row["id"] for row in fresh))
+            quiet_since = time.monotonic()
+            sent = {i for i in sent if i > last_id - REREAD_WINDOW}
+            if len(fresh) >= BATCH:
+                continue  # a backlog: read on at once
+        now = time.monotonic()
+        if now >= deadline:
+            return
+        if now - quiet_since >= HEARTBEAT_SECONDS:
+            quiet_since = now
+            yield b": heartbeat\n\n"
+        time.sleep(min(poll, max(0.0, deadline - now)))
+
+
+@endpoint("reader")
+def stream_records(request: Any, state: CollectorState) -> Any:
+    """GET /api/v1/stream."""
+    from pyramid.response import Response
+
+    params = _params(request)
+    where = build_filter(params, state.storage.dialect)
+    timeout = _int_param(params, "timeout", 300)
+    if timeout > MAX_TIMEOUT:
+        raise ApiError(400, "invalid_parameter", f"timeout must be <= {MAX_TIMEOUT}", parameter="timeout")
+    poll_ms = _int_param(params, "poll_ms", 500)
+    if not 50 <= poll_ms <= 60_000:
+        raise ApiError(400, "invalid_parameter", "poll_ms must be within 50..60000", parameter="poll_ms")
+    raw_last = request.headers.get("Last-Event-ID") or params.get("last_id") or ""
+    if raw_last:
+        if not (raw_last.isascii() and raw_last.isdigit()) or len(raw_last) > 18:
+            raise ApiError(400, "invalid_parameter", "Last-Event-ID must be a record id", parameter="last_id")
+        last_id = int(raw_last)
+    else:
+        last_id = _max_id(state.storage)
+    response = Response(status=200, content_type="text/event-stream", charset="utf-8")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    if request.method == "HEAD":
+        return response
+    response.app_iter = _events(state.storage, where, last_id, float(timeout), poll_ms / 1000)
+    return response
+
+
+def includeme(config: Any) -> None:
+    """Add the ``/api/v1/stream`` route."""
+    config.add_route("c2c_collector_stream", "/api/v1/stream")
+    config.add_view(read_only(stream_records), route_name="c2c_collector_stream")
