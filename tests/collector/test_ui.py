@@ -6,6 +6,7 @@ Playwright drives ``/usr/bin/chromium`` (never a downloaded browser). Screenshot
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -47,9 +48,12 @@ TRACEBACK = (
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (make browser)")
 
 
-def _post(port: int, body: bytes) -> None:
+def _post(port: int, body: bytes, token: str = "") -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("POST", "/api/v1/record", body, {"Content-Type": "application/x-ndjson"})
+    headers = {"Content-Type": "application/x-ndjson"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connection.request("POST", "/api/v1/record", body, headers)
     response = connection.getresponse()
     assert response.status == 201, response.read()
     response.read()
@@ -120,10 +124,8 @@ def _records(now: float) -> list[dict[str, Any]]:
     return records
 
 
-@pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A collector (``c2cwsgiutils-logs serve``) on SQLite, loaded through the ingestion API."""
-    directory = tmp_path_factory.mktemp("ui")
+@contextlib.contextmanager
+def _serve(directory: Path, env: dict[str, str] | None = None) -> Iterator[int]:
     port = free_port()
     with open(directory / "server.log", "wb") as log:
         process = subprocess.Popen(
@@ -139,17 +141,24 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "--workers",
                 "1",
             ],
-            env=child_env(),
+            env=child_env(env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
             wait_port(port, process=process)
-            _post(port, ndjson(*_records(time.time())))
-            yield f"http://127.0.0.1:{port}"
+            yield port
         finally:
             stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A collector (``c2cwsgiutils-logs serve``) on SQLite, loaded through the ingestion API."""
+    with _serve(tmp_path_factory.mktemp("ui")) as port:
+        _post(port, ndjson(*_records(time.time())))
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -422,3 +431,23 @@ def test_older_and_newer_pages_walk_records_sharing_one_timestamp(ui: Page, coll
     sync_api.expect(page.locator("#page-info")).to_have_text("101\N{EN DASH}200")
     page.click("#newest")
     sync_api.expect(page.locator("#page-info")).to_have_text("1\N{EN DASH}100")
+
+
+def test_page_asks_for_a_token_when_the_collector_requires_one(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tokens = {"C2C_COLLECTOR_TOKENS": "app:writer:wr,ui:reader:rd"}
+    with _serve(tmp_path_factory.mktemp("ui-auth"), tokens) as port:
+        _post(port, ndjson(wire("behind a token", created=time.time())), token="wr")
+        ui = Page(browser, f"http://127.0.0.1:{port}")
+        try:
+            ui.page.goto(f"{ui.base}/")
+            ui.page.locator("#auth").wait_for(state="visible")
+            ui.page.fill("#auth-token", "rd")
+            ui.page.press("#auth-token", "Enter")
+            ui.page.locator("#records tbody td.msg", has_text="behind a token").wait_for()
+            assert ui.page.evaluate("sessionStorage.getItem('c2c-collector-token')") == "rd"
+        finally:
+            ui.context.close()
+    # The browser reports the first 401 answers itself; nothing else may appear.
+    assert all("status of 401" in text for text in ui.errors), ui.errors
