@@ -233,6 +233,20 @@ def test_table_lists_records_newest_first_and_shows_markup_as_text(ui: Page) -> 
     assert page.evaluate("window.__xss") is None
     assert page.locator("#records img").count() == 0
     assert page.locator("#count").inner_text() == "26 records"
+    page.locator("#records tbody tr").first.click()
+    message = page.locator("#panel tr[data-field=message] td")
+    sync_api.expect(message).to_have_text(XSS)
+    assert page.locator("#panel img, #panel script").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_static_code_never_builds_html_from_strings() -> None:
+    static = Path(__file__).resolve().parents[2] / "c2cwsgiutils" / "collector" / "static"
+    sources = {path.name: path.read_text(encoding="utf-8") for path in static.glob("*.js")}
+    assert set(sources) >= {"app.js", "dom.js", "detail.js", "timeline.js"}
+    for name, source in sources.items():
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in source, f"{name} uses {sink}"
 
 
 def test_filter_language_search_narrows_the_table_and_goes_into_the_url(ui: Page) -> None:
@@ -257,6 +271,7 @@ def test_syntax_error_is_shown_inline_with_its_position(browser: Any, collector:
         lines = error.inner_text().split("\n")
         assert lines[0] == 'level >= WARNING AND message ~ "oops'
         assert "unterminated string" in lines[1]
+        assert page.locator("#records tbody tr").count() == 0
         assert lines[1].index("^") == int(re.findall(r"position (\d+)", lines[1])[0])
     finally:
         ui.context.close()
@@ -328,6 +343,12 @@ def test_request_view_shows_the_span_tree_with_its_records(ui: Page) -> None:
     assert task_bar["width"] < root_bar["width"]
     rows.nth(6).click()
     page.locator("#panel pre.traceback").wait_for()
+    # The record panel opens above the request view (a click reaches it, not the waterfall).
+    page.locator("#panel button.close").click()
+    sync_api.expect(page.locator("#panel")).to_be_hidden()
+    sync_api.expect(view).to_be_visible()
+    page.keyboard.press("Escape")
+    sync_api.expect(view).to_be_hidden()
 
 
 def test_dragging_on_the_timeline_zooms_the_time_range(ui: Page) -> None:

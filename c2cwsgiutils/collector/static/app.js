@@ -198,7 +198,15 @@ async function reload() {
   // HEAD answers carry no body: prefer the error of a GET, which says why (and where).
   const results = await Promise.allSettled([loadTable(), timeline.load(filterParams(), after, before)]);
   const errors = results.filter((result) => result.status === "rejected").map((result) => result.reason);
-  if (errors.length) showError(errors.find((error) => error instanceof ApiError && error.body.type) || errors[0]);
+  const failed = errors.filter((error) => error.name !== "AbortError");
+  if (failed.length) {
+    showError(failed.find((error) => error instanceof ApiError && error.body.type) || failed[0]);
+    rows = [];
+    renderRows();
+    $("count").textContent = "";
+    $("empty").hidden = true;
+    timeline.clear();
+  }
   restartFollow();
 }
 

@@ -73,6 +73,13 @@ export class Timeline {
     this.draw();
   }
 
+  /** Forget the buckets (after an error: no stale histogram). */
+  clear() {
+    this.data = null;
+    this.info.textContent = "";
+    this.draw();
+  }
+
   scale(ms) {
     const { from, to } = this.data;
     return ((ms - from) / (to - from)) * this.width;
