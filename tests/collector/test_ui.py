@@ -321,6 +321,8 @@ def test_request_view_shows_the_span_tree_with_its_records(ui: Page) -> None:
     view = page.locator("#request-view")
     view.locator("table.waterfall tr").first.wait_for()
     ui.shot("request-view")
+    page.keyboard.press("t")
+    ui.shot("request-view-other-theme")
     rows = view.locator("table.waterfall tr")
     texts = [" ".join(text.split()) for text in rows.all_inner_texts()]
     assert [text.split(" ")[:2] for text in texts] == [
