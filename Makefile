@@ -17,7 +17,14 @@ $(VENV)/.installed: pyproject.toml setup.py acceptance_tests/app/pyproject.toml
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.installed  ## Create .venv with the package, every extra and the dev tools
+install: $(VENV)/.installed browser  ## Create .venv with the package, every extra and the dev tools
+
+# The UI tests drive Debian's chromium with Playwright (never `playwright install`).
+.PHONY: browser
+browser:  ## Install Debian's chromium for the UI tests when /usr/bin/chromium is missing
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
 
 .PHONY: run
 run: install  ## Serve the demo service on http://localhost:$(PORT) (PORT=9000 make run to change)
@@ -40,7 +47,7 @@ docs: install  ## Regenerate the settings table in README.md
 	$(PY) scripts/settings_table.py --write README.md
 
 .PHONY: pytest
-pytest: install  ## Run the test suite only
+pytest: install browser  ## Run the test suite only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: test

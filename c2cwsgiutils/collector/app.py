@@ -36,6 +36,7 @@ def includeme(config: Any) -> None:
         retention.start()
     set_state(config.registry, CollectorState(settings, storage, authenticator, retention))
     config.include("c2cwsgiutils.collector.api")
+    config.include("c2cwsgiutils.collector.ui")
 
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Any:
