@@ -1,6 +1,7 @@
 """``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret.
 
     c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N] [--server S]
+                            [--forward URL]
     c2cwsgiutils-logs migrate [--db-url URL]
     c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
 
@@ -32,6 +33,7 @@ _OVERRIDES = {
     "workers": "C2C_COLLECTOR_WORKERS",
     "threads": "C2C_COLLECTOR_THREADS",
     "server": "C2C_COLLECTOR_SERVER",
+    "forward": "C2C_COLLECTOR_FORWARD_URL",
 }
 
 
@@ -45,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default C2C_COLLECTOR_WORKERS)")
     serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
     serve.add_argument("--server", choices=("granian", "gunicorn"), help="HTTP server (default granian)")
+    serve.add_argument(
+        "--forward",
+        metavar="URL",
+        help="relay mode: forward to this upstream collector (default C2C_COLLECTOR_FORWARD_URL)",
+    )
     migrate = commands.add_parser("migrate", help="apply the schema migrations and exit")
     migrate.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
     commands.add_parser(
@@ -74,7 +81,11 @@ def serve(settings: Any) -> int:
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
     check_listen_address(settings.host, authenticator)
-    if settings.auto_migrate:
+    if settings.forward_url:
+        LOG.info(
+            "Relay collector: forwarding to %s, spool in %s", settings.forward_url, settings.forward_spool_dir
+        )
+    elif settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
     if settings.server == "granian":

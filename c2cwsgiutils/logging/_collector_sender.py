@@ -12,16 +12,14 @@ import math
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from c2cwsgiutils import context
 from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
 from c2cwsgiutils.logging.record import record_to_dict
+from c2cwsgiutils.logging.spool import Spool
 
-if TYPE_CHECKING:
-    from c2cwsgiutils.logging.collector_handler import CollectorHandler
-
-__all__ = ["Item", "Sender", "capture", "serialise"]
+__all__ = ["Item", "Sender", "Source", "capture", "serialise"]
 
 LOG = logging.getLogger("c2cwsgiutils.logging.collector_handler")
 
@@ -31,6 +29,26 @@ _ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"), allow_nan=False
 # What ``emit`` captures: the record, its message (``None`` when %-formatting failed: the schema's
 # fallback then says why) and the caller's correlation context (``None`` when the record has it).
 Item = tuple[logging.LogRecord, str | None, context.Context | None]
+
+
+class Source(Protocol):
+    """What a :class:`Sender` reads from: the CollectorHandler, or the relay collector's spool."""
+
+    spool: Spool
+    spool_dir: str
+    batch_size: int
+    queue_size: int
+    dropped: int
+    emit_errors: int
+
+    def queued(self) -> int:
+        """Records waiting in memory."""
+
+    def take(self, max_items: int) -> list[Item]:
+        """Remove and return up to ``max_items`` records from memory."""
+
+    def to_line(self, item: Item) -> str:
+        """The NDJSON line of one record."""
 
 
 def capture(record: logging.LogRecord) -> Item:
@@ -94,7 +112,7 @@ class Sender:
 
     def __init__(
         self,
-        handler: CollectorHandler,
+        handler: Source,
         *,
         url: str,
         token: str,

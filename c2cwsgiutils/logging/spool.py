@@ -46,6 +46,14 @@ def _segment_pid(name: str) -> int | None:
     return int(pid) if pid.isdigit() else None
 
 
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Spool:
     """A bounded, per-process set of append-only segment files in one directory (thread-safe)."""
 
@@ -125,6 +133,34 @@ class Spool:
             except OSError:
                 return len(lines)
             return 0
+
+    def append_durable(self, lines: Sequence[str]) -> bool:
+        """Append all of ``lines`` and ``fdatasync`` them, or none (full, closed, I/O error): ``False``.
+
+        The relay collector acknowledges a batch only once this returned ``True``. A failed write
+        may leave a torn tail, which ``next_chunk`` skips: only complete lines are ever resent.
+        """
+        if not lines:
+            return True
+        data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+        with self._lock:
+            if not self.opened or self._total + len(data) > self.max_bytes:
+                return False
+            try:
+                new_segment = self._fd < 0 or self._current_size >= self.segment_bytes
+                self._write(data)
+                os.fdatasync(self._fd)
+                if new_segment:
+                    _sync_directory(self.directory)  # the new segment's name is durable too
+            except OSError:
+                # Never append behind a possibly torn line: the next write opens a new segment.
+                if self._fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(self._fd)
+                self._fd = -1
+                self._current = None
+                return False
+            return True
 
     def _append_partial(self, lines: Sequence[str]) -> int:
         """Write the lines that still fit (the oldest first); the rest are dropped."""
