@@ -15,6 +15,7 @@ import time
 import urllib.parse
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import webtest
 
 from c2cwsgiutils.collector.app import create_app
 from c2cwsgiutils.collector.relay import get_relay
+from c2cwsgiutils.logging.spool import Spool
 from tests.collector.records import httphandler_form, ndjson, wire
 from tests.helpers import free_port, start_process, stop_process, wait_port
 
@@ -355,3 +357,18 @@ def test_relay_killed_resends_its_spool_when_restarted(cluster: Cluster) -> None
     uuids = cluster.upstream_uuids()
     assert (stored, len(set(uuids)), load.failures) == (load.count, load.count, [])
     assert set(load.acknowledged) <= set(uuids)
+
+
+def test_concurrent_durable_appends_all_land_in_the_spool(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", 10**8, segment_bytes=4096)  # small segments: rotations too
+    spool.open()
+
+    def append(thread: int) -> list[bool]:
+        return [spool.append_durable([f'{{"t":{thread},"n":{n}}}']) for n in range(50)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [ok for oks in pool.map(append, range(8)) for ok in oks]
+    spool.close()
+    lines = _spooled(tmp_path / "spool")
+    per_thread = {t: [line["n"] for line in lines if line["t"] == t] for t in range(8)}
+    assert (all(results), per_thread) == (True, {t: list(range(50)) for t in range(8)})
