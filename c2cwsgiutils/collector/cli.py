@@ -8,7 +8,8 @@
 ``serve`` applies the migrations once in the master process (unless
 ``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs granian (default; HTTP and keep-alive handled
 in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each) or
-gunicorn with ``gthread`` workers. Options override the
+gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
+migration): see :mod:`c2cwsgiutils.collector.relay`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """
 
