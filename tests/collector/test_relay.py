@@ -138,13 +138,15 @@ class Cluster:
         )
         wait_port(self.upstream_port, process=self.upstream)
 
-    def start_relay(self) -> None:
+    def start_relay(self, server: str = "granian") -> None:
         self.relay = start_process(
             [
                 *SERVE,
                 str(self.relay_port),
                 "--workers",
                 "2",
+                "--server",
+                server,
                 "--forward",
                 f"http://127.0.0.1:{self.upstream_port}",
             ],
@@ -343,15 +345,16 @@ def test_upstream_restarted_under_load_stores_every_acknowledged_record_once(
     assert set(load.acknowledged) <= set(uuids)
 
 
-def test_relay_killed_resends_its_spool_when_restarted(cluster: Cluster) -> None:
-    cluster.start_relay()  # the upstream is not running yet: everything stays in the spool
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_relay_killed_resends_its_spool_when_restarted(cluster: Cluster, server: str) -> None:
+    cluster.start_relay(server)  # the upstream is not running yet: everything stays in the spool
     load = NdjsonLoad(cluster.relay_port)
     load.start()
     _wait_for(lambda: load.count >= 500)
     load.stopping.set()
     load.join(30)
     cluster.kill(cluster.relay, signal.SIGKILL)
-    cluster.start_relay()
+    cluster.start_relay(server)
     cluster.start_upstream()
     stored = cluster.wait_drained(load.count)
     uuids = cluster.upstream_uuids()
