@@ -83,6 +83,9 @@ def serve(settings: Any) -> int:
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
     check_listen_address(settings.host, authenticator)
     if settings.forward_url:
+        from c2cwsgiutils.logging.collector_transport import Transport
+
+        Transport(settings.forward_url)  # a bad URL stops here (ValueError), not in every worker
         LOG.info(
             "Relay collector: forwarding to %s, spool in %s", settings.forward_url, settings.forward_spool_dir
         )

@@ -10,6 +10,7 @@ import logging.handlers
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -26,7 +27,7 @@ from c2cwsgiutils.collector.app import create_app
 from c2cwsgiutils.collector.relay import get_relay
 from c2cwsgiutils.logging.spool import Spool
 from tests.collector.records import httphandler_form, ndjson, wire
-from tests.helpers import free_port, start_process, stop_process, wait_port
+from tests.helpers import child_env, free_port, start_process, stop_process, wait_port
 
 UPSTREAM_TOKENS = "relay:writer:up,ui:reader:rd"
 RELAY_TOKENS = "logger:writer:pw"
@@ -375,3 +376,15 @@ def test_concurrent_durable_appends_all_land_in_the_spool(tmp_path: Path) -> Non
     lines = _spooled(tmp_path / "spool")
     per_thread = {t: [line["n"] for line in lines if line["t"] == t] for t in range(8)}
     assert (all(results), per_thread) == (True, {t: list(range(50)) for t in range(8)})
+
+
+def test_serve_refuses_a_forward_url_that_is_not_http(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, *SERVE[1:-1], "--port", str(free_port()), "--forward", "ftp://logs.example.com"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env({"C2C_COLLECTOR_FORWARD_SPOOL_DIR": str(tmp_path / "spool")}),
+        check=False,
+    )
+    assert (result.returncode, "collector URL must be http(s)://" in result.stderr) == (2, True)
