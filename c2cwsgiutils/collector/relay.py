@@ -115,6 +115,9 @@ class _SpoolSource:
 class Forwarder(Sender):
     """A Sender whose only source is the spool: it wakes up for lines appended by the views."""
 
+    label = "Relay collector"
+    credentials_hint = "C2C_COLLECTOR_FORWARD_TOKEN"
+
     def __init__(self, source: _SpoolSource, **options: Any) -> None:
         super().__init__(source, **options)
         self.source = source

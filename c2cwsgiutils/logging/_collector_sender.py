@@ -110,6 +110,9 @@ def _sanitise(value: Any, path: tuple[int, ...]) -> Any:
 class Sender:
     """Runs in the handler's daemon thread; also answers ``flush`` and ``close`` from other threads."""
 
+    label = "Collector handler"  # how its warnings start
+    credentials_hint = "C2C_COLLECTOR_TOKEN"  # named when the collector refuses the credentials
+
     def __init__(
         self,
         handler: Source,
@@ -214,7 +217,7 @@ class Sender:
                     if now - self._last_report >= self.report_interval:
                         self.report()
                 except Exception:  # the thread must survive anything, and say so
-                    self._warn("bug", "Collector handler: unexpected error in its thread", exc_info=True)
+                    self._warn("bug", "%s: unexpected error in its thread", self.label, exc_info=True)
                     time.sleep(0.1)
                 self._mark_flushed(flush_seq)
                 if closing and (
@@ -355,7 +358,7 @@ class Sender:
         self._retry_at = 0.0
         if self._outage:
             self._outage = False
-            LOG.info("Collector handler: collector %s reachable again, resending the spool", self.url)
+            LOG.info("%s: collector %s reachable again, resending the spool", self.label, self.url)
 
     def _failed(self, result: Result) -> None:
         self._failures += 1
@@ -368,16 +371,19 @@ class Sender:
         if result.outcome is Outcome.AUTH:
             self._warn(
                 "auth",
-                "Collector handler: collector %s refused the credentials (HTTP %s); records are kept "
-                "in the spool %s; check C2C_COLLECTOR_TOKEN",
+                "%s: collector %s refused the credentials (HTTP %s); records are kept "
+                "in the spool %s; check %s",
+                self.label,
                 self.url,
                 result.status,
                 self.handler.spool_dir,
+                self.credentials_hint,
             )
         else:
             self._warn(
                 "down",
-                "Collector handler: collector %s unavailable (%s); spooling to %s and retrying with back-off",
+                "%s: collector %s unavailable (%s); spooling to %s and retrying with back-off",
+                self.label,
                 self.url,
                 f"HTTP {result.status}: {result.message[:200]}" if result.status else result.message,
                 self.handler.spool_dir,
@@ -388,7 +394,8 @@ class Sender:
         first = result.errors[0] if result.errors else {"line": "?", "error": result.message}
         self._warn(
             "invalid",
-            "Collector handler: the collector rejected %d record(s) as invalid (HTTP %s, first: line %s: %s)",
+            "%s: the collector rejected %d record(s) as invalid (HTTP %s, first: line %s: %s)",
+            self.label,
             count,
             result.status,
             first.get("line"),
@@ -414,8 +421,9 @@ class Sender:
         if new_dropped or new_invalid:
             self._reported = {"dropped": dropped, "invalid": invalid}
             LOG.warning(
-                "Collector handler: %d record(s) dropped (spool %s full at %d bytes or unusable) and %d "
+                "%s: %d record(s) dropped (spool %s full at %d bytes or unusable) and %d "
                 "rejected as invalid by the collector %s",
+                self.label,
                 new_dropped,
                 self.handler.spool_dir,
                 self.handler.spool.max_bytes,
