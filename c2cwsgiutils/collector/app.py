@@ -23,6 +23,9 @@ def includeme(config: Any) -> None:
     from c2cwsgiutils.config import ConfigError
 
     settings = collector_settings(config.registry)
+    if settings.forward_url:  # relay mode: no database, a spool forwarded upstream
+        config.include("c2cwsgiutils.collector.relay")
+        return
     try:
         authenticator = Authenticator(settings.tokens, settings.credentials_file)
         storage = open_storage(settings.db_url)

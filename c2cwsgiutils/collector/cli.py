@@ -1,6 +1,7 @@
 """``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret, read and feed it.
 
     c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N] [--server S]
+                            [--forward URL]
     c2cwsgiutils-logs migrate [--db-url URL]
     c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
     c2cwsgiutils-logs tail|query|count|timeline|request|status ...   (see cli_read)
@@ -9,7 +10,8 @@
 ``serve`` applies the migrations once in the master process (unless
 ``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs granian (default; HTTP and keep-alive handled
 in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each) or
-gunicorn with ``gthread`` workers. Options override the
+gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
+migration): see :mod:`c2cwsgiutils.collector.relay`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """
 
@@ -35,6 +37,7 @@ _OVERRIDES = {
     "workers": "C2C_COLLECTOR_WORKERS",
     "threads": "C2C_COLLECTOR_THREADS",
     "server": "C2C_COLLECTOR_SERVER",
+    "forward": "C2C_COLLECTOR_FORWARD_URL",
 }
 
 
@@ -48,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default C2C_COLLECTOR_WORKERS)")
     serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
     serve.add_argument("--server", choices=("granian", "gunicorn"), help="HTTP server (default granian)")
+    serve.add_argument(
+        "--forward",
+        metavar="URL",
+        help="relay mode: forward to this upstream collector (default C2C_COLLECTOR_FORWARD_URL)",
+    )
     migrate = commands.add_parser("migrate", help="apply the schema migrations and exit")
     migrate.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
     commands.add_parser(
@@ -81,7 +89,14 @@ def serve(settings: Any) -> int:
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
     check_listen_address(settings.host, authenticator)
-    if settings.auto_migrate:
+    if settings.forward_url:
+        from c2cwsgiutils.logging.collector_transport import Transport
+
+        Transport(settings.forward_url)  # a bad URL stops here (ValueError), not in every worker
+        LOG.info(
+            "Relay collector: forwarding to %s, spool in %s", settings.forward_url, settings.forward_spool_dir
+        )
+    elif settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
     if settings.server == "granian":

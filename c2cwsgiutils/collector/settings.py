@@ -134,6 +134,49 @@ AUTO_MIGRATE = config.declare(
     "Apply the schema migrations when the collector starts (else run `c2cwsgiutils-logs migrate`).",
     feature="collector",
 )
+FORWARD_URL = config.declare(
+    "C2C_COLLECTOR_FORWARD_URL",
+    "c2c.collector.forward_url",
+    "",
+    config.as_str,
+    "Relay mode: base URL of the upstream collector (`c2cwsgiutils-logs serve --forward URL`). The "
+    "collector then keeps no database: it spools each accepted batch (fsynced) and forwards it.",
+    feature="collector",
+)
+FORWARD_TOKEN = config.declare(
+    "C2C_COLLECTOR_FORWARD_TOKEN",
+    "c2c.collector.forward_token",
+    "",
+    config.as_str,
+    "Relay mode: writer token sent upstream as 'Authorization: Bearer <token>'.",
+    secret=True,
+    feature="collector",
+)
+FORWARD_SPOOL_DIR = config.declare(
+    "C2C_COLLECTOR_FORWARD_SPOOL_DIR",
+    "c2c.collector.forward_spool_dir",
+    "var/relay-spool",
+    config.as_str,
+    "Relay mode: directory of the spool (one segment file set per worker; a dead worker's segments "
+    "are adopted by a live one). Keep it across restarts: what is in it is forwarded.",
+    feature="collector",
+)
+FORWARD_SPOOL_MAX_BYTES = config.declare(
+    "C2C_COLLECTOR_FORWARD_SPOOL_MAX_BYTES",
+    "c2c.collector.forward_spool_max_bytes",
+    1024 * 1024 * 1024,
+    config.bounded(config.as_int, minimum=1024),
+    "Relay mode: bound of the spool in bytes; when full, new batches answer 503 (nothing is dropped).",
+    feature="collector",
+)
+FORWARD_BATCH_AGE = config.declare(
+    "C2C_COLLECTOR_FORWARD_BATCH_AGE",
+    "c2c.collector.forward_batch_age",
+    0.5,
+    config.bounded(config.as_float, minimum=0.001, maximum=60),
+    "Relay mode: seconds an idle forwarder waits before looking at its spool again.",
+    feature="collector",
+)
 
 
 @dataclass(frozen=True)
@@ -154,6 +197,11 @@ class CollectorSettings:
     threads: int
     server: str
     auto_migrate: bool
+    forward_url: str = ""
+    forward_token: str = ""
+    forward_spool_dir: str = "var/relay-spool"
+    forward_spool_max_bytes: int = 1024 * 1024 * 1024
+    forward_batch_age: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> CollectorSettings:
@@ -173,6 +221,11 @@ class CollectorSettings:
             threads=THREADS.get(settings),
             server=SERVER.get(settings),
             auto_migrate=AUTO_MIGRATE.get(settings),
+            forward_url=FORWARD_URL.get(settings).strip(),
+            forward_token=FORWARD_TOKEN.get(settings),
+            forward_spool_dir=FORWARD_SPOOL_DIR.get(settings),
+            forward_spool_max_bytes=FORWARD_SPOOL_MAX_BYTES.get(settings),
+            forward_batch_age=FORWARD_BATCH_AGE.get(settings),
         )
 
 

@@ -12,16 +12,14 @@ import math
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from c2cwsgiutils import context
 from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
 from c2cwsgiutils.logging.record import record_to_dict
+from c2cwsgiutils.logging.spool import Spool
 
-if TYPE_CHECKING:
-    from c2cwsgiutils.logging.collector_handler import CollectorHandler
-
-__all__ = ["Item", "Sender", "capture", "serialise"]
+__all__ = ["Item", "Sender", "Source", "capture", "serialise"]
 
 LOG = logging.getLogger("c2cwsgiutils.logging.collector_handler")
 
@@ -31,6 +29,26 @@ _ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"), allow_nan=False
 # What ``emit`` captures: the record, its message (``None`` when %-formatting failed: the schema's
 # fallback then says why) and the caller's correlation context (``None`` when the record has it).
 Item = tuple[logging.LogRecord, str | None, context.Context | None]
+
+
+class Source(Protocol):
+    """What a :class:`Sender` reads from: the CollectorHandler, or the relay collector's spool."""
+
+    spool: Spool
+    spool_dir: str
+    batch_size: int
+    queue_size: int
+    dropped: int
+    emit_errors: int
+
+    def queued(self) -> int:
+        """Records waiting in memory."""
+
+    def take(self, max_items: int) -> list[Item]:
+        """Remove and return up to ``max_items`` records from memory."""
+
+    def to_line(self, item: Item) -> str:
+        """The NDJSON line of one record."""
 
 
 def capture(record: logging.LogRecord) -> Item:
@@ -92,9 +110,12 @@ def _sanitise(value: Any, path: tuple[int, ...]) -> Any:
 class Sender:
     """Runs in the handler's daemon thread; also answers ``flush`` and ``close`` from other threads."""
 
+    label = "Collector handler"  # how its warnings start
+    credentials_hint = "C2C_COLLECTOR_TOKEN"  # named when the collector refuses the credentials
+
     def __init__(
         self,
-        handler: CollectorHandler,
+        handler: Source,
         *,
         url: str,
         token: str,
@@ -196,7 +217,7 @@ class Sender:
                     if now - self._last_report >= self.report_interval:
                         self.report()
                 except Exception:  # the thread must survive anything, and say so
-                    self._warn("bug", "Collector handler: unexpected error in its thread", exc_info=True)
+                    self._warn("bug", "%s: unexpected error in its thread", self.label, exc_info=True)
                     time.sleep(0.1)
                 self._mark_flushed(flush_seq)
                 if closing and (
@@ -337,7 +358,7 @@ class Sender:
         self._retry_at = 0.0
         if self._outage:
             self._outage = False
-            LOG.info("Collector handler: collector %s reachable again, resending the spool", self.url)
+            LOG.info("%s: collector %s reachable again, resending the spool", self.label, self.url)
 
     def _failed(self, result: Result) -> None:
         self._failures += 1
@@ -350,16 +371,19 @@ class Sender:
         if result.outcome is Outcome.AUTH:
             self._warn(
                 "auth",
-                "Collector handler: collector %s refused the credentials (HTTP %s); records are kept "
-                "in the spool %s; check C2C_COLLECTOR_TOKEN",
+                "%s: collector %s refused the credentials (HTTP %s); records are kept "
+                "in the spool %s; check %s",
+                self.label,
                 self.url,
                 result.status,
                 self.handler.spool_dir,
+                self.credentials_hint,
             )
         else:
             self._warn(
                 "down",
-                "Collector handler: collector %s unavailable (%s); spooling to %s and retrying with back-off",
+                "%s: collector %s unavailable (%s); spooling to %s and retrying with back-off",
+                self.label,
                 self.url,
                 f"HTTP {result.status}: {result.message[:200]}" if result.status else result.message,
                 self.handler.spool_dir,
@@ -370,7 +394,8 @@ class Sender:
         first = result.errors[0] if result.errors else {"line": "?", "error": result.message}
         self._warn(
             "invalid",
-            "Collector handler: the collector rejected %d record(s) as invalid (HTTP %s, first: line %s: %s)",
+            "%s: the collector rejected %d record(s) as invalid (HTTP %s, first: line %s: %s)",
+            self.label,
             count,
             result.status,
             first.get("line"),
@@ -396,8 +421,9 @@ class Sender:
         if new_dropped or new_invalid:
             self._reported = {"dropped": dropped, "invalid": invalid}
             LOG.warning(
-                "Collector handler: %d record(s) dropped (spool %s full at %d bytes or unusable) and %d "
+                "%s: %d record(s) dropped (spool %s full at %d bytes or unusable) and %d "
                 "rejected as invalid by the collector %s",
+                self.label,
                 new_dropped,
                 self.handler.spool_dir,
                 self.handler.spool.max_bytes,

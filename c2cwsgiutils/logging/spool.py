@@ -46,6 +46,14 @@ def _segment_pid(name: str) -> int | None:
     return int(pid) if pid.isdigit() else None
 
 
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Spool:
     """A bounded, per-process set of append-only segment files in one directory (thread-safe)."""
 
@@ -62,6 +70,11 @@ class Spool:
         self._total = 0  # bytes in the directory at the last scan, plus our writes since
         self._offsets: dict[Path, int] = {}
         self.opened = False
+        # Group commit of append_durable: writes numbered, synced up to, failed up to.
+        self._sync_lock = threading.Lock()
+        self._written = 0
+        self._synced = 0
+        self._broken = 0
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -82,10 +95,7 @@ class Spool:
     def close(self) -> None:
         """Close the current segment and release the lock; the segments stay for the next process."""
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-            self._fd = -1
-            self._current = None
+            self._close_fd(sync=True)
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
                 with contextlib.suppress(OSError):
@@ -96,6 +106,7 @@ class Spool:
     def after_fork(self) -> None:
         """In a forked child: forget the parent's descriptors (without unlocking them) and reopen."""
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
         was_open = self.opened
         for fd in (self._fd, self._lock_fd):
             if fd >= 0:
@@ -126,6 +137,65 @@ class Spool:
                 return len(lines)
             return 0
 
+    def append_durable(self, lines: Sequence[str]) -> bool:
+        """Append all of ``lines`` and ``fdatasync`` them, or none (full, closed, I/O error): ``False``.
+
+        The relay collector acknowledges a batch only once this returned ``True``. Group commit:
+        the threads appending meanwhile share one ``fdatasync``. A failed write may leave a torn
+        tail, which ``next_chunk`` skips (the next write opens a new segment).
+        """
+        if not lines:
+            return True
+        data = ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+        with self._lock:
+            if not self.opened or self._total + len(data) > self.max_bytes:
+                return False
+            try:
+                self._write(data, durable=True)
+            except OSError:
+                self._close_fd(sync=True)
+                return False
+            self._written += 1
+            ticket = self._written
+        return self._sync(ticket)
+
+    def _sync(self, ticket: int) -> bool:
+        """Wait until write ``ticket`` is on disk (one ``fdatasync`` for every write before it)."""
+        with self._sync_lock:
+            if self._synced < ticket:
+                fd = -1
+                with self._lock:
+                    target = self._written  # earlier segments were synced when rotated
+                    try:
+                        fd = os.dup(self._fd) if self._fd >= 0 else -1  # safe from a concurrent close
+                    except OSError:
+                        self._broken = target
+                try:
+                    if fd >= 0:
+                        os.fdatasync(fd)
+                except OSError:
+                    with self._lock:
+                        self._broken = max(self._broken, target)
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+                self._synced = max(self._synced, target)
+        return ticket > self._broken
+
+    def _close_fd(self, sync: bool) -> None:
+        """Close the current segment (under ``_lock``), syncing it first when writes may be unsynced."""
+        if self._fd < 0:
+            return
+        if sync and self._written > self._synced:
+            try:
+                os.fdatasync(self._fd)
+            except OSError:
+                self._broken = self._written
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = -1
+        self._current = None
+
     def _append_partial(self, lines: Sequence[str]) -> int:
         """Write the lines that still fit (the oldest first); the rest are dropped."""
         room = self.max_bytes - self._total
@@ -143,9 +213,9 @@ class Spool:
                 return len(lines)
         return len(lines) - len(kept)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, durable: bool = False) -> None:
         if self._fd < 0 or self._current_size >= self.segment_bytes:
-            self._rotate()
+            self._rotate(durable)
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
@@ -153,13 +223,14 @@ class Spool:
         self._current_size += len(data)
         self._total += len(data)
 
-    def _rotate(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
+    def _rotate(self, durable: bool = False) -> None:
+        self._close_fd(sync=True)
         name = f"{time.time_ns():020d}-{self._pid}{_SUFFIX}"
         self._current = self.directory / name
         self._fd = os.open(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._current_size = 0
+        if durable:
+            _sync_directory(self.directory)  # the new segment's name is durable too
 
     # ---- reading back --------------------------------------------------------------------
 

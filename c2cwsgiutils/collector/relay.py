@@ -1,0 +1,354 @@
+"""Relay collector (``c2cwsgiutils-logs serve --forward URL``): accept records, spool, forward upstream.
+
+A relay answers the same ingestion API as a collector (``POST /api/v1/record`` with the same
+formats, limits and credentials) but keeps no database. Each accepted record becomes one NDJSON
+line of the wire schema *with a uuid* (the client's, or a new one for records sent without:
+HTTPHandler forms, JSON objects, NDJSON lines lacking it) and the batch is appended to the
+worker's spool segment and ``fdatasync``-ed **before** the 201 answer: that is the durability
+point. A batch that does not fit in the spool (or cannot be written) answers 503 and nothing of it
+is kept, so a client's retry never duplicates a part of it.
+
+Each worker process forwards its own spool (a :class:`~c2cwsgiutils.logging._collector_sender.Sender`
+thread, the machinery of the CollectorHandler: keep-alive gzip batches, split on 413, back-off
+with jitter) and deletes a segment once upstream acknowledged all of it. The segments of a worker
+that died (its ``flock`` is free) are adopted by a live or restarted worker and forwarded from
+their start: a resend at worst, which the upstream drops by uuid, so every record is stored
+upstream exactly once. The query endpoints answer 501: ask the upstream collector.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import logging
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from c2cwsgiutils.collector import api, ingest
+from c2cwsgiutils.collector.auth import Authenticator, AuthError
+from c2cwsgiutils.collector.settings import CollectorSettings
+from c2cwsgiutils.logging._collector_sender import Item, Sender
+from c2cwsgiutils.logging.spool import Spool
+
+__all__ = ["Forwarder", "RelayState", "get_relay", "includeme", "row_to_line"]
+
+LOG = logging.getLogger(__name__)
+
+_KEY = "c2cwsgiutils.collector.relay"
+_ROW_COLUMNS = (
+    "host",
+    "service",
+    "request_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "task_id",
+    "kind",
+)  # the row's columns 5..12 (see ingest.record_to_row)
+_BATCH_SIZE = 1000
+_BATCH_MAX_BYTES = 1_000_000
+_RETRY_MIN = 0.5
+_RETRY_MAX = 15.0
+_SCAN_INTERVAL = 10.0  # seconds between two looks for dead workers' segments
+_STOP_SECONDS = 3.0
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def _new_uuid() -> str:
+    return uuid.uuid4().hex
+
+
+def row_to_line(row: ingest.Row) -> str:
+    """The NDJSON line (wire schema, with a uuid) of a row parsed from a form or a JSON object."""
+    record: dict[str, Any] = json.loads(row[-1])
+    record["uuid"] = row[0] or _new_uuid()
+    record["created"] = row[1] / 1_000_000
+    record["levelno"] = row[2]
+    record["logger_name"] = row[3]
+    record["msg"] = row[4]
+    for name, value in zip(_ROW_COLUMNS, row[5:13], strict=True):
+        if value is not None:
+            record[name] = value
+    return _ENCODER.encode(record)
+
+
+def _with_uuid(text: bytes) -> str:
+    """A valid JSON object's text without uuid, as one line with a new uuid."""
+    record = json.loads(text)
+    record["uuid"] = _new_uuid()
+    return _ENCODER.encode(record)
+
+
+class _SpoolSource:
+    """The :class:`~c2cwsgiutils.logging._collector_sender.Source` of a relay: only a spool."""
+
+    def __init__(self, spool: Spool, spool_dir: str) -> None:
+        self.spool = spool
+        self.spool_dir = spool_dir
+        self.batch_size = _BATCH_SIZE
+        self.queue_size = 2**31  # no memory queue: the sender never spills
+        self.dropped = 0
+        self.emit_errors = 0
+        self._appended = itertools.count(1)
+        self.generation = 0  # changes after each durable append
+
+    def appended(self) -> None:
+        """Say that new lines are in the spool (called after ``append_durable``)."""
+        self.generation = next(self._appended)
+
+    def queued(self) -> int:
+        return 0
+
+    def take(self, max_items: int) -> list[Item]:
+        return []
+
+    def to_line(self, item: Item) -> str:
+        raise NotImplementedError("a relay has no in-memory records")
+
+
+class Forwarder(Sender):
+    """A Sender whose only source is the spool: it wakes up for lines appended by the views."""
+
+    label = "Relay collector"
+    credentials_hint = "C2C_COLLECTOR_FORWARD_TOKEN"
+
+    def __init__(self, source: _SpoolSource, **options: Any) -> None:
+        super().__init__(source, **options)
+        self.source = source
+        self._seen = 0
+
+    def _drain_queue(self) -> None:
+        # Called at the top of every loop: the generation is read before the spool, so a line
+        # appended meanwhile is seen now or at the next loop (after batch_age at most).
+        generation = self.source.generation
+        if generation != self._seen:
+            self._seen = generation
+            self.backlog = True
+
+
+@dataclass
+class RelayState:
+    """The relay of one Pyramid registry (one worker process)."""
+
+    settings: CollectorSettings
+    authenticator: Authenticator
+    spool: Spool
+    source: _SpoolSource
+    forwarder: Forwarder
+    thread: threading.Thread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self.forwarder.run, name="c2c-collector-relay", daemon=True)
+
+    def start(self) -> None:
+        """Open the spool (adopting dead workers' segments) and start forwarding."""
+        self.spool.open()
+        self.thread.start()
+
+    def accept(self, lines: list[str]) -> bool:
+        """Durably spool ``lines`` (all or none); ``False`` when the spool is full or unusable."""
+        if not self.spool.append_durable(lines):
+            return False
+        self.source.appended()
+        return True
+
+    def close(self, seconds: float = _STOP_SECONDS) -> None:
+        """Forward for ``seconds`` at most, then close the spool (the rest stays for the next start)."""
+        if self.thread.is_alive():
+            self.forwarder.stop(time.monotonic() + seconds)
+            self.thread.join(seconds + 1.0)
+        if not self.thread.is_alive():
+            self.spool.close()
+
+
+def get_relay(registry: Any) -> RelayState:
+    """The :class:`RelayState` kept on a registry by ``includeme``."""
+    return registry.__dict__[_KEY]  # type: ignore[no-any-return]
+
+
+def _endpoint(role: str) -> Callable[[Callable[[Any, RelayState], Any]], Callable[[Any], Any]]:
+    def decorate(func: Callable[[Any, RelayState], Any]) -> Callable[[Any], Any]:
+        def view(request: Any) -> Any:
+            state = get_relay(request.registry)
+            try:
+                state.authenticator.require(request.headers, role)
+                return func(request, state)
+            except AuthError as exc:
+                kind = "unauthorized" if exc.status == 401 else "forbidden"
+                return api._error(exc.status, kind, str(exc))
+            except api.ApiError as exc:
+                response = api._error(exc.status, exc.error_type, str(exc), **exc.extra)
+                if exc.status == 503:
+                    response.headers["Retry-After"] = "5"
+                return response
+            except Exception:
+                LOG.exception("Relay error on %s %s", request.method, request.path_qs[:200])
+                return api._error(500, "internal_error", "Unexpected error, see the collector's log")
+
+        view.__name__ = func.__name__
+        view.__doc__ = func.__doc__
+        return view
+
+    return decorate
+
+
+# ---- ingestion ---------------------------------------------------------------------------------
+
+
+def _ndjson_lines(body: bytes, max_records: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """Valid lines (each with a uuid) and per-line errors, as the collector would answer them."""
+    raw_lines = body.split(b"\n")
+    non_empty = sum(1 for line in raw_lines if line.strip())
+    if non_empty > max_records:
+        raise api.ApiError(
+            413,
+            "payload_too_large",
+            f"{non_empty} records in one batch, more than the limit of {max_records}",
+        )
+    if non_empty == 0:
+        raise api.ApiError(400, "invalid_body", "empty batch: send one JSON object per line")
+    now = time.time()
+    lines: list[str] = []
+    errors: list[dict[str, Any]] = []
+    for number, line in enumerate(raw_lines, 1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            row = ingest._parse_line(text, now)
+        except ingest.BadRecord as exc:
+            errors.append({"line": number, "error": str(exc)})
+            continue
+        # With a uuid, the client's line is forwarded as it came (the upstream parses it alike).
+        lines.append(text.decode("utf-8") if row[0] is not None else _with_uuid(text))
+    return lines, errors
+
+
+def _parse(request: Any, state: RelayState) -> tuple[list[str], list[dict[str, Any]], bool]:
+    """(lines, errors, single): the body's records as NDJSON lines with uuids."""
+    limits = state.settings
+    content_type = (request.content_type or "").lower()
+    body = api._read_body(request, limits.max_body_bytes)
+    if content_type == api.FORM_TYPE:
+        try:
+            fields = urllib.parse.parse_qsl(
+                body.decode("latin-1"), keep_blank_values=True, max_num_fields=10_000
+            )
+            return [row_to_line(ingest.parse_form(fields))], [], True
+        except (ingest.BadRecord, ValueError) as exc:
+            raise api.ApiError(400, "invalid_record", str(exc)) from None
+    try:
+        body = ingest.decode_body(body, request.headers.get("Content-Encoding", ""), limits.max_body_bytes)
+    except ingest.BodyTooLarge as exc:
+        raise api.ApiError(413, "payload_too_large", str(exc)) from None
+    except ValueError as exc:
+        raise api.ApiError(400, "invalid_body", str(exc)) from None
+    if content_type == "application/json":
+        try:
+            row = ingest.parse_json_object(body)
+        except ingest.BadRecord as exc:
+            raise api.ApiError(400, "invalid_record", str(exc)) from None
+        return [_ENCODER.encode({**json.loads(body), "uuid": row[0] or _new_uuid()})], [], True
+    if content_type in api.NDJSON_TYPES:
+        lines, errors = _ndjson_lines(body, limits.max_batch_records)
+        return lines, errors, False
+    raise api.ApiError(
+        415,
+        "unsupported_media_type",
+        f"Content-Type {content_type[:60]!r} is not accepted: use {api.FORM_TYPE}, application/json or "
+        "application/x-ndjson",
+    )
+
+
+@_endpoint("writer")
+def post_record(request: Any, state: RelayState) -> Any:
+    """POST /api/v1/record: answered 201 once every valid record is fsynced in the spool."""
+    lines, errors, single = _parse(request, state)
+    if not lines:
+        return api._json_response(
+            {
+                "type": "invalid_records",
+                "message": "no valid record in the batch",
+                "stored": 0,
+                "duplicates": 0,
+                "errors": errors,
+            },
+            400,
+        )
+    if not state.accept(lines):
+        raise api.ApiError(
+            503,
+            "spool_full",
+            "the relay's spool is full or unusable (upstream unreachable for long?): retry later",
+            forward_url=state.settings.forward_url,
+        )
+    answer: dict[str, Any] = {"stored": len(lines), "duplicates": 0, "errors": errors, "relayed": True}
+    if single:
+        answer["id"] = None
+    return api._json_response(answer, 207 if errors else 201)
+
+
+@_endpoint("reader")
+def not_here(request: Any, state: RelayState) -> Any:
+    """The query endpoints of a relay: 501, the records are upstream."""
+    raise api.ApiError(
+        501,
+        "relay_only",
+        "this collector is a relay and stores nothing: query the upstream collector",
+        forward_url=state.settings.forward_url,
+    )
+
+
+def record_collection(request: Any) -> Any:
+    """/api/v1/record: POST ingests, GET and HEAD answer 501."""
+    if request.method == "POST":
+        return post_record(request)
+    if request.method in ("GET", "HEAD"):
+        return not_here(request)
+    return api.method_not_allowed(request, "GET, HEAD, POST")
+
+
+def includeme(config: Any) -> None:
+    """Open the spool, start the forwarder thread, add the routes (relay mode of the collector)."""
+    from c2cwsgiutils.collector.settings import collector_settings
+    from c2cwsgiutils.config import ConfigError
+
+    settings = collector_settings(config.registry)
+    try:
+        authenticator = Authenticator(settings.tokens, settings.credentials_file)
+        spool = Spool(settings.forward_spool_dir, settings.forward_spool_max_bytes)
+        source = _SpoolSource(spool, settings.forward_spool_dir)
+        forwarder = Forwarder(
+            source,
+            url=settings.forward_url,
+            token=settings.forward_token,
+            batch_age=settings.forward_batch_age,
+            timeout=10.0,
+            retry_min=_RETRY_MIN,
+            retry_max=_RETRY_MAX,
+            report_interval=_SCAN_INTERVAL,
+            batch_max_bytes=_BATCH_MAX_BYTES,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    state = RelayState(settings, authenticator, spool, source, forwarder)
+    try:
+        state.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot open the relay spool {settings.forward_spool_dir}: {exc}") from None
+    atexit.register(state.close)
+    config.registry.__dict__[_KEY] = state
+    config.add_route("c2c_collector_record", "/api/v1/record")
+    config.add_view(record_collection, route_name="c2c_collector_record")
+    config.add_route("c2c_collector_openapi", "/api/v1/openapi.json")
+    config.add_view(api.read_only(api.openapi_view), route_name="c2c_collector_openapi")
+    config.add_route("c2c_collector_record_id", "/api/v1/record/{id}")
+    config.add_view(api.read_only(not_here), route_name="c2c_collector_record_id")
+    config.add_route("c2c_collector_request", "/api/v1/request/{request_id}")
+    config.add_view(api.read_only(not_here), route_name="c2c_collector_request")
