@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from c2cwsgiutils.collector.filters import LEVEL_NAMES
+from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 
 __all__ = ["BodyTooLarge", "ParsedBatch", "decode_body", "parse_form", "parse_json_object", "parse_ndjson"]
 
@@ -40,14 +41,7 @@ _MAPPED = frozenset(
         "msg",
         "message",
         "logger_name",
-        "host",
-        "service",
-        "request_id",
-        "trace_id",
-        "span_id",
-        "parent_span_id",
-        "task_id",
-        "kind",
+        *CORRELATION_COLUMNS,
     )
 )
 _CONTEXT = ("request_id", "trace_id", "span_id", "parent_span_id", "task_id", "kind")

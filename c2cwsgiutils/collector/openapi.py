@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
+
 __all__ = ["openapi_document"]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -235,19 +237,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "level_name": {"type": "string"},
                         "name": {"type": "string"},
                         "message": {"type": "string"},
-                        **{
-                            key: {"type": "string", "nullable": True}
-                            for key in (
-                                "host",
-                                "service",
-                                "request_id",
-                                "trace_id",
-                                "span_id",
-                                "parent_span_id",
-                                "task_id",
-                                "kind",
-                            )
-                        },
+                        **{key: {"type": "string", "nullable": True} for key in CORRELATION_COLUMNS},
                         "data": {"type": "object"},
                     },
                 },

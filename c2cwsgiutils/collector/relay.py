@@ -32,6 +32,7 @@ from typing import Any
 
 from c2cwsgiutils.collector import api, ingest
 from c2cwsgiutils.collector.auth import Authenticator, AuthError
+from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 from c2cwsgiutils.collector.settings import CollectorSettings
 from c2cwsgiutils.logging._collector_sender import Item, Sender
 from c2cwsgiutils.logging.spool import Spool
@@ -41,16 +42,7 @@ __all__ = ["Forwarder", "RelayState", "get_relay", "includeme", "row_to_line"]
 LOG = logging.getLogger(__name__)
 
 _KEY = "c2cwsgiutils.collector.relay"
-_ROW_COLUMNS = (
-    "host",
-    "service",
-    "request_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "task_id",
-    "kind",
-)  # the row's columns 5..12 (see ingest.record_to_row)
+_ROW_COLUMNS = CORRELATION_COLUMNS  # the row's columns 5..12 (see schema.INSERT_COLUMNS)
 _BATCH_SIZE = 1000
 _BATCH_MAX_BYTES = 1_000_000
 _RETRY_MIN = 0.5

@@ -47,13 +47,8 @@ record_table = sa.Table(
     sa.Index("ix_c2c_log_record_trace_id", "trace_id"),
 )
 
-# Column order of the tuples that ingest.py produces and storage.insert() writes.
-INSERT_COLUMNS = (
-    "uuid",
-    "time_us",
-    "level",
-    "logger_name",
-    "message",
+# The text columns that carry a record's origin and correlation, with the same name on the wire.
+CORRELATION_COLUMNS = (
     "host",
     "service",
     "request_id",
@@ -62,6 +57,7 @@ INSERT_COLUMNS = (
     "parent_span_id",
     "task_id",
     "kind",
-    "data",
 )
+# Column order of the tuples that ingest.py produces and storage.insert() writes.
+INSERT_COLUMNS = ("uuid", "time_us", "level", "logger_name", "message", *CORRELATION_COLUMNS, "data")
 COLUMN_NAMES = ("id", *INSERT_COLUMNS)
