@@ -173,6 +173,10 @@ def test_the_collector_shows_everything_one_request_caused(product: Product) -> 
         return view  # type: ignore[no-any-return]
 
     view = retry_timeout(gathered, timeout=15, interval=0.3)
+    # The task's SQL is there too: the span event around the query, with the time it took.
+    sql = [r for r in view["records"] if str(r["data"].get("span_name", "")).endswith(".sql")]
+    assert [r["service"] for r in sql] == ["demo-worker"]
+    assert sql[0]["data"]["db_time"] > 0
     spans = {span["span_id"]: span for span in view["spans"]}
     assert len(view["roots"]) == 1
     root = spans[view["roots"][0]]
