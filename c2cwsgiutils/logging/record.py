@@ -126,14 +126,8 @@ def extra_keys(attributes: dict[str, Any]) -> list[str]:
 _get_context = context._CURRENT.get
 
 
-def record_to_dict(
-    record: logging.LogRecord, service: str = "", formatter: logging.Formatter | None = None
-) -> dict[str, Any]:
-    """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding).
-
-    Never raises for a broken ``msg % args``: the message then shows both, and the error's type.
-    """
-    attributes = record.__dict__
+def _message(record: logging.LogRecord) -> str:
+    """``record.getMessage()`` that never raises: a broken ``msg % args`` shows both and the error."""
     msg = record.msg
     args = record.args
     try:
@@ -142,6 +136,18 @@ def record_to_dict(
             message = message % args
     except Exception as exc:  # a broken %-format must not lose the record
         message = f"{msg!r} % {args!r} ({type(exc).__name__})"
+    return message
+
+
+def record_to_dict(
+    record: logging.LogRecord, service: str = "", formatter: logging.Formatter | None = None
+) -> dict[str, Any]:
+    """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding).
+
+    Never raises for a broken ``msg % args``: the message then shows both, and the error's type.
+    """
+    attributes = record.__dict__
+    message = _message(record)
     created = record.created
     levelno = record.levelno
     level = SYSLOG_LEVELS.get(levelno)
@@ -254,14 +260,7 @@ def record_to_json(
     function). Raises what ``encode`` raises for values it cannot encode.
     """
     attributes = record.__dict__
-    msg = record.msg
-    args = record.args
-    try:
-        message = str(msg) if type(msg) is not str else msg
-        if args:
-            message = message % args
-    except Exception as exc:  # a broken %-format must not lose the record
-        message = f"{msg!r} % {args!r} ({type(exc).__name__})"
+    message = _message(record)
     created = record.created
     seconds = int(created)
     if seconds != _second:

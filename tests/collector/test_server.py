@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.collector.records import ndjson, wire
-from tests.helpers import child_env, free_port, stop_process, wait_port
+from tests.collector.serve import serve_collector
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
 
@@ -29,33 +29,10 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[int, Path]]:
     directory = tmp_path_factory.mktemp("server")
-    port = free_port()
-    with open(directory / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "c2cwsgiutils.collector.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db-url",
-                f"sqlite:///{directory / 'c.sqlite'}",
-                "--workers",
-                "2",
-                "--server",
-                request.param,
-            ],
-            env=child_env({"C2C_COLLECTOR_TOKENS": TOKENS}),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_port(port, process=process)
-            yield port, directory
-        finally:
-            stop_process(process)
+    with serve_collector(
+        directory, "--workers", "2", "--server", request.param, env={"C2C_COLLECTOR_TOKENS": TOKENS}
+    ) as port:
+        yield port, directory
 
 
 def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:

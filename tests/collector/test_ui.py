@@ -10,8 +10,6 @@ import contextlib
 import http.client
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.collector.records import ndjson, wire
-from tests.helpers import child_env, free_port, stop_process, wait_port
+from tests.collector.serve import serve_collector
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -124,33 +122,8 @@ def _records(now: float) -> list[dict[str, Any]]:
     return records
 
 
-@contextlib.contextmanager
-def _serve(directory: Path, env: dict[str, str] | None = None) -> Iterator[int]:
-    port = free_port()
-    with open(directory / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "c2cwsgiutils.collector.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db-url",
-                f"sqlite:///{directory / 'c.sqlite'}",
-                "--workers",
-                "1",
-            ],
-            env=child_env(env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_port(port, process=process)
-            yield port
-        finally:
-            stop_process(process)
+def _serve(directory: Path, env: dict[str, str] | None = None) -> contextlib.AbstractContextManager[int]:
+    return serve_collector(directory, "--workers", "1", env=env)
 
 
 @pytest.fixture(scope="module")
