@@ -107,3 +107,26 @@ def compare(
         rate = f"  {1e6 / medians[name]:>10,.0f} {unit}/s" if per_second else ""
         print(f"{name:<28} {medians[name]:>9.2f} µs/{unit}{rate}   ({spread}, {rounds} rounds)")
     return medians
+
+
+def compare_variants(
+    script: Path,
+    variants: list[tuple[str, str]],
+    original: Sequence[str] | None,
+    title: str,
+    iterations: int,
+    rounds: int,
+    unit: str,
+) -> dict[str, float]:
+    """Start one worker of ``script`` per ``(name, variant)``, plus the original toolkit's when
+    ``original`` (its requirements) is given, print ``title`` and compare them (see :func:`compare`)."""
+    specs = [(name, sys.executable, variant) for name, variant in variants]
+    if original is not None:
+        specs.append(("original 6.1.10", str(peer_python("original", original)), "original"))
+    workers = [Worker(name, python, script, variant) for name, python, variant in specs]
+    try:
+        print(title)
+        return compare(workers, iterations, rounds, unit, per_second=True)
+    finally:
+        for worker in workers:
+            worker.close()

@@ -99,22 +99,20 @@ def main() -> None:
         _harness.serve(_log_function(args.worker))
         return
 
-    script = Path(__file__).resolve()
-    variants = [
-        ("ours", sys.executable, "ours"),
-        ("python-json-logger", sys.executable, "python-json-logger"),
-        ("structlog", sys.executable, "structlog"),
-        ("stdlib text", sys.executable, "text"),
-    ]
-    if not args.no_original:
-        variants.append(("original 6.1.10", str(_harness.peer_python("original", ORIGINAL)), "original"))
-    workers = [_harness.Worker(name, python, script, variant) for name, python, variant in variants]
-    try:
-        print("# logger.info with two extras to a null stream")
-        medians = _harness.compare(workers, args.records, args.rounds, "rec", per_second=True)
-    finally:
-        for worker in workers:
-            worker.close()
+    medians = _harness.compare_variants(
+        Path(__file__).resolve(),
+        [
+            ("ours", "ours"),
+            ("python-json-logger", "python-json-logger"),
+            ("structlog", "structlog"),
+            ("stdlib text", "text"),
+        ],
+        None if args.no_original else ORIGINAL,
+        "# logger.info with two extras to a null stream",
+        args.records,
+        args.rounds,
+        "rec",
+    )
     ours = medians["ours"]
     for name, value in medians.items():
         if name != "ours":

@@ -136,21 +136,15 @@ def main() -> None:
         _worker(args.worker)
         return
 
-    script = Path(__file__).resolve()
-    variants = [
-        ("plain pyramid", sys.executable, "plain"),
-        ("plain pyramid, no log", sys.executable, "plain-nolog"),
-        ("ours", sys.executable, "ours"),
-    ]
-    if not args.no_original:
-        variants.append(("original 6.1.10", str(_harness.peer_python("original", ORIGINAL)), "original"))
-    workers = [_harness.Worker(name, python, script, variant) for name, python, variant in variants]
-    try:
-        print("# per request, in-process WSGI call, hello-world JSON route logging one line")
-        medians = _harness.compare(workers, args.requests, args.rounds, "req", per_second=True)
-    finally:
-        for worker in workers:
-            worker.close()
+    medians = _harness.compare_variants(
+        Path(__file__).resolve(),
+        [("plain pyramid", "plain"), ("plain pyramid, no log", "plain-nolog"), ("ours", "ours")],
+        None if args.no_original else ORIGINAL,
+        "# per request, in-process WSGI call, hello-world JSON route logging one line",
+        args.requests,
+        args.rounds,
+        "req",
+    )
     plain = medians["plain pyramid"]
     for name, value in medians.items():
         if name != "plain pyramid":

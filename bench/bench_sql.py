@@ -72,19 +72,41 @@ def make_engine(variant: str) -> sqlalchemy.Engine:
     return engine
 
 
-def run(engine: sqlalchemy.Engine, per_transaction: bool, requests: int) -> tuple[float, float]:
-    """(wall, client CPU) seconds per statement; ``requests`` distinct request IDs share the statements.
+def server_cpu_ns(backend_pid: int | None) -> int:
+    """CPU nanoseconds used so far by a PostgreSQL backend process (0 when the server is not local).
 
-    The client's CPU time (``time.thread_time``) is what tagging adds, apart from round trips,
-    which are counted separately; unlike wall time it hardly moves when other processes load the
-    machine.
+    ``/proc/PID/schedstat`` counts in nanoseconds, unlike the 10 ms ticks of ``/proc/PID/stat``.
+    """
+    if backend_pid is None:
+        return 0
+    try:
+        return int(Path(f"/proc/{backend_pid}/schedstat").read_text().split()[0])
+    except OSError:
+        return 0
+
+
+def backend_pid(conn: sqlalchemy.Connection) -> int | None:
+    """The PID of the connection's server process when the server runs on this machine."""
+    pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    conn.commit()
+    return pid if Path(f"/proc/{pid}/schedstat").exists() else None
+
+
+def run(engine: sqlalchemy.Engine, per_transaction: bool, requests: int) -> tuple[float, float, float]:
+    """(wall, client CPU, server CPU) seconds per statement; ``requests`` request IDs share them.
+
+    The client's CPU time (``time.thread_time``) plus the server backend's (from ``/proc``, when
+    PostgreSQL runs on this machine) is what tagging adds, apart from round trips, which are
+    counted separately; unlike wall time they hardly move when other processes load the machine.
     """
     per_request = STATEMENTS // requests
     wall = cpu = 0.0
+    server = 0
     with engine.connect() as conn:
+        pid = backend_pid(conn)
         for number in range(requests):
             with context.bind(request_id=f"bench-{time.monotonic_ns()}-{number}", kind="web", route="bench"):
-                start, start_cpu = time.perf_counter(), time.thread_time()
+                start, start_cpu, start_server = time.perf_counter(), time.thread_time(), server_cpu_ns(pid)
                 for _ in range(per_request):
                     conn.exec_driver_sql("SELECT 1")
                     if per_transaction:
@@ -92,8 +114,9 @@ def run(engine: sqlalchemy.Engine, per_transaction: bool, requests: int) -> tupl
                 conn.commit()
                 wall += time.perf_counter() - start
                 cpu += time.thread_time() - start_cpu
+                server += server_cpu_ns(pid) - start_server
     count = per_request * requests
-    return wall / count, cpu / count
+    return wall / count, cpu / count, server / 1e9 / count
 
 
 def scenario(title: str, variants: list[str], per_transaction: bool, requests: int) -> None:
@@ -102,26 +125,33 @@ def scenario(title: str, variants: list[str], per_transaction: bool, requests: i
         run(engine, per_transaction, 1)
     walls: dict[str, list[float]] = {variant: [] for variant in variants}
     cpus: dict[str, list[float]] = {variant: [] for variant in variants}
+    servers: dict[str, list[float]] = {variant: [] for variant in variants}
     sets: dict[str, int] = dict.fromkeys(variants, 0)
     for rep in range(REPS):
         order = variants if rep % 2 == 0 else list(reversed(variants))
         for variant in order:
             before = SETS["count"]
-            wall, cpu = run(engines[variant], per_transaction, requests)
+            wall, cpu, server = run(engines[variant], per_transaction, requests)
             walls[variant].append(wall)
             cpus[variant].append(cpu)
+            servers[variant].append(server)
             sets[variant] += SETS["count"] - before
     base_wall, base_cpu = statistics.median(walls["off"]), statistics.median(cpus["off"])
+    base_server = statistics.median(servers["off"])
     print(f"\n{title} ({STATEMENTS} statements x {REPS} repetitions, {requests} request IDs)")
+    print("CPU: client thread + server backend (medians); added: against 'off'")
     print(
-        f"{'variant':<22}{'wall us':>9}{'ratio':>7}{'CPU us':>9}{'ratio':>7}{'added CPU us':>14}"
-        f"{'SETs/rep':>10}"
+        f"{'variant':<22}{'wall us':>9}{'ratio':>7}{'client us':>10}{'server us':>10}"
+        f"{'added client':>13}{'added server':>13}{'added total':>12}{'SETs/rep':>10}"
     )
     for variant in variants:
         wall, cpu = statistics.median(walls[variant]), statistics.median(cpus[variant])
+        server = statistics.median(servers[variant])
+        added_cpu, added_server = (cpu - base_cpu) * 1e6, (server - base_server) * 1e6
         print(
-            f"{variant:<22}{wall * 1e6:>9.1f}{wall / base_wall:>7.2f}{cpu * 1e6:>9.2f}{cpu / base_cpu:>7.3f}"
-            f"{(cpu - base_cpu) * 1e6:>14.2f}{sets[variant] / REPS:>10.0f}"
+            f"{variant:<22}{wall * 1e6:>9.1f}{wall / base_wall:>7.2f}{cpu * 1e6:>10.2f}{server * 1e6:>10.2f}"
+            f"{added_cpu:>+13.2f}{added_server:>+13.2f}{added_cpu + added_server:>+12.2f}"
+            f"{sets[variant] / REPS:>10.0f}"
         )
     for engine in engines.values():
         engine.dispose()
@@ -351,6 +381,7 @@ def _instructions(variant: str, statements: int) -> int:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts in every run
     )
     for line in result.stderr.splitlines():
         if "Collected :" in line:
@@ -359,17 +390,30 @@ def _instructions(variant: str, statements: int) -> int:
 
 
 def instruction_counts() -> None:
-    """Instructions per statement (difference of a long and a short run of the same process)."""
-    short, long = 50, 550
+    """Instructions per statement (difference of a long and a short run of the same process).
+
+    They are turned into microseconds with this machine's own rate, measured on the untagged
+    engine: its client CPU time per statement over its instructions per statement.
+    """
+    short, long = 100, 1100
     variants = ["off", "application_name", "comment", "both"]
     per_statement = {
         variant: (_instructions(variant, long) - _instructions(variant, short)) / (long - short)
         for variant in variants
     }
+    engine = make_engine("off")
+    run(engine, False, 1)
+    cpu_off = statistics.median(run(engine, False, 1)[1] for _ in range(REPS))
+    engine.dispose()
+    us_per_instruction = cpu_off * 1e6 / per_statement["off"]
     print(f"\nCPU instructions per SELECT 1 statement (callgrind, {long} - {short} statements)")
+    print(f"(this machine: {1 / us_per_instruction:.0f} instructions per client CPU microsecond)")
+    print(f"{'variant':<22}{'instructions':>13}{'added':>10}{'added us':>10}")
     for variant in variants:
         added = per_statement[variant] - per_statement["off"]
-        print(f"{variant:<22}{per_statement[variant]:>12.0f}{added:>+12.0f}")
+        print(
+            f"{variant:<22}{per_statement[variant]:>13.0f}{added:>+10.0f}{added * us_per_instruction:>+10.2f}"
+        )
 
 
 def main() -> None:
