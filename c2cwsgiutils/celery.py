@@ -21,7 +21,8 @@ What it does, through Celery's signals:
   kills the pool process, context included. ``worker_process_init`` starts each prefork child
   with an empty context.
 - The worker's main process handles each message in its context too (:func:`strategy`), so that
-  Celery's "Task ... received" line carries the ids.
+  Celery's "Task ... received" line carries the ids; it stays in the sender's span (no span of
+  its own), so the request view shows it under the span that sent the task.
 - With the prefork pool, the main process's handlers of timeouts and failures (``Request``) run
   in the task's context too.
 - Logging: a filter on the handlers Celery sets up stamps every record with the context fields
@@ -209,7 +210,9 @@ def strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Any:
     def handle_message(message: Any, *args: Any, **handler_kwargs: Any) -> Any:
         try:
             headers = message.headers or {}
-            token = propagation.adopt_start(headers, kind="celery", task_id=str(headers.get("id") or ""))
+            token = propagation.adopt_start(
+                headers, kind="celery", new_span=False, task_id=str(headers.get("id") or "")
+            )
         except Exception:
             LOG.exception("Could not read the context of a Celery message")
             return handler(message, *args, **handler_kwargs)
@@ -236,7 +239,9 @@ def _context_request_class() -> Any:
 
         class ContextRequest(Request):  # type: ignore[misc]
             def _adopt(self) -> Any:
-                return propagation.adopt(self._request_dict, kind="celery", task_id=str(self.id))
+                return propagation.adopt(
+                    self._request_dict, kind="celery", new_span=False, task_id=str(self.id)
+                )
 
             def on_timeout(self, soft: bool, timeout: float) -> Any:
                 with self._adopt():

@@ -78,13 +78,19 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def adopted_context(headers: Mapping[str, Any], kind: str = "", **fields: Any) -> context.Context:
+def adopted_context(
+    headers: Mapping[str, Any], kind: str = "", *, new_span: bool = True, **fields: Any
+) -> context.Context:
     """The context that continues, in this process, the work described by ``headers``.
 
     It has the incoming request ID (a fresh one when missing or invalid), the incoming trace with
     a new span id whose parent is the sender's span (a new trace when ``traceparent`` is missing
     or invalid), the incoming sampled flag, ``kind`` and ``fields`` (e.g. ``task_id=...``).
     Header names are matched case-insensitively.
+
+    With ``new_span=False`` it stays in the sender's span (its parent unknown here): for what a
+    process does on the sender's behalf without a span of its own, such as Celery's "Task ...
+    received" line, which then sits in the request view under the span that sent the task.
     """
     request_id = _header(headers, REQUEST_ID_HEADER)
     if request_id is None or not valid_request_id(request_id):
@@ -100,10 +106,13 @@ def adopted_context(headers: Mapping[str, Any], kind: str = "", **fields: Any) -
         trace_id, parent_span_id, sampled = context.new_trace_id(), "", True
     else:
         trace_id, parent_span_id, sampled = parsed
+    span_id = context.new_span_id()
+    if not new_span and parent_span_id:
+        span_id, parent_span_id = parent_span_id, ""
     return context.Context(
         request_id=request_id,
         trace_id=trace_id,
-        span_id=context.new_span_id(),
+        span_id=span_id,
         parent_span_id=parent_span_id,
         sampled=sampled,
         kind=kind,
@@ -111,19 +120,23 @@ def adopted_context(headers: Mapping[str, Any], kind: str = "", **fields: Any) -
     )
 
 
-def adopt_start(headers: Mapping[str, Any], kind: str = "", **fields: Any) -> context.Token[context.Context]:
+def adopt_start(
+    headers: Mapping[str, Any], kind: str = "", *, new_span: bool = True, **fields: Any
+) -> context.Token[context.Context]:
     """Make :func:`adopted_context` current; end it with ``context.restore(token)``."""
-    return context.start(adopted_context(headers, kind, **fields))
+    return context.start(adopted_context(headers, kind, new_span=new_span, **fields))
 
 
 @contextmanager
-def adopt(headers: Mapping[str, Any], kind: str = "", **fields: Any) -> Iterator[context.Context]:
+def adopt(
+    headers: Mapping[str, Any], kind: str = "", *, new_span: bool = True, **fields: Any
+) -> Iterator[context.Context]:
     """Within the block, continue the work described by ``headers``; yields the new context.
 
     See :func:`adopted_context` for what the context holds. The previous context is restored
     afterwards, also when the block raises.
     """
-    token = context.start(adopted_context(headers, kind, **fields))
+    token = context.start(adopted_context(headers, kind, new_span=new_span, **fields))
     try:
         yield context.current()
     finally:

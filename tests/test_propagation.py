@@ -41,6 +41,14 @@ def test_adopt_continues_the_trace_under_the_senders_span() -> None:
     assert context.current() == context.EMPTY
 
 
+def test_adopt_without_a_new_span_stays_in_the_senders_span() -> None:
+    headers = {"X-Request-ID": "r-2", "traceparent": f"00-{TRACE}-{SPAN}-01"}
+    with propagation.adopt(headers, kind="celery", new_span=False, task_id="t-1") as ctx:
+        assert (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.parent_span_id) == ("r-2", TRACE, SPAN, "")
+    with propagation.adopt({}, new_span=False) as ctx:  # no sender's span: one of its own
+        assert len(ctx.span_id) == 16
+
+
 def test_adopt_matches_header_names_case_insensitively() -> None:
     with propagation.adopt({"x-request-id": "r-3", "TraceParent": f"00-{TRACE}-{SPAN}-00"}) as ctx:
         assert (ctx.request_id, ctx.trace_id, ctx.sampled) == ("r-3", TRACE, False)
