@@ -134,7 +134,9 @@ def chronologer_python() -> Path:
     python = CHRONOLOGER / "bin" / "python"
     if python.exists():
         return python
-    candidates = [shutil.which("python3.9"), *sorted(glob.glob("/root/.pyenv/versions/3.9*/bin/python3.9"))]
+    # pyenv's interpreters first: its python3.9 shim fails when 3.9 is not the selected version.
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [*sorted(glob.glob(f"{pyenv}/versions/3.9*/bin/python3.9")), shutil.which("python3.9")]
     base = next((c for c in candidates if c), None)
     if base is None:
         raise RuntimeError("Chronologer needs a python3.9 interpreter (pyenv install 3.9)")
