@@ -13,7 +13,12 @@ thread, the machinery of the CollectorHandler: keep-alive gzip batches, split on
 with jitter) and deletes a segment once upstream acknowledged all of it. The segments of a worker
 that died (its ``flock`` is free) are adopted by a live or restarted worker and forwarded from
 their start: a resend at worst, which the upstream drops by uuid, so every record is stored
-upstream exactly once. The query endpoints answer 501: ask the upstream collector.
+upstream exactly once.
+
+The read endpoints (``GET``/``HEAD /api/v1/record``, ``/api/v1/record/{id}``,
+``/api/v1/request/{id}``, ``/api/v1/stream``, ``/api/v1/status``) and the web UI at ``/`` work on
+a relay too: after the relay's own ``reader`` check, each query is answered by the upstream
+collector (:mod:`c2cwsgiutils.collector.proxy`), asked with the forwarding token.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from c2cwsgiutils.collector import api, ingest
+from c2cwsgiutils.collector import api, ingest, openapi
 from c2cwsgiutils.collector.auth import Authenticator, AuthError
+from c2cwsgiutils.collector.proxy import Upstream, UpstreamError
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 from c2cwsgiutils.collector.settings import CollectorSettings
+from c2cwsgiutils.collector.stream import accept_token_cookie
 from c2cwsgiutils.logging._collector_sender import Item, Sender
 from c2cwsgiutils.logging.spool import Spool
 
@@ -133,6 +140,7 @@ class RelayState:
     spool: Spool
     source: _SpoolSource
     forwarder: Forwarder
+    upstream: Upstream
     thread: threading.Thread = field(init=False)
 
     def __post_init__(self) -> None:
@@ -287,23 +295,41 @@ def post_record(request: Any, state: RelayState) -> Any:
 
 
 @_endpoint("reader")
-def not_here(request: Any, state: RelayState) -> Any:
-    """The query endpoints of a relay: 501, the records are upstream."""
-    raise api.ApiError(
-        501,
-        "relay_only",
-        "this collector is a relay and stores nothing: query the upstream collector",
-        forward_url=state.settings.forward_url,
-    )
+def proxied(request: Any, state: RelayState) -> Any:
+    """A read endpoint of a relay: the upstream collector answers it."""
+    path = request.matched_route.pattern
+    for name, value in request.matchdict.items():
+        path = path.replace(f"{{{name}}}", urllib.parse.quote(value, safe=""))
+    try:
+        return state.upstream.request(request.method, path, request.query_string, request.headers)
+    except UpstreamError as exc:
+        raise api.ApiError(exc.status, exc.error_type, str(exc), upstream=state.upstream.url) from None
 
 
 def record_collection(request: Any) -> Any:
-    """/api/v1/record: POST ingests, GET and HEAD answer 501."""
+    """/api/v1/record: POST spools, GET and HEAD ask the upstream."""
     if request.method == "POST":
         return post_record(request)
     if request.method in ("GET", "HEAD"):
-        return not_here(request)
+        return proxied(request)
     return api.method_not_allowed(request, "GET, HEAD, POST")
+
+
+def relay_openapi_document(server_url: str, upstream: str) -> dict[str, Any]:
+    """The collector's OpenAPI document, as a relay answers it (reads may also be 502 or 504)."""
+    document = openapi.openapi_document(server_url)
+    document["info"]["description"] = (
+        f"A relay collector: POST /api/v1/record is spooled and forwarded to {upstream}; every "
+        "read is answered by that upstream collector (502 when it cannot be reached or refuses "
+        "the relay's token, 504 when it is too slow)."
+    )
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "head") and path != "/api/v1/openapi.json":
+                operation["responses"].update(openapi._errors(502, 504))
+            elif method == "post":
+                operation["responses"].update(openapi._errors(503))
+    return document
 
 
 def includeme(config: Any) -> None:
@@ -327,9 +353,10 @@ def includeme(config: Any) -> None:
             report_interval=_SCAN_INTERVAL,
             batch_max_bytes=_BATCH_MAX_BYTES,
         )
+        upstream = Upstream(settings.forward_url, settings.forward_token)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    state = RelayState(settings, authenticator, spool, source, forwarder)
+    state = RelayState(settings, authenticator, spool, source, forwarder, upstream)
     try:
         state.start()
     except OSError as exc:
@@ -338,9 +365,20 @@ def includeme(config: Any) -> None:
     config.registry.__dict__[_KEY] = state
     config.add_route("c2c_collector_record", "/api/v1/record")
     config.add_view(record_collection, route_name="c2c_collector_record")
+
+    def openapi_view(request: Any) -> Any:
+        """GET /api/v1/openapi.json (public: it holds no data)."""
+        return api._json_response(relay_openapi_document(request.application_url, upstream.url))
+
     config.add_route("c2c_collector_openapi", "/api/v1/openapi.json")
-    config.add_view(api.read_only(api.openapi_view), route_name="c2c_collector_openapi")
-    config.add_route("c2c_collector_record_id", "/api/v1/record/{id}")
-    config.add_view(api.read_only(not_here), route_name="c2c_collector_record_id")
-    config.add_route("c2c_collector_request", "/api/v1/request/{request_id}")
-    config.add_view(api.read_only(not_here), route_name="c2c_collector_request")
+    config.add_view(api.read_only(openapi_view), route_name="c2c_collector_openapi")
+    for name, pattern in (
+        ("c2c_collector_record_id", "/api/v1/record/{id}"),
+        ("c2c_collector_request", "/api/v1/request/{request_id}"),
+        ("c2c_collector_status", "/api/v1/status"),
+    ):
+        config.add_route(name, pattern)
+        config.add_view(api.read_only(proxied), route_name=name)
+    config.add_route("c2c_collector_stream", "/api/v1/stream")
+    config.add_view(api.read_only(accept_token_cookie(proxied)), route_name="c2c_collector_stream")
+    config.include("c2cwsgiutils.collector.ui")

@@ -11,14 +11,23 @@ now and then and lets a reconnecting client pick up where it was.
 
 Ids grow with insertion order on both backends; a PostgreSQL transaction that commits after a
 later one may hold smaller ids, so the view re-reads a short window below its high-water mark
-and skips ids it already sent.
+and skips ids it already sent. The high-water mark is the table's newest id, not the newest
+*matching* id: a selective filter never makes each poll scan further back. The heartbeat is an
+``id:`` line without data when that mark moved (a reconnecting client then skips the rows it
+had no use for), a ``:`` comment otherwise.
+
+A browser's ``EventSource`` cannot send an ``Authorization`` header: the view also accepts the
+token in the ``c2c_collector_token`` cookie (URL-encoded; the web UI sets it for this path only,
+``SameSite=Strict``), checked by the same authenticator (hashed, compared in constant time).
+Headers win over the cookie; the cookie is never logged.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,13 +39,14 @@ from c2cwsgiutils.collector.schema import record_table
 from c2cwsgiutils.collector.state import CollectorState
 from c2cwsgiutils.collector.storage import SUMMARY_COLUMNS, Storage
 
-__all__ = ["includeme", "stream_records"]
+__all__ = ["TOKEN_COOKIE", "accept_token_cookie", "includeme", "stream_records"]
 
 HEARTBEAT_SECONDS = 15.0
 MAX_TIMEOUT = 3600
 BATCH = 500
 REREAD_WINDOW = 200  # ids below the high-water mark re-read for late PostgreSQL commits
 RETRY_MS = 1000
+TOKEN_COOKIE = "c2c_collector_token"  # noqa: S105 - the name of the cookie, not a secret
 
 
 def _max_id(storage: Storage) -> int:
@@ -45,10 +55,12 @@ def _max_id(storage: Storage) -> int:
         return int(found or 0)
 
 
-def _after(storage: Storage, where: ColumnElement[bool], last_id: int, limit: int) -> list[dict[str, Any]]:
+def _after(
+    storage: Storage, where: ColumnElement[bool], last_id: int, high: int, limit: int
+) -> list[dict[str, Any]]:
     statement = (
         sa.select(*SUMMARY_COLUMNS)
-        .where(where, record_table.c.id > last_id)
+        .where(where, record_table.c.id > last_id, record_table.c.id <= high)
         .order_by(record_table.c.id)
         .limit(limit)
     )
@@ -70,26 +82,53 @@ def _events(
     deadline = time.monotonic() + timeout
     quiet_since = time.monotonic()
     floor = last_id  # never send what the client already had
+    told = last_id  # the last id the client was given
     sent: set[int] = set()
     while True:
-        rows = _after(storage, where, max(floor, last_id - REREAD_WINDOW), BATCH + REREAD_WINDOW)
+        high = _max_id(storage)
+        rows = _after(storage, where, max(floor, last_id - REREAD_WINDOW), high, BATCH + REREAD_WINDOW)
         fresh = [row for row in rows if row["id"] not in sent]
         for row in fresh:
             sent.add(row["id"])
             yield _event(row)
         if fresh:
-            last_id = max(last_id, *(row["id"] for row in fresh))
+            told = max(told, *(row["id"] for row in fresh))
             quiet_since = time.monotonic()
+        if len(rows) >= BATCH + REREAD_WINDOW:
+            last_id = max(last_id, rows[-1]["id"])  # a backlog: read on at once
             sent = {i for i in sent if i > last_id - REREAD_WINDOW}
-            if len(fresh) >= BATCH:
-                continue  # a backlog: read on at once
+            continue
+        last_id = max(last_id, high)
+        sent = {i for i in sent if i > last_id - REREAD_WINDOW}
         now = time.monotonic()
         if now >= deadline:
             return
         if now - quiet_since >= HEARTBEAT_SECONDS:
             quiet_since = now
-            yield b": heartbeat\n\n"
+            if last_id > told:
+                told = last_id
+                yield f"id: {last_id}\n\n".encode()
+            else:
+                yield b": heartbeat\n\n"
         time.sleep(min(poll, max(0.0, deadline - now)))
+
+
+def accept_token_cookie(view: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Let ``view`` authenticate with the :data:`TOKEN_COOKIE` cookie when no header credential came.
+
+    The cookie's token stands for an ``Authorization: Bearer`` header of this request only.
+    """
+
+    def with_cookie(request: Any) -> Any:
+        headers = request.headers
+        if not headers.get("Authorization") and not headers.get("X-API-Key"):
+            token = urllib.parse.unquote(request.cookies.get(TOKEN_COOKIE, ""))
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+        return view(request)
+
+    with_cookie.__doc__ = view.__doc__
+    return with_cookie
 
 
 @endpoint("reader")
@@ -124,4 +163,4 @@ def stream_records(request: Any, state: CollectorState) -> Any:
 def includeme(config: Any) -> None:
     """Add the ``/api/v1/stream`` route."""
     config.add_route("c2c_collector_stream", "/api/v1/stream")
-    config.add_view(read_only(stream_records), route_name="c2c_collector_stream")
+    config.add_view(read_only(accept_token_cookie(stream_records)), route_name="c2c_collector_stream")

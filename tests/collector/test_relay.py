@@ -64,12 +64,32 @@ def _spooled(spool: Path) -> list[dict[str, Any]]:
     ]
 
 
-def test_relay_query_endpoints_answer_501(relay_app: tuple[webtest.TestApp, Path]) -> None:
+def test_relay_reads_answer_a_json_502_when_the_upstream_is_unreachable(
+    relay_app: tuple[webtest.TestApp, Path],
+) -> None:
     app, _ = relay_app
-    answers = [
-        app.get(path, status="*") for path in ("/api/v1/record", "/api/v1/record/1", "/api/v1/request/abc")
-    ]
-    assert [(a.status_int, a.json["type"]) for a in answers] == [(501, "relay_only")] * 3
+    paths = ("/api/v1/record", "/api/v1/record/1", "/api/v1/request/abc", "/api/v1/stream", "/api/v1/status")
+    answers = [app.get(path, status="*") for path in paths]
+    assert [(a.status_int, a.json["type"]) for a in answers] == [(502, "upstream_unreachable")] * 5
+    assert "cannot reach the upstream collector http://127.0.0.1:" in answers[0].json["message"]
+
+
+def test_relay_openapi_document_says_reads_are_answered_upstream(
+    relay_app: tuple[webtest.TestApp, Path],
+) -> None:
+    app, _ = relay_app
+    document = app.get("/api/v1/openapi.json").json
+    record = document["paths"]["/api/v1/record"]
+    assert "answered by that upstream collector" in document["info"]["description"]
+    assert {"502", "504"} <= set(record["get"]["responses"]) & set(record["head"]["responses"])
+    assert "503" in record["post"]["responses"]
+    assert "502" in document["paths"]["/api/v1/stream"]["get"]["responses"]
+
+
+def test_relay_serves_the_web_ui(relay_app: tuple[webtest.TestApp, Path]) -> None:
+    app, _ = relay_app
+    page = app.get("/")
+    assert (page.status_int, b'src="ui/app.js"' in page.body) == (200, True)
 
 
 def test_relay_spools_form_and_json_records_with_a_uuid(relay_app: tuple[webtest.TestApp, Path]) -> None:

@@ -6,9 +6,12 @@ import json
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
+import pytest
 import webtest
 
+from c2cwsgiutils.collector import stream
 from c2cwsgiutils.collector.client import parse_events
 from tests.collector.cli_process import SCRIPT, Collector, collector
 from tests.collector.records import ndjson, wire
@@ -51,6 +54,45 @@ def test_stream_without_last_event_id_starts_after_the_newest_record(app: webtes
 def test_stream_refuses_a_bad_last_event_id(app: webtest.TestApp) -> None:
     response = app.get("/api/v1/stream?timeout=0", headers={"Last-Event-ID": "abc"}, status=400)
     assert response.json["type"] == "invalid_parameter"
+
+
+def test_stream_moves_the_last_event_id_past_records_that_did_not_match(
+    app: webtest.TestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A heartbeat at every poll: the id-only heartbeat tells where a reconnection may resume.
+    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.0)
+    _store(app, wire("quiet one"), wire("quiet two"))
+    newest = app.get("/api/v1/record").json[0]["id"]
+    response = app.get("/api/v1/stream?timeout=1&poll_ms=50&level=ERROR&last_id=0")
+    events = [(e.id, e.event, e.data) for e in parse_events(response.body.splitlines(keepends=True))]
+    assert events[0] == ("0", "message", "")
+    assert events[-1] == (str(newest), "message", "")
+    assert [event for event in events if event[1] == "record"] == []
+
+
+def test_stream_accepts_the_token_cookie_of_the_web_ui(
+    make_app: Callable[..., webtest.TestApp], sqlite_url: str
+) -> None:
+    app = make_app(sqlite_url, tokens="ui:reader:rd,app:writer:wr")
+    app.set_cookie(stream.TOKEN_COOKIE, "r%64")  # URL-encoded, as the UI sets it
+    response = app.get("/api/v1/stream?timeout=0")
+    assert (response.status_int, response.content_type) == (200, "text/event-stream")
+
+
+def test_token_cookie_opens_no_other_endpoint(
+    make_app: Callable[..., webtest.TestApp], sqlite_url: str
+) -> None:
+    app = make_app(sqlite_url, tokens="ui:reader:rd")
+    app.set_cookie(stream.TOKEN_COOKIE, "rd")
+    assert app.get("/api/v1/record", status="*").status_int == 401
+
+
+def test_stream_refuses_a_wrong_token_cookie(
+    make_app: Callable[..., webtest.TestApp], sqlite_url: str
+) -> None:
+    app = make_app(sqlite_url, tokens="ui:reader:rd")
+    app.set_cookie(stream.TOKEN_COOKIE, "wrong")
+    assert app.get("/api/v1/stream?timeout=0", status="*").json["type"] == "unauthorized"
 
 
 def _feed(collector: Collector, service: str, stop: threading.Event) -> None:

@@ -3,12 +3,14 @@
 
 import { ApiError, api, fill, formatTime, h, tsToUs, usToIso } from "./dom.js";
 import { renderRecord, renderRequest } from "./detail.js";
+import { Follower } from "./follow.js";
 import { Timeline } from "./timeline.js";
 
 const PAGE = 100;
 const RANGES = { "15m": 15 * 60_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000 };
 const DEFAULTS = { q: "", range: "24h", from: "", to: "", level: "", name: "", follow: "", before: "", skip: "0", o: "0", record: "", request: "" };
 const THEME_KEY = "c2c-collector-theme";
+const TIMELINE_REFRESH_MS = 5000; // while following, the timeline is reloaded at most this often
 const $ = (id) => document.getElementById(id);
 
 let state = readState();
@@ -16,8 +18,8 @@ let rows = [];
 let selected = -1;
 let cursors = [];
 let loadController = null;
-let followTimer = null;
-let followTicks = 0;
+let recordCount = 0;
+let timelineLoaded = 0;
 
 function readState() {
   const params = new URLSearchParams(location.search);
@@ -188,14 +190,21 @@ async function loadTable() {
   if (controller.signal.aborted) return;
   rows = page;
   renderRows();
-  $("count").textContent = `${Number(count.get("X-Record-Count") || 0).toLocaleString()} records`;
+  showCount(Number(count.get("X-Record-Count") || 0));
+}
+
+function showCount(count) {
+  recordCount = count;
+  $("count").textContent = `${count.toLocaleString()} records`;
 }
 
 async function reload() {
+  follower.stop(); // records of the former filters must not reach the new table
   clearErrors();
   stateToForm();
   const [after, before] = timeWindow();
   // HEAD answers carry no body: prefer the error of a GET, which says why (and where).
+  timelineLoaded = Date.now();
   const results = await Promise.allSettled([loadTable(), timeline.load(filterParams(), after, before)]);
   const errors = results.filter((result) => result.status === "rejected").map((result) => result.reason);
   const failed = errors.filter((error) => error.name !== "AbortError");
@@ -239,39 +248,53 @@ function newer(toNewest = false) {
 
 // ---- follow ------------------------------------------------------------------------------------
 
+/** Stream what is stored after the table was read, with its filters (never a page but the first). */
 function restartFollow() {
-  clearInterval(followTimer);
-  followTimer = null;
-  if (state.follow === "1") followTimer = setInterval(poll, 1000);
+  follower.stop();
+  if (state.follow !== "1" || state.before || state.o !== "0") return;
+  const params = { ...filterParams(), before: "" };
+  let lastId = null;
+  if (rows.length) {
+    lastId = Math.max(...rows.map((record) => record.id));
+    // A record stored later but older than a full page's last row would not be shown: not asked.
+    if (rows.length >= PAGE) params.after = rows[rows.length - 1].ts;
+  }
+  follower.start(params, lastId);
 }
 
-let polling = false;
-async function poll() {
-  if (polling || state.follow !== "1") return;
-  polling = true;
-  try {
-    const params = filterParams();
-    const newest = rows.length ? rows[0].ts : params.after;
-    const known = new Set(rows.slice(0, PAGE).map((record) => record.id));
-    const page = await api("api/v1/record", { ...params, before: "", after: newest || params.after, left: 0, right: PAGE - 1 });
-    const fresh = page.filter((record) => !known.has(record.id));
-    if (fresh.length) {
-      for (const record of fresh) recordRow(record, true);
-      rows = [...fresh, ...rows].slice(0, PAGE);
-      if (selected >= 0) selected += fresh.length;
-      renderRows();
-      const count = await api("api/v1/record", filterParams(), { method: "HEAD" });
-      $("count").textContent = `${Number(count.get("X-Record-Count") || 0).toLocaleString()} records`;
-    }
-    followTicks += 1;
-    if (fresh.length && followTicks % 5 === 0) {
-      const [after, before] = timeWindow();
-      await timeline.load(filterParams(), after, before);
-    }
-  } catch (error) {
-    showError(error);
-  } finally {
-    polling = false;
+/** Merge streamed records into the first page: the newest PAGE records by time, as a reload shows. */
+function followed(records) {
+  $("follow").parentElement.title = `${follower.received.toLocaleString()} records streamed since follow was turned on`;
+  const known = new Set(rows.map((record) => record.id));
+  const fresh = records.filter((record) => !known.has(record.id));
+  if (!fresh.length) return;
+  const current = rows[selected];
+  for (const record of fresh) recordRow(record, true);
+  const newestFirst = (a, b) => tsToUs(b.ts) - tsToUs(a.ts) || b.id - a.id;
+  rows = [...fresh, ...rows].sort(newestFirst).slice(0, PAGE);
+  if (current) selected = rows.indexOf(current);
+  renderRows();
+  showCount(recordCount + fresh.length);
+  if (Date.now() - timelineLoaded >= TIMELINE_REFRESH_MS) {
+    timelineLoaded = Date.now();
+    const [after, before] = timeWindow();
+    timeline.load(filterParams(), after, before).catch(showError);
+  }
+}
+
+let followFailed = false;
+function followError(error) {
+  followFailed = true;
+  showError(error);
+}
+
+function followState(value) {
+  const label = $("follow").parentElement;
+  label.dataset.state = value;
+  if (!value) label.title = "Follow new records (f)";
+  if (value === "live" && followFailed) {
+    followFailed = false;
+    $("error").hidden = true;
   }
 }
 
@@ -397,6 +420,7 @@ function onKey(event) {
 // ---- start -------------------------------------------------------------------------------------
 
 applyTheme(localStorage.getItem(THEME_KEY) || "");
+const follower = new Follower(followed, followError, followState);
 const timeline = new Timeline($("timeline"), $("timeline-info"), (fromMs, toMs) => {
   state.range = "custom";
   state.from = new Date(fromMs).toISOString();

@@ -50,7 +50,8 @@ export class ApiError extends Error {
   }
 }
 
-function storedToken() {
+/** The reader token the user typed (this tab's, else the remembered one), or "". */
+export function storedToken() {
   return sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY) || "";
 }
 
@@ -78,8 +79,8 @@ function askToken() {
   return tokenPrompt;
 }
 
-/** Call the collector API (relative to the page); HEAD answers the headers, others the JSON. */
-export async function api(path, params = {}, { method = "GET", signal } = {}, retried = false) {
+/** Call the collector API (relative to the page); HEAD answers the headers, others the JSON (raw: the Response). */
+export async function api(path, params = {}, { method = "GET", signal, raw = false } = {}, retried = false) {
   const url = new URL(path, document.baseURI);
   for (const [key, value] of Object.entries(params)) {
     if (value !== "" && value !== null && value !== undefined) url.searchParams.set(key, String(value));
@@ -90,7 +91,7 @@ export async function api(path, params = {}, { method = "GET", signal } = {}, re
   const response = await fetch(url, { method, headers, signal, credentials: "omit", cache: "no-store" });
   if (response.status === 401 && !retried) {
     await askToken();
-    return api(path, params, { method, signal }, true);
+    return api(path, params, { method, signal, raw }, true);
   }
   if (!response.ok) {
     let body = {};
@@ -101,6 +102,7 @@ export async function api(path, params = {}, { method = "GET", signal } = {}, re
     }
     throw new ApiError(response.status, body);
   }
+  if (raw) return response;
   return method === "HEAD" ? response.headers : response.json();
 }
 
