@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
+from c2cwsgiutils.collector.stream import TOKEN_COOKIE
 
 __all__ = ["openapi_document"]
 
@@ -145,6 +146,8 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "/api/v1/stream": {
                 "get": {
                     "summary": "New matching records as Server-Sent Events (resume with Last-Event-ID)",
+                    # EventSource cannot send headers: the web UI authenticates with a cookie.
+                    "security": [{"bearer": []}, {"apiKey": []}, {"basic": []}, {"cookie": []}, {}],
                     "parameters": [
                         *_FILTERS,
                         {
@@ -202,6 +205,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": TOKEN_COOKIE},
             },
             "schemas": {
                 "Error": {

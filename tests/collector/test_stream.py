@@ -79,6 +79,18 @@ def test_stream_accepts_the_token_cookie_of_the_web_ui(
     assert (response.status_int, response.content_type) == (200, "text/event-stream")
 
 
+def test_the_openapi_document_describes_the_stream_cookie(
+    make_app: Callable[..., webtest.TestApp], sqlite_url: str
+) -> None:
+    app = make_app(sqlite_url, tokens="ui:reader:rd")
+    document = app.get("/api/v1/openapi.json").json
+    assert {"cookie": []} in document["paths"]["/api/v1/stream"]["get"]["security"]
+    scheme = document["components"]["securitySchemes"]["cookie"]
+    assert scheme["in"] == "cookie"
+    app.set_cookie(scheme["name"], "rd")
+    assert app.get("/api/v1/stream?timeout=0").status_int == 200
+
+
 def test_token_cookie_opens_no_other_endpoint(
     make_app: Callable[..., webtest.TestApp], sqlite_url: str
 ) -> None:
