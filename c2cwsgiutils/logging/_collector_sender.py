@@ -16,19 +16,22 @@ from typing import Any, Protocol
 
 from c2cwsgiutils import context
 from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
-from c2cwsgiutils.logging.record import record_to_dict
+from c2cwsgiutils.logging.record import constant_fields, record_to_dict, record_to_json
 from c2cwsgiutils.logging.spool import Spool
 
-__all__ = ["Item", "Sender", "Source", "capture", "serialise"]
+__all__ = ["Item", "Sender", "Source", "serialise"]
 
 LOG = logging.getLogger("c2cwsgiutils.logging.collector_handler")
 
 _ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"), allow_nan=False)
 
 
-# What ``emit`` captures: the record, its message (``None`` when %-formatting failed: the schema's
-# fallback then says why) and the caller's correlation context (``None`` when the record has it).
-Item = tuple[logging.LogRecord, str | None, context.Context | None]
+# What ``emit`` snapshots in the caller's thread: the record; its message, %-formatted at emit
+# time since the args may change later (``None`` when formatting failed: the schema's fallback
+# then says why); the caller's correlation context (used unless the record carries its own); the
+# formatted traceback (``None`` without ``exc_info``: formatted at emit time, while the exception
+# and its frames are what they were). The sender serialises the rest.
+Item = tuple[logging.LogRecord, str | None, context.Context, str | None]
 
 
 class Source(Protocol):
@@ -51,36 +54,41 @@ class Source(Protocol):
         """The NDJSON line of one record."""
 
 
-def capture(record: logging.LogRecord) -> Item:
-    """What must be taken in the caller's thread: the args (may change later) and the context."""
+def _encode_value(value: Any) -> str:
+    """JSON for an ``extra=`` value; what JSON cannot hold (cycles, NaN, bad reprs) becomes text."""
     try:
-        message: str | None = record.getMessage()
+        return _ENCODER.encode(value)
     except Exception:
-        message = None
-    return record, message, None if "request_id" in record.__dict__ else context.current()
+        return _ENCODER.encode(_sanitise(value, ()))
 
 
-def serialise(item: Item, service: str, uuid: str) -> str:
-    """One NDJSON line: the record's schema dict plus ``uuid``; anything JSON cannot hold becomes text."""
-    record, message, ctx = item
-    attributes = dict(record.__dict__)  # a copy: the schema code may set exc_text on it
+def serialise(item: Item, service: str, uuid: str, constant: str | None = None) -> str:
+    """One NDJSON line: the record's schema plus ``uuid``; anything JSON cannot hold becomes text.
+
+    ``constant``: :func:`~c2cwsgiutils.logging.record.constant_fields` of ``service``, if known.
+    """
+    record, message, ctx, exc_text = item
+    attributes = dict(record.__dict__)  # a copy: the record may still be in other handlers' hands
     if message is not None:
         attributes["msg"] = message
         attributes["args"] = None
-    if ctx is not None:
+    if "request_id" not in attributes:
         attributes["request_id"] = ctx.request_id
         attributes["trace_id"] = ctx.trace_id
         attributes["span_id"] = ctx.span_id
         attributes["parent_span_id"] = ctx.parent_span_id
         attributes["kind"] = ctx.kind
         attributes["task_id"] = ctx.task_id
+    attributes["exc_info"] = None
+    attributes["exc_text"] = exc_text
     snapshot = logging.LogRecord.__new__(logging.LogRecord)
     snapshot.__dict__ = attributes
-    data = record_to_dict(snapshot, service)
-    data["uuid"] = uuid
     try:
-        return _ENCODER.encode(data)
-    except Exception:  # a circular structure, NaN, a __repr__ that raises ...
+        text = record_to_json(snapshot, constant or constant_fields(service), _encode_value)
+        return f'{text[:-1]},"uuid":"{uuid}"}}'
+    except Exception:  # a field of the wrong type (a request_id set to an int ...)
+        data = record_to_dict(snapshot, service)
+        data["uuid"] = uuid
         return _ENCODER.encode(_sanitise(data, ()))
 
 
@@ -141,6 +149,10 @@ class Sender:
     def _reset(self) -> None:
         self.wake = threading.Event()
         self.backlog = True  # until the spool has been looked at
+        # What this thread holds outside the queue: records taken but not serialised yet, lines
+        # not sent nor spooled yet. abandon() hands both to the closing thread, under _handoff.
+        self._handoff = threading.Lock()
+        self.taken: list[Item] = []
         self.inflight: list[str] = []
         self._deadline: float | None = None
         self._abandoned = False
@@ -183,10 +195,18 @@ class Sender:
         self._deadline = deadline
         self.wake.set()
 
-    def abandon(self) -> None:
-        """Stop touching the queue and the spool (the closing thread takes over)."""
-        self._abandoned = True
+    def abandon(self) -> tuple[list[str], list[Item]]:
+        """Stop touching the queue and the spool; returns what the closing thread must spool itself.
+
+        The lines not sent yet (a POST in progress may still deliver them: their uuids make the
+        resend a duplicate the collector ignores) and the records taken but not serialised yet.
+        """
+        with self._handoff:
+            self._abandoned = True
+            lines, items = self.inflight, self.taken
+            self.inflight, self.taken = [], []
         self.wake.set()
+        return lines, items
 
     def totals(self) -> dict[str, int]:
         """Counters since start-up (or since the fork)."""
@@ -248,10 +268,11 @@ class Sender:
     def _drain_queue(self) -> None:
         handler = self.handler
         while handler.queued() and not self._abandoned:
-            lines = self._lines(handler.take(handler.batch_size))
             # Until every line is sent or spooled, a closing handler that gives up waiting for
             # this thread spools them itself (a resend at worst, never a loss).
-            self.inflight = lines
+            lines = self._take(handler.batch_size, spool=False)
+            if lines is None:
+                return
             for batch in self._batches(lines):
                 if self.backlog or time.monotonic() < self._retry_at or self._past_deadline():
                     self._spool(batch)
@@ -265,12 +286,33 @@ class Sender:
         """While a POST waits for a slow collector: move a filling queue to the spool (behind it)."""
         handler = self.handler
         if handler.queued() >= handler.queue_size // 2 and not self._abandoned:
-            self._spool(self._lines(handler.take(handler.queued())))
+            self._take(handler.queued(), spool=True)
+
+    def _take(self, max_items: int, spool: bool) -> list[str] | None:
+        """Take records from the queue and serialise them; then spool them (``spool``) or make them
+        the lines in flight. ``None``: abandoned meanwhile (the closing thread has them).
+        """
+        with self._handoff:
+            if self._abandoned:
+                return None
+            items = self.taken = self.handler.take(max_items)
+        lines = self._lines(items)
+        with self._handoff:
+            self.taken = []
+            if self._abandoned:
+                return None
+            if spool:
+                self._spool_locked(lines)
+            else:
+                self.inflight = lines
+        return lines
 
     def _lines(self, items: list[Item]) -> list[str]:
         """Serialise ``items``, letting the application's threads run every few records."""
         lines = []
         for index, item in enumerate(items):
+            if self._abandoned:
+                break
             try:
                 lines.append(self.handler.to_line(item))
             except Exception:
@@ -307,6 +349,10 @@ class Sender:
             self._counts["resent"] += len(chunk.lines)
 
     def _spool(self, lines: list[str]) -> None:
+        with self._handoff:
+            self._spool_locked(lines)
+
+    def _spool_locked(self, lines: list[str]) -> None:
         if self._abandoned or not lines:
             return
         dropped = self.handler.spool.append(lines)

@@ -1,9 +1,10 @@
 """``CollectorHandler``: ship log records to the c2cwsgiutils collector without ever blocking the app.
 
-``emit`` takes what only the caller's thread has (the %-formatted message, the correlation
-context) and appends the record to a bounded in-memory queue: no I/O, no lock beyond the one
-``logging`` takes. A daemon thread serialises each record once
-(:func:`~c2cwsgiutils.logging.record.record_to_dict` plus a client-side ``uuid``) and sends
+``emit`` snapshots what may change once it returns (the %-formatted message, the correlation
+context, the formatted traceback of an exception) and appends the record to a bounded in-memory
+``deque``: no I/O, no lock, no serialisation in the caller's thread. A daemon thread serialises
+each record once (:func:`~c2cwsgiutils.logging.record.record_to_json` plus a client-side
+``uuid``) and sends
 gzip NDJSON batches (by size or age) over a keep-alive connection. While the collector is
 unreachable or slow, or the queue is full, records go to a bounded disk spool
 (:mod:`c2cwsgiutils.logging.spool`), resent oldest first when the collector answers again; the
@@ -31,8 +32,9 @@ import weakref
 from collections import deque
 from typing import Any
 
-from c2cwsgiutils import config
-from c2cwsgiutils.logging._collector_sender import Item, Sender, capture, serialise
+from c2cwsgiutils import config, context
+from c2cwsgiutils.logging._collector_sender import Item, Sender, serialise
+from c2cwsgiutils.logging.record import constant_fields
 from c2cwsgiutils.logging.spool import Spool
 
 __all__ = ["CollectorHandler"]
@@ -125,6 +127,10 @@ FLUSH_TIMEOUT = config.declare(
 )
 
 
+_get_context = context._CURRENT.get  # context.current() without a Python frame: emit is hot
+_format_exception = logging.Formatter().formatException
+
+
 def _resolve(value: Any, setting: config.Setting[Any]) -> Any:
     """An explicit argument (converted and checked like the setting) or the environment / default."""
     if value is None:
@@ -176,7 +182,9 @@ class CollectorHandler(logging.Handler):
         self.emit_errors = 0
         self.overflowed = 0  # records emit wrote straight to the spool (queue full)
         self._queue: deque[Item] = deque()
+        self._constant = constant_fields(self.service)
         self._closed = False
+        self._room = self.queue_size  # 0 once closed: emit then spools, as when the queue is full
         self._needs_start = False
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -240,24 +248,46 @@ class CollectorHandler(logging.Handler):
         So no thread ever waits for another in here, and this handler's own thread can log (its
         rate-limited warnings) while ``logging.shutdown`` holds the lock to flush and close it.
         """
-        result: Any = self.filter(record)
-        if isinstance(result, logging.LogRecord):  # Python >= 3.12: a filter may replace the record
-            record = result
-        if result:
-            self.emit(record)
-        return result
+        if self.filters:
+            result: Any = self.filter(record)
+            if not result:
+                return result
+            if isinstance(result, logging.LogRecord):  # Python >= 3.12: a filter may replace it
+                record = result
+        self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Capture ``record`` and queue it (or spool it when the queue is full); never raises."""
+        """Snapshot ``record`` and queue it (or spool it when the queue is full); never raises.
+
+        The hot path: a few attribute reads, the %-formatting of the message, one ``deque.append``
+        (atomic, lock-free), and the sender woken only when a batch is full. Everything else (the
+        schema, JSON, the uuid, gzip, HTTP) happens in the sender thread.
+        """
         sender = self.sender
         if sender is None:
             return
         try:
             if self._needs_start:
                 self._start_in_child()
-            item = capture(record)
+            message: str | None
+            try:
+                msg = record.msg
+                message = msg if type(msg) is str else str(msg)
+                args = record.args
+                if args:
+                    message = message % args
+            except Exception:
+                message = None  # the sender writes the schema's fallback (msg, args and the error)
+            exc_text = None
+            if record.exc_info:
+                try:
+                    exc_text = record.exc_text or _format_exception(record.exc_info)
+                except Exception as exc:  # an exception whose __str__ raises ...: keep the record
+                    exc_text = f"<traceback unavailable: {type(exc).__name__}>"
+            item = (record, message, _get_context(), exc_text)
             queue = self._queue
-            if len(queue) < self.queue_size and not self._closed:
+            if len(queue) < self._room:
                 queue.append(item)
                 if len(queue) >= self.batch_size and not sender.wake.is_set():
                     sender.wake.set()
@@ -270,7 +300,7 @@ class CollectorHandler(logging.Handler):
 
     def to_line(self, item: Item) -> str:
         """The NDJSON line of a captured record, with a new uuid (called once per record)."""
-        return serialise(item, self.service, f"{self._uuid_prefix}{next(self._counter):012x}")
+        return serialise(item, self.service, f"{self._uuid_prefix}{next(self._counter):012x}", self._constant)
 
     def take(self, max_items: int) -> list[Item]:
         """Pop up to ``max_items`` queued records, oldest first (for the sender)."""
@@ -303,6 +333,7 @@ class CollectorHandler(logging.Handler):
             super().close()
             return
         self._closed = True
+        self._room = 0
         sender = self.sender
         if sender is not None:
             thread = self._thread
@@ -311,9 +342,9 @@ class CollectorHandler(logging.Handler):
                 thread.join(self.flush_timeout + 0.5)
             # Whatever the thread did not get to (a collector hanging past the deadline, a thread
             # that never started in this forked child) stays on disk for the next process.
-            sender.abandon()
-            leftover = [self.to_line(item) for item in self.take(len(self._queue) + 1)]
-            self.dropped += self.spool.append(sender.inflight + leftover)
+            inflight, taken = sender.abandon()
+            leftover = [self.to_line(item) for item in taken + self.take(len(self._queue) + 1)]
+            self.dropped += self.spool.append(inflight + leftover)
             sender.report(final=True)
             self.spool.close()
         _HANDLERS.discard(self)

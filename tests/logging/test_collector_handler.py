@@ -533,3 +533,74 @@ def test_spool_files_hold_one_json_record_per_line(make_handler, spool_dir) -> N
     assert segment.endswith(f"-{os.getpid()}.ndjson")
     data = (Path(spool_dir) / segment).read_text()
     assert json.loads(data.strip())["msg"] == "kept on disk"
+
+
+def test_a_record_ships_the_message_of_emit_time_though_its_args_change_later(server, make_handler) -> None:
+    log = logger_for(make_handler(server.url, batch_age=0.5))
+    items = ["a"]
+    log.info("items: %s", items)
+    items.append("b")
+    wait_for(lambda: len(server.records) == 1)
+    assert server.messages() == ["items: ['a']"]
+
+
+def test_an_exception_record_ships_its_traceback_as_it_was_at_emit_time(server, make_handler) -> None:
+    class ChangingError(Exception):
+        def __init__(self) -> None:
+            super().__init__()
+            self.text = "as raised"
+
+        def __str__(self) -> str:
+            return self.text
+
+    log = logger_for(make_handler(server.url, batch_age=0.5))
+    error = ChangingError()
+    try:
+        raise error
+    except ChangingError:
+        log.exception("failed")
+    error.text = "changed later"
+    wait_for(lambda: len(server.records) == 1)
+    (record,) = server.records.values()
+    assert record["exception"].startswith("Traceback (most recent call last):")
+    assert "raise error" in record["exception"]
+    assert record["exception"].endswith("ChangingError: as raised")
+
+
+def test_a_record_ships_the_context_of_emit_time_not_the_senders(server, make_handler) -> None:
+    log = logger_for(make_handler(server.url, batch_age=0.5))
+    with context.bind(request_id="req-emit", kind="web"):
+        log.info("inside")
+    log.info("outside")
+    wait_for(lambda: len(server.records) == 2)
+    inside, outside = (server.records[u] for u in server.order)
+    assert (inside["request_id"], inside["kind"]) == ("req-emit", "web")
+    assert outside["request_id"] == ""
+
+
+def test_records_the_sender_was_serialising_at_close_are_spooled_once(
+    server, make_handler, spool_dir
+) -> None:
+    class SlowRepr:
+        def __repr__(self) -> str:
+            time.sleep(0.2)
+            return "slow"
+
+    handler = make_handler(server.url, flush_timeout=0.1, batch_age=0.01)
+    log = logger_for(handler)
+    for i in range(5):
+        log.info("slow %d", i, extra={"obj": SlowRepr()})
+    wait_for(lambda: handler.queued() == 0, what="the sender took the records")
+    handler.close()  # gives up on the sender in the middle of serialising: the closer spools them
+    spooled = [
+        json.loads(line)["msg"]
+        for name in sorted(os.listdir(spool_dir))
+        if name.endswith(".ndjson")
+        for line in (Path(spool_dir) / name).read_text().splitlines()
+    ]
+    assert spooled == [f"slow {i}" for i in range(5)]
+    make_handler(server.url)  # the next handler on this spool resends them
+    wait_for(lambda: len(server.records) == 5)
+    time.sleep(0.5)  # the abandoned thread must not send them too
+    assert server.messages() == [f"slow {i}" for i in range(5)]
+    assert server.duplicates == 0
