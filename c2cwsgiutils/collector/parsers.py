@@ -4,8 +4,9 @@
   ``postgresql``, the request id, kind, pid and task from an ``application_name`` written by
   c2cwsgiutils' SQL tagging (``rid=<id>,kind=<kind>,pid=<pid>,task=<id>``) and from a
   sqlcommenter comment in the statement (``/*kind='celery',request_id='<id>',task_id='<id>',
-  traceparent='00-<trace>-<span>-01'*/``, values URL-encoded); a slow-statement message (``duration: 1234.567 ms  statement: ...``) keeps
-  ``duration_ms`` as a number and the statement in ``statement``.
+  traceparent='00-<trace>-<span>-01'*/``, values URL-encoded); a slow-statement message
+  (``duration: 1234.567 ms  statement: ...``) keeps ``duration_ms`` as a number and the statement
+  in ``statement``.
 - ``gunicorn`` and ``nginx`` access logs in the combined format followed by ``key=value`` pairs:
   ``rid=`` (request id), ``ms=`` (milliseconds, gunicorn's ``%(M)s``), ``rt=`` (seconds, nginx's
   ``$request_time``), ``tp=`` (a W3C traceparent); the README gives the exact formats.
@@ -112,7 +113,10 @@ def parse_application_name(name: str | None) -> dict[str, str]:
 
 
 def parse_sql_comment(statement: str | None) -> dict[str, str]:
-    """``request_id``, ``task_id``, ``caller_kind``, ``trace_id`` and ``parent_span_id`` of a sqlcommenter comment.
+    """The correlation fields of a sqlcommenter comment in ``statement`` ({} when there is none).
+
+    ``request_id``, ``task_id``, ``caller_kind`` (the comment's ``kind``), ``trace_id`` and
+    ``parent_span_id`` (the span of the traceparent: the caller's).
 
     The comment carries the task id even when the ``application_name`` had no room left for it.
     """
