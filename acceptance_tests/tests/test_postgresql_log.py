@@ -7,6 +7,8 @@ view shows the statement, with its duration, beside the web service's and the wo
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from acceptance_tests.tests.conftest import (
@@ -17,6 +19,8 @@ from acceptance_tests.tests.conftest import (
     request_view,
     send_traced_request,
 )
+from c2cwsgiutils.acceptance import Connection
+from tests.collector.serve import serve_collector
 
 
 def slow_statements(view: dict[str, Any], service: str) -> list[dict[str, Any]]:
@@ -70,36 +74,38 @@ def test_a_slow_statement_from_the_jsonlog_joins_its_request_below_the_task_span
     ]
 
 
-def test_the_csvlog_of_the_same_server_gives_the_same_statement(product: Product) -> None:
+def test_the_csvlog_of_the_same_server_gives_the_same_statement(product: Product, tmp_path: Path) -> None:
     request = send_traced_request(product, "csvlog")
-    logs_cli(
-        "ingest",
-        "--url",
-        product.collector_url,
-        "--service",
-        "postgresql-csv",
-        str(product.server_logs().csv_log),
-    )
-    logs_cli("ingest", "--url", product.collector_url, str(product.server_logs().json_log))
-    view = request_view(
-        product.collector_url,
-        request.request_id,
-        {"demo-web", "demo-worker", "postgresql", "postgresql-csv"},
-    )
-    [from_csv] = slow_statements(view, "postgresql-csv")
-    [from_json] = slow_statements(view, "postgresql")
-    fields = ("ts", "request_id", "task_id", "trace_id", "parent_span_id", "kind", "level")
+    server = product.server_logs()
+    # A collector of its own: in the product's one, a statement is one record of service postgresql.
+    with (
+        serve_collector(tmp_path, "--workers", "1") as port,
+        Connection(f"http://127.0.0.1:{port}/") as collector,
+    ):
+        logs_cli("ingest", "--url", collector.base_url, "--service", "from-json", str(server.json_log))
+        logs_cli("ingest", "--url", collector.base_url, "--service", "from-csv", str(server.csv_log))
+        view = collector.get_json(f"api/v1/request/{request.request_id}")
+    [from_json] = slow_statements(view, "from-json")
+    [from_csv] = slow_statements(view, "from-csv")
+    fields = ("ts", "request_id", "task_id", "trace_id", "parent_span_id", "name", "kind", "level")
     assert {key: from_csv[key] for key in fields} == {key: from_json[key] for key in fields}
     data = ("duration_ms", "statement", "application_name", "pid", "session_id", "caller_kind", "detail")
     assert {key: from_csv["data"].get(key) for key in data} == {
         key: from_json["data"].get(key) for key in data
     }
+    assert from_csv["data"]["duration_ms"] >= request.seconds * 1000
 
 
 def test_ingesting_the_log_again_stores_nothing_twice(
-    product: Product, traced_request: TracedRequest
+    product: Product, traced_request: TracedRequest, tmp_path: Path
 ) -> None:
-    result = logs_cli("ingest", "--url", product.collector_url, str(product.server_logs().json_log))
-    assert "stored 0," in result.stderr
+    # A copy: the server may write to its file meanwhile (a checkpoint ...); the records' uuids
+    # depend on the content, not on the path.
+    snapshot = tmp_path / "postgresql.json"
+    shutil.copyfile(product.server_logs().json_log, snapshot)
+    lines = len(snapshot.read_text(encoding="utf-8").splitlines())
+    logs_cli("ingest", "--url", product.collector_url, str(snapshot))
+    again = logs_cli("ingest", "--url", product.collector_url, str(snapshot))
+    assert f"stored 0, already there {lines}, rejected 0, unparsed lines 0" in again.stderr
     view = request_view(product.collector_url, traced_request.request_id)
     assert len(slow_statements(view, "postgresql")) == 1
