@@ -180,14 +180,14 @@ def _last_records_arrived(records: list[dict[str, Any]]) -> bool:
     return web_done and task_done
 
 
-def request_view(collector_url: str, request_id: str, services: set[str] = TRACED_SERVICES) -> dict[str, Any]:
-    """``GET /api/v1/request/{id}`` of a ``send_traced_request`` once every record of ``services`` arrived."""
+def request_view(collector_url: str, request_id: str) -> dict[str, Any]:
+    """``GET /api/v1/request/{id}`` of a ``send_traced_request`` once every record of it arrived."""
 
     def gathered() -> dict[str, Any]:
         with Connection(collector_url, retries=0) as collector:
             view: dict[str, Any] = collector.get_json(f"api/v1/request/{request_id}")
         records = view["records"]
-        assert {record["service"] for record in records} >= services
+        assert {record["service"] for record in records} >= TRACED_SERVICES
         assert _last_records_arrived(records)
         return view
 

@@ -17,7 +17,6 @@ from acceptance_tests.tests.conftest import (
     TracedRequest,
     logs_cli,
     request_view,
-    send_traced_request,
 )
 from c2cwsgiutils.acceptance import Connection
 from tests.collector.serve import serve_collector
@@ -74,8 +73,10 @@ def test_a_slow_statement_from_the_jsonlog_joins_its_request_below_the_task_span
     ]
 
 
-def test_the_csvlog_of_the_same_server_gives_the_same_statement(product: Product, tmp_path: Path) -> None:
-    request = send_traced_request(product, "csvlog")
+def test_the_csvlog_of_the_same_server_gives_the_same_statement(
+    product: Product, traced_request: TracedRequest, tmp_path: Path
+) -> None:
+    request = traced_request
     server = product.server_logs()
     # A collector of its own: in the product's one, a statement is one record of service postgresql.
     with (
