@@ -170,6 +170,8 @@ def test_the_collector_shows_everything_one_request_caused(product: Product) -> 
         services = {record["service"] for record in view["records"]}
         assert services == {"demo-web", "demo-worker"}
         assert any(record.get("task_id") == answer["task_id"] for record in view["records"])
+        # The worker sends its records in several batches, in order: wait for its last one.
+        assert any(record["name"] == "celery.app.trace" for record in view["records"])
         return view  # type: ignore[no-any-return]
 
     view = retry_timeout(gathered, timeout=15, interval=0.3)

@@ -3,9 +3,10 @@
 - ``pg-jsonlog`` (PostgreSQL 15+ ``log_destination = 'jsonlog'``) and ``pg-csvlog``: logger
   ``postgresql``, the request id, kind, pid and task from an ``application_name`` written by
   c2cwsgiutils' SQL tagging (``rid=<id>,kind=<kind>,pid=<pid>,task=<id>``) and from a
-  sqlcommenter comment in the statement (``/*request_id='<id>',traceparent='00-<trace>-<span>-01'*/``,
-  values URL-encoded); a slow-statement message (``duration: 1234.567 ms  statement: ...``) keeps
-  ``duration_ms`` as a number and the statement in ``statement``.
+  sqlcommenter comment in the statement (``/*kind='celery',request_id='<id>',task_id='<id>',
+  traceparent='00-<trace>-<span>-01'*/``, values URL-encoded); a slow-statement message
+  (``duration: 1234.567 ms  statement: ...``) keeps ``duration_ms`` as a number and the statement
+  in ``statement``.
 - ``gunicorn`` and ``nginx`` access logs in the combined format followed by ``key=value`` pairs:
   ``rid=`` (request id), ``ms=`` (milliseconds, gunicorn's ``%(M)s``), ``rt=`` (seconds, nginx's
   ``$request_time``), ``tp=`` (a W3C traceparent); the README gives the exact formats.
@@ -112,7 +113,13 @@ def parse_application_name(name: str | None) -> dict[str, str]:
 
 
 def parse_sql_comment(statement: str | None) -> dict[str, str]:
-    """``request_id``, ``trace_id`` and ``parent_span_id`` from a sqlcommenter comment in ``statement``."""
+    """The correlation fields of a sqlcommenter comment in ``statement`` ({} when there is none).
+
+    ``request_id``, ``task_id``, ``caller_kind`` (the comment's ``kind``), ``trace_id`` and
+    ``parent_span_id`` (the span of the traceparent: the caller's).
+
+    The comment carries the task id even when the ``application_name`` had no room left for it.
+    """
     if not statement or "/*" not in statement:
         return {}
     match = _COMMENT.search(statement)
@@ -123,6 +130,10 @@ def parse_sql_comment(statement: str | None) -> dict[str, str]:
         value = urllib.parse.unquote(raw)
         if key == "request_id":
             result["request_id"] = value
+        elif key == "task_id":
+            result["task_id"] = value
+        elif key == "kind":
+            result["caller_kind"] = value
         elif key == "traceparent":
             result.update(_traceparent(value))
     return result

@@ -120,3 +120,30 @@ def test_an_unknown_line_is_not_detected() -> None:
 
 def test_a_foreign_application_name_gives_no_field() -> None:
     assert parsers.parse_application_name("psql") == {}
+
+
+def test_task_id_and_kind_come_from_the_comment_when_the_application_name_had_no_room() -> None:
+    # A line written by PostgreSQL 15 for a statement of a Celery task of the demo: the 63-byte
+    # application_name dropped ``task=``, the comment kept it.
+    line = (
+        '{"timestamp":"2026-11-22 13:44:57.795 UTC","user":"postgres","dbname":"postgres","pid":14863,'
+        '"remote_host":"127.0.0.1","remote_port":45354,"session_id":"6b02f1d9.3a0f","line_num":1,'
+        '"ps":"SELECT","session_start":"2026-11-22 13:44:57 UTC","vxid":"5/4","txid":0,'
+        '"error_severity":"LOG","message":"duration: 503.819 ms  execute <unnamed>: '
+        "/*kind='celery',request_id='pglog-6c496e3f6e1f47bc86e7eb02ea11eafc',"
+        "task_id='8ab544b9-c99d-4f79-a75f-487cb24fd744',"
+        "traceparent='00-d90c839b9eb6fc7bde934096b2577661-94e0e12b2ba79636-01'*/ SELECT pg_sleep($1)\","
+        '"detail":"parameters: $1 = \'0.5\'","application_name":'
+        '"rid=pglog-6c496e3f6e1f47bc86e7eb02ea11eafc,kind=celery","backend_type":"client backend",'
+        '"query_id":0}'
+    )
+    record = parsers.parse_pg_json(line)
+    assert record is not None
+    assert (record["request_id"], record["task_id"], record["caller_kind"], record["kind"]) == (
+        "pglog-6c496e3f6e1f47bc86e7eb02ea11eafc",
+        "8ab544b9-c99d-4f79-a75f-487cb24fd744",
+        "celery",
+        "sql",
+    )
+    assert (record["duration_ms"], record["parent_span_id"]) == (503.819, "94e0e12b2ba79636")
+    assert record["statement"].endswith("SELECT pg_sleep($1)")
