@@ -21,8 +21,8 @@ What it does, through Celery's signals:
   kills the pool process, context included. ``worker_process_init`` starts each prefork child
   with an empty context.
 - The worker's main process handles each message in its context too (:func:`strategy`), so that
-  Celery's "Task ... received" line carries the ids; it stays in the sender's span (no span of
-  its own), so the request view shows it under the span that sent the task.
+  Celery's "Task ... received" line carries the ids. The sender chooses the id of the task's span
+  (header ``c2c_span_id``), so that line and the task itself are in the same span.
 - With the prefork pool, the main process's handlers of timeouts and failures (``Request``) run
   in the task's context too.
 - Logging: a filter on the handlers Celery sets up stamps every record with the context fields
@@ -45,6 +45,7 @@ from c2cwsgiutils.logging.filter import ContextFilter
 __all__ = [
     "BROKER_URL",
     "RESULT_BACKEND",
+    "SPAN_HEADER",
     "TASK_LOG_FORMAT",
     "WORKER_LOG_FORMAT",
     "create_app",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+SPAN_HEADER = "c2c_span_id"  # the span the task runs in, chosen by the sender
 
 BROKER_URL = config.declare(
     "C2C_CELERY_BROKER_URL",
@@ -134,6 +136,7 @@ def _before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> Non
         if propagation.REQUEST_ID_HEADER not in exported:
             exported[propagation.REQUEST_ID_HEADER] = context.new_request_id()
         headers.update(exported)
+        headers[SPAN_HEADER] = context.new_span_id()
     except Exception:  # ops code never breaks the application it watches
         LOG.exception("Could not add the context to the headers of a Celery task")
 
@@ -147,7 +150,9 @@ def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None
             headers: Mapping[str, Any] = propagation.export()
         else:
             headers = vars(request)
-        token = propagation.adopt_start(headers, kind="celery", task_id=task_id)
+        token = propagation.adopt_start(
+            headers, kind="celery", span_id=headers.get(SPAN_HEADER), task_id=task_id
+        )
     except Exception:
         LOG.exception("Could not bind the context of the Celery task %s", task_id)
         return
@@ -211,7 +216,7 @@ def strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Any:
         try:
             headers = message.headers or {}
             token = propagation.adopt_start(
-                headers, kind="celery", new_span=False, task_id=str(headers.get("id") or "")
+                headers, kind="celery", span_id=headers.get(SPAN_HEADER), task_id=str(headers.get("id") or "")
             )
         except Exception:
             LOG.exception("Could not read the context of a Celery message")
@@ -240,7 +245,10 @@ def _context_request_class() -> Any:
         class ContextRequest(Request):  # type: ignore[misc]
             def _adopt(self) -> Any:
                 return propagation.adopt(
-                    self._request_dict, kind="celery", new_span=False, task_id=str(self.id)
+                    self._request_dict,
+                    kind="celery",
+                    span_id=self._request_dict.get(SPAN_HEADER),
+                    task_id=str(self.id),
                 )
 
             def on_timeout(self, soft: bool, timeout: float) -> Any:

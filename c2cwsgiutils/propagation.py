@@ -41,6 +41,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 TRACEPARENT_HEADER = "traceparent"
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@]{1,128}\Z")
+_SPAN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def valid_request_id(value: str | None) -> bool:
@@ -79,7 +80,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
 
 
 def adopted_context(
-    headers: Mapping[str, Any], kind: str = "", *, new_span: bool = True, **fields: Any
+    headers: Mapping[str, Any], kind: str = "", *, span_id: str | None = None, **fields: Any
 ) -> context.Context:
     """The context that continues, in this process, the work described by ``headers``.
 
@@ -88,9 +89,9 @@ def adopted_context(
     or invalid), the incoming sampled flag, ``kind`` and ``fields`` (e.g. ``task_id=...``).
     Header names are matched case-insensitively.
 
-    With ``new_span=False`` it stays in the sender's span (its parent unknown here): for what a
-    process does on the sender's behalf without a span of its own, such as Celery's "Task ...
-    received" line, which then sits in the request view under the span that sent the task.
+    ``span_id``, when it is a valid span id, is used instead of a new one: the sender may choose
+    the id of the span the receiver works in, so that several processes handling the same
+    message (Celery's worker main process and its pool process) log into the same span.
     """
     request_id = _header(headers, REQUEST_ID_HEADER)
     if request_id is None or not valid_request_id(request_id):
@@ -106,9 +107,8 @@ def adopted_context(
         trace_id, parent_span_id, sampled = context.new_trace_id(), "", True
     else:
         trace_id, parent_span_id, sampled = parsed
-    span_id = context.new_span_id()
-    if not new_span and parent_span_id:
-        span_id, parent_span_id = parent_span_id, ""
+    if not isinstance(span_id, str) or not _SPAN_ID.fullmatch(span_id) or span_id == "0" * 16:
+        span_id = context.new_span_id()
     return context.Context(
         request_id=request_id,
         trace_id=trace_id,
@@ -121,22 +121,22 @@ def adopted_context(
 
 
 def adopt_start(
-    headers: Mapping[str, Any], kind: str = "", *, new_span: bool = True, **fields: Any
+    headers: Mapping[str, Any], kind: str = "", *, span_id: str | None = None, **fields: Any
 ) -> context.Token[context.Context]:
     """Make :func:`adopted_context` current; end it with ``context.restore(token)``."""
-    return context.start(adopted_context(headers, kind, new_span=new_span, **fields))
+    return context.start(adopted_context(headers, kind, span_id=span_id, **fields))
 
 
 @contextmanager
 def adopt(
-    headers: Mapping[str, Any], kind: str = "", *, new_span: bool = True, **fields: Any
+    headers: Mapping[str, Any], kind: str = "", *, span_id: str | None = None, **fields: Any
 ) -> Iterator[context.Context]:
     """Within the block, continue the work described by ``headers``; yields the new context.
 
     See :func:`adopted_context` for what the context holds. The previous context is restored
     afterwards, also when the block raises.
     """
-    token = context.start(adopted_context(headers, kind, new_span=new_span, **fields))
+    token = context.start(adopted_context(headers, kind, span_id=span_id, **fields))
     try:
         yield context.current()
     finally:

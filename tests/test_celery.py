@@ -219,15 +219,17 @@ def test_the_task_span_is_a_child_of_the_senders_span(worker: Worker, span_event
     assert {r["trace_id"] for r in by_name.values()} == {client.trace_id}
 
 
-def test_the_received_line_sits_in_the_senders_span(worker: Worker) -> None:
+def test_the_received_line_is_in_the_span_of_the_task(worker: Worker) -> None:
     sender = context.new_span_id()
     with context.bind(request_id="req-received", trace_id=context.new_trace_id(), span_id=sender):
         result = worker.send(celery_app.whoami)
     seen = result.get(timeout=TIMEOUT)
     received = [r for r in worker.records_of(result.id) if str(r["msg"]).endswith("] received")]
     assert len(received) == 1
-    assert (received[0]["request_id"], received[0]["span_id"]) == ("req-received", sender)
-    assert seen["span_id"] not in ("", sender)  # the task itself runs in a span of its own
+    assert seen["span_id"] not in ("", sender)  # the task runs in a span of its own ...
+    assert seen["parent_span_id"] == sender
+    # ... chosen by the sender, and the worker's main process logged "received" into it.
+    assert (received[0]["request_id"], received[0]["span_id"]) == ("req-received", seen["span_id"])
 
 
 def test_a_failing_task_span_has_status_error(worker: Worker, span_events: None) -> None:

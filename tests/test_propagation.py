@@ -41,12 +41,18 @@ def test_adopt_continues_the_trace_under_the_senders_span() -> None:
     assert context.current() == context.EMPTY
 
 
-def test_adopt_without_a_new_span_stays_in_the_senders_span() -> None:
+def test_adopt_works_in_the_span_the_sender_chose() -> None:
     headers = {"X-Request-ID": "r-2", "traceparent": f"00-{TRACE}-{SPAN}-01"}
-    with propagation.adopt(headers, kind="celery", new_span=False, task_id="t-1") as ctx:
-        assert (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.parent_span_id) == ("r-2", TRACE, SPAN, "")
-    with propagation.adopt({}, new_span=False) as ctx:  # no sender's span: one of its own
+    chosen = "1234567890abcdef"
+    with propagation.adopt(headers, kind="celery", span_id=chosen, task_id="t-1") as ctx:
+        assert (ctx.request_id, ctx.trace_id, ctx.span_id, ctx.parent_span_id) == ("r-2", TRACE, chosen, SPAN)
+
+
+@pytest.mark.parametrize("bad", [None, "", "0" * 16, "XYZ4567890abcdef", "1234", 42, "a" * 17])
+def test_adopt_ignores_an_invalid_chosen_span_id(bad: object) -> None:
+    with propagation.adopt({}, span_id=bad) as ctx:  # type: ignore[arg-type]
         assert len(ctx.span_id) == 16
+        assert ctx.span_id not in (bad, "0" * 16, "a" * 16)
 
 
 def test_adopt_matches_header_names_case_insensitively() -> None:
