@@ -1,20 +1,19 @@
-"""The one SQLAlchemy hook per dialect that runs tagging and the profiler.
+"""The one hook per dialect that runs tagging and the profiler.
 
-It is a *dialect* event (``do_execute``), not a ``Connection`` event such as
-``before_cursor_execute``: any ``Connection`` event listener switches SQLAlchemy onto its slow
-statement path for the whole engine (measured: about 20,000 more CPU instructions per statement,
-see ``bench/bench_sql.py``), while dialect events cost one empty-list check when unused.
+It replaces, on the dialect *instance* of an engine, the three methods SQLAlchemy calls to run a
+statement (``do_execute``, ``do_execute_no_params``, ``do_executemany``: the documented points a
+dialect overrides), and calls the original method afterwards. It is neither a ``Connection``
+event such as ``before_cursor_execute`` (any ``Connection`` event listener switches SQLAlchemy onto
+its slow statement path for the whole engine: about 20,000 more CPU instructions per statement)
+nor a ``do_execute`` dialect event (SQLAlchemy's event dispatch around the listener costs more
+than the tagging itself); ``bench/bench_sql.py`` counts the instructions of each.
 
-When the statement needs no change and the profiler is off, the hook returns ``False`` and the
-dialect executes the statement as usual; otherwise it executes it on the cursor itself, exactly as
-the default dialect does (``cursor.execute(statement, parameters)``), and returns ``True``.
-``executemany`` statements get the ``application_name`` but no comment (psycopg2's dialect runs them
-its own way).
+``executemany`` statements get the ``application_name`` but no comment (psycopg2's dialect runs
+them its own way).
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from c2cwsgiutils.sql import profiler, tagging
@@ -25,58 +24,80 @@ __all__ = ["DialectHooks", "hooks_for"]
 class DialectHooks:
     """What to do for the statements of one dialect (one engine); the flags may be turned on later."""
 
-    __slots__ = ("__weakref__", "application_name", "comment", "dialect_name", "position", "profile")
+    __slots__ = (
+        "_execute",
+        "_execute_no_params",
+        "_executemany",
+        "application_name",
+        "comment",
+        "dialect_name",
+        "percent",
+        "position",
+        "profile",
+    )
 
-    def __init__(self, dialect_name: str = "postgresql") -> None:
+    def __init__(self, dialect_name: str = "postgresql", paramstyle: str = "pyformat") -> None:
         self.dialect_name = dialect_name
+        # psycopg2 and psycopg 3 %-format the statement whenever parameters are passed, even
+        # empty ones: the URL-encoded comment must survive that.
+        self.percent = paramstyle in ("format", "pyformat")
         self.application_name = False
         self.comment = False
         self.position = "start"
         self.profile = False
+        self._execute: Any = None
+        self._execute_no_params: Any = None
+        self._executemany: Any = None
 
-    def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
-        """SQLAlchemy's ``do_execute`` dialect event."""
-        return self._run(cursor, statement, parameters, context, True)
+    def attach(self, dialect: Any) -> None:
+        """Put the hooks in front of the statement methods of ``dialect`` (an engine's ``.dialect``)."""
+        self._execute = dialect.do_execute
+        self._execute_no_params = dialect.do_execute_no_params
+        self._executemany = dialect.do_executemany
+        dialect.do_execute = self.do_execute
+        dialect.do_execute_no_params = self.do_execute_no_params
+        dialect.do_executemany = self.do_executemany
 
-    def do_execute_no_params(self, cursor: Any, statement: Any, context: Any) -> bool:
-        """SQLAlchemy's ``do_execute_no_params`` dialect event."""
-        return self._run(cursor, statement, None, context, False)
-
-    def do_executemany(self, cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
-        """SQLAlchemy's ``do_executemany`` dialect event: application_name only."""
+    def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
+        """The dialect's ``do_execute``, with the tagging and the profiler."""
         if self.application_name:
             tagging.ensure_application_name(context)
-        return False
-
-    def _run(self, cursor: Any, statement: Any, parameters: Any, context: Any, has_params: bool) -> bool:
-        if self.application_name:
-            tagging.ensure_application_name(context)
-        executed = statement
         if self.comment:
-            executed = tagging.comment_statement(statement, cursor, has_params, context, self.position)
+            statement = tagging.commented(statement, cursor, self.percent, self.position)
         if self.profile and profiler.is_enabled():
-            profiler.execute_profiled(cursor, executed, parameters, has_params, context)
-            return True
-        if executed is statement:
-            return False
-        if has_params:
-            cursor.execute(executed, parameters)
+            profiler.execute_profiled(cursor, statement, parameters, True, context)
         else:
-            cursor.execute(executed)
-        return True
+            self._execute(cursor, statement, parameters, context)
+
+    def do_execute_no_params(self, cursor: Any, statement: Any, context: Any = None) -> None:
+        """The dialect's ``do_execute_no_params``, with the tagging and the profiler."""
+        if self.application_name:
+            tagging.ensure_application_name(context)
+        if self.comment:
+            statement = tagging.commented(statement, cursor, False, self.position)
+        if self.profile and profiler.is_enabled():
+            profiler.execute_profiled(cursor, statement, None, False, context)
+        else:
+            self._execute_no_params(cursor, statement, context)
+
+    def do_executemany(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
+        """The dialect's ``do_executemany``, with the application_name only."""
+        if self.application_name:
+            tagging.ensure_application_name(context)
+        self._executemany(cursor, statement, parameters, context)
 
 
-_HOOKS: weakref.WeakKeyDictionary[Any, DialectHooks] = weakref.WeakKeyDictionary()
+_ATTRIBUTE = "_c2cwsgiutils_hooks"
 
 
 def hooks_for(dialect: Any) -> DialectHooks:
-    """The hooks of ``dialect`` (an engine's ``.dialect``), attached on first use."""
-    hooks = _HOOKS.get(dialect)
-    if hooks is None:
-        from sqlalchemy import event
+    """The hooks of ``dialect`` (an engine's ``.dialect``), attached on first use.
 
-        hooks = _HOOKS[dialect] = DialectHooks(dialect.name)
-        event.listen(dialect, "do_execute", hooks.do_execute)
-        event.listen(dialect, "do_execute_no_params", hooks.do_execute_no_params)
-        event.listen(dialect, "do_executemany", hooks.do_executemany)
+    They live on the dialect itself, so they go away with the engine.
+    """
+    hooks: DialectHooks | None = getattr(dialect, _ATTRIBUTE, None)
+    if hooks is None:
+        hooks = DialectHooks(dialect.name, dialect.paramstyle)
+        hooks.attach(dialect)
+        setattr(dialect, _ATTRIBUTE, hooks)
     return hooks

@@ -45,6 +45,7 @@ __all__ = [
     "add_comment",
     "application_name",
     "comment_statement",
+    "commented",
     "ensure_application_name",
     "includeme",
     "instrument",
@@ -274,17 +275,16 @@ def parse_comment(query: str | None) -> dict[str, str]:
     return {}
 
 
-_comment_cache: tuple[c2c_context.Context, str] = (c2c_context.EMPTY, "")
+# The comment of the last context seen, and the same with "%" doubled: (context, comment, escaped).
+_comment_cache: tuple[c2c_context.Context, str, str] = (c2c_context.EMPTY, "", "")
+_CURRENT = c2c_context._CURRENT  # the statement hook reads it without a call to current()
 
 
-def _comment_for(ctx: c2c_context.Context) -> str:
+def _comments_for(ctx: c2c_context.Context) -> tuple[c2c_context.Context, str, str]:
     global _comment_cache
-    cached = _comment_cache
-    if cached[0] is ctx:
-        return cached[1]
     comment = sql_comment(ctx)
-    _comment_cache = (ctx, comment)
-    return comment
+    cached = _comment_cache = (ctx, comment, comment.replace("%", "%%"))
+    return cached
 
 
 def _as_string(statement: Any, cursor: Any) -> str | None:
@@ -299,9 +299,18 @@ def _as_string(statement: Any, cursor: Any) -> str | None:
         return None
 
 
-def comment_statement(statement: Any, cursor: Any, has_params: bool, context: Any, position: str) -> Any:
-    """``statement`` with the current context's comment (unchanged when there is nothing to add)."""
-    comment = _comment_for(c2c_context.current())
+def commented(statement: Any, cursor: Any, percent: bool, position: str) -> Any:
+    """``statement`` with the current context's comment (unchanged when there is nothing to add).
+
+    ``percent``: the driver will %-format the statement (psycopg with parameters), so the ``%`` of
+    URL-encoded values are doubled. This runs for every statement: the comment is computed once
+    per context.
+    """
+    ctx = _CURRENT.get()
+    cached = _comment_cache
+    if cached[0] is not ctx:
+        cached = _comments_for(ctx)
+    comment = cached[2] if percent else cached[1]
     if not comment:
         return statement
     if type(statement) is not str:
@@ -309,11 +318,21 @@ def comment_statement(statement: Any, cursor: Any, has_params: bool, context: An
         if rendered is None:
             return statement
         statement = rendered
-    if has_params and "%" in comment and context.dialect.paramstyle in ("format", "pyformat"):
-        # psycopg2 and psycopg 3 %-format the statement whenever parameters are passed, even
-        # empty ones: URL-encoded values must survive that.
-        comment = comment.replace("%", "%%")
+    elif (
+        position == "start"
+        and statement
+        and statement[0] not in _BLANK_START
+        and "/*" not in statement
+        and "--" not in statement
+    ):
+        return comment + " " + statement  # add_comment()'s most common case, without its call
     return add_comment(statement, comment, position)
+
+
+def comment_statement(statement: Any, cursor: Any, has_params: bool, context: Any, position: str) -> Any:
+    """``statement`` with the current context's comment, for a statement of ``context``'s dialect."""
+    percent = has_params and context.dialect.paramstyle in ("format", "pyformat")
+    return commented(statement, cursor, percent, position)
 
 
 # ---- wiring ----------------------------------------------------------------------------------

@@ -343,3 +343,18 @@ def test_sqlite_gets_the_comment_but_no_application_name(caplog: pytest.LogCaptu
     ]
     assert not any("application_name" in statement for statement in executed)
     assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+def test_an_instrumented_engine_goes_away_with_its_last_reference(pg_url: str) -> None:
+    import gc
+    import weakref
+
+    engine = sqlalchemy.create_engine(sqlalchemy.make_url(pg_url).set(drivername="postgresql+psycopg2"))
+    tagging.instrument(engine, COMMENT)
+    with context.bind(request_id="gone"):
+        assert "request_id='gone'" in scalar(engine, OWN_QUERY)
+    engine.dispose()
+    dialect = weakref.ref(engine.dialect)
+    del engine
+    gc.collect()
+    assert dialect() is None  # the hooks live on the dialect: nothing global keeps it alive
