@@ -47,6 +47,18 @@ class _Headers:
         return self._environ.get("HTTP_" + name.upper().replace("-", "_"))
 
 
+def _encode(answer: dict[str, Any]) -> bytes:
+    # The answer to one record, as json_bytes() writes it, without the encoder (~10% of a request).
+    record_id = answer.get("id")
+    if type(record_id) is int and len(answer) == 4 and answer["errors"] == []:
+        return b'{"id": %d, "stored": %d, "duplicates": %d, "errors": []}' % (
+            record_id,
+            answer["stored"],
+            answer["duplicates"],
+        )
+    return json_bytes(answer)
+
+
 def _content_length(environ: dict[str, Any]) -> int | None:
     # As WebOb reads it: a missing or unparsable Content-Length is "unknown".
     raw = environ.get("CONTENT_LENGTH")
@@ -104,7 +116,7 @@ class FastIngest:
                 _content_length(environ),
                 environ["wsgi.input"],
             )
-            return status, json_bytes(answer), {}
+            return status, _encode(answer), {}
         except Exception as exc:
             query = environ.get("QUERY_STRING")
             path_qs = RECORD_PATH + ("?" + query if query else "")
