@@ -2,7 +2,7 @@
 
 SQLite's automatic checkpoint runs in the ``COMMIT`` that crosses 1000 WAL pages: that commit
 copies the pages into the database and fsyncs both files while every writer waits (on this kind
-of machine a single-record commit then takes 2-3x longer on average). The writer connection
+of machine single-record commits took ~1.6-2.3x longer wall time on average). The writer connection
 turns it off (``wal_autocheckpoint=0``) and this thread checkpoints instead, a few times a second
 while there are writes, in ``PASSIVE`` mode: it copies pages while the writer goes on appending.
 
