@@ -596,6 +596,9 @@ def main() -> int:
             "Ingestion, NDJSON batches of 1000 over keep-alive, 2 client processes",
             compare(ingest_rows, peer),
         )
+        print(
+            "(server CPU: the collector's process group; for PostgreSQL the database's own CPU is not in it)"
+        )
         show(
             f"Single-record ingestion (one HTTPHandler form per POST), {SINGLE_CLIENTS} keep-alive clients",
             compare(single_rows, peer),
