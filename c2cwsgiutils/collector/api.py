@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from c2cwsgiutils.collector.query_language import QuerySyntaxError
 from c2cwsgiutils.collector.state import CollectorState, get_state
 from c2cwsgiutils.collector.timeline import bucket_seconds, group_buckets, zone
 
-__all__ = ["ApiError", "includeme"]
+__all__ = ["ApiError", "error_answer", "error_for", "includeme", "ingest_answer", "json_bytes"]
 
 LOG = logging.getLogger(__name__)
 
@@ -47,11 +46,24 @@ class ApiError(Exception):
         self.extra = extra
 
 
+def json_bytes(body: Any) -> bytes:
+    """The JSON text of an answer, as every view of the API encodes it."""
+    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def error_answer(
+    status: int, error_type: str, message: str, **extra: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(JSON answer, extra headers) of an error."""
+    headers = {"WWW-Authenticate": 'Basic realm="c2cwsgiutils collector"'} if status == 401 else {}
+    return {"type": error_type, "message": message, **extra}, headers
+
+
 def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
     from pyramid.response import Response
 
     response = Response(
-        body=json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
+        body=json_bytes(body),
         status=status,
         content_type="application/json",
         charset="utf-8",
@@ -62,8 +74,25 @@ def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 def _error(status: int, error_type: str, message: str, **extra: Any) -> Any:
-    headers = {"WWW-Authenticate": 'Basic realm="c2cwsgiutils collector"'} if status == 401 else None
-    return _json_response({"type": error_type, "message": message, **extra}, status, headers)
+    body, headers = error_answer(status, error_type, message, **extra)
+    return _json_response(body, status, headers)
+
+
+def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, JSON answer, extra headers) of an error raised by a view; logs unexpected ones."""
+    if isinstance(exc, AuthError):
+        error_type = "unauthorized" if exc.status == 401 else "forbidden"
+        return exc.status, *error_answer(exc.status, error_type, str(exc))
+    if isinstance(exc, ApiError):
+        return exc.status, *error_answer(exc.status, exc.error_type, str(exc), **exc.extra)
+    if isinstance(exc, QuerySyntaxError):
+        return 400, *error_answer(
+            400, "query_syntax_error", str(exc), position=exc.position, parameter="query"
+        )
+    if isinstance(exc, FilterError):
+        return 400, *error_answer(400, "invalid_parameter", str(exc), parameter=exc.parameter)
+    LOG.error("Collector error on %s %s", method, path_qs[:200], exc_info=exc)
+    return 500, *error_answer(500, "internal_error", "Unexpected error, see the collector's log")
 
 
 def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Callable[[Any], Any]]:
@@ -75,17 +104,9 @@ def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Call
             try:
                 state.authenticator.require(request.headers, role)
                 return func(request, state)
-            except AuthError as exc:
-                return _error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc))
-            except ApiError as exc:
-                return _error(exc.status, exc.error_type, str(exc), **exc.extra)
-            except QuerySyntaxError as exc:
-                return _error(400, "query_syntax_error", str(exc), position=exc.position, parameter="query")
-            except FilterError as exc:
-                return _error(400, "invalid_parameter", str(exc), parameter=exc.parameter)
-            except Exception:
-                LOG.exception("Collector error on %s %s", request.method, request.path_qs[:200])
-                return _error(500, "internal_error", "Unexpected error, see the collector's log")
+            except Exception as exc:
+                status, body, headers = error_for(exc, request.method, request.path_qs)
+                return _json_response(body, status, headers)
 
         view.__name__ = func.__name__
         view.__doc__ = func.__doc__
@@ -149,34 +170,42 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
 # ---- ingestion ---------------------------------------------------------------------------------
 
 
-def _read_body(request: Any, limit: int) -> bytes:
-    length = request.content_length
-    if length is not None and length > limit:
-        raise ApiError(413, "payload_too_large", f"body of {length} bytes exceeds the limit of {limit} bytes")
-    # body_file_raw: WebOb's request.body would first copy the body into a seekable buffer.
-    body: bytes = request.body_file_raw.read(limit + 1 if length is None else length)
+def read_body(content_length: int | None, stream: Any, limit: int) -> bytes:
+    """At most ``limit`` bytes of a request body; raises ApiError 413 past that."""
+    if content_length is not None and content_length > limit:
+        raise ApiError(
+            413, "payload_too_large", f"body of {content_length} bytes exceeds the limit of {limit} bytes"
+        )
+    # The raw input stream: WebOb's request.body would first copy the body into a seekable buffer.
+    body: bytes = stream.read(limit + 1 if content_length is None else content_length)
     if len(body) > limit:
         raise ApiError(413, "payload_too_large", f"body exceeds the limit of {limit} bytes")
     return body
 
 
-def _post(request: Any, state: CollectorState) -> Any:
-    limits = state.settings
-    content_type = (request.content_type or "").lower()
+def _read_body(request: Any, limit: int) -> bytes:
+    # The relay's (relay.py) way in: a WebOb request.
+    return read_body(request.content_length, request.body_file_raw, limit)
+
+
+def ingest_answer(
+    state: CollectorState, content_type: str, content_encoding: str, content_length: int | None, stream: Any
+) -> tuple[int, dict[str, Any]]:
+    """(status, JSON answer) of a POST /api/v1/record; raises ApiError.
+
+    Shared by the Pyramid view and :mod:`fast_ingest`: ``content_type`` without its parameters,
+    lower-cased; the records are committed when this returns.
+    """
+    limit = state.settings.max_body_bytes
+    body = read_body(content_length, stream, limit)
     if content_type == FORM_TYPE:
-        form = _read_body(request, limits.max_body_bytes)
         try:
-            # parse_qsl directly: WebOb's request.POST goes through cgi.FieldStorage, 3x slower.
-            fields = urllib.parse.parse_qsl(
-                form.decode("latin-1"), keep_blank_values=True, max_num_fields=10_000
-            )
-            row = ingest.parse_form(fields)
+            row = ingest.parse_form_body(body)
         except (ingest.BadRecord, ValueError) as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
         return _store_one(state, row)
-    body = _read_body(request, limits.max_body_bytes)
     try:
-        body = ingest.decode_body(body, request.headers.get("Content-Encoding", ""), limits.max_body_bytes)
+        body = ingest.decode_body(body, content_encoding, limit)
     except ingest.BodyTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from None
     except ValueError as exc:
@@ -197,14 +226,25 @@ def _post(request: Any, state: CollectorState) -> Any:
     )
 
 
-def _store_one(state: CollectorState, row: tuple[Any, ...]) -> Any:
+def _post(request: Any, state: CollectorState) -> Any:
+    status, answer = ingest_answer(
+        state,
+        (request.content_type or "").lower(),
+        request.headers.get("Content-Encoding", ""),
+        request.content_length,
+        request.body_file_raw,
+    )
+    return _json_response(answer, status)
+
+
+def _store_one(state: CollectorState, row: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
     result = state.storage.insert([row])
     if result.stored:
-        return _json_response({"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}, 201)
-    return _json_response({"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}, 200)
+        return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
+    return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}
 
 
-def _store_batch(state: CollectorState, body: bytes) -> Any:
+def _store_batch(state: CollectorState, body: bytes) -> tuple[int, dict[str, Any]]:
     try:
         batch = ingest.parse_ndjson(body, state.settings.max_batch_records)
     except ingest.BodyTooLarge as exc:
@@ -214,12 +254,10 @@ def _store_batch(state: CollectorState, body: bytes) -> Any:
     result = state.storage.insert(batch.rows)
     answer = {"stored": result.stored, "duplicates": result.duplicates, "errors": batch.errors}
     if not batch.errors:
-        return _json_response(answer, 201)
+        return 201, answer
     if batch.rows:
-        return _json_response(answer, 207)
-    return _json_response(
-        {"type": "invalid_records", "message": "no valid record in the batch", **answer}, 400
-    )
+        return 207, answer
+    return 400, {"type": "invalid_records", "message": "no valid record in the batch", **answer}
 
 
 # ---- queries -----------------------------------------------------------------------------------

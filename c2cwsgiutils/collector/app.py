@@ -47,12 +47,20 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
     from pyramid.config import Configurator
 
     from c2cwsgiutils.collector import api
+    from c2cwsgiutils.collector.settings import collector_settings
+    from c2cwsgiutils.collector.state import find_state
 
     config = Configurator(settings=dict(settings or {}))
     config.include("c2cwsgiutils.pyramid")
     config.include(includeme)
     config.add_notfound_view(api.not_found)
-    return config.make_wsgi_app()
+    app = config.make_wsgi_app()
+    state = find_state(app.registry)  # none in relay mode
+    if state is not None and collector_settings(app.registry).fast_ingest:
+        from c2cwsgiutils.collector.fast_ingest import FastIngest
+
+        return FastIngest(app, state, app.registry.settings)
+    return app
 
 
 def main(_global_config: Mapping[str, Any] | None = None, **settings: Any) -> Any:

@@ -9,6 +9,7 @@ replaced by U+FFFD; non-finite numbers and absurd nesting are refused.
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import math
 import re
@@ -18,11 +19,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote
+
+import orjson
 
 from c2cwsgiutils.collector.filters import LEVEL_NAMES
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 
-__all__ = ["BodyTooLarge", "ParsedBatch", "decode_body", "parse_form", "parse_json_object", "parse_ndjson"]
+__all__ = [
+    "BodyTooLarge",
+    "ParsedBatch",
+    "decode_body",
+    "parse_form",
+    "parse_form_body",
+    "parse_json_object",
+    "parse_ndjson",
+]
 
 Row = tuple[Any, ...]
 
@@ -44,7 +56,6 @@ _MAPPED = frozenset(
         *CORRELATION_COLUMNS,
     )
 )
-_CONTEXT = ("request_id", "trace_id", "span_id", "parent_span_id", "task_id", "kind")
 # LogRecord attribute -> name in the JSON record schema (c2cwsgiutils/logging/record.py).
 _LOGRECORD_RENAMES = {
     "pathname": "file",
@@ -59,10 +70,26 @@ _LOGRECORD_RENAMES = {
     "name": "logger_name",
 }
 _LOGRECORD_INTS = frozenset(("lineno", "process", "thread", "levelno"))
-_LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated"))
+_LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated", "created"))
+_RENAMES = _LOGRECORD_RENAMES
+_RENAMED = frozenset(_LOGRECORD_RENAMES.values())
+_EQUALS = itertools.repeat("=")
+# Form field -> (its name in the record, int / float / None when kept as text); plain extras absent.
+_FORM_KINDS: dict[str, tuple[str, Any]] = {
+    key: (
+        _LOGRECORD_RENAMES.get(key, key),
+        int if key in _LOGRECORD_INTS else float if key in _LOGRECORD_FLOATS else None,
+    )
+    for key in (*_LOGRECORD_RENAMES, *_LOGRECORD_INTS, *_LOGRECORD_FLOATS)
+}
+_TYPED_FIELDS = tuple(
+    (key, target, converter) for key, (target, converter) in _FORM_KINDS.items() if converter
+)
 _MAX_STRING = 1_000_000
 _MAX_SHORT = 512
 _MAX_DEPTH = 64
+_MAX_FORM_FIELDS = 10_000
+_INT64 = 2.0**63
 
 
 class BodyTooLarge(ValueError):
@@ -101,7 +128,7 @@ def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
 
 def _finite(text: str) -> float:
     value = float(text)
-    if math.isinf(value):
+    if not math.isfinite(value):  # JSON has no NaN: a form's "nan" stays text
         raise BadRecord(f"number out of range: {text[:40]}")
     return value
 
@@ -131,6 +158,17 @@ def _short(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:_MAX_SHORT]
+
+
+def _data_text(data: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(data).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a non-string key ...
+        pass
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BadRecord(f"cannot encode the record: {exc}") from None
 
 
 def _level(record: Mapping[str, Any]) -> int:
@@ -178,33 +216,30 @@ def record_to_row(record: Any, now: float) -> Row:
     """The row of one record in the wire schema; raises BadRecord."""
     if not isinstance(record, dict):
         raise BadRecord("a record must be a JSON object")
-    uuid = record.get("uuid")
+    get = record.get
+    uuid = get("uuid")
     if uuid is not None:
         if not isinstance(uuid, str) or not _UUID.match(uuid):
             raise BadRecord("uuid must be 32 hexadecimal characters")
         uuid = uuid.lower()
-    message = record.get("msg", record.get("message", ""))
+    message = record["msg"] if "msg" in record else get("message", "")
     if not isinstance(message, str):
         message = json.dumps(message)
-    logger_name = record.get("logger_name", record.get("name", ""))
+    logger_name = record["logger_name"] if "logger_name" in record else get("name", "")
     if not isinstance(logger_name, str):
         raise BadRecord("logger_name must be a string")
-    data = {key: value for key, value in record.items() if key not in _MAPPED}
-    try:
-        data_text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise BadRecord(f"cannot encode the record: {exc}") from None
-    return (
-        uuid,
-        _time_us(record, now),
-        _level(record),
-        logger_name[:_MAX_SHORT],
-        message[:_MAX_STRING],
-        _short(record.get("host")),
-        _short(record.get("service")),
-        *(_short(record.get(name)) for name in _CONTEXT),
-        data_text,
-    )
+    data = record.copy()
+    for key in _MAPPED.intersection(record):
+        del data[key]
+    row = [uuid, _time_us(record, now), _level(record), logger_name[:_MAX_SHORT], message[:_MAX_STRING]]
+    for name in CORRELATION_COLUMNS:
+        value = get(name)
+        if value.__class__ is str:
+            row.append(value[:_MAX_SHORT] or None)
+        else:
+            row.append(_short(value))
+    row.append(_data_text(data))
+    return tuple(row)
 
 
 def _needs_cleaning(line: bytes) -> bool:
@@ -225,18 +260,48 @@ def _too_deep(line: bytes) -> bool:
     return False
 
 
-def _parse_line(line: bytes, now: float) -> Row:
-    if _too_deep(line):
-        raise BadRecord(f"nested deeper than {_MAX_DEPTH} levels")
+def _decode(line: bytes) -> Any:
+    """The stdlib decoder, whose errors are the ones users see (and which keeps big integers)."""
     try:
-        record = _DECODER.decode(line.decode("utf-8"))
+        return _DECODER.decode(line.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadRecord("not UTF-8") from None
     except (ValueError, RecursionError) as exc:
         if isinstance(exc, BadRecord):
             raise
         raise BadRecord(f"invalid JSON: {str(exc)[:200]}") from None
-    if _needs_cleaning(line):
+
+
+def _keeps_numbers(value: dict[str, Any] | list[Any]) -> bool:
+    """False when a float may be an integer past 64 bits that orjson turned into a float."""
+    values = value.values() if type(value) is dict else value
+    kinds = set(map(type, values))  # the common case (no float, no container) stays in C
+    if float in kinds:
+        for item in values:
+            if type(item) is float and not -_INT64 < item < _INT64:
+                return False
+    if dict in kinds or list in kinds:
+        for item in values:
+            if (type(item) is dict or type(item) is list) and not _keeps_numbers(item):
+                return False
+    return True
+
+
+def _parse_line(line: bytes, now: float) -> Row:
+    if _too_deep(line):
+        raise BadRecord(f"nested deeper than {_MAX_DEPTH} levels")
+    # orjson first (several times faster). It refuses what the stdlib decoder refuses (NaN,
+    # overflowing numbers, lone surrogates, control characters, bad UTF-8): those lines go through
+    # the stdlib decoder, for its error message or its replacements, and so do records where a
+    # float may be an integer too large for orjson (the stdlib decoder keeps it exact).
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        record = _decode(line)
+    else:
+        if type(record) is dict and not _keeps_numbers(record):
+            record = _decode(line)
+    if b"\\u" in line and _needs_cleaning(line):
         record = _clean(record)
     return record_to_row(record, now)
 
@@ -300,32 +365,95 @@ def _form_message(fields: Mapping[str, str]) -> str:
     return msg
 
 
-def parse_form(fields: Iterable[tuple[str, str]]) -> Row:
+def form_fields(body: bytes) -> list[tuple[str, str]]:
+    """The fields of a form body, exactly as ``urllib.parse.parse_qsl`` reads them.
+
+    Latin-1 text, blank values kept, at most 10,000 fields (ValueError past that). parse_qsl
+    unquotes each name and value on its own (~40 calls for an HTTPHandler form): here they are
+    unquoted in one call, joined by NUL, which no name or value holds and no escape can produce
+    when the body has no ``%00`` (else the slow way). NUL is ASCII and never part of a UTF-8
+    sequence, so every part decodes as it would alone.
+    """
+    text = body.decode("latin-1")
+    if not text:
+        return []
+    if text.count("&") + 1 > _MAX_FORM_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    if "\x00" in text or "%00" in text:
+        return [(_unquote_plus(name), _unquote_plus(value)) for name, value in _split_pairs(text)]
+    pairs = text.split("&")
+    if "" not in pairs and text.count("=") == len(pairs) and all(map(str.__contains__, pairs, _EQUALS)):
+        # What urlencode() sends: each field is exactly one "name=value" (all in C from here).
+        joined = text.replace("=", "\x00").replace("&", "\x00")
+    else:
+        split = _split_pairs(text)
+        if not split:
+            return []
+        joined = "\x00".join(part for pair in split for part in pair)
+    if "+" in joined:
+        joined = joined.replace("+", " ")
+    if "%" in joined:
+        joined = unquote(joined)
+    decoded = iter(joined.split("\x00"))
+    return list(zip(decoded, decoded, strict=True))
+
+
+def _split_pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
+def _unquote_plus(text: str) -> str:
+    return unquote(text.replace("+", " "))
+
+
+def parse_form_body(body: bytes) -> Row:
+    """The row of an ``application/x-www-form-urlencoded`` body; raises BadRecord / ValueError."""
+    return parse_form(form_fields(body), b"\x00" in body or b"%00" in body)
+
+
+def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> Row:
     """The row of a form sent by ``logging.handlers.HTTPHandler`` (``LogRecord.__dict__``)."""
-    # Decoded with errors="replace" by parse_qsl: no lone surrogate, only NUL to replace.
-    raw = {key.replace("\x00", "\ufffd"): value.replace("\x00", "\ufffd") for key, value in fields}
-    record: dict[str, Any] = {}
-    for key, value in raw.items():
-        if value == "None":
-            continue
-        if (
-            key in _LOGRECORD_INTS
-            and value.lstrip("-").isascii()
-            and value.lstrip("-").isdigit()
-            and len(value) < 19
-        ):
-            converted: Any = int(value)
-        elif key in _LOGRECORD_FLOATS or key == "created":
-            try:
-                converted = _finite(value)
-            except (ValueError, BadRecord):
-                converted = value
-            if key == "created" and not isinstance(converted, float):
-                raise BadRecord("created must be a number")
-        else:
-            converted = value
-        record[_LOGRECORD_RENAMES.get(key, key)] = converted
+    pairs = fields if isinstance(fields, list) else list(fields)
+    raw = dict(pairs)
+    # Decoded with errors="replace": no lone surrogate, only NUL to replace.
+    if may_hold_nul and any("\x00" in key or "\x00" in value for key, value in raw.items()):
+        raw = {key.replace("\x00", "\ufffd"): value.replace("\x00", "\ufffd") for key, value in pairs}
+    if _RENAMED.isdisjoint(raw):
+        # No field carries a name that another one is renamed to: rename in one comprehension,
+        # then convert the few typed fields in place (the order of the keys stays the same).
+        record = {_RENAMES.get(key, key): value for key, value in raw.items() if value != "None"}
+        for key, target, converter in _TYPED_FIELDS:
+            value = record.get(target)
+            if value is not None:
+                record[target] = _convert(key, value, converter)
+    else:
+        record = {}
+        for key, value in raw.items():
+            if value != "None":
+                kind = _FORM_KINDS.get(key)
+                if kind is None:
+                    record[key] = value
+                else:
+                    record[kind[0]] = _convert(key, value, kind[1])
     record["msg"] = _form_message(raw)
     record.pop("message", None)
     record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
     return record_to_row(record, time.time())
+
+
+def _convert(key: str, value: str, converter: Any) -> Any:
+    if converter is int:
+        digits = value.lstrip("-")
+        return int(value) if digits.isascii() and digits.isdigit() and len(value) < 19 else value
+    if converter is float:
+        try:
+            return _finite(value)
+        except (ValueError, BadRecord):
+            if key == "created":
+                raise BadRecord("created must be a number") from None
+    return value

@@ -10,7 +10,7 @@ from c2cwsgiutils.collector.retention import RetentionThread
 from c2cwsgiutils.collector.settings import CollectorSettings
 from c2cwsgiutils.collector.storage import Storage
 
-__all__ = ["CollectorState", "get_state"]
+__all__ = ["CollectorState", "find_state", "get_state", "set_state"]
 
 _KEY = "c2cwsgiutils.collector.state"
 
@@ -34,6 +34,11 @@ class CollectorState:
 def get_state(registry: Any) -> CollectorState:
     """The :class:`CollectorState` kept on a registry by ``includeme``."""
     return registry.__dict__[_KEY]  # type: ignore[no-any-return]
+
+
+def find_state(registry: Any) -> CollectorState | None:
+    """The :class:`CollectorState` of a registry, or ``None`` (a relay has none)."""
+    return registry.__dict__.get(_KEY)  # type: ignore[no-any-return]
 
 
 def set_state(registry: Any, state: CollectorState) -> None:

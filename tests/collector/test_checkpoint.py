@@ -1,0 +1,68 @@
+"""SQLite: committed records reach the database file through the background checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.storage import JOURNAL_SIZE_LIMIT, migrate, open_storage
+from tests.collector.records import wire
+
+
+def _checkpointed(path: Path) -> int:
+    # immutable=1 reads the database file alone, ignoring the WAL: only checkpointed pages count.
+    connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM c2c_log_record").fetchone()[0])
+    except sqlite3.OperationalError:  # not even the table checkpointed yet
+        return 0
+    finally:
+        connection.close()
+
+
+def _wait_for(path: Path, expected: int) -> int:
+    deadline = time.monotonic() + 20
+    found = _checkpointed(path)
+    while found != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = _checkpointed(path)
+    return found
+
+
+def test_committed_records_are_checkpointed_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    storage = open_storage(f"sqlite:///{path}")
+    migrate(storage)
+    try:
+        now = time.time()
+        for batch in range(5):
+            storage.insert([ingest.record_to_row(wire(f"{batch}-{i}"), now) for i in range(100)])
+        storage.insert([ingest.record_to_row(wire("single"), now)])
+        assert _wait_for(path, 501) == 501
+    finally:
+        storage.dispose()
+
+
+def _wal_restarts(path: Path) -> int:
+    # The WAL header's checkpoint sequence number: +1 each time a writer starts the WAL over.
+    with open(f"{path}-wal", "rb") as wal:
+        return int.from_bytes(wal.read(16)[12:16], "big")
+
+
+def test_the_wal_starts_over_once_checkpointed_and_stays_small(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    storage = open_storage(f"sqlite:///{path}")
+    migrate(storage)
+    try:
+        now = time.time()
+        storage.insert([ingest.record_to_row(wire(f"r{i}"), now) for i in range(2000)])
+        assert _wait_for(path, 2000) == 2000
+        restarts = _wal_restarts(path)
+        storage.insert([ingest.record_to_row(wire("next"), now)])
+        assert _wal_restarts(path) == restarts + 1
+        # journal_size_limit: a WAL started over is cut back to that size.
+        assert (tmp_path / "c.sqlite-wal").stat().st_size <= JOURNAL_SIZE_LIMIT
+    finally:
+        storage.dispose()

@@ -1,0 +1,90 @@
+"""The fast parsers keep what the stdlib parsers read: forms as parse_qsl, numbers exactly."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from c2cwsgiutils.collector import ingest
+from tests.collector.records import httphandler_form, ndjson, wire
+
+FORM_TEXT = st.text(alphabet="ab=&%+;0C3A9fFé\x00 ", max_size=40)
+
+
+@given(FORM_TEXT)
+def test_form_fields_reads_like_parse_qsl(text: str) -> None:
+    body = text.encode("latin-1")
+    expected = urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=10_000)
+    assert ingest.form_fields(body) == expected
+
+
+def test_form_fields_decode_utf8_escapes_and_plus() -> None:
+    body = b"msg=caf%C3%A9+au+lait&bad=%C3&raw=\xe9&name%3D=a%26b"
+    assert ingest.form_fields(body) == [
+        ("msg", "café au lait"),
+        ("bad", "\ufffd"),
+        ("raw", "é"),
+        ("name=", "a&b"),
+    ]
+
+
+def test_form_with_too_many_fields_is_refused() -> None:
+    with pytest.raises(ValueError, match="Max number of fields"):
+        ingest.form_fields(b"a=1" + b"&a=1" * 10_000)
+
+
+def test_httphandler_form_row_holds_the_formatted_message_and_typed_attributes() -> None:
+    row = ingest.parse_form_body(httphandler_form("hello %s", ("you",), user_id=3).encode())
+    data = json.loads(row[-1])
+    assert (row[3], row[4], data["line"], data["pid"] > 0, data["user_id"]) == (
+        "tests.collector.form",
+        "hello you",
+        33,
+        True,
+        "3",
+    )
+
+
+def test_form_nan_is_kept_as_text_and_stays_valid_json() -> None:
+    row = ingest.parse_form_body(b"msg=m&msecs=nan&relativeCreated=inf")
+    assert json.loads(row[-1]) == {"msecs": "nan", "relativeCreated": "inf"}
+
+
+def test_form_created_must_be_a_finite_number() -> None:
+    with pytest.raises(ingest.BadRecord, match="created must be a number"):
+        ingest.parse_form_body(b"msg=m&created=nan")
+
+
+@pytest.mark.parametrize("number", [2**64 + 1, -(2**63) - 1, 10**30, 1234567890123456789])
+def test_integers_of_any_size_are_kept_exactly(number: int) -> None:
+    batch = ingest.parse_ndjson(ndjson(wire(big=number, nested={"list": [number]})), 10)
+    data = json.loads(batch.rows[0][-1])
+    assert (data["big"], data["nested"]["list"][0]) == (number, number)
+
+
+def test_lines_the_fast_decoder_refuses_get_the_stdlib_error_or_replacement() -> None:
+    body = b'{"msg": "a\\ud800b"}\n{"x": NaN}\n{"x": 1e400}\n{"x": "\t"}\n{"msg": "\\u0000"}\n'
+    batch = ingest.parse_ndjson(body, 10)
+    assert [row[4] for row in batch.rows] == ["a\ufffdb", "\ufffd"]
+    assert [(error["line"], error["error"]) for error in batch.errors] == [
+        (2, "NaN is not valid JSON"),
+        (3, "number out of range: 1e400"),
+        (4, "invalid JSON: Invalid control character at: line 1 column 8 (char 7)"),
+    ]
+
+
+def test_data_keeps_every_extra_field_and_unicode() -> None:
+    record = wire(user={"name": "José", "tags": ["a", "€"]}, ratio=0.1, flag=True, empty=None)
+    row = ingest.record_to_row(record, time.time())
+    data = json.loads(row[-1])
+    assert {key: data[key] for key in ("user", "ratio", "flag", "empty")} == {
+        "user": {"name": "José", "tags": ["a", "€"]},
+        "ratio": 0.1,
+        "flag": True,
+        "empty": None,
+    }
