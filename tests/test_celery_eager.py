@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from c2cwsgiutils import context, propagation
 
 
 @pytest.fixture(scope="module")
-def seen() -> Iterator[Any]:
+def seen() -> Any:
     app = Celery("eager", broker="memory://", backend="cache+memory://")
     app.conf.task_store_eager_result = False
 
@@ -23,7 +22,7 @@ def seen() -> Iterator[Any]:
         return context.current()
 
     c2c_celery.setup(app, log_format=False)
-    yield whoami
+    return whoami
 
 
 def _adopted(caller: context.Context) -> context.Context:
@@ -43,7 +42,8 @@ def test_an_eager_task_continues_the_callers_request_and_trace_under_its_span(se
         assert context.current() == caller
     _same_but_random_ids(result, _adopted(caller))
     assert (result.request_id, result.trace_id, result.parent_span_id) == ("r-1", "a" * 32, "b" * 16)
-    assert result.task_id and result.sampled is False
+    assert result.task_id
+    assert result.sampled is False
 
 
 def test_an_eager_task_outside_any_context_starts_a_request_and_a_trace(seen: Any) -> None:
