@@ -106,21 +106,19 @@ def events_enabled() -> bool:
     return _STATE.events and LOG.isEnabledFor(_INFO) and context.current().sampled
 
 
-_derive = _fast.make_derive()
+_fast.check_context_layout()
+_Context = context.Context
+_new_tuple = tuple.__new__
+_new_object = object.__new__
+_random = random.random
 _MESSAGE = "span %s %s in %.3f ms"
-_make_record = _fast.make_record_factory(LOG, _INFO, _MESSAGE, __file__, "span")
+_emit = _fast.make_emitter(LOG, _INFO, _MESSAGE, __file__, "span", _TAKEN)
 _getrandbits = random.getrandbits  # reseeded in forked children by the random module itself
-
-
-def _new_span_id() -> str:
-    # Faster than an os.urandom() system call; span ids need to be unique, not unguessable.
-    value = _getrandbits(64)
-    return f"{value:016x}" if value else context.new_span_id()
-
-
-def _new_trace_id() -> str:
-    value = _getrandbits(128)
-    return f"{value:032x}" if value else context.new_trace_id()
+_get_context = context._CURRENT.get
+_set_context = context._CURRENT.set
+_reset_context = context._CURRENT.reset
+_time = time.time
+_perf_counter = time.perf_counter
 
 
 class NullSpan:
@@ -217,41 +215,40 @@ class Span:
         self.sample = sample
         self._root = root
         self.fields: dict[str, Any] = {}
-        self.trace_id = ""
-        self.span_id = ""
-        self.parent_span_id = ""
+        self.trace_id = self.span_id = self.parent_span_id = self.error_type = ""
         self.status = "ok"
-        self.error_type = ""
-        self.start = 0.0
-        self._t0 = 0.0
+        self.start = self._t0 = 0.0
         self._token: context.Token[context.Context] | None = None
 
     def __enter__(self) -> Span | NullSpan:
-        ctx = context.current()
+        # Hot path: the ids, and the span's context (a positional copy of the current one, see
+        # _spans_fast.check_context_layout for the layout), are built inline rather than by calls.
+        ctx = _get_context()
         name = self.name
-        if name[:1] == ".":
-            name = f"{ctx.span_path}{name}" if ctx.span_path else name[1:]
-        self.name = name
-        if self.sample is not None and random.random() >= self.sample:
-            self._token = context.start(
-                _derive(ctx, ctx.trace_id, ctx.span_id, ctx.parent_span_id, False, name)
+        if name and name[0] == ".":
+            name = self.name = f"{ctx[7]}{name}" if ctx[7] else name[1:]
+        if self.sample is not None and _random() >= self.sample:
+            self._t0 = 0.0
+            self._token = _set_context(
+                _new_tuple(_Context, (ctx[0], ctx[1], ctx[2], ctx[3], False, ctx[5], ctx[6], name, *ctx[8:]))
             )
             return _NULL
-        if self._root and ctx.span_id and not ctx.span_path:
+        if self._root and ctx[2] and not ctx[7]:
             # The unit of work an integration started (request, task, adopted trace) already has
             # its span id: this span stands for it rather than being a child of it.
-            self.trace_id = ctx.trace_id
-            self.span_id = ctx.span_id
-            self.parent_span_id = ctx.parent_span_id
+            trace_id = self.trace_id = ctx[1]
+            span_id = self.span_id = ctx[2]
+            parent = self.parent_span_id = ctx[3]
         else:
-            self.trace_id = ctx.trace_id or _new_trace_id()
-            self.span_id = _new_span_id()
-            self.parent_span_id = ctx.span_id
-        self._token = context.start(
-            _derive(ctx, self.trace_id, self.span_id, self.parent_span_id, ctx.sampled, name)
+            # Random ids (never all zeros, as W3C asks): getrandbits beats an os.urandom() call.
+            trace_id = self.trace_id = ctx[1] or "%032x" % (_getrandbits(128) or 1)
+            span_id = self.span_id = "%016x" % (_getrandbits(64) or 1)
+            parent = self.parent_span_id = ctx[2]
+        self._token = _set_context(
+            _new_tuple(_Context, (ctx[0], trace_id, span_id, parent, ctx[4], ctx[5], ctx[6], name, *ctx[8:]))
         )
-        self.start = time.time()
-        self._t0 = time.perf_counter()
+        self.start = _time()
+        self._t0 = _perf_counter()
         return self
 
     def __exit__(
@@ -266,25 +263,25 @@ class Span:
         self._token = None
         try:
             if self._t0:
+                elapsed = _perf_counter() - self._t0
                 if exc_type is not None:
                     self.status = "error"
                     self.error_type = exc_type.__name__
-                self._emit((time.perf_counter() - self._t0) * 1000.0)
+                duration_ms = elapsed * 1000.0
+                _emit(
+                    self.name,
+                    self.start,
+                    duration_ms,
+                    self.status,
+                    self.error_type,
+                    self.fields,
+                    # The record's time: the start plus the elapsed time on the monotonic clock.
+                    self.start + elapsed,
+                    # round(duration_ms, 3) in a third of the time (durations are not negative).
+                    int(duration_ms * 1000.0 + 0.5) / 1000.0,
+                )
         finally:
-            context.restore(token)
-
-    def _emit(self, duration_ms: float) -> None:
-        extra: dict[str, Any] = {
-            "span_name": self.name,
-            "start": self.start,
-            "duration_ms": round(duration_ms, 3),
-            "status": self.status,
-            "error_type": self.error_type,
-        }
-        for key, value in self.fields.items():
-            extra[f"{key}_" if key in _TAKEN else key] = value
-        record = _make_record((self.name, self.status, duration_ms), extra)
-        LOG.handle(record)
+            _reset_context(token)
 
     def _container(self, key: str) -> tuple[dict[str, Any], str]:
         if "." not in key:
@@ -300,8 +297,11 @@ class Span:
 
     def set(self, key: str, value: Any) -> None:
         """Set a field; ``"a.b"`` sets ``{"a": {"b": value}}``."""
-        target, leaf = self._container(key)
-        target[leaf] = value
+        if "." in key:
+            target, leaf = self._container(key)
+            target[leaf] = value
+        else:
+            self.fields[key] = value
 
     def append(self, key: str, value: Any) -> None:
         """Append ``value`` to the list field ``key`` (created empty when missing)."""
@@ -340,8 +340,21 @@ def span(name: str, sample: float | None = None) -> Span | NullSpan:
     children. Also a decorator: ``@span("name")`` opens one span per call. Returns a
     :class:`NullSpan` when events are off (see the module's documentation).
     """
-    if _STATE.events and LOG.isEnabledFor(_INFO) and context.current().sampled:
-        return Span(name, sample)
+    # LOG.isEnabledFor(INFO) inlined: logging caches its answer per logger (and clears the cache
+    # whenever a level changes), a lookup is cheaper than the call when nothing is recorded.
+    if _STATE.events and not LOG.disabled:
+        enabled = LOG._cache.get(_INFO)  # type: ignore[attr-defined]
+        if (LOG.isEnabledFor(_INFO) if enabled is None else enabled) and _get_context().sampled:
+            # Span(name, sample) without the cost of calling the class (__enter__ sets the ids).
+            new = _new_object(Span)
+            new.name = name
+            new.sample = sample
+            new._root = False
+            new.fields = {}
+            new.trace_id = new.span_id = new.parent_span_id = new.error_type = ""
+            new.status = "ok"
+            new._token = None
+            return new
     if sample is None:
         found = _NULLS.get(name)
         if found is not None:
@@ -357,7 +370,7 @@ def root_span(name: str, sample: float | None = None) -> Span | NullSpan:
     so that log records of the unit and the children of this span share one id; otherwise it is
     a plain :func:`span`.
     """
-    if _STATE.events and LOG.isEnabledFor(_INFO) and context.current().sampled:
+    if _STATE.events and LOG.isEnabledFor(_INFO) and _get_context().sampled:
         return Span(name, sample, root=True)
     return _null(name, sample)
 

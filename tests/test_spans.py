@@ -247,3 +247,111 @@ def test_the_event_record_is_a_complete_log_record_of_this_process_and_thread(ev
     assert before <= record.created <= time.time()
     assert (record.levelname, record.name) == ("INFO", "c2cwsgiutils.spans")
     assert record.getMessage().startswith("span work ok in ")
+
+
+def _span_record(handler_logger: str = "c2cwsgiutils.spans") -> logging.LogRecord:
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger(handler_logger)
+    keep = logging.Handler()
+    keep.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(keep)
+    try:
+        with context.bind(request_id="r-1"), span("work") as s:
+            s.set("user", "bob")
+            s.set("name", "clash")
+            s.set("a.b", 1)
+    finally:
+        logger.removeHandler(keep)
+    assert len(records) == 1
+    return records[0]
+
+
+# Set per span or per record (trace_id, span_id: by a context filter some test set-ups install).
+_VARYING = {
+    "created",
+    "msecs",
+    "relativeCreated",
+    "start",
+    "duration_ms",
+    "args",
+    "message",
+    "trace_id",
+    "span_id",
+}
+
+
+def test_the_event_record_is_the_one_the_standard_record_factory_makes(events: Collect) -> None:
+    fast = _span_record()
+    # Any custom factory makes the span use logger.makeRecord; this one changes nothing.
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(lambda *args, **kwargs: logging.LogRecord(*args, **kwargs))  # noqa: PLW0108
+    try:
+        standard = _span_record()
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert type(fast) is type(standard) is logging.LogRecord
+    assert list(vars(fast)) == list(vars(standard))
+    assert {k: v for k, v in vars(fast).items() if k not in _VARYING} == {
+        k: v for k, v in vars(standard).items() if k not in _VARYING
+    }
+    assert (fast.user, fast.name_, fast.a, fast.span_name) == ("bob", "clash", {"b": 1}, "work")  # type: ignore[attr-defined]
+    assert fast.msecs == int((fast.created - int(fast.created)) * 1000)
+    assert fast.args[:2] == ("work", "ok")  # type: ignore[index]
+    assert fast.duration_ms == round(fast.args[2], 3)  # type: ignore[attr-defined,index]
+
+
+def test_the_event_goes_to_the_handlers_of_the_parent_loggers(events: Collect) -> None:
+    assert _span_record("c2cwsgiutils").span_name == "work"  # type: ignore[attr-defined]
+
+
+def test_the_event_skips_a_handler_whose_level_is_above_info(events: Collect) -> None:
+    events.setLevel(logging.WARNING)
+    with span("work"):
+        pass
+    assert events.events == []
+
+
+def test_a_filter_of_the_spans_logger_can_drop_or_change_the_event(events: Collect) -> None:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+
+    def only_kept(record: logging.LogRecord) -> bool:
+        record.seen_by_filter = True
+        return record.span_name == "kept"  # type: ignore[attr-defined, no-any-return]
+
+    logger.addFilter(only_kept)
+    try:
+        with span("dropped"), span("kept"):
+            pass
+    finally:
+        logger.removeFilter(only_kept)
+    assert [(e["span_name"], e["seen_by_filter"]) for e in events.events] == [("kept", True)]
+
+
+def test_a_disabled_spans_logger_makes_spans_do_nothing(events: Collect) -> None:
+    # What logging.config.dictConfig does to existing loggers (disable_existing_loggers).
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    logger.disabled = True
+    try:
+        assert isinstance(span("work"), spans.NullSpan)
+    finally:
+        logger.disabled = False
+    assert isinstance(span("work"), spans.Span)
+
+
+def test_lowering_the_level_of_the_spans_logger_turns_events_on_at_once() -> None:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    level = logger.level
+    try:
+        logger.setLevel(logging.WARNING)
+        assert isinstance(span("work"), spans.NullSpan)
+        logger.setLevel(logging.INFO)
+        assert isinstance(span("work"), spans.Span)
+    finally:
+        logger.setLevel(level)
+
+
+def test_random_ids_are_never_all_zeros(events: Collect, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spans, "_getrandbits", lambda bits: 0)
+    with span("work") as s:
+        pass
+    assert (s.trace_id, s.span_id) == ("0" * 31 + "1", "0" * 15 + "1")
