@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from acceptance_tests.tests.conftest import Product, TracedRequest, request_view
-from tests.collector.test_ui import ARGS, CHROMIUM
+from tests.collector.browser import CHROMIUM, chromium
 from tests.helpers import ROOT
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -32,21 +32,17 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 def page(product: Product) -> Iterator[Any]:
     """A page of the collector's UI in headless Chromium; the test fails on any console or page error."""
     errors: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
-            result = context.new_page()
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
+        result = context.new_page()
 
-            def on_console(message: Any) -> None:
-                if message.type in ("error", "warning"):
-                    errors.append(message.text)
+        def on_console(message: Any) -> None:
+            if message.type in ("error", "warning"):
+                errors.append(message.text)
 
-            result.on("console", on_console)
-            result.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            yield result
-        finally:
-            browser.close()
+        result.on("console", on_console)
+        result.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        yield result
     assert errors == []
 
 

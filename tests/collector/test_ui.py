@@ -17,21 +17,12 @@ from typing import Any
 
 import pytest
 
+from tests.collector.browser import CHROMIUM, chromium
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 TRACEBACK = (
@@ -137,10 +128,8 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the module."""
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 class Page:

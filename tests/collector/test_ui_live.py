@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.collector.browser import CHROMIUM, chromium
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
-from tests.collector.test_ui import ARGS, CHROMIUM, Page, _messages, _post, _wait_rows
+from tests.collector.test_ui import Page, _messages, _post, _wait_rows
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -31,10 +32,8 @@ SETTLE_MS = 2000
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the module."""
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
