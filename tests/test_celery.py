@@ -34,7 +34,8 @@ class Worker:
     text_log: Path
 
     def records(self) -> list[dict[str, Any]]:
-        lines = self.json_log.read_text(encoding="utf-8").splitlines()
+        # The worker may be writing a line right now: only complete lines (ending with \n) count.
+        lines = self.json_log.read_text(encoding="utf-8").split("\n")[:-1]
         return [json.loads(line) for line in lines if line.strip()]
 
     def records_of(self, task_id: str, last: str = "succeeded") -> list[dict[str, Any]]:
