@@ -293,6 +293,20 @@ class SQLiteStorage(Storage):
         driver = self._writer.driver_connection
         assert driver is not None
         cursor = driver.cursor()
+        if len(jobs) == 1 and len(jobs[0].rows) == 1:
+            # One row: one autocommit statement is its own transaction (committed when execute()
+            # returns, rolled back by SQLite itself on an error), without BEGIN and COMMIT.
+            job = jobs[0]
+            before = driver.total_changes
+            try:
+                cursor.execute(self._insert_sql, job.rows[0])
+            except BaseException:
+                self._writer.invalidate()
+                self._writer = None
+                raise
+            job.stored = driver.total_changes - before
+            job.last_id = cursor.lastrowid
+            return
         cursor.execute("BEGIN IMMEDIATE")
         try:
             for job in jobs:
