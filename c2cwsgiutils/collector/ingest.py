@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from math import isfinite
 from typing import Any
 from urllib.parse import unquote
 
@@ -73,7 +74,8 @@ _LOGRECORD_INTS = frozenset(("lineno", "process", "thread", "levelno"))
 _LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated", "created"))
 _RENAMES = _LOGRECORD_RENAMES
 _RENAMED = frozenset(_LOGRECORD_RENAMES.values())
-_EQUALS = itertools.repeat("=")
+# What urlencode() sends: each field exactly one "name=value", none empty (one C scan to check).
+_URLENCODED = re.compile(r"[^&=]*=[^&=]*(?:&[^&=]*=[^&=]*)*\Z")
 # Form field -> (its name in the record, int / float / None when kept as text); plain extras absent.
 _FORM_KINDS: dict[str, tuple[str, Any]] = {
     key: (
@@ -82,9 +84,9 @@ _FORM_KINDS: dict[str, tuple[str, Any]] = {
     )
     for key in (*_LOGRECORD_RENAMES, *_LOGRECORD_INTS, *_LOGRECORD_FLOATS)
 }
-_TYPED_FIELDS = tuple(
-    (key, target, converter) for key, (target, converter) in _FORM_KINDS.items() if converter
-)
+_INT_FIELDS = tuple((key, target) for key, (target, converter) in _FORM_KINDS.items() if converter is int)
+_FLOAT_FIELDS = tuple((key, target) for key, (target, converter) in _FORM_KINDS.items() if converter is float)
+_NAN = math.nan
 _MAX_STRING = 1_000_000
 _MAX_SHORT = 512
 _MAX_DEPTH = 64
@@ -381,8 +383,7 @@ def form_fields(body: bytes) -> list[tuple[str, str]]:
         raise ValueError("Max number of fields exceeded")
     if "\x00" in text or "%00" in text:
         return [(_unquote_plus(name), _unquote_plus(value)) for name, value in _split_pairs(text)]
-    pairs = text.split("&")
-    if "" not in pairs and text.count("=") == len(pairs) and all(map(str.__contains__, pairs, _EQUALS)):
+    if _URLENCODED.match(text):
         # What urlencode() sends: each field is exactly one "name=value" (all in C from here).
         joined = text.replace("=", "\x00").replace("&", "\x00")
     else:
@@ -393,9 +394,35 @@ def form_fields(body: bytes) -> list[tuple[str, str]]:
     if "+" in joined:
         joined = joined.replace("+", " ")
     if "%" in joined:
-        joined = unquote(joined)
+        joined = _unquote_ascii(joined)
     decoded = iter(joined.split("\x00"))
     return list(zip(decoded, decoded, strict=True))
+
+
+# "%XX" -> its character, for the escapes of ASCII characters (either case of hex digit).
+_ASCII_ESCAPES = {
+    f"{high}{low}": chr(int(f"{high}{low}", 16)) for high in "01234567" for low in "0123456789abcdefABCDEF"
+}
+
+
+def _unquote_ascii(text: str) -> str:
+    """``unquote(text)``: one dict lookup per escape when every escape is of an ASCII character.
+
+    Such an escape decodes to its own character whatever surrounds it (UTF-8 and ``errors="replace"``
+    only matter for bytes past 0x7F); anything else (a multi-byte sequence, a malformed escape) goes
+    through ``unquote`` itself.
+    """
+    parts = text.split("%")
+    escapes = _ASCII_ESCAPES
+    out = [parts[0]]
+    append = out.append
+    for part in itertools.islice(parts, 1, None):
+        char = escapes.get(part[:2])
+        if char is None:
+            return unquote(text)
+        append(char)
+        append(part[2:])
+    return "".join(out)
 
 
 def _split_pairs(text: str) -> list[tuple[str, str]]:
@@ -427,10 +454,22 @@ def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> 
         # No field carries a name that another one is renamed to: rename in one comprehension,
         # then convert the few typed fields in place (the order of the keys stays the same).
         record = {_RENAMES.get(key, key): value for key, value in raw.items() if value != "None"}
-        for key, target, converter in _TYPED_FIELDS:
+        # The usual values inline (a plain count, a finite float); the rest through _convert().
+        for key, target in _INT_FIELDS:
             value = record.get(target)
             if value is not None:
-                record[target] = _convert(key, value, converter)
+                if value.isdigit() and value.isascii() and len(value) < 19:
+                    record[target] = int(value)
+                else:
+                    record[target] = _convert(key, value, int)
+        for key, target in _FLOAT_FIELDS:
+            value = record.get(target)
+            if value is not None:
+                try:
+                    number = float(value)
+                except ValueError:
+                    number = _NAN
+                record[target] = number if isfinite(number) else _convert(key, value, float)
     else:
         record = {}
         for key, value in raw.items():

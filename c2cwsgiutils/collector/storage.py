@@ -8,8 +8,10 @@ returns only once its transaction is committed, which is what lets the API ackno
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
+import operator
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +33,8 @@ LOG = logging.getLogger(__name__)
 Row = tuple[Any, ...]  # values in INSERT_COLUMNS order, ``data`` already JSON text
 
 MAX_RANGE_BUCKETS = 20_000
+_NONES = itertools.repeat(None)
+_MAX_NULL_PATTERNS = 64  # single-row INSERT statements kept by pattern of NULL values (sqlite3 caches 128)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # SQLite: a WAL file that starts over is cut back to this size
 
 SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
@@ -202,6 +206,8 @@ class SQLiteStorage(Storage):
         self._insert_sql = (
             f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
         )
+        self._marks = f"({marks})"
+        self._insert_by_nulls: dict[tuple[bool, ...], str] = {}
         # Writes are serialised by a thread lock and, across the worker processes, by flock() on a
         # file beside the database: waiting there wakes up as soon as the lock is free, where
         # SQLite's own busy handler sleeps for up to 100 ms between attempts.
@@ -293,6 +299,21 @@ class SQLiteStorage(Storage):
         driver = self._writer.driver_connection
         assert driver is not None
         cursor = driver.cursor()
+        if len(jobs) == 1 and len(jobs[0].rows) == 1:
+            # One row: one autocommit statement is its own transaction (committed when execute()
+            # returns, rolled back by SQLite itself on an error), without BEGIN and COMMIT.
+            job = jobs[0]
+            sql, values = self._insert_one(job.rows[0])
+            before = driver.total_changes
+            try:
+                cursor.execute(sql, values)
+            except BaseException:
+                self._writer.invalidate()
+                self._writer = None
+                raise
+            job.stored = driver.total_changes - before
+            job.last_id = cursor.lastrowid
+            return
         cursor.execute("BEGIN IMMEDIATE")
         try:
             for job in jobs:
@@ -311,6 +332,23 @@ class SQLiteStorage(Storage):
                 self._writer.invalidate()
                 self._writer = None
             raise
+
+    def _insert_one(self, row: Row) -> tuple[str, tuple[Any, ...]]:
+        """The INSERT of one row with its ``None`` values written ``NULL`` in the SQL, and the rest.
+
+        The sqlite3 module binds ``None`` through its adapter protocol (two failed attribute lookups
+        and their AttributeError messages per value): a log record has about nine of them. The
+        statements, one per pattern of ``None`` values, are few, and kept (up to a bound).
+        """
+        nulls = tuple(map(operator.is_, row, _NONES))
+        sql = self._insert_by_nulls.get(nulls)
+        if sql is None:
+            if len(self._insert_by_nulls) >= _MAX_NULL_PATTERNS:
+                return self._insert_sql, row
+            marks = "(" + ", ".join("NULL" if null else "?" for null in nulls) + ")"
+            sql = self._insert_sql.replace(self._marks, marks, 1)
+            self._insert_by_nulls[nulls] = sql
+        return sql, tuple(itertools.compress(row, map(operator.is_not, row, _NONES)))
 
     def dispose(self) -> None:
         if self._checkpointer is not None:  # first: its last pass may take the write lock

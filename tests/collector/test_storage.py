@@ -67,3 +67,27 @@ def test_range_count_buckets_equal_grouped_buckets(db_url: str) -> None:
                 grouped = storage._grouped_buckets(connection, where, seconds)
             assert storage.buckets(where, seconds) == grouped
     storage.dispose()
+
+
+def test_single_rows_keep_every_pattern_of_missing_correlation_fields(db_url: str) -> None:
+    # More patterns of NULL columns than the SQLite backend keeps statements for (64): every row,
+    # written one by one, reads back with its own values and NULLs.
+    storage = open_storage(db_url)
+    migrate(storage)
+    names = ("host", "service", "request_id", "trace_id", "span_id", "parent_span_id", "task_id")
+    expected = {}
+    for pattern in range(2 ** len(names)):
+        fields = {name: f"{name}-{pattern}" for bit, name in enumerate(names) if pattern >> bit & 1}
+        record = wire(f"pattern {pattern}", **fields)
+        for name in names:
+            record.pop(name, None)
+        record.update(fields)
+        result = storage.insert([ingest.record_to_row(record, time.time())])
+        assert result.stored == 1
+        expected[result.first_id] = {name: fields.get(name) for name in names}
+    got = {
+        row["id"]: {name: row[name] for name in names}
+        for row in storage.range(build_filter({}, storage.dialect), 0, 1000)
+    }
+    assert got == expected
+    storage.dispose()
