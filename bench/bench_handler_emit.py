@@ -108,22 +108,16 @@ def measure(
     try:
         started = time.perf_counter()
         for i, record in enumerate(records):
-            if (i // BURST) % 2:
-                before = clock()
-                handle(record)
-                middle = clock()
-                floor(record)
-                after = clock()
-                timings.append(middle - before)
-                floors.append(after - middle)
-            else:
-                before = clock()
-                floor(record)
-                middle = clock()
-                handle(record)
-                after = clock()
-                floors.append(middle - before)
-                timings.append(after - middle)
+            # Which of the two goes first alternates from burst to burst.
+            handler_first = (i // BURST) % 2
+            first, second = (handle, floor) if handler_first else (floor, handle)
+            before = clock()
+            first(record)
+            middle = clock()
+            second(record)
+            after = clock()
+            (timings if handler_first else floors).append(middle - before)
+            (floors if handler_first else timings).append(after - middle)
             if rate and i % BURST == BURST - 1:
                 wait = started + (i + 1) / rate - time.perf_counter()
                 if wait > 0:
