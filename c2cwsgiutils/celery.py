@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -142,48 +141,13 @@ def _before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> Non
         LOG.exception("Could not add the context to the headers of a Celery task")
 
 
-_TRACE_ID = re.compile("[0-9a-f]{32}").fullmatch
-_SPAN_ID = re.compile("[0-9a-f]{16}").fullmatch
-_ZERO_TRACE_ID = "0" * 32
-_ZERO_SPAN_ID = "0" * 16
-
-
-def _eager_context(task_id: str) -> context.Context:
-    """``propagation.adopted_context(propagation.export(), kind="celery", task_id=task_id)``.
-
-    What a worker would make of the headers the caller's context exports, without writing and
-    parsing them: the caller's request ID and trace, a new span whose parent is the caller's.
-    Anything adopting would reject or replace (no trace, an invalid id) takes that path itself.
-    """
-    ctx = context.current()
-    request_id = ctx.request_id
-    if request_id and not propagation.valid_request_id(request_id):
-        return propagation.adopted_context(propagation.export(ctx), kind="celery", task_id=task_id)
-    request_id = request_id or context.new_request_id()
-    if not ctx.trace_id:  # no traceparent: a new trace
-        return context.Context(
-            request_id, context.new_trace_id(), context.new_span_id(), "", True, "celery", task_id
-        )
-    parent = ctx.span_id or context.new_span_id()  # as export() does
-    if (
-        _TRACE_ID(ctx.trace_id) is None
-        or ctx.trace_id == _ZERO_TRACE_ID
-        or _SPAN_ID(parent) is None
-        or parent == _ZERO_SPAN_ID
-    ):
-        return propagation.adopted_context(propagation.export(ctx), kind="celery", task_id=task_id)
-    return context.Context(
-        request_id, ctx.trace_id, context.new_span_id(), parent, ctx.sampled, "celery", task_id
-    )
-
-
 def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     if task_id is None:
         return
     try:
         request = getattr(task, "request", None)
         if request is None or getattr(request, "is_eager", False):
-            token = context.start(_eager_context(task_id))
+            token = context.start(propagation.continued_context(context.current(), "celery", task_id=task_id))
         else:
             headers = vars(request)
             token = propagation.adopt_start(

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeGuard, TypeVar
 
 __all__ = [
     "EMPTY",
@@ -33,6 +33,8 @@ __all__ = [
     "restore",
     "start",
     "submit",
+    "valid_span_id",
+    "valid_trace_id",
     "wrap",
 ]
 
@@ -176,6 +178,18 @@ def new_ids() -> tuple[str, str, str]:
 
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z")
+_TRACE_ID = re.compile("[0-9a-f]{32}").fullmatch
+_SPAN_ID = re.compile("[0-9a-f]{16}").fullmatch
+
+
+def valid_trace_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a W3C trace id (32 lowercase hex characters, not all zeros)."""
+    return type(value) is str and _TRACE_ID(value) is not None and value != _ZERO_TRACE
+
+
+def valid_span_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a W3C span id (16 lowercase hex characters, not all zeros)."""
+    return type(value) is str and _SPAN_ID(value) is not None and value != _ZERO_SPAN
 
 
 def parse_traceparent(value: str | None) -> tuple[str, str, bool] | None:
@@ -192,7 +206,7 @@ def parse_traceparent(value: str | None) -> tuple[str, str, bool] | None:
     version, trace_id, span_id, flags, rest = match.groups()
     if version == "ff" or (version == "00" and rest):
         return None
-    if trace_id == "0" * 32 or span_id == "0" * 16:
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
     return trace_id, span_id, bool(int(flags, 16) & 1)
 

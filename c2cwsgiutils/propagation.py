@@ -31,6 +31,7 @@ __all__ = [
     "adopt",
     "adopt_start",
     "adopted_context",
+    "continued_context",
     "export",
     "valid_request_id",
 ]
@@ -41,7 +42,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 TRACEPARENT_HEADER = "traceparent"
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@]{1,128}\Z")
-_SPAN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def valid_request_id(value: str | None) -> bool:
@@ -93,7 +93,32 @@ def adopted_context(
     the id of the span the receiver works in, so that several processes handling the same
     message (Celery's worker main process and its pool process) log into the same span.
     """
-    request_id = _header(headers, REQUEST_ID_HEADER)
+    trace = context.parse_traceparent(_header(headers, TRACEPARENT_HEADER))
+    return _continuation(_header(headers, REQUEST_ID_HEADER), trace, kind, span_id, fields)
+
+
+def continued_context(
+    ctx: context.Context, kind: str = "", *, span_id: str | None = None, **fields: Any
+) -> context.Context:
+    """``adopted_context(export(ctx), ...)`` without writing and parsing the headers.
+
+    For work handed over inside the process (Celery's eager tasks).
+    """
+    trace = None
+    if ctx.trace_id:
+        parent = ctx.span_id or context.new_span_id()  # as export() does
+        if context.valid_trace_id(ctx.trace_id) and context.valid_span_id(parent):
+            trace = (ctx.trace_id, parent, ctx.sampled)
+    return _continuation(ctx.request_id or None, trace, kind, span_id, fields)
+
+
+def _continuation(
+    request_id: str | None,
+    trace: tuple[str, str, bool] | None,
+    kind: str,
+    span_id: str | None,
+    fields: dict[str, Any],
+) -> context.Context:
     if request_id is None or not valid_request_id(request_id):
         if request_id is not None:
             LOG.warning(
@@ -102,12 +127,8 @@ def adopted_context(
                 len(request_id),
             )
         request_id = context.new_request_id()
-    parsed = context.parse_traceparent(_header(headers, TRACEPARENT_HEADER))
-    if parsed is None:
-        trace_id, parent_span_id, sampled = context.new_trace_id(), "", True
-    else:
-        trace_id, parent_span_id, sampled = parsed
-    if not isinstance(span_id, str) or not _SPAN_ID.fullmatch(span_id) or span_id == "0" * 16:
+    trace_id, parent_span_id, sampled = (context.new_trace_id(), "", True) if trace is None else trace
+    if not context.valid_span_id(span_id):
         span_id = context.new_span_id()
     return context.Context(
         request_id=request_id,

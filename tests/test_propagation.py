@@ -140,3 +140,28 @@ def test_round_trip_across_a_real_process() -> None:
         "X-Request-ID": "r-cross",
         "traceparent": f"00-{TRACE}-{ctx['span_id']}-01",
     }
+
+
+@pytest.mark.parametrize(
+    ("caller", "request_id", "trace_id", "parent"),
+    [
+        (context.Context(request_id="r-9", trace_id=TRACE, span_id=SPAN, sampled=False), "r-9", TRACE, SPAN),
+        (context.Context(request_id="r-9", trace_id=TRACE), "r-9", TRACE, None),  # export() makes a span
+        (context.Context(request_id="r-9"), "r-9", None, ""),  # no trace: a new one
+        (context.Context(request_id="bad id", trace_id="X" * 32, span_id=SPAN), None, None, ""),
+        (context.EMPTY, None, None, ""),
+    ],
+)
+def test_continued_context_is_what_adopting_the_exported_headers_gives(
+    caller: context.Context, request_id: str | None, trace_id: str | None, parent: str | None
+) -> None:
+    """None in the expectations: a fresh id, as adopting the exported headers makes."""
+    for made in (
+        propagation.continued_context(caller, "celery", task_id="t-1"),
+        propagation.adopted_context(propagation.export(caller), "celery", task_id="t-1"),
+    ):
+        assert made.request_id == request_id if request_id else len(made.request_id) == 32
+        assert made.trace_id == trace_id if trace_id else made.trace_id not in ("", caller.trace_id)
+        assert made.parent_span_id == parent if parent is not None else len(made.parent_span_id) == 16
+        assert made.sampled is (caller.sampled if trace_id else True)
+        assert (made.kind, made.task_id, len(made.span_id)) == ("celery", "t-1", 16)
