@@ -40,11 +40,24 @@ record_table = sa.Table(
     sa.Column("task_id", sa.String(), nullable=True),
     sa.Column("kind", sa.String(), nullable=True),
     sa.Column("data", DATA_TYPE, nullable=False),
-    sa.Index("ix_c2c_log_record_time_us", "time_us"),
-    sa.Index("ix_c2c_log_record_level_time", "level", "time_us"),
-    sa.Index("ix_c2c_log_record_logger_name", "logger_name"),
-    sa.Index("ix_c2c_log_record_request_id", "request_id"),
-    sa.Index("ix_c2c_log_record_trace_id", "trace_id"),
+    # Indexes as migration 0002 leaves them (its docstring says why): request_id and trace_id
+    # where set; on SQLite one (time, level, name) index, on PostgreSQL one per filter.
+    sa.Index(
+        "ix_c2c_log_record_request_id",
+        "request_id",
+        sqlite_where=sa.text("request_id IS NOT NULL"),
+        postgresql_where=sa.text("request_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_c2c_log_record_trace_id",
+        "trace_id",
+        sqlite_where=sa.text("trace_id IS NOT NULL"),
+        postgresql_where=sa.text("trace_id IS NOT NULL"),
+    ),
+    sa.Index("ix_c2c_log_record_time_level_name", "time_us", "level", "logger_name").ddl_if(dialect="sqlite"),
+    sa.Index("ix_c2c_log_record_time_us", "time_us").ddl_if(dialect="postgresql"),
+    sa.Index("ix_c2c_log_record_level_time", "level", "time_us").ddl_if(dialect="postgresql"),
+    sa.Index("ix_c2c_log_record_logger_name", "logger_name").ddl_if(dialect="postgresql"),
 )
 
 # The text columns that carry a record's origin and correlation, with the same name on the wire.

@@ -99,11 +99,12 @@ class Storage:
         step = int(seconds) * 1_000_000
         time_us = record_table.c.time_us
         with self.reader.connect() as connection:
-            low, high = connection.execute(
-                sa.select(sa.func.min(time_us), sa.func.max(time_us)).where(where)
-            ).one()
+            # Two statements: SQLite reads a lone min() or max() off the time index (a few rows),
+            # but scans every matching row for both in one SELECT.
+            low = connection.execute(sa.select(sa.func.min(time_us)).where(where)).scalar()
             if low is None:
                 return []
+            high = connection.execute(sa.select(sa.func.max(time_us)).where(where)).scalar()
             first, last = (int(low) // step) * step, (int(high) // step) * step
             if (last - first) // step + 1 > MAX_RANGE_BUCKETS:
                 return self._grouped_buckets(connection, where, seconds)
@@ -321,7 +322,7 @@ class SQLiteStorage(Storage):
                 if len(job.rows) == 1:
                     cursor.execute(self._insert_sql, job.rows[0])
                 else:
-                    cursor.executemany(self._insert_sql, job.rows)
+                    self._insert_many(cursor, job.rows)
                 job.stored = driver.total_changes - before
                 job.last_id = cursor.lastrowid
             cursor.execute("COMMIT")
@@ -349,6 +350,37 @@ class SQLiteStorage(Storage):
             sql = self._insert_sql.replace(self._marks, marks, 1)
             self._insert_by_nulls[nulls] = sql
         return sql, tuple(itertools.compress(row, map(operator.is_not, row, _NONES)))
+
+    def _insert_many(self, cursor: Any, rows: Sequence[Row]) -> None:
+        """``executemany`` of the rows, once per run of rows with the same ``None`` values.
+
+        Those are written ``NULL`` in the SQL (see :meth:`_insert_one`): a batch from one service
+        has a few patterns, in long runs, and each ``None`` bound costs more than the pattern
+        (~3,500 against ~1,500 CPU instructions per row, callgrind); the rows keep their order.
+        """
+        run: list[tuple[Any, ...]] = []
+        kept: tuple[bool, ...] = ()
+        for row in rows:
+            pattern = tuple(map(operator.is_not, row, _NONES))
+            if pattern != kept:
+                if run:
+                    cursor.executemany(self._insert_for(kept), run)
+                    run = []
+                kept = pattern
+            run.append(tuple(itertools.compress(row, pattern)))
+        if run:
+            cursor.executemany(self._insert_for(kept), run)
+
+    def _insert_for(self, kept: tuple[bool, ...]) -> str:
+        """The INSERT of the values ``kept`` (the others ``NULL``), cached by pattern (bounded)."""
+        nulls = tuple(not value for value in kept)
+        sql = self._insert_by_nulls.get(nulls)
+        if sql is None:
+            marks = "(" + ", ".join("NULL" if null else "?" for null in nulls) + ")"
+            sql = self._insert_sql.replace(self._marks, marks, 1)
+            if len(self._insert_by_nulls) < _MAX_NULL_PATTERNS:
+                self._insert_by_nulls[nulls] = sql
+        return sql
 
     def dispose(self) -> None:
         if self._checkpointer is not None:  # first: its last pass may take the write lock
