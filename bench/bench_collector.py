@@ -229,9 +229,20 @@ def raw_request(method: str, path: str, auth: str, body: bytes = b"", content_ty
 # ---- records ---------------------------------------------------------------------------------
 
 
+# uuids as the CollectorHandler makes them: a random prefix per sending process and a counter,
+# so that each sender inserts at one place of the uuid index (--uuid4: a random uuid per record,
+# which dirties one page of that index per record).
+UUID_PREFIX = os.urandom(10).hex()
+UUID4 = False
+
+
+def record_uuid(i: int) -> str:
+    return uuid.uuid4().hex if UUID4 else f"{UUID_PREFIX}{i:012x}"
+
+
 def wire_record(i: int, created: float) -> dict[str, Any]:
     return {
-        "uuid": uuid.uuid4().hex,
+        "uuid": record_uuid(i),
         "timestamp": "",
         "created": created,
         "level": 6,
@@ -283,7 +294,9 @@ def form_body(i: int) -> bytes:
 
 
 def _batch_worker(args: tuple[str, int, int, int, Any, Any]) -> int:
-    kind, port, batches, seed, start_event, _ = args
+    kind, port, batches, seed, start_event, uuid4 = args
+    global UUID_PREFIX, UUID4
+    UUID_PREFIX, UUID4 = os.urandom(10).hex(), uuid4  # each client process is one sender
     bodies = []
     for b in range(batches):
         base = seed * 10_000_000 + b * BATCH
@@ -337,7 +350,7 @@ def parallel(
     manager = multiprocessing.Manager()
     event = manager.Event()
     with multiprocessing.Pool(clients) as pool:
-        result = pool.map_async(worker, [(kind, port, amount, seed, event, None) for seed in range(clients)])
+        result = pool.map_async(worker, [(kind, port, amount, seed, event, UUID4) for seed in range(clients)])
         time.sleep(0.5 + (amount * 0.05 if worker is _batch_worker else 0.3))  # let them build their bodies
         cpu = group_cpu_seconds(pgid)
         begin = time.perf_counter()
@@ -536,7 +549,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of the single-record runs")
     parser.add_argument("--no-peer", action="store_true", help="skip Chronologer")
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    parser.add_argument(
+        "--uuid4", action="store_true", help="a random uuid per record (default: the CollectorHandler's)"
+    )
     args = parser.parse_args()
+    global UUID4
+    UUID4 = args.uuid4
     peer = not args.no_peer
     work = DATA / f"run-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)

@@ -16,11 +16,11 @@ import operator
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from math import isfinite
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
@@ -324,12 +324,12 @@ def _plain(values: Iterable[Any], depth: int) -> bool:
     (orjson makes those floats) and no container nested deeper than ``_MAX_DEPTH``."""
     for value in values:
         kind = type(value)
-        if kind is float:
-            if not -_INT64 < value < _INT64:
-                return False
-        elif kind is dict or kind is list:
-            if depth >= _MAX_DEPTH or not _plain(value.values() if kind is dict else value, depth + 1):
-                return False
+        if kind is float and not -_INT64 < value < _INT64:
+            return False
+        if (kind is dict or kind is list) and (
+            depth >= _MAX_DEPTH or not _plain(value.values() if kind is dict else value, depth + 1)
+        ):
+            return False
     return True
 
 

@@ -104,7 +104,7 @@ class Storage:
             low = connection.execute(sa.select(sa.func.min(time_us)).where(where)).scalar()
             if low is None:
                 return []
-            high = connection.execute(sa.select(sa.func.max(time_us)).where(where)).scalar()
+            high = connection.execute(sa.select(sa.func.max(time_us)).where(where)).scalar_one()
             first, last = (int(low) // step) * step, (int(high) // step) * step
             if (last - first) // step + 1 > MAX_RANGE_BUCKETS:
                 return self._grouped_buckets(connection, where, seconds)

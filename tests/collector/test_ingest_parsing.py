@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from unittest.mock import patch
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from c2cwsgiutils.collector import ingest
-from tests.collector.records import httphandler_form, ndjson, wire
+from tests.collector.records import BASE, httphandler_form, ndjson, wire
 
 FORM_TEXT = st.text(alphabet="ab=&%+;0C3A79fFé\x00 ", max_size=40)
 
@@ -94,3 +96,75 @@ def test_data_keeps_every_extra_field_and_unicode() -> None:
         "flag": True,
         "empty": None,
     }
+
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(["", "x" * 600, "a\x00b", "A" * 32, "0" * 32, "g" * 32, "INFO", "WARNING"]),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+FIELDS = [*wire(), "message", "name", "extra"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(FIELDS), max_size=4),  # fields to drop
+            st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=3),  # fields to set
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_ndjson_batches_give_the_rows_and_errors_of_the_general_path(
+    changes: list[tuple[list[str], dict[str, object]]],
+) -> None:
+    # parse_ndjson takes the usual records by a shorter path: whatever the record, it must give
+    # what the general path (one line at a time) gives.
+    lines = []
+    for drop, fields in changes:
+        record = wire()
+        for name in drop:
+            record.pop(name, None)
+        record.update(fields)
+        lines.append(json.dumps(record).encode())
+    with patch.object(ingest.time, "time", return_value=BASE):
+        batch = ingest.parse_ndjson(b"\n".join(lines), 10)
+        expected_rows, expected_errors = [], []
+        for number, line in enumerate(lines, 1):
+            try:
+                expected_rows.append(ingest._parse_line(line, BASE))
+            except ingest.BadRecord as exc:
+                expected_errors.append({"line": number, "error": str(exc)})
+    assert (batch.rows, batch.errors, batch.lines) == (expected_rows, expected_errors, len(lines))
+
+
+def test_usual_records_take_the_short_path() -> None:
+    # A c2cwsgiutils record, with extra fields of every kind: the short path gives its row.
+    record = wire(user={"name": "José", "tags": ["a", 1.5]}, ratio=0.1, flag=True, empty=None)
+    line = json.dumps(record).encode()
+    row = ingest._usual_row(orjson.loads(line), line, BASE)
+    assert row == ingest.record_to_row(record, BASE)
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    batch = ingest.parse_ndjson(ndjson(wire("[" * 100 + "{" * 100)), 10)
+    assert (batch.errors, batch.rows[0][4]) == ([], "[" * 100 + "{" * 100)
+
+
+def test_records_nested_too_deep_are_refused() -> None:
+    nested: object = 1
+    for _ in range(70):
+        nested = [nested]
+    batch = ingest.parse_ndjson(ndjson(wire(deep=nested)), 10)
+    assert batch.errors == [{"line": 1, "error": "nested deeper than 64 levels"}]

@@ -91,3 +91,23 @@ def test_single_rows_keep_every_pattern_of_missing_correlation_fields(db_url: st
     }
     assert got == expected
     storage.dispose()
+
+
+def test_a_batch_keeps_its_order_and_every_pattern_of_missing_fields(db_url: str) -> None:
+    # One insert of rows whose NULL columns change from row to row and in runs: each reads back
+    # with its own values and NULLs, with ids in the order of the batch.
+    storage = open_storage(db_url)
+    migrate(storage)
+    names = ("host", "request_id", "trace_id", "task_id")
+    patterns = [pattern for pattern in range(2 ** len(names)) for _ in range(1 + pattern % 3)]
+    rows, expected = [], []
+    for number, pattern in enumerate(patterns):
+        fields = {name: f"{name}-{number}" for bit, name in enumerate(names) if pattern >> bit & 1}
+        record = wire(f"row {number}", **{name: fields.get(name, "") for name in names})
+        rows.append(ingest.record_to_row(record, time.time()))
+        expected.append((f"row {number}", *(fields.get(name) for name in names)))
+    assert storage.insert(rows) == InsertResult(len(rows), 0)
+    assert storage.insert(rows) == InsertResult(0, len(rows))
+    stored = sorted(storage.range(build_filter({}, storage.dialect), 0, 1000), key=lambda row: row["id"])
+    assert [(row["message"], *(row[name] for name in names)) for row in stored] == expected
+    storage.dispose()
