@@ -77,6 +77,10 @@ _new_tuple: Final = tuple.__new__
 _random: Final = random.random
 # Reseeded in forked children by the random module itself; not Final, so that a test can replace it.
 _getrandbits = random.getrandbits
+_ZERO_TRACE_ID: Final = "0" * 32
+_ONE_TRACE_ID: Final = "0" * 31 + "1"
+_ZERO_SPAN_ID: Final = "0" * 16
+_ONE_SPAN_ID: Final = "0" * 15 + "1"
 _get_context: Final = context._CURRENT.get
 _set_context: Final = context._CURRENT.set
 _reset_context: Final = context._CURRENT.reset
@@ -234,9 +238,14 @@ class Span:
             parent = ctx[3]
         else:
             # Random ids (never all zeros, as W3C asks): getrandbits beats an os.urandom() call,
-            # and to_bytes().hex() beats "%016x" formatting.
-            trace_id = ctx[1] or (_getrandbits(128) or 1).to_bytes(16, "big").hex()
-            span_id = (_getrandbits(64) or 1).to_bytes(8, "big").hex()
+            # to_bytes().hex() beats "%016x" formatting, and a new trace draws both ids at once.
+            trace_id = ctx[1]
+            if trace_id:
+                span_id = (_getrandbits(64) or 1).to_bytes(8, "big").hex()
+            else:
+                ids = _getrandbits(192).to_bytes(24, "big").hex()
+                trace_id = ids[:32] if ids[:32] != _ZERO_TRACE_ID else _ONE_TRACE_ID
+                span_id = ids[32:] if ids[32:] != _ZERO_SPAN_ID else _ONE_SPAN_ID
             parent = ctx[2]
         self.trace_id = trace_id
         self.span_id = span_id
