@@ -1,9 +1,14 @@
 """The hot path of :mod:`c2cwsgiutils.spans`: span objects, their ids and their event.
 
 Compiled with mypyc when the package is built on a machine with a C compiler (see setup.py);
-the same file runs as plain Python otherwise, or with ``C2C_SPANS_PURE_PYTHON=1``. It holds only
+the same file runs as plain Python otherwise, or with ``C2C_PURE_PYTHON=1``. It holds only
 what every span goes through; :mod:`c2cwsgiutils.spans` is the public module (documentation,
 settings, the Pyramid tween). Each choice here is measured by bench/bench_spans.py.
+
+Compiled code checks the declared type of every value it reads: whatever comes from outside
+(loggers, handlers, thread objects, user values) is typed ``Any`` here, so that a value of
+another type than the stubs say (``propagate = 1`` from ``logging.config.fileConfig``, an int
+passed for a float) behaves as in plain Python instead of raising ``TypeError``.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from c2cwsgiutils import context
 from c2cwsgiutils.logging.record import RESERVED_ATTRIBUTES
 
 LOG: Final = logging.getLogger("c2cwsgiutils.spans")
+_LOGGER: Final[Any] = LOG  # read untyped (see above)
 INFO: Final = logging.INFO
 # The logger's own answers to isEnabledFor(level): logging clears this dict in place whenever a
 # level changes (Manager._clear_cache), so the dict itself can be kept.
-_ENABLED_CACHE: Final[dict[int, bool]] = getattr(LOG, "_cache", {})
+_ENABLED_CACHE: Final[dict[int, Any]] = getattr(LOG, "_cache", {})
 MESSAGE: Final = "span %s %s in %.3f ms"
 # Keys of the event itself; a user field with one of these names (or a LogRecord attribute's)
 # is renamed with a trailing underscore instead of clobbering it.
@@ -77,11 +83,13 @@ _new_tuple: Final = tuple.__new__
 _random: Final = random.random
 # Reseeded in forked children by the random module itself; not Final, so that a test can replace it.
 _getrandbits = random.getrandbits
+_hex: Final = bytes.hex
 _ZERO_TRACE_ID: Final = "0" * 32
 _ONE_TRACE_ID: Final = "0" * 31 + "1"
 _ZERO_SPAN_ID: Final = "0" * 16
 _ONE_SPAN_ID: Final = "0" * 15 + "1"
-_get_context: Final = context._CURRENT.get
+# The current context as a plain tuple of untyped values: context.bind() takes any value.
+_get_context: Final[Callable[[], tuple[Any, ...]]] = context._CURRENT.get
 _set_context: Final = context._CURRENT.set
 _reset_context: Final = context._CURRENT.reset
 _time: Final = time.time
@@ -145,7 +153,7 @@ class NullSpan:
     def append(self, key: str, value: Any) -> None:
         """Do nothing."""
 
-    def incr(self, key: str, n: float = 1) -> None:
+    def incr(self, key: str, n: Any = 1) -> None:
         """Do nothing."""
 
     def timeit(self, key: str) -> AbstractContextManager[None]:
@@ -241,11 +249,15 @@ class Span:
             # to_bytes().hex() beats "%016x" formatting, and a new trace draws both ids at once.
             trace_id = ctx[1]
             if trace_id:
-                span_id = (_getrandbits(64) or 1).to_bytes(8, "big").hex()
+                span_id = _hex((_getrandbits(64) or 1).to_bytes(8, "big"))
             else:
-                ids = _getrandbits(192).to_bytes(24, "big").hex()
-                trace_id = ids[:32] if ids[:32] != _ZERO_TRACE_ID else _ONE_TRACE_ID
-                span_id = ids[32:] if ids[32:] != _ZERO_SPAN_ID else _ONE_SPAN_ID
+                ids = _hex(_getrandbits(192).to_bytes(24, "big"))
+                trace_id = ids[:32]
+                span_id = ids[32:]
+                if trace_id == _ZERO_TRACE_ID:
+                    trace_id = _ONE_TRACE_ID
+                if span_id == _ZERO_SPAN_ID:
+                    span_id = _ONE_SPAN_ID
             parent = ctx[2]
         self.trace_id = trace_id
         self.span_id = span_id
@@ -320,7 +332,7 @@ class Span:
         else:
             target[leaf] = [value]
 
-    def incr(self, key: str, n: float = 1) -> None:
+    def incr(self, key: str, n: Any = 1) -> None:
         """Add ``n`` to the numeric field ``key`` (0 when missing)."""
         target, leaf = self._container(key)
         target[leaf] = target.get(leaf, 0) + n
@@ -343,8 +355,8 @@ def span(name: str, sample: float | None = None) -> Span | NullSpan:
     if STATE.events:
         enabled = _ENABLED_CACHE.get(INFO)
         if enabled is None:
-            enabled = LOG.isEnabledFor(INFO)
-        if enabled and not LOG.disabled and _get_context().sampled:
+            enabled = _LOGGER.isEnabledFor(INFO)
+        if enabled and not _LOGGER.disabled and _get_context()[4]:  # sampled
             return Span(name, sample)
     if sample is None:
         found = _NULLS.get(name)
@@ -355,7 +367,7 @@ def span(name: str, sample: float | None = None) -> Span | NullSpan:
 
 def root_span(name: str, sample: float | None = None) -> Span | NullSpan:
     """See :func:`c2cwsgiutils.spans.root_span`."""
-    if STATE.events and LOG.isEnabledFor(INFO) and _get_context().sampled:
+    if STATE.events and _LOGGER.isEnabledFor(INFO) and _get_context()[4]:  # sampled
         return Span(name, sample, root=True)
     return null(name, sample)
 
@@ -374,7 +386,7 @@ class Emitter:
     """
 
     def __init__(self, logger: logging.Logger, level: int, pathname: str, func: str) -> None:
-        self.logger = logger
+        self.logger: Any = logger
         self.level = level
         self.pathname = pathname
         self.func = func
@@ -468,7 +480,7 @@ class Emitter:
         if logger.disabled:
             return
         found = False
-        current: logging.Logger | None = logger
+        current: Any = logger
         while current is not None:
             for handler in current.handlers:
                 found = True

@@ -355,3 +355,21 @@ def test_random_ids_are_never_all_zeros(events: Collect, monkeypatch: pytest.Mon
     with span("work") as s:
         pass
     assert (s.trace_id, s.span_id) == ("0" * 31 + "1", "0" * 15 + "1")
+
+
+def test_values_of_other_types_than_the_stubs_say_work_as_in_plain_python(events: Collect) -> None:
+    # logging.config.fileConfig sets propagate (and disabled) to ints; context.bind takes any value.
+    parent = logging.getLogger("c2cwsgiutils")
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    saved = (parent.propagate, logger.propagate, logger.disabled)
+    parent.propagate, logger.propagate, logger.disabled = 0, 1, 0  # type: ignore[assignment]
+    try:
+        with context.bind(sampled=1, kind=7), span("work") as s:
+            s.incr("count")
+            s.incr("count", 2)
+            s.incr("ratio", 0.5)
+        (event,) = events.events
+        assert (event["count"], event["ratio"]) == (3, 0.5)
+        assert type(event["count"]) is int
+    finally:
+        parent.propagate, logger.propagate, logger.disabled = saved
