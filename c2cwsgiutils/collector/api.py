@@ -17,7 +17,6 @@ from c2cwsgiutils.collector.auth import AuthError
 from c2cwsgiutils.collector.filters import FilterError, build_filter
 from c2cwsgiutils.collector.query_language import QuerySyntaxError
 from c2cwsgiutils.collector.state import CollectorState, get_state
-from c2cwsgiutils.collector.storage import Arrival
 from c2cwsgiutils.collector.timeline import bucket_seconds, group_buckets, zone
 
 __all__ = ["ApiError", "error_answer", "error_for", "includeme", "ingest_answer", "json_bytes"]
@@ -200,13 +199,11 @@ def ingest_answer(
     limit = state.settings.max_body_bytes
     body = read_body(content_length, stream, limit)
     if content_type == FORM_TYPE:
-        # Announced before parsing: a commit starting meanwhile waits to take this record along.
-        with state.storage.arrival() as arrival:
-            try:
-                row = ingest.parse_form_body(body)
-            except (ingest.BadRecord, ValueError) as exc:
-                raise ApiError(400, "invalid_record", str(exc)) from None
-            return _store_one(state, row, arrival)
+        try:
+            row = ingest.parse_form_body(body)
+        except (ingest.BadRecord, ValueError) as exc:
+            raise ApiError(400, "invalid_record", str(exc)) from None
+        return _store_one(state, row)
     try:
         body = ingest.decode_body(body, content_encoding, limit)
     except ingest.BodyTooLarge as exc:
@@ -214,12 +211,11 @@ def ingest_answer(
     except ValueError as exc:
         raise ApiError(400, "invalid_body", str(exc)) from None
     if content_type == "application/json":
-        with state.storage.arrival() as arrival:
-            try:
-                row = ingest.parse_json_object(body)
-            except ingest.BadRecord as exc:
-                raise ApiError(400, "invalid_record", str(exc)) from None
-            return _store_one(state, row, arrival)
+        try:
+            row = ingest.parse_json_object(body)
+        except ingest.BadRecord as exc:
+            raise ApiError(400, "invalid_record", str(exc)) from None
+        return _store_one(state, row)
     if content_type in NDJSON_TYPES:
         return _store_batch(state, body)
     raise ApiError(
@@ -241,8 +237,8 @@ def _post(request: Any, state: CollectorState) -> Any:
     return _json_response(answer, status)
 
 
-def _store_one(state: CollectorState, row: tuple[Any, ...], arrival: Arrival) -> tuple[int, dict[str, Any]]:
-    result = state.storage.insert([row], arrival)
+def _store_one(state: CollectorState, row: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
+    result = state.storage.insert([row])
     if result.stored:
         return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
     return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}

@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from c2cwsgiutils.collector.checkpoint import Checkpointer
 from c2cwsgiutils.collector.schema import INSERT_COLUMNS, TABLE_NAME, record_table
 
-__all__ = ["Arrival", "InsertResult", "PostgresStorage", "SQLiteStorage", "Storage", "open_storage"]
+__all__ = ["InsertResult", "PostgresStorage", "SQLiteStorage", "Storage", "open_storage"]
 
 LOG = logging.getLogger(__name__)
 
@@ -35,9 +35,6 @@ Row = tuple[Any, ...]  # values in INSERT_COLUMNS order, ``data`` already JSON t
 MAX_RANGE_BUCKETS = 20_000
 _NONES = itertools.repeat(None)
 _MAX_NULL_PATTERNS = 64  # single-row INSERT statements kept by pattern of NULL values (sqlite3 caches 128)
-# Seconds a SQLite writer waits at most for the records announced by arrival() (being parsed now)
-# before it commits without them: the wait is for CPU work of other threads, normally ~0.1 ms.
-COMPANION_WAIT = 0.002
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # SQLite: a WAL file that starts over is cut back to this size
 
 SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
@@ -63,20 +60,9 @@ class Storage:
 
     # ---- writes ----------------------------------------------------------------------------
 
-    def insert(self, rows: Sequence[Row], arrival: Arrival | None = None) -> InsertResult:
-        """Insert rows in one committed transaction, skipping those whose ``uuid`` exists.
-
-        ``arrival``: what :meth:`arrival` gave for these rows, if they were announced.
-        """
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Insert rows in one committed transaction, skipping those whose ``uuid`` exists."""
         raise NotImplementedError
-
-    def arrival(self) -> Arrival:
-        """A context manager announcing rows that will be inserted soon (parsed now).
-
-        A writer of the group commit that starts meanwhile waits for them (briefly) so that one
-        commit serves both; pass it to :meth:`insert`. The backends without a group commit ignore it.
-        """
-        return Arrival(None)
 
     def _existing_id(self, uuid: str) -> int | None:
         with self.reader.connect() as connection:
@@ -226,38 +212,23 @@ class SQLiteStorage(Storage):
         # file beside the database: waiting there wakes up as soon as the lock is free, where
         # SQLite's own busy handler sleeps for up to 100 ms between attempts.
         self._write_lock = threading.Lock()
-        self._pending_lock = threading.Lock()  # guards the four attributes below
+        self._pending_lock = threading.Lock()
         self._pending: list[_Job] = []
-        self._arriving = 0  # announced rows not queued yet (see arrival())
-        self._companions: Any = None  # a held lock, released when _arriving drops to 0
         database = parsed.database
         self._lock_path = f"{database}-writelock" if database and database != ":memory:" else None
         self._lock_file: Any = None
         self._writer: Any = None
         self._checkpointer: Checkpointer | None = None
 
-    def arrival(self) -> Arrival:
-        return Arrival(self)
-
-    def insert(self, rows: Sequence[Row], arrival: Arrival | None = None) -> InsertResult:
-        """Group commit: the thread that gets the lock writes every waiting job in one transaction.
-
-        Before it does, it waits (at most ``COMPANION_WAIT``) for the rows announced by
-        :meth:`arrival` that other threads are still parsing: under concurrent single-record
-        requests, several records then share one commit (and most of their WAL pages) where each
-        would otherwise be committed alone, their parsing being spread over the previous commit.
-        """
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Group commit: the thread that gets the lock writes every waiting job in one transaction."""
         if not rows:
             return InsertResult(0, 0)
         job = _Job(rows)
         with self._pending_lock:
             self._pending.append(job)
-            if arrival is not None and arrival.storage is self:
-                arrival.storage = None
-                self._arrived()
         with self._write_lock:
             if not job.done:
-                self._wait_for_companions()
                 with self._pending_lock:
                     jobs, self._pending = self._pending, []
                 self._write_locked(jobs)
@@ -267,29 +238,6 @@ class SQLiteStorage(Storage):
         if len(rows) == 1:
             first_id = job.last_id if job.stored else (self._existing_id(rows[0][0]) if rows[0][0] else None)
         return InsertResult(job.stored, len(rows) - job.stored, first_id)
-
-    def _announce(self) -> None:
-        with self._pending_lock:
-            self._arriving += 1
-
-    def _arrived(self) -> None:
-        # Under _pending_lock: one announced row is queued (or will never be): the last one wakes
-        # the writer waiting for them.
-        self._arriving -= 1
-        if not self._arriving and self._companions is not None:
-            self._companions.release()
-            self._companions = None
-
-    def _wait_for_companions(self) -> None:
-        with self._pending_lock:
-            if not self._arriving:
-                return
-            companions = self._companions = threading.Lock()
-            companions.acquire()
-        if not companions.acquire(timeout=COMPANION_WAIT):
-            with self._pending_lock:
-                if self._companions is companions:
-                    self._companions = None
 
     def _flock(self) -> None:
         import fcntl
@@ -371,7 +319,7 @@ class SQLiteStorage(Storage):
             for job in jobs:
                 before = driver.total_changes
                 if len(job.rows) == 1:
-                    cursor.execute(*self._insert_one(job.rows[0]))
+                    cursor.execute(self._insert_sql, job.rows[0])
                 else:
                     cursor.executemany(self._insert_sql, job.rows)
                 job.stored = driver.total_changes - before
@@ -416,27 +364,6 @@ class SQLiteStorage(Storage):
         super().dispose()
 
 
-class Arrival:
-    """Rows announced to a storage's group commit (see :meth:`Storage.arrival`), until inserted."""
-
-    __slots__ = ("storage",)
-
-    def __init__(self, storage: SQLiteStorage | None) -> None:
-        self.storage = storage  # None once inserted (or for a backend without a group commit)
-
-    def __enter__(self) -> Arrival:
-        if self.storage is not None:
-            self.storage._announce()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        storage = self.storage
-        if storage is not None:  # never inserted (bad record, error): nothing to wait for
-            self.storage = None
-            with storage._pending_lock:
-                storage._arrived()
-
-
 @dataclass
 class _Job:
     """Rows of one caller waiting for the group commit, and what became of them."""
@@ -478,7 +405,7 @@ class PostgresStorage(Storage):
             "ON CONFLICT (uuid) DO NOTHING"
         )
 
-    def insert(self, rows: Sequence[Row], arrival: Arrival | None = None) -> InsertResult:
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
         if not rows:
             return InsertResult(0, 0)
         raw = self.engine.raw_connection()
