@@ -15,7 +15,7 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["c2cwsgiutils/_spans_core.py"]
+COMPILED = ["c2cwsgiutils/_spans_core.py", "c2cwsgiutils/collector/_form_core.py"]
 
 
 def _warn(message: str) -> None:
