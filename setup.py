@@ -31,7 +31,7 @@ def _extensions() -> list[Any]:
         _warn("mypyc is not installed")
         return []
     try:
-        return list(mypycify(COMPILED, opt_level="3", debug_level="0"))
+        return list(mypycify(COMPILED, opt_level="3", debug_level="0", group_name="c2cwsgiutils"))
     except (Exception, SystemExit) as exc:  # mypy reports type errors by exiting
         _warn(f"mypyc failed ({exc})")
         return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,15 +20,25 @@ from c2cwsgiutils import _compiled, spans
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_spans_hot_path_runs_compiled() -> None:
+def _compiled_modules() -> list[str]:
+    """The modules setup.py compiles (its COMPILED list), as dotted names."""
+    listed = re.search(r"^COMPILED = \[(.*)\]$", (ROOT / "setup.py").read_text(), re.MULTILINE)
+    assert listed is not None
+    paths = re.findall(r'"([^"]+)\.py"', listed.group(1))
+    return [path.replace("/", ".") for path in paths]
+
+
+@pytest.mark.parametrize("name", _compiled_modules())
+def test_every_hot_path_runs_compiled(name: str) -> None:
     if _compiled._pure():
         pytest.skip("C2C_PURE_PYTHON is set")
-    assert spans.compiled, (
-        "c2cwsgiutils/_spans_core.py runs as plain Python: `make install` (pip install -e .) "
-        "compiles it with mypyc; see the warnings it printed"
+    importlib.import_module("c2cwsgiutils.collector.ingest")  # loads the collector's through _compiled
+    module = _compiled.load(name)
+    assert _compiled.is_compiled(module), (
+        f"{module.__file__} runs as plain Python: `make install` (pip install -e .) compiles it "
+        "with mypyc; see the warnings it printed"
     )
-    assert spans._core.__file__ is not None
-    assert not spans._core.__file__.endswith(".py")
+    assert spans.compiled
 
 
 def test_the_span_tests_pass_on_the_plain_python_source() -> None:
