@@ -11,13 +11,22 @@ PORT ?= 8080
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# The modules setup.py compiles with mypyc (the list is setup.py's COMPILED).
+COMPILED := $(shell sed -n 's/^COMPILED = \[\(.*\)\]/\1/p' setup.py | tr -d '",')
+
 $(VENV)/.installed: pyproject.toml setup.py acceptance_tests/app/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]' -e acceptance_tests/app
+	touch $@ $(VENV)/.compiled
+
+# A compiled module's source changed: compile it again (c2cwsgiutils._compiled runs the source,
+# with a warning, while its build is older than it).
+$(VENV)/.compiled: $(COMPILED) | $(VENV)/.installed
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.installed browser  ## Create .venv with the package, every extra and the dev tools
+install: $(VENV)/.compiled browser  ## Create .venv with the package (hot paths compiled), every extra and the dev tools
 
 # The UI tests drive Debian's chromium with Playwright (never `playwright install`).
 .PHONY: browser

@@ -122,11 +122,8 @@ def collector(db_url: str, port: int, log: Path) -> Any:
         "--db-url",
         db_url,
     ]
-    env = {
-        "PYTHONPATH": str(ROOT),
-        "C2C_COLLECTOR_TOKENS": "logger:admin:secret",
-        "C2C_COLLECTOR_WORKERS": "2",
-    }
+    # The server's default processes (one with SQLite, two with PostgreSQL): what users run.
+    env = {"PYTHONPATH": str(ROOT), "C2C_COLLECTOR_TOKENS": "logger:admin:secret"}
     return running(argv, env, port, log)
 
 

@@ -7,7 +7,9 @@
    lock and filter calls), and to the JSON handler / a text handler writing to /dev/null (adds the
    formatting); beside it one plain ``logger.info`` with two extras and, as a peer, an
    OpenTelemetry SDK span with two attributes (in its own venv under bench/.peers/otel, no
-   exporter). Targets: on <= 5 us (the list handler), off <= 0.5 us.
+   exporter). Targets: on <= 5 us (the list handler), off <= 0.5 us. The hot path is compiled with
+   mypyc at installation (setup.py); the three target cases are also measured on the plain Python
+   build (C2C_PURE_PYTHON=1, in a child process), alternating with the others.
 2. Celery: a task run eagerly (``task.apply()``) and a task published to kombu's in-memory broker
    (``apply_async``), bare app vs app with ``c2cwsgiutils.celery.setup``: the signals are
    process-wide, so the integration is connected/disconnected between alternating rounds.
@@ -17,6 +19,7 @@ Prints medians of several alternating repetitions, per operation, and the ratios
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import statistics
@@ -109,7 +112,7 @@ def bench_spans() -> None:
     drop = Drop()
     append = Append()
     devnull = open(os.devnull, "w")  # noqa: SIM115
-    json = JsonLogHandler(devnull)
+    json_handler = JsonLogHandler(devnull)
     text = logging.StreamHandler(devnull)
     text.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     otel = otel_python()
@@ -148,12 +151,20 @@ def bench_spans() -> None:
         out = subprocess.run([str(otel), "-c", OTEL_SNIPPET, str(N)], capture_output=True, check=True)
         return float(out.stdout)
 
+    def plain_python() -> dict[str, float]:
+        """The same target cases in a child process running the plain Python build."""
+        env = {**os.environ, "C2C_PURE_PYTHON": "1"}
+        out = subprocess.run(
+            [sys.executable, __file__, "--plain-python-child"], env=env, capture_output=True, check=True
+        )
+        return dict(json.loads(out.stdout))
+
     cases: dict[str, Callable[[], float]] = {
         "span, events off (C2C_SPANS_EVENTS=false)": off_setting,
         "span, events off (no logging configured)": off_no_logging,
         "span, events on, handler appends to a list": on(append),
         "span, events on, logging.Handler drops them": on(drop),
-        "span, events on, JsonLogHandler to /dev/null": on(json),
+        "span, events on, JsonLogHandler to /dev/null": on(json_handler),
         "span, events on, text handler to /dev/null": on(text),
         "peer: logger.info + 2 extras, handler drops": plain_log,
         "peer: OpenTelemetry SDK span + 2 attributes": otel_span,
@@ -163,6 +174,8 @@ def bench_spans() -> None:
     for _ in range(REPS):
         for name, case in cases.items():
             results[name].append(case())
+        for name, value in plain_python().items():
+            results.setdefault(f"plain Python build: {name[6:]}", []).append(value)
     logger.handlers[:] = []
     logger.propagate = True
     devnull.close()
@@ -174,7 +187,8 @@ def bench_spans() -> None:
         "span, events off (no logging configured)": 0.5,
         "span, events on, handler appends to a list": 5.0,
     }
-    print(f"\nspan enter/exit with two fields ({REPS} alternating reps x {N}; CPU us/op)")
+    build = "compiled (mypyc)" if spans.compiled else "plain Python (not compiled!)"
+    print(f"\nspan enter/exit with two fields ({REPS} alternating reps x {N}; CPU us/op; {build})")
     print(f"{'case':46} {'median':>8} {'best':>8} {'vs on':>7}  target")
     for name, value in medians.items():
         target = targets.get(name)
@@ -239,6 +253,28 @@ def bench_celery() -> None:
             print(f"{title + ', ' + label:62} {value:8.1f} {value - bare:8.1f}us {value / bare:6.2f}x")
 
 
+def plain_python_child() -> None:
+    """Print the target cases' CPU us/op as JSON (run with C2C_PURE_PYTHON=1 by bench_spans)."""
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    append = Append()
+    assert not spans.compiled
+    results = {}
+    spans.configure(events=False)
+    logger.setLevel(logging.INFO)
+    results["span, events off (C2C_SPANS_EVENTS=false)"] = per_op(two_fields)
+    spans.configure(events=True)
+    logger.setLevel(logging.NOTSET)
+    results["span, events off (no logging configured)"] = per_op(two_fields)
+    logger.setLevel(logging.INFO)
+    logger.handlers[:] = [append]
+    logger.propagate = False
+    results["span, events on, handler appends to a list"] = per_op(two_fields)
+    print(json.dumps(results))
+
+
 if __name__ == "__main__":
-    bench_spans()
-    bench_celery()
+    if "--plain-python-child" in sys.argv:
+        plain_python_child()
+    else:
+        bench_spans()
+        bench_celery()

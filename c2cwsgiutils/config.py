@@ -130,7 +130,7 @@ class Setting(Generic[T]):
         value = env.get(self.env)
         if value is not None and value != "":
             return value
-        if settings is not None:
+        if settings is not None and self.ini:  # an empty ini key: environment only
             value = settings.get(self.ini)
             if value is not None and value != "":
                 return value

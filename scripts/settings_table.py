@@ -37,9 +37,8 @@ def table() -> str:
         if isinstance(default, bool):
             shown = f"`{str(default).lower()}`"
         meaning = setting.help.replace("|", "\\|").replace("\n", " ")
-        lines.append(
-            f"| `{setting.env}` | `{setting.ini}` | {setting.convert.type_name} | {shown} | {meaning} |"
-        )
+        ini = f"`{setting.ini}`" if setting.ini else "(env only)"
+        lines.append(f"| `{setting.env}` | {ini} | {setting.convert.type_name} | {shown} | {meaning} |")
     return "\n".join(lines)
 
 

@@ -351,7 +351,25 @@ def test_lowering_the_level_of_the_spans_logger_turns_events_on_at_once() -> Non
 
 
 def test_random_ids_are_never_all_zeros(events: Collect, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spans, "_getrandbits", lambda bits: 0)
+    monkeypatch.setattr(spans._core, "_getrandbits", lambda bits: 0)
     with span("work") as s:
         pass
     assert (s.trace_id, s.span_id) == ("0" * 31 + "1", "0" * 15 + "1")
+
+
+def test_values_of_other_types_than_the_stubs_say_work_as_in_plain_python(events: Collect) -> None:
+    # logging.config.fileConfig sets propagate (and disabled) to ints; context.bind takes any value.
+    parent = logging.getLogger("c2cwsgiutils")
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    saved = (parent.propagate, logger.propagate, logger.disabled)
+    parent.propagate, logger.propagate, logger.disabled = 0, 1, 0  # type: ignore[assignment]
+    try:
+        with context.bind(sampled=1, kind=7), span("work") as s:
+            s.incr("count")
+            s.incr("count", 2)
+            s.incr("ratio", 0.5)
+        (event,) = events.events
+        assert (event["count"], event["ratio"]) == (3, 0.5)
+        assert type(event["count"]) is int
+    finally:
+        parent.propagate, logger.propagate, logger.disabled = saved

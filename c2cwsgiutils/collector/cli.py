@@ -9,7 +9,8 @@
 
 ``serve`` applies the migrations once in the master process (unless
 ``C2C_COLLECTOR_AUTO_MIGRATE=false``), then runs granian (default; HTTP and keep-alive handled
-in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each) or
+in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each;
+one process with SQLite unless told otherwise) or
 gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
 migration): see :mod:`c2cwsgiutils.collector.relay`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
@@ -111,6 +112,7 @@ def _serve_granian(settings: Any) -> int:
 
     LOG.info("Collector listening on http://%s:%d/api/v1/record (granian)", settings.host, settings.port)
     from c2cwsgiutils.collector import app
+    from c2cwsgiutils.collector.settings import serve_workers
 
     Granian(
         # Granian turns a dotted target into a path relative to the working directory and walks up
@@ -121,7 +123,7 @@ def _serve_granian(settings: Any) -> int:
         address=settings.host,
         port=settings.port,
         interface=Interfaces.WSGI,
-        workers=settings.workers,
+        workers=serve_workers(settings),
         blocking_threads=settings.threads,
         websockets=False,
         respawn_failed_workers=True,
@@ -134,12 +136,14 @@ def _serve_gunicorn(settings: Any) -> int:
     """gunicorn with gthread workers: threads serve the keep-alive connections."""
     from gunicorn.app.base import BaseApplication
 
+    from c2cwsgiutils.collector.settings import serve_workers
+
     host = (
         f"[{settings.host}]" if ":" in settings.host and not settings.host.startswith("[") else settings.host
     )
     options = {
         "bind": f"{host}:{settings.port}",
-        "workers": settings.workers,
+        "workers": serve_workers(settings),
         "worker_class": "gthread",
         "threads": settings.threads,
         "keepalive": 75,

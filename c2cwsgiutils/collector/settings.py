@@ -12,7 +12,7 @@ from typing import Any
 
 from c2cwsgiutils import config
 
-__all__ = ["DEFAULT_DB_URL", "DEFAULT_PORT", "CollectorSettings", "collector_settings"]
+__all__ = ["DEFAULT_DB_URL", "DEFAULT_PORT", "CollectorSettings", "collector_settings", "serve_workers"]
 
 DEFAULT_DB_URL = "sqlite:///var/collector.sqlite"
 DEFAULT_PORT = 8090
@@ -104,9 +104,10 @@ PORT = config.declare(
 WORKERS = config.declare(
     "C2C_COLLECTOR_WORKERS",
     "c2c.collector.workers",
-    2,
-    config.bounded(config.as_int, minimum=1, maximum=64),
-    "gunicorn worker processes of `c2cwsgiutils-logs serve`.",
+    0,
+    config.bounded(config.as_int, minimum=0, maximum=64),
+    "Worker processes of `c2cwsgiutils-logs serve`. 0: one with SQLite (a single writing process keeps "
+    "its page cache across commits and never waits for another one), two with PostgreSQL and in relay mode.",
     feature="collector",
 )
 THREADS = config.declare(
@@ -238,6 +239,13 @@ class CollectorSettings:
             forward_spool_max_bytes=FORWARD_SPOOL_MAX_BYTES.get(settings),
             forward_batch_age=FORWARD_BATCH_AGE.get(settings),
         )
+
+
+def serve_workers(settings: CollectorSettings) -> int:
+    """The worker processes ``serve`` runs: ``settings.workers``, or its default for the storage."""
+    if settings.workers:
+        return settings.workers
+    return 1 if settings.db_url.startswith("sqlite") and not settings.forward_url else 2
 
 
 def collector_settings(registry: Any) -> CollectorSettings:

@@ -19,7 +19,7 @@ from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
 from c2cwsgiutils.logging.record import constant_fields, record_to_dict, record_to_json
 from c2cwsgiutils.logging.spool import Spool
 
-__all__ = ["Item", "Sender", "Source", "serialise"]
+__all__ = ["Item", "Message", "Sender", "Source", "serialise"]
 
 LOG = logging.getLogger("c2cwsgiutils.logging.collector_handler")
 
@@ -31,7 +31,10 @@ _ENCODER = json.JSONEncoder(default=repr, separators=(",", ":"), allow_nan=False
 # then says why); the caller's correlation context (used unless the record carries its own); the
 # formatted traceback (``None`` without ``exc_info``: formatted at emit time, while the exception
 # and its frames are what they were). The sender serialises the rest.
-Item = tuple[logging.LogRecord, str | None, context.Context, str | None]
+# The message as captured by emit: formatted, or its format and arguments when these cannot change
+# (formatted here, in the sender thread), or None when formatting failed.
+Message = str | tuple[str, tuple[Any, ...]] | None
+Item = tuple[logging.LogRecord, Message, context.Context, str | None]
 
 
 class Source(Protocol):
@@ -69,6 +72,13 @@ def serialise(item: Item, service: str, uuid: str, constant: str | None = None) 
     """
     record, message, ctx, exc_text = item
     attributes = dict(record.__dict__)  # a copy: the record may still be in other handlers' hands
+    if type(message) is tuple:
+        form, args = message
+        try:
+            message = form % args
+        except Exception:  # the schema's fallback, with the format and arguments emit captured
+            attributes["msg"], attributes["args"] = form, args
+            message = None
     if message is not None:
         attributes["msg"] = message
         attributes["args"] = None

@@ -33,7 +33,7 @@ from collections import deque
 from typing import Any
 
 from c2cwsgiutils import config, context
-from c2cwsgiutils.logging._collector_sender import Item, Sender, serialise
+from c2cwsgiutils.logging._collector_sender import Item, Message, Sender, serialise
 from c2cwsgiutils.logging.record import constant_fields
 from c2cwsgiutils.logging.spool import Spool
 
@@ -128,6 +128,8 @@ FLUSH_TIMEOUT = config.declare(
 
 
 _get_context = context._CURRENT.get  # context.current() without a Python frame: emit is hot
+# Types whose values never change: %-formatting them later gives the same message.
+_IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
 _format_exception = logging.Formatter().formatException
 
 
@@ -270,13 +272,23 @@ class CollectorHandler(logging.Handler):
         try:
             if self._needs_start:
                 self._start_in_child()
-            message: str | None
+            message: Message
             try:
                 msg = record.msg
                 message = msg if type(msg) is str else str(msg)
                 args = record.args
                 if args:
-                    message = message % args
+                    # Arguments that cannot change (a tuple of str, int, float ...) give the same
+                    # message later: the sender thread formats it. Anything else is formatted now.
+                    if type(args) is tuple:
+                        for arg in args:
+                            if type(arg) not in _IMMUTABLE:
+                                message = message % args
+                                break
+                        else:
+                            message = (message, args)
+                    else:
+                        message = message % args
             except Exception:
                 message = None  # the sender writes the schema's fallback (msg, args and the error)
             exc_text = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -51,6 +52,22 @@ def _wal_restarts(path: Path) -> int:
         return int.from_bytes(wal.read(16)[12:16], "big")
 
 
+def _backfilled(path: Path) -> bool:
+    # The wal-index (-shm, native byte order): mxFrame, the last valid frame, at offset 16 of its
+    # header; nBackfill, the frames already copied into the database, at offset 96. A writer
+    # starts the WAL over only when every frame was copied (the records may be in the database
+    # file while an index page still is not).
+    data = Path(f"{path}-shm").read_bytes()[:100]
+    return int.from_bytes(data[16:20], sys.byteorder) == int.from_bytes(data[96:100], sys.byteorder)
+
+
+def _wait_backfilled(path: Path) -> bool:
+    deadline = time.monotonic() + 20
+    while not _backfilled(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _backfilled(path)
+
+
 def test_the_wal_starts_over_once_checkpointed_and_stays_small(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     storage = open_storage(f"sqlite:///{path}")
@@ -59,6 +76,7 @@ def test_the_wal_starts_over_once_checkpointed_and_stays_small(tmp_path: Path) -
         now = time.time()
         storage.insert([ingest.record_to_row(wire(f"r{i}"), now) for i in range(2000)])
         assert _wait_for(path, 2000) == 2000
+        assert _wait_backfilled(path)
         restarts = _wal_restarts(path)
         storage.insert([ingest.record_to_row(wire("next"), now)])
         assert _wal_restarts(path) == restarts + 1

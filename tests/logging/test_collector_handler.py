@@ -544,6 +544,25 @@ def test_a_record_ships_the_message_of_emit_time_though_its_args_change_later(se
     assert server.messages() == ["items: ['a']"]
 
 
+def test_a_message_formatted_in_the_sender_is_the_one_of_emit_time(server, make_handler) -> None:
+    # Immutable arguments are %-formatted by the sender thread, with the format emit saw: a later
+    # handler changing the record (a redacting one, say) does not change what was shipped.
+    class Rewrite(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            record.msg, record.args = "rewritten %s", ("later",)
+
+    log = logger_for(make_handler(server.url, batch_age=0.5))
+    log.addHandler(Rewrite())
+    log.info("user %s fetched %d items in %.1f s (%r, %s)", "alice", 3, 0.25, b"x", None)
+    log.info("%d items", "many")  # fails in the sender: the fallback shows what emit saw
+    wait_for(lambda: len(server.records) == 2)
+    records = [server.records[u] for u in server.order]
+    assert records[0]["msg"] == "user alice fetched 3 items in 0.2 s (b'x', None)"
+    assert "TypeError" in records[1]["msg"]
+    assert "%d items" in records[1]["msg"]
+    assert "rewritten" not in records[1]["msg"]
+
+
 def test_an_exception_record_ships_its_traceback_as_it_was_at_emit_time(server, make_handler) -> None:
     class ChangingError(Exception):
         def __init__(self) -> None:

@@ -1,0 +1,495 @@
+"""The hot path of :mod:`c2cwsgiutils.spans`: span objects, their ids and their event.
+
+Compiled with mypyc when the package is built on a machine with a C compiler (see setup.py);
+the same file runs as plain Python otherwise, or with ``C2C_PURE_PYTHON=1``. It holds only
+what every span goes through; :mod:`c2cwsgiutils.spans` is the public module (documentation,
+settings, the Pyramid tween). Each choice here is measured by bench/bench_spans.py.
+
+Compiled code checks the declared type of every value it reads: whatever comes from outside
+(loggers, handlers, thread objects, user values) is typed ``Any`` here, so that a value of
+another type than the stubs say (``propagate = 1`` from ``logging.config.fileConfig``, an int
+passed for a float) behaves as in plain Python instead of raising ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
+from typing import Any, Final
+
+from c2cwsgiutils import context
+from c2cwsgiutils.logging.record import RESERVED_ATTRIBUTES
+
+LOG: Final = logging.getLogger("c2cwsgiutils.spans")
+_LOGGER: Final[Any] = LOG  # read untyped (see above)
+INFO: Final = logging.INFO
+# The logger's own answers to isEnabledFor(level): logging clears this dict in place whenever a
+# level changes (Manager._clear_cache), so the dict itself can be kept.
+_ENABLED_CACHE: Final[dict[int, Any]] = getattr(LOG, "_cache", {})
+MESSAGE: Final = "span %s %s in %.3f ms"
+# Keys of the event itself; a user field with one of these names (or a LogRecord attribute's)
+# is renamed with a trailing underscore instead of clobbering it.
+EVENT_KEYS: Final = frozenset(("span_name", "start", "duration_ms", "status", "error_type"))
+_TAKEN: Final = RESERVED_ATTRIBUTES | EVENT_KEYS
+
+_FIELDS: Final = (
+    "request_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "sampled",
+    "kind",
+    "task_id",
+    "span_path",
+    "route",
+    "tracestate",
+)
+
+
+def check_context_layout() -> None:
+    """Make sure :class:`context.Context` has the fields spans build by position.
+
+    A span's context is the current one with its ids and name replaced: built as a tuple by
+    position (``tuple.__new__(Context, (ctx[0], trace_id, ..., ctx[9]))``), about twice as fast as
+    ``_replace``. A change of the fields is caught here, at import time.
+    """
+    fields = context.Context._fields
+    if fields != _FIELDS:
+        raise RuntimeError(f"context.Context fields changed: {fields}; update c2cwsgiutils._spans_core")
+
+
+check_context_layout()
+
+
+class State:
+    """Whether span events are on in this process (set by :func:`c2cwsgiutils.spans.configure`)."""
+
+    def __init__(self, events: bool) -> None:
+        self.events = events
+
+
+STATE: Final = State(True)
+
+_Context: Final = context.Context
+_new_tuple: Final = tuple.__new__
+_random: Final = random.random
+# Reseeded in forked children by the random module itself; not Final, so that a test can replace it.
+_getrandbits = random.getrandbits
+_hex: Final = bytes.hex
+_ZERO_TRACE_ID: Final = "0" * 32
+_ONE_TRACE_ID: Final = "0" * 31 + "1"
+_ZERO_SPAN_ID: Final = "0" * 16
+_ONE_SPAN_ID: Final = "0" * 15 + "1"
+# The current context as a plain tuple of untyped values: context.bind() takes any value.
+_get_context: Final[Callable[[], tuple[Any, ...]]] = context._CURRENT.get
+_set_context: Final = context._CURRENT.set
+_reset_context: Final = context._CURRENT.reset
+_time: Final = time.time
+_perf_counter: Final = time.perf_counter
+_START_TIME: Final[float] = getattr(logging, "_startTime", time.time())
+_LOG_RECORD: Final = logging.LogRecord
+_new_object: Final = object.__new__
+_MODULES: Final = sys.modules
+# The logging module's globals, read per record (logThreads...) as the standard library does:
+# a dict lookup costs less than a module attribute's.
+_LOGGING: Final[dict[str, Any]] = vars(logging)
+# Captured at import: a logger class, or a patch of the standard one (an SDK wrapping
+# callHandlers, say), that differs from these makes the event take the standard path.
+_STANDARD_HANDLE: Final = logging.Logger.handle
+_STANDARD_CALL_HANDLERS: Final = logging.Logger.callHandlers
+_get_ident: Final = threading.get_ident
+_current_thread: Final = threading.current_thread
+# What current_thread() reads (ident -> Thread), when this Python has it.
+_THREADS: Final[dict[int, Any]] = getattr(threading, "_active", {})
+# os.getpid() is a system call per record; the pid only changes in a forked child.
+_PID: Final = [os.getpid()]
+
+
+def _new_pid() -> None:
+    _PID[0] = os.getpid()
+
+
+os.register_at_fork(after_in_child=_new_pid)
+
+
+def _decorate(func: Callable[..., Any], name: str, sample: float | None) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with span(name, sample):
+            return func(*args, **kwargs)
+
+    return run
+
+
+class NullSpan:
+    """The span handed out when nothing is recorded: every method does nothing."""
+
+    trace_id = ""
+    span_id = ""
+    parent_span_id = ""
+    recording = False
+
+    def __init__(self, name: str = "", sample: float | None = None) -> None:
+        self.name = name
+        self.sample = sample
+
+    def __enter__(self) -> NullSpan:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        return None
+
+    def set(self, key: str, value: Any) -> None:
+        """Do nothing."""
+
+    def append(self, key: str, value: Any) -> None:
+        """Do nothing."""
+
+    def incr(self, key: str, n: Any = 1) -> None:
+        """Do nothing."""
+
+    def timeit(self, key: str) -> AbstractContextManager[None]:
+        """A context manager that does nothing."""
+        return _NULL_CONTEXT
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return _decorate(func, self.name, self.sample)
+
+
+_NULL_CONTEXT: Final[nullcontext[None]] = nullcontext()
+_NULL: Final = NullSpan()
+# One do-nothing span per name, so that decorating with a disabled span still knows its name.
+_NULLS: Final[dict[str, NullSpan]] = {}
+_MAX_NULLS: Final = 1024
+
+
+def null(name: str, sample: float | None) -> NullSpan:
+    """The do-nothing span of that name (shared when ``sample`` is None)."""
+    if sample is None:
+        found = _NULLS.get(name)
+        if found is not None:
+            return found
+        nothing = NullSpan(name)
+        if len(_NULLS) < _MAX_NULLS:
+            _NULLS[name] = nothing
+        return nothing
+    return NullSpan(name, sample)
+
+
+class Timer:
+    """``Span.timeit``: adds the seconds spent in the block to a numeric field."""
+
+    def __init__(self, owner: Span, key: str) -> None:
+        self.owner = owner
+        self.key = key
+        self.start = 0.0
+
+    def __enter__(self) -> None:
+        self.start = _perf_counter()
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        self.owner.incr(self.key, _perf_counter() - self.start)
+
+
+class Span:
+    """An open span: its ids, its name and its fields; emits its event when it ends.
+
+    Use :func:`c2cwsgiutils.spans.span` to make one; ``with`` opens it (yielding the span, or a
+    :class:`NullSpan` when it was sampled out). Not reusable: the decorator form makes one span per
+    call.
+    """
+
+    recording = True
+
+    def __init__(self, name: str, sample: float | None = None, root: bool = False) -> None:
+        self.name = name
+        self.sample = sample
+        self._root = root
+        self.fields: dict[str, Any] = {}
+        self.trace_id = ""
+        self.span_id = ""
+        self.parent_span_id = ""
+        self.error_type = ""
+        self.status = "ok"
+        self.start = 0.0
+        self._t0 = 0.0
+        self._token: context.Token[context.Context] | None = None
+
+    def __enter__(self) -> Span | NullSpan:
+        # The ids, and the span's context (a positional copy of the current one, see
+        # check_context_layout), are built inline rather than by calls.
+        ctx = _get_context()
+        name = self.name
+        if name and name[0] == ".":
+            name = self.name = f"{ctx[7]}{name}" if ctx[7] else name[1:]
+        if self.sample is not None and _random() >= self.sample:
+            self._t0 = 0.0
+            self._token = _set_context(
+                _new_tuple(
+                    _Context, (ctx[0], ctx[1], ctx[2], ctx[3], False, ctx[5], ctx[6], name, ctx[8], ctx[9])
+                )
+            )
+            return _NULL
+        if self._root and ctx[2] and not ctx[7]:
+            # The unit of work an integration started (request, task, adopted trace) already has
+            # its span id: this span stands for it rather than being a child of it.
+            trace_id = ctx[1]
+            span_id = ctx[2]
+            parent = ctx[3]
+        else:
+            # Random ids (never all zeros, as W3C asks): getrandbits beats an os.urandom() call,
+            # to_bytes().hex() beats "%016x" formatting, and a new trace draws both ids at once.
+            trace_id = ctx[1]
+            if trace_id:
+                span_id = _hex((_getrandbits(64) or 1).to_bytes(8, "big"))
+            else:
+                ids = _hex(_getrandbits(192).to_bytes(24, "big"))
+                trace_id = ids[:32]
+                span_id = ids[32:]
+                if trace_id == _ZERO_TRACE_ID:
+                    trace_id = _ONE_TRACE_ID
+                if span_id == _ZERO_SPAN_ID:
+                    span_id = _ONE_SPAN_ID
+            parent = ctx[2]
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent
+        self._token = _set_context(
+            _new_tuple(
+                _Context, (ctx[0], trace_id, span_id, parent, ctx[4], ctx[5], ctx[6], name, ctx[8], ctx[9])
+            )
+        )
+        self.start = _time()
+        self._t0 = _perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token = self._token
+        if token is None:
+            return
+        self._token = None
+        try:
+            if self._t0:
+                elapsed = _perf_counter() - self._t0
+                if exc_type is not None:
+                    self.status = "error"
+                    self.error_type = exc_type.__name__
+                duration_ms = elapsed * 1000.0
+                EMITTER.emit(
+                    self.name,
+                    self.start,
+                    duration_ms,
+                    self.status,
+                    self.error_type,
+                    self.fields,
+                    # The record's time: the start plus the elapsed time on the monotonic clock.
+                    self.start + elapsed,
+                    # round(duration_ms, 3) in a third of the time (durations are not negative).
+                    int(duration_ms * 1000.0 + 0.5) / 1000.0,
+                )
+        finally:
+            _reset_context(token)
+
+    def _container(self, key: str) -> tuple[dict[str, Any], str]:
+        if "." not in key:
+            return self.fields, key
+        *parents, leaf = key.split(".")
+        target = self.fields
+        for part in parents:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = target[part] = {}
+            target = child
+        return target, leaf
+
+    def set(self, key: str, value: Any) -> None:
+        """Set a field; ``"a.b"`` sets ``{"a": {"b": value}}``."""
+        if "." in key:
+            target, leaf = self._container(key)
+            target[leaf] = value
+        else:
+            self.fields[key] = value
+
+    def append(self, key: str, value: Any) -> None:
+        """Append ``value`` to the list field ``key`` (created empty when missing)."""
+        target, leaf = self._container(key)
+        current = target.get(leaf)
+        if isinstance(current, list):
+            current.append(value)
+        else:
+            target[leaf] = [value]
+
+    def incr(self, key: str, n: Any = 1) -> None:
+        """Add ``n`` to the numeric field ``key`` (0 when missing)."""
+        target, leaf = self._container(key)
+        target[leaf] = target.get(leaf, 0) + n
+
+    def timeit(self, key: str) -> AbstractContextManager[None]:
+        """Within the block, time spent is added (in seconds) to the field ``key``."""
+        return Timer(self, key)
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return _decorate(func, self.name, self.sample)
+
+    def __repr__(self) -> str:
+        return f"<Span {self.name} {self.trace_id}/{self.span_id} parent={self.parent_span_id}>"
+
+
+def span(name: str, sample: float | None = None) -> Span | NullSpan:
+    """See :func:`c2cwsgiutils.spans.span`."""
+    # LOG.isEnabledFor(INFO) inlined: logging caches its answer per logger (and clears the cache
+    # whenever a level changes), a lookup is cheaper than the call when nothing is recorded.
+    if STATE.events:
+        enabled = _ENABLED_CACHE.get(INFO)
+        if enabled is None:
+            enabled = _LOGGER.isEnabledFor(INFO)
+        if enabled and not _LOGGER.disabled and _get_context()[4]:  # sampled
+            return Span(name, sample)
+    if sample is None:
+        found = _NULLS.get(name)
+        if found is not None:
+            return found
+    return null(name, sample)
+
+
+def root_span(name: str, sample: float | None = None) -> Span | NullSpan:
+    """See :func:`c2cwsgiutils.spans.root_span`."""
+    if STATE.events and _LOGGER.isEnabledFor(INFO) and _get_context()[4]:  # sampled
+        return Span(name, sample, root=True)
+    return null(name, sample)
+
+
+class Emitter:
+    """Emits a span's event as ``logger.log(level, message, name, status, duration, extra={...})``
+    would, in less time.
+
+    The record is a copy of a template made once (``LogRecord.__init__`` recomputes the file name,
+    module and level name of every record): only the time, thread, process and extras are filled
+    in, the way the standard library does. It is dispatched like ``Logger.handle`` and
+    ``Logger.callHandlers`` do (up the hierarchy, every handler whose level lets it through gets
+    ``handler.handle(record)``), without their three Python calls. Anything unusual takes the
+    standard path: a custom record factory, a logger class overriding ``handle``/``callHandlers``,
+    filters on the logger, no handler at all.
+    """
+
+    def __init__(self, logger: logging.Logger, level: int, pathname: str, func: str) -> None:
+        self.logger: Any = logger
+        self.level = level
+        self.pathname = pathname
+        self.func = func
+        record_class = logging.LogRecord
+        template = vars(record_class(logger.name, level, pathname, 0, MESSAGE, (), None, func))
+        # Every key of the record is in the template, in the order makeRecord + extra= give, so
+        # that its copy (which keeps the room a dict built key by key has) grows only for the user
+        # fields.
+        template.update(dict.fromkeys(("span_name", "start", "duration_ms", "status", "error_type")))
+        self.template: dict[str, Any] = template
+        self.has_task_name = "taskName" in template
+
+    def emit(  # noqa: PLR0917 - positional: a hot path
+        self,
+        name: str,
+        start: float,
+        duration_ms: float,
+        status: str,
+        error_type: str,
+        fields: dict[str, Any],
+        created: float,
+        rounded: float,
+    ) -> None:
+        """Emit the event of a span (``rounded`` is its duration in ms, ``created`` the record's time)."""
+        logger = self.logger
+        level = self.level
+        args = (name, status, duration_ms)
+        if _LOGGING.get("_logRecordFactory") is not _LOG_RECORD:  # a custom factory
+            extra = {
+                "span_name": name,
+                "start": start,
+                "duration_ms": rounded,
+                "status": status,
+                "error_type": error_type,
+            }
+            for key, value in fields.items():
+                extra[f"{key}_" if key in _TAKEN else key] = value
+            logger.handle(
+                logger.makeRecord(logger.name, level, self.pathname, 0, MESSAGE, args, None, self.func, extra)
+            )
+            return
+        attributes = self.template.copy()
+        attributes["args"] = args
+        attributes["created"] = created
+        attributes["msecs"] = float(int((created - int(created)) * 1000))  # as logging computes it
+        attributes["relativeCreated"] = (created - _START_TIME) * 1000
+        if _LOGGING["logThreads"]:
+            ident = _get_ident()
+            attributes["thread"] = ident
+            # current_thread().name without its two Python calls (a thread unknown there: the call).
+            thread = _THREADS.get(ident)
+            attributes["threadName"] = _current_thread().name if thread is None else thread._name
+        else:
+            attributes["thread"] = attributes["threadName"] = None
+        if _LOGGING["logMultiprocessing"]:
+            attributes["processName"] = "MainProcess"
+            multiprocessing: Any = _MODULES.get("multiprocessing")
+            if multiprocessing is not None:
+                try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of this block
+                    attributes["processName"] = multiprocessing.current_process().name
+                except Exception:  # noqa: S110 - same guard as the standard library
+                    pass
+        else:
+            attributes["processName"] = None
+        attributes["process"] = _PID[0] if _LOGGING["logProcesses"] else None
+        if self.has_task_name:  # Python 3.12+
+            attributes["taskName"] = None
+            asyncio: Any = _MODULES.get("asyncio")
+            if asyncio is not None and _LOGGING.get("logAsyncioTasks", True):
+                try:  # noqa: SIM105 - as above
+                    attributes["taskName"] = asyncio.current_task().get_name()
+                except Exception:  # noqa: S110 - no running loop or task
+                    pass
+        attributes["span_name"] = name
+        attributes["start"] = start
+        attributes["duration_ms"] = rounded
+        attributes["status"] = status
+        attributes["error_type"] = error_type
+        for key, value in fields.items():
+            attributes[f"{key}_" if key in _TAKEN else key] = value
+        record: logging.LogRecord = _new_object(_LOG_RECORD)
+        record.__dict__ = attributes
+        logger_class = type(logger)
+        if (
+            logger.filters
+            or logger_class.handle is not _STANDARD_HANDLE
+            or logger_class.callHandlers is not _STANDARD_CALL_HANDLERS
+        ):
+            logger.handle(record)
+            return
+        if logger.disabled:
+            return
+        found = False
+        current: Any = logger
+        while current is not None:
+            for handler in current.handlers:
+                found = True
+                if level >= handler.level:
+                    handler.handle(record)
+            current = current.parent if current.propagate else None
+        if not found:
+            logger.callHandlers(record)  # the standard library's "last resort" behaviour
+
+
+# The event's source is the public module: the file name and function a LogRecord reports.
+EMITTER: Final = Emitter(LOG, INFO, os.path.join(os.path.dirname(__file__), "spans.py"), "span")
