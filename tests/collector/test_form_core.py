@@ -6,7 +6,7 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from c2cwsgiutils.collector import _form_core, ingest
@@ -87,7 +87,7 @@ VALUES = st.one_of(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(NAMES, VALUES), max_size=14), st.booleans())
 def test_random_forms_give_the_general_row_or_none(pairs: list[tuple[str, str]], base: bool) -> None:
     if base:  # the fields every HTTPHandler form has, so that many examples take the fast path
@@ -95,6 +95,7 @@ def test_random_forms_give_the_general_row_or_none(pairs: list[tuple[str, str]],
     _same_or_declined(urllib.parse.urlencode(pairs).encode())
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet="ab=&%+;0C3A79fFé\x00 ", max_size=60))
 def test_raw_bodies_give_the_general_row_or_none(text: str) -> None:
     _same_or_declined(("levelno=10&created=5&" + text).encode("latin-1"))

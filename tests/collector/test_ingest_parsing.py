@@ -9,7 +9,7 @@ from unittest.mock import patch
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from c2cwsgiutils.collector import ingest
@@ -18,6 +18,7 @@ from tests.collector.records import BASE, httphandler_form, ndjson, wire
 FORM_TEXT = st.text(alphabet="ab=&%+;0C3A79fFé\x00 ", max_size=40)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(FORM_TEXT)
 def test_form_fields_reads_like_parse_qsl(text: str) -> None:
     body = text.encode("latin-1")
@@ -116,6 +117,8 @@ JSON_VALUES = st.recursive(
 FIELDS = [*wire(), "message", "name", "extra"]
 
 
+# Generating these batches can take seconds when other jobs load the machine (CI failed so).
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.tuples(
