@@ -110,7 +110,7 @@ def _fields(text: str) -> dict[str, str]:
 
 
 def _literal(text: str) -> Any:
-    # As ingest._literal: the usual one-argument cases without compiling Python source.
+    # The usual one-argument cases without compiling Python source (literal_eval costs ~50 µs).
     match = ONE_INT.match(text)
     if match:
         return (int(match.group(1)),)
@@ -123,8 +123,8 @@ def _literal(text: str) -> Any:
         return text
 
 
-def _message(fields: dict[str, str]) -> str:
-    # As ingest._form_message: msg % args, when args parse and fit.
+def form_message(fields: dict[str, str]) -> str:
+    """The message of an HTTPHandler form: ``msg % args`` when the args parse and fit, else ``msg``."""
     if "message" in fields:
         return fields["message"]
     msg = fields.get("msg", "")
@@ -202,7 +202,7 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
         int(created * 1_000_000),
         levelno,
         columns.get("logger_name", "")[:MAX_SHORT],
-        _message(fields)[:MAX_STRING],
+        form_message(fields)[:MAX_STRING],
         _short(columns.get("host")),
         _short(columns.get("service")),
         _short(columns.get("request_id")),

@@ -8,7 +8,6 @@ replaced by U+FFFD; non-finite numbers and absurd nesting are refused.
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import math
@@ -481,40 +480,6 @@ def parse_json_object(body: bytes) -> Row:
     return _parse_line(body.strip(), time.time())
 
 
-_ONE_INT = re.compile(r"\((-?\d{1,18}),\)\Z")
-_ONE_STR = re.compile(r"\('([^'\\]*)',\)\Z")
-
-
-def _literal(text: str) -> Any:
-    # The usual one-argument cases without compiling Python source (literal_eval costs ~50 µs).
-    match = _ONE_INT.match(text)
-    if match:
-        return (int(match.group(1)),)
-    match = _ONE_STR.match(text)
-    if match:
-        return (match.group(1),)
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-def _form_message(fields: Mapping[str, str]) -> str:
-    if "message" in fields:
-        return fields["message"]
-    msg = fields.get("msg", "")
-    args = fields.get("args", "None")
-    if args in ("None", "()", "", "{}") or "%" not in msg or len(args) > 10_000:
-        return msg
-    values = _literal(args)
-    if isinstance(values, (tuple, dict)):
-        try:
-            return msg % values
-        except (TypeError, ValueError, KeyError, OverflowError, MemoryError):
-            return msg
-    return msg
-
-
 def form_fields(body: bytes) -> list[tuple[str, str]]:
     """The fields of a form body, exactly as ``urllib.parse.parse_qsl`` reads them.
 
@@ -633,7 +598,7 @@ def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> 
                     record[key] = value
                 else:
                     record[kind[0]] = _convert(key, value, kind[1])
-    record["msg"] = _form_message(raw)
+    record["msg"] = _form_core.form_message(raw)
     record.pop("message", None)
     record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
     return record_to_row(record, time.time())
