@@ -115,7 +115,8 @@ THREADS = config.declare(
     "c2c.collector.threads",
     8,
     config.bounded(config.as_int, minimum=1, maximum=256),
-    "Threads per worker (keep-alive connections served at once by one worker).",
+    "Threads per worker: requests handled at once by one worker (an open live tail, GET /api/v1/stream, "
+    "holds one; an idle keep-alive connection holds none).",
     feature="collector",
 )
 SERVER = config.declare(
