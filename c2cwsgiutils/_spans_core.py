@@ -81,7 +81,8 @@ STATE: Final = State(True)
 _Context: Final = context.Context
 _new_tuple: Final = tuple.__new__
 _random: Final = random.random
-# Reseeded in forked children by the random module itself; not Final, so that a test can replace it.
+# Reseeded in forked children by the random module itself; not Final, so that a test can replace it
+# (and empty _IDS, the ids drawn ahead).
 _getrandbits = random.getrandbits
 _hex: Final = bytes.hex
 _ZERO_TRACE_ID: Final = "0" * 32
@@ -113,11 +114,28 @@ _THREADS: Final[dict[int, Any]] = getattr(threading, "_active", {})
 _PID: Final = [os.getpid()]
 
 
-def _new_pid() -> None:
+# Random hex drawn ahead for the ids of the next spans, 48 characters each (a trace id, then a span
+# id): one getrandbits() + to_bytes() + hex() for _IDS_PER_DRAW spans costs less than one per span
+# (their calls, and the conversions, are per call and per bit). list.pop() hands each unit out
+# once, whichever threads ask; a forked child drops the parent's (see _after_fork).
+_IDS: Final[list[str]] = []
+_IDS_PER_DRAW: Final = 64
+
+
+def _draw_ids() -> str:
+    """Refill the ids drawn ahead; return one more unit (48 random hex characters)."""
+    chars = _hex(_getrandbits(192 * _IDS_PER_DRAW).to_bytes(24 * _IDS_PER_DRAW, "big"))
+    _IDS.extend([chars[i : i + 48] for i in range(48, 48 * _IDS_PER_DRAW, 48)])
+    return chars[:48]
+
+
+def _after_fork() -> None:
     _PID[0] = os.getpid()
+    # Handed out again in the child, the parent's ids drawn ahead would repeat in both.
+    _IDS.clear()
 
 
-os.register_at_fork(after_in_child=_new_pid)
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _decorate(func: Callable[..., Any], name: str, sample: float | None) -> Callable[..., Any]:
@@ -245,19 +263,19 @@ class Span:
             span_id = ctx[2]
             parent = ctx[3]
         else:
-            # Random ids (never all zeros, as W3C asks): getrandbits beats an os.urandom() call,
-            # to_bytes().hex() beats "%016x" formatting, and a new trace draws both ids at once.
+            # Random ids, never all zeros (as W3C asks), from the ones drawn ahead.
+            try:
+                unit = _IDS.pop()
+            except IndexError:
+                unit = _draw_ids()
+            span_id = unit[32:]
+            if span_id == _ZERO_SPAN_ID:
+                span_id = _ONE_SPAN_ID
             trace_id = ctx[1]
-            if trace_id:
-                span_id = _hex((_getrandbits(64) or 1).to_bytes(8, "big"))
-            else:
-                ids = _hex(_getrandbits(192).to_bytes(24, "big"))
-                trace_id = ids[:32]
-                span_id = ids[32:]
+            if not trace_id:
+                trace_id = unit[:32]
                 if trace_id == _ZERO_TRACE_ID:
                     trace_id = _ONE_TRACE_ID
-                if span_id == _ZERO_SPAN_ID:
-                    span_id = _ONE_SPAN_ID
             parent = ctx[2]
         self.trace_id = trace_id
         self.span_id = span_id

@@ -350,11 +350,76 @@ def test_lowering_the_level_of_the_spans_logger_turns_events_on_at_once() -> Non
         logger.setLevel(level)
 
 
-def test_random_ids_are_never_all_zeros(events: Collect, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def ids_drawn_ahead() -> Iterator[list[str]]:
+    """The spans' ids drawn ahead, empty during the test (and after: its ids are not reused)."""
+    drawn: list[str] = spans._core._IDS
+    drawn.clear()
+    yield drawn
+    drawn.clear()
+
+
+def test_random_ids_are_never_all_zeros(
+    events: Collect, monkeypatch: pytest.MonkeyPatch, ids_drawn_ahead: list[str]
+) -> None:
     monkeypatch.setattr(spans._core, "_getrandbits", lambda bits: 0)
     with span("work") as s:
         pass
     assert (s.trace_id, s.span_id) == ("0" * 31 + "1", "0" * 15 + "1")
+    with context.bind(trace_id="a" * 32), span("work") as s:
+        pass
+    assert (s.trace_id, s.span_id) == ("a" * 32, "0" * 15 + "1")
+
+
+def test_ids_drawn_ahead_are_each_used_once_across_threads(
+    events: Collect, ids_drawn_ahead: list[str]
+) -> None:
+    import threading
+
+    seen: list[tuple[str, str]] = []
+
+    def work() -> None:
+        for _ in range(300):
+            with span("work") as s:
+                seen.append((s.trace_id, s.span_id))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    trace_ids = {trace_id for trace_id, _ in seen}
+    span_ids = {span_id for _, span_id in seen}
+    assert len(seen) == len(trace_ids) == len(span_ids) == 1200
+    assert all(len(t) == 32 and len(s) == 16 and int(t, 16) and int(s, 16) for t, s in seen)
+
+
+def test_a_forked_child_does_not_reuse_the_ids_the_parent_drew_ahead(
+    events: Collect, ids_drawn_ahead: list[str]
+) -> None:
+    import os
+
+    with span("work"):
+        pass
+    assert ids_drawn_ahead  # the parent holds ids drawn ahead when it forks
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        with span("work") as s:
+            pass
+        os.write(write, f"{s.trace_id} {s.span_id}".encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 2
+    parent = set()
+    while ids_drawn_ahead:
+        with span("work") as s:
+            parent.add(s.trace_id)
+            parent.add(s.span_id)
+    assert not parent & set(child)
 
 
 def test_values_of_other_types_than_the_stubs_say_work_as_in_plain_python(events: Collect) -> None:
