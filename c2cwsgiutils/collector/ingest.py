@@ -45,6 +45,8 @@ Row = tuple[Any, ...]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
+# A JSON string (an unterminated one is left: the decoder refuses the line).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
 # Wire fields that become columns (the rest goes to ``data``).
 _MAPPED = frozenset(
@@ -261,8 +263,14 @@ def _needs_cleaning(line: bytes) -> bool:
 
 
 def _too_deep(line: bytes) -> bool:
+    """Whether the containers of ``line`` nest deeper than ``_MAX_DEPTH`` (brackets inside strings
+    do not count: the rule is the short path's, :func:`_plain`, which looks at decoded values)."""
     if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
         return False
+    if b'"' in line:
+        line = _JSON_STRING.sub(b"", line)
+        if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
+            return False
     depth = 0
     for byte in line:
         if byte in (0x5B, 0x7B):
