@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector import _batch_core, ingest
 from tests.collector.records import BASE, httphandler_form, ndjson, wire
 
 FORM_TEXT = st.text(alphabet="ab=&%+;0C3A79fFé\x00 ", max_size=40)
@@ -156,7 +156,7 @@ def test_usual_records_take_the_short_path() -> None:
     # A c2cwsgiutils record, with extra fields of every kind: the short path gives its row.
     record = wire(user={"name": "José", "tags": ["a", 1.5]}, ratio=0.1, flag=True, empty=None)
     line = json.dumps(record).encode()
-    row = ingest._usual_row(orjson.loads(line), line, BASE)
+    row = _batch_core.usual_row(orjson.loads(line))
     assert row == ingest.record_to_row(record, BASE)
 
 
