@@ -12,7 +12,7 @@ help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 # The modules setup.py compiles with mypyc (the list is setup.py's COMPILED).
-COMPILED := $(shell sed -n 's/^COMPILED = \[\(.*\)\]/\1/p' setup.py | tr -d '",')
+COMPILED := $(shell sed -n '/^COMPILED = \[/,/\]/p' setup.py | grep -o '"[^"]*\.py"' | tr -d '"')
 
 $(VENV)/.installed: pyproject.toml setup.py acceptance_tests/app/pyproject.toml
 	$(PYTHON) -m venv $(VENV)

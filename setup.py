@@ -15,7 +15,11 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["c2cwsgiutils/_spans_core.py", "c2cwsgiutils/collector/_form_core.py"]
+COMPILED = [
+    "c2cwsgiutils/_spans_core.py",
+    "c2cwsgiutils/collector/_form_core.py",
+    "c2cwsgiutils/collector/_batch_core.py",
+]
 
 
 def _warn(message: str) -> None:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _compiled_modules() -> list[str]:
     """The modules setup.py compiles (its COMPILED list), as dotted names."""
-    listed = re.search(r"^COMPILED = \[(.*)\]$", (ROOT / "setup.py").read_text(), re.MULTILINE)
+    listed = re.search(r"^COMPILED = \[(.*?)\]$", (ROOT / "setup.py").read_text(), re.MULTILINE | re.DOTALL)
     assert listed is not None
     paths = re.findall(r'"([^"]+)\.py"', listed.group(1))
     return [path.replace("/", ".") for path in paths]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import operator
 import re
 import time
 import zlib
@@ -29,7 +28,8 @@ from c2cwsgiutils.collector.filters import LEVEL_NAMES
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 
 _compiled.load("c2cwsgiutils.collector._form_core")  # compiled when built so (see c2cwsgiutils._compiled)
-from c2cwsgiutils.collector import _form_core  # noqa: E402 - the module load() chose
+_compiled.load("c2cwsgiutils.collector._batch_core")
+from c2cwsgiutils.collector import _batch_core, _form_core  # noqa: E402 - the modules load() chose
 
 __all__ = [
     "BodyTooLarge",
@@ -45,6 +45,8 @@ Row = tuple[Any, ...]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
+# A JSON string (an unterminated one is left: the decoder refuses the line).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
 # Wire fields that become columns (the rest goes to ``data``).
 _MAPPED = frozenset(
@@ -96,14 +98,7 @@ _MAX_SHORT = 512
 _MAX_DEPTH = 64
 _MAX_FORM_FIELDS = 10_000
 _INT64 = 2.0**63
-# The fields of a c2cwsgiutils record (record_to_json) that _usual_row reads, in this order (it
-# needs timestamp, level and level_name too, but created and levelno win over them).
-_USUAL_FIELDS = ("uuid", "created", "levelno", "msg", "logger_name", *CORRELATION_COLUMNS)
-_USUAL_VALUES = operator.itemgetter(*_USUAL_FIELDS, "timestamp", "level", "level_name")
-_UNDECODED: Any = object()
-# Of the types orjson decodes to, those that may need a look: a float may have been an integer
-# past 64 bits, a container may nest too deep.
-_NOT_SCALARS = frozenset((float, dict, list))
+_UNDECODED: Any = _batch_core.UNDECODED
 
 
 class BodyTooLarge(ValueError):
@@ -261,8 +256,14 @@ def _needs_cleaning(line: bytes) -> bool:
 
 
 def _too_deep(line: bytes) -> bool:
+    """Whether the containers of ``line`` nest deeper than ``_MAX_DEPTH`` (brackets inside strings
+    do not count: the rule is the short path's, ``_batch_core.plain``, which looks at decoded values)."""
     if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
         return False
+    if b'"' in line:
+        line = _JSON_STRING.sub(b"", line)
+        if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
+            return False
     depth = 0
     for byte in line:
         if byte in (0x5B, 0x7B):
@@ -322,156 +323,27 @@ def _parse_line(line: bytes, now: float, decoded: Any = _UNDECODED) -> Row:
     return record_to_row(record, now)
 
 
-def _plain(values: Iterable[Any], depth: int) -> bool:
-    """Whether ``values`` (at nesting ``depth``) hold no float that may be an integer past 64 bits
-    (orjson makes those floats) and no container nested deeper than ``_MAX_DEPTH``."""
-    for value in values:
-        kind = type(value)
-        if kind is float and not -_INT64 < value < _INT64:
-            return False
-        if (kind is dict or kind is list) and (
-            depth >= _MAX_DEPTH or not _plain(value.values() if kind is dict else value, depth + 1)
-        ):
-            return False
-    return True
-
-
-def _usual_row(record: dict[str, Any], line: bytes, now: float) -> Row | None:
-    """The row of a record decoded by orjson, exactly as :func:`record_to_row` makes it, when the
-    record has the usual shape of a c2cwsgiutils record; else ``None``.
-
-    The usual shape: the fields that ``record_to_json`` writes (text where text is expected, no
-    longer than its column keeps), no ``message``, ``uuid`` 32 hexadecimal digits, ``created``
-    and ``levelno`` numbers in range, and extra fields without a float past 2**63 or nesting past
-    ``_MAX_DEPTH``. Anything else goes through the general path, which converts, truncates or
-    raises the right error (the test suite checks both paths give the same rows). ``None`` leaves
-    ``record`` untouched; the last check (extra fields) needs the mapped fields out of the way,
-    so when it fails, the general path starts again from ``line``. Written for few bytecodes
-    (measured with callgrind: several C-level shortcuts cost more than they save here).
-    """
+def _general_row(line: bytes, now: float, decoded: Any) -> Row | str:
+    """The row of ``line`` by the general path, or why it cannot be stored."""
     try:
-        (
-            uuid,
-            created,
-            levelno,
-            msg,
-            logger_name,
-            host,
-            service,
-            request_id,
-            trace_id,
-            span_id,
-            parent_span_id,
-            task_id,
-            kind,
-            _timestamp,
-            _level,
-            _level_name,
-        ) = _USUAL_VALUES(record)
-    except KeyError:
-        return None
-    created_type = created.__class__
-    if (
-        not (msg.__class__ is logger_name.__class__ is host.__class__ is service.__class__ is str)
-        or not (request_id.__class__ is trace_id.__class__ is span_id.__class__ is str)
-        or not (parent_span_id.__class__ is task_id.__class__ is kind.__class__ is uuid.__class__ is str)
-        or not (created_type is float or created_type is int)
-        or not 0 <= created < 1e11
-        or levelno.__class__ is not int
-        or not 0 <= levelno <= 1000
-        or not _UUID.match(uuid)
-        or "message" in record
-        or len(msg) > _MAX_STRING
-        or max(
-            len(logger_name),
-            len(host),
-            len(service),
-            len(request_id),
-            len(trace_id),
-            len(span_id),
-            len(parent_span_id),
-            len(task_id),
-            len(kind),
-        )
-        > _MAX_SHORT
-    ):
-        return None
-    # What remains is ``data``.
-    del (
-        record["uuid"],
-        record["created"],
-        record["levelno"],
-        record["msg"],
-        record["logger_name"],
-        record["host"],
-        record["service"],
-        record["request_id"],
-        record["trace_id"],
-        record["span_id"],
-        record["parent_span_id"],
-        record["task_id"],
-        record["kind"],
-        record["timestamp"],
-        record["level"],
-        record["level_name"],
-    )
-    values = record.values()
-    if not _NOT_SCALARS.isdisjoint(map(type, values)) and not _plain(values, 1):
-        return _parse_line(line, now)
-    return (
-        uuid.lower(),
-        int(created * 1_000_000),
-        levelno,
-        logger_name,
-        msg,
-        host or None,
-        service or None,
-        request_id or None,
-        trace_id or None,
-        span_id or None,
-        parent_span_id or None,
-        task_id or None,
-        kind or None,
-        orjson.dumps(record).decode("utf-8"),  # only JSON values: orjson encodes them all
-    )
+        return _parse_line(line, now, decoded)
+    except BadRecord as exc:
+        return str(exc)
 
 
 def parse_ndjson(body: bytes, max_records: int) -> ParsedBatch:
     """Rows and per-line errors of an NDJSON body; raises BodyTooLarge past ``max_records``.
 
-    Each line is decoded by orjson and turned into a row by :func:`_usual_row`; the lines it does
-    not take (bad JSON, a NUL escape, an unusual record) go through :func:`_parse_line`.
+    Each line is decoded by orjson and turned into a row by ``_batch_core.usual_row`` when it
+    has the usual shape of a record; the other lines (bad JSON, a NUL escape, an unusual record)
+    go through :func:`_parse_line`.
     """
     batch = ParsedBatch()
-    now = time.time()
-    lines = body.split(b"\n")
-    if len(lines) - lines.count(b"") > max_records:  # no fewer than the records: count them
-        non_empty = sum(1 for line in lines if line.strip())
-        if non_empty > max_records:
-            raise BodyTooLarge(f"{non_empty} records in one batch, more than the limit of {max_records}")
     rows, errors = batch.rows, batch.errors
-    loads, decode_error, usual_row = orjson.loads, orjson.JSONDecodeError, _usual_row
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        row, record = None, _UNDECODED
-        try:
-            # A NUL (the only character orjson decodes that needs replacing) is always escaped: 92
-            # in line (a backslash) is a memchr(), several times cheaper than the escape's search.
-            if not (92 in line and b"\\u0000" in line):
-                try:
-                    record = loads(line)
-                except decode_error:
-                    record = _UNDECODED
-                if type(record) is dict:
-                    row = usual_row(record, line, now)
-            if row is None:
-                row = _parse_line(line, now, record)
-        except BadRecord as exc:
-            errors.append({"line": number, "error": str(exc)})
-            continue
-        rows.append(row)
-    batch.lines = len(rows) + len(errors)
+    if not _batch_core.parse_lines(body, time.time(), _general_row, rows, errors, max_records=max_records):
+        non_empty = sum(1 for line in body.split(b"\n") if line.strip())
+        raise BodyTooLarge(f"{non_empty} records in one batch, more than the limit of {max_records}")
+    batch.lines = len(batch.rows) + len(batch.errors)
     return batch
 
 

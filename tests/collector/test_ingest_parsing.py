@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector import _batch_core, ingest
 from tests.collector.records import BASE, httphandler_form, ndjson, wire
 
 FORM_TEXT = st.text(alphabet="ab=&%+;0C3A79fFé\x00 ", max_size=40)
@@ -156,13 +156,52 @@ def test_usual_records_take_the_short_path() -> None:
     # A c2cwsgiutils record, with extra fields of every kind: the short path gives its row.
     record = wire(user={"name": "José", "tags": ["a", 1.5]}, ratio=0.1, flag=True, empty=None)
     line = json.dumps(record).encode()
-    row = ingest._usual_row(orjson.loads(line), line, BASE)
+    row = _batch_core.usual_row(orjson.loads(line))
     assert row == ingest.record_to_row(record, BASE)
 
 
 def test_brackets_inside_strings_are_not_nesting() -> None:
     batch = ingest.parse_ndjson(ndjson(wire("[" * 100 + "{" * 100)), 10)
     assert (batch.errors, batch.rows[0][4]) == ([], "[" * 100 + "{" * 100)
+
+
+def _nested(levels: int) -> object:
+    # ``levels`` containers inside the record (whose own braces make one level more).
+    nested: object = "x"
+    for level in range(levels):
+        nested = [nested] if level % 2 else {"k": nested}
+    return nested
+
+
+@pytest.mark.parametrize(
+    ("record", "accepted"),
+    [
+        # Strings full of brackets and quotes: no nesting at all.
+        (wire("[" * 100 + "{" * 100), True),
+        (wire('\\"[' * 100, extra="{" * 70), True),
+        # 64 levels in all (the record's braces and 63 containers): the limit.
+        (wire(deep=_nested(63)), True),
+        (wire(deep=_nested(64)), False),
+        (wire(deep=_nested(64), note="[" * 10), False),
+    ],
+)
+@pytest.mark.parametrize("path", ["short", "general", "json object"])
+def test_nesting_depth_is_structural_and_the_same_on_every_path(
+    record: dict[str, object], accepted: bool, path: str
+) -> None:
+    if path == "general":
+        record = {**record, "message": "not the usual shape"}  # the short path declines it
+    line = json.dumps(record).encode()
+    if path == "json object":
+        try:
+            ingest.parse_json_object(line)
+            errors = []
+        except ingest.BadRecord as exc:
+            errors = [{"line": 1, "error": str(exc)}]
+    else:
+        errors = ingest.parse_ndjson(line, 10).errors
+    expected = [] if accepted else [{"line": 1, "error": "nested deeper than 64 levels"}]
+    assert expected == errors
 
 
 def test_records_nested_too_deep_are_refused() -> None:

@@ -111,3 +111,24 @@ def test_a_batch_keeps_its_order_and_every_pattern_of_missing_fields(db_url: str
     stored = sorted(storage.range(build_filter({}, storage.dialect), 0, 1000), key=lambda row: row["id"])
     assert [(row["message"], *(row[name] for name in names)) for row in stored] == expected
     storage.dispose()
+
+
+def test_long_runs_of_a_batch_keep_their_order_values_and_duplicates(db_url: str) -> None:
+    # Runs longer than one many-row INSERT (64 rows) and of every remainder, one record sent twice
+    # in the same batch: the second copy is a duplicate, the rest reads back in the batch's order.
+    storage = open_storage(db_url)
+    migrate(storage)
+    rows, expected = [], []
+    number = 0
+    for run, length in enumerate((1, 64, 127, 200, 3, 65)):
+        for _ in range(length):
+            task_id = f"task-{number}" if run % 2 else ""
+            record = wire(f"row {number}", task_id=task_id, user_id=number)
+            rows.append(ingest.record_to_row(record, time.time()))
+            expected.append((f"row {number}", task_id or None))
+            number += 1
+    rows.insert(100, rows[30])
+    assert storage.insert(rows) == InsertResult(len(rows) - 1, 1)
+    stored = sorted(storage.range(build_filter({}, storage.dialect), 0, 1000), key=lambda row: row["id"])
+    assert [(row["message"], row["task_id"]) for row in stored] == expected
+    storage.dispose()
