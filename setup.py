@@ -19,6 +19,7 @@ COMPILED = [
     "c2cwsgiutils/_spans_core.py",
     "c2cwsgiutils/collector/_form_core.py",
     "c2cwsgiutils/collector/_batch_core.py",
+    "c2cwsgiutils/logging/_emit_core.py",
 ]
 
 

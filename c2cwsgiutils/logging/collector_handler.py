@@ -32,10 +32,13 @@ import weakref
 from collections import deque
 from typing import Any
 
-from c2cwsgiutils import config, context
-from c2cwsgiutils.logging._collector_sender import Item, Message, Sender, serialise
+from c2cwsgiutils import _compiled, config
+from c2cwsgiutils.logging._collector_sender import Item, Sender, serialise
 from c2cwsgiutils.logging.record import constant_fields
 from c2cwsgiutils.logging.spool import Spool
+
+_compiled.load("c2cwsgiutils.logging._emit_core")  # compiled when built so (see c2cwsgiutils._compiled)
+from c2cwsgiutils.logging._emit_core import emit as _emit  # noqa: E402 - the module load() chose
 
 __all__ = ["CollectorHandler"]
 
@@ -125,12 +128,6 @@ FLUSH_TIMEOUT = config.declare(
     "Seconds the CollectorHandler spends sending at process exit; what is left stays in the spool.",
     feature="collector",
 )
-
-
-_get_context = context._CURRENT.get  # context.current() without a Python frame: emit is hot
-# Types whose values never change: %-formatting them later gives the same message.
-_IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
-_format_exception = logging.Formatter().formatException
 
 
 def _resolve(value: Any, setting: config.Setting[Any]) -> Any:
@@ -256,59 +253,15 @@ class CollectorHandler(logging.Handler):
                 return result
             if isinstance(result, logging.LogRecord):  # Python >= 3.12: a filter may replace it
                 record = result
-        self.emit(record)
+        _emit(self, record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
         """Snapshot ``record`` and queue it (or spool it when the queue is full); never raises.
 
-        The hot path: a few attribute reads, the %-formatting of the message, one ``deque.append``
-        (atomic, lock-free), and the sender woken only when a batch is full. Everything else (the
-        schema, JSON, the uuid, gzip, HTTP) happens in the sender thread.
+        See :func:`c2cwsgiutils.logging._emit_core.emit` (compiled when the package is built so).
         """
-        sender = self.sender
-        if sender is None:
-            return
-        try:
-            if self._needs_start:
-                self._start_in_child()
-            message: Message
-            try:
-                msg = record.msg
-                message = msg if type(msg) is str else str(msg)
-                args = record.args
-                if args:
-                    # Arguments that cannot change (a tuple of str, int, float ...) give the same
-                    # message later: the sender thread formats it. Anything else is formatted now.
-                    if type(args) is tuple:
-                        for arg in args:
-                            if type(arg) not in _IMMUTABLE:
-                                message = message % args
-                                break
-                        else:
-                            message = (message, args)
-                    else:
-                        message = message % args
-            except Exception:
-                message = None  # the sender writes the schema's fallback (msg, args and the error)
-            exc_text = None
-            if record.exc_info:
-                try:
-                    exc_text = record.exc_text or _format_exception(record.exc_info)
-                except Exception as exc:  # an exception whose __str__ raises ...: keep the record
-                    exc_text = f"<traceback unavailable: {type(exc).__name__}>"
-            item = (record, message, _get_context(), exc_text)
-            queue = self._queue
-            if len(queue) < self._room:
-                queue.append(item)
-                if len(queue) >= self.batch_size and not sender.wake.is_set():
-                    sender.wake.set()
-            else:
-                self.overflowed += 1
-                self.dropped += self.spool.append((self.to_line(item),))
-                sender.backlog = True
-        except Exception:  # a handler must never break the application it watches
-            self.emit_errors += 1
+        _emit(self, record)
 
     def to_line(self, item: Item) -> str:
         """The NDJSON line of a captured record, with a new uuid (called once per record)."""
