@@ -7,6 +7,7 @@ machine noise; it prints medians over the rounds and ratios.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -130,3 +131,30 @@ def compare_variants(
     finally:
         for worker in workers:
             worker.close()
+
+
+def reduce_instructions(argv: Sequence[str]) -> int:
+    """CPU instructions that the command ``argv`` runs inside C-level ``functools.reduce()`` calls.
+
+    Counted by callgrind (``--toggle-collect=functools_reduce``): a benchmark wraps exactly what it
+    measures in ``functools.reduce``, so the interpreter's start-up and set-up are not counted.
+    ``PYTHONHASHSEED=0`` gives the same dict layouts in every run.
+    """
+    result = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            "--collect-atstart=no",
+            "--toggle-collect=functools_reduce",
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    for line in result.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(result.stderr[-2000:])

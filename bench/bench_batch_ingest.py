@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+import _harness  # noqa: E402 - after the path set-up
 
 
 def _bodies(count: int, first: int) -> list[bytes]:
@@ -91,25 +91,8 @@ def _instructions(args: argparse.Namespace, part: str) -> float:
         "--stored",
         str(args.stored),
     ]
-    result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            "--collect-atstart=no",
-            "--toggle-collect=functools_reduce",
-            *argv,
-            *(["--uuid4"] if args.uuid4 else []),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
-    for line in result.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1]) / (args.batches * 1000)
-    raise RuntimeError(result.stderr[-2000:])
+    counted = _harness.reduce_instructions([*argv, *(["--uuid4"] if args.uuid4 else [])])
+    return counted / (args.batches * 1000)
 
 
 def main() -> None:

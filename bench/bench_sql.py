@@ -41,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _harness
 import psycopg2.extensions
 import sqlalchemy
 from sqlalchemy import event
@@ -375,28 +376,8 @@ def _callgrind_inner(variant: str, statements: int) -> None:
 
 def _instructions(variant: str, statements: int) -> float:
     """CPU instructions per statement of the client process, counted by callgrind."""
-    result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            "--collect-atstart=no",
-            "--toggle-collect=functools_reduce",
-            sys.executable,
-            __file__,
-            "--callgrind-inner",
-            variant,
-            str(statements),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts in every run
-    )
-    for line in result.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1]) / statements
-    raise RuntimeError(result.stderr[-2000:])
+    argv = [sys.executable, __file__, "--callgrind-inner", variant, str(statements)]
+    return _harness.reduce_instructions(argv) / statements
 
 
 def _user_cpu_per_statement(engine: sqlalchemy.Engine, statements: int = 3000) -> float:

@@ -18,8 +18,9 @@ from typing import Any, Final
 
 import orjson
 
-MAX_STRING: Final = 1_000_000
-MAX_SHORT: Final = 512
+from c2cwsgiutils.collector._form_core import MAX_SHORT, MAX_STRING
+from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
+
 MAX_DEPTH: Final = 64
 INT64: Final = 2.0**63
 # The fields of a c2cwsgiutils record (record_to_json) that usual_row reads, in this order (it
@@ -30,14 +31,7 @@ USUAL_FIELDS: Final = (
     "levelno",
     "msg",
     "logger_name",
-    "host",
-    "service",
-    "request_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "task_id",
-    "kind",
+    *CORRELATION_COLUMNS,
     "timestamp",
     "level",
     "level_name",

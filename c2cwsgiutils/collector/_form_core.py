@@ -25,7 +25,7 @@ from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 MAX_STRING: Final = 1_000_000
 MAX_SHORT: Final = 512
 MAX_FORM_FIELDS: Final = 10_000
-# LogRecord attribute -> its name in the record schema (ingest._LOGRECORD_RENAMES, tested equal).
+# LogRecord attribute -> its name in the record schema (ingest.py uses these constants too).
 RENAMES: Final[dict[str, str]] = {
     "pathname": "file",
     "lineno": "line",
@@ -58,7 +58,7 @@ NOT_DATA: Final = frozenset(
     )
 )
 HEX: Final = frozenset("0123456789abcdefABCDEF")
-# "%XX" -> its character, for the escapes of ASCII characters (as ingest._ASCII_ESCAPES).
+# "%XX" -> its character, for the escapes of ASCII characters (either case of hex digit).
 ASCII_ESCAPES: Final[dict[str, str]] = {
     f"{high}{low}": chr(int(f"{high}{low}", 16)) for high in "01234567" for low in "0123456789abcdefABCDEF"
 }

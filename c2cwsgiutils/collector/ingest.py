@@ -48,34 +48,11 @@ _UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
 # A JSON string (an unterminated one is left: the decoder refuses the line).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
-# Wire fields that become columns (the rest goes to ``data``).
-_MAPPED = frozenset(
-    (
-        "uuid",
-        "timestamp",
-        "created",
-        "level",
-        "levelno",
-        "level_name",
-        "msg",
-        "message",
-        "logger_name",
-        *CORRELATION_COLUMNS,
-    )
-)
+# Wire fields that become columns (the rest goes to ``data``): those of the compiled form path,
+# less exc_info, which that path drops (exc_text has the traceback).
+_MAPPED = _form_core.NOT_DATA - {"exc_info"}
 # LogRecord attribute -> name in the JSON record schema (c2cwsgiutils/logging/record.py).
-_LOGRECORD_RENAMES = {
-    "pathname": "file",
-    "lineno": "line",
-    "funcName": "function",
-    "process": "pid",
-    "processName": "process_name",
-    "threadName": "thread_name",
-    "exc_text": "exception",
-    "stack_info": "stack",
-    "levelname": "level_name",
-    "name": "logger_name",
-}
+_LOGRECORD_RENAMES = _form_core.RENAMES
 _LOGRECORD_INTS = frozenset(("lineno", "process", "thread", "levelno"))
 _LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated", "created"))
 _RENAMES = _LOGRECORD_RENAMES
@@ -93,10 +70,10 @@ _FORM_KINDS: dict[str, tuple[str, Any]] = {
 _INT_FIELDS = tuple((key, target) for key, (target, converter) in _FORM_KINDS.items() if converter is int)
 _FLOAT_FIELDS = tuple((key, target) for key, (target, converter) in _FORM_KINDS.items() if converter is float)
 _NAN = math.nan
-_MAX_STRING = 1_000_000
-_MAX_SHORT = 512
+_MAX_STRING = _form_core.MAX_STRING
+_MAX_SHORT = _form_core.MAX_SHORT
 _MAX_DEPTH = 64
-_MAX_FORM_FIELDS = 10_000
+_MAX_FORM_FIELDS = _form_core.MAX_FORM_FIELDS
 _INT64 = 2.0**63
 _UNDECODED: Any = _batch_core.UNDECODED
 
@@ -385,9 +362,7 @@ def form_fields(body: bytes) -> list[tuple[str, str]]:
 
 
 # "%XX" -> its character, for the escapes of ASCII characters (either case of hex digit).
-_ASCII_ESCAPES = {
-    f"{high}{low}": chr(int(f"{high}{low}", 16)) for high in "01234567" for low in "0123456789abcdefABCDEF"
-}
+_ASCII_ESCAPES = _form_core.ASCII_ESCAPES
 
 
 def _unquote_ascii(text: str) -> str:
