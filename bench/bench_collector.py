@@ -5,7 +5,8 @@
 Measures, over real HTTP with keep-alive connections:
 - ingestion of NDJSON batches of 1000 records (SQLite, PostgreSQL; Chronologer on SQLite),
 - single-record ingestion (one HTTPHandler form per POST, keep-alive; and the stdlib
-  HTTPHandler itself, which opens a connection per record),
+  HTTPHandler itself, which opens a connection per record), on the collector's ingest port
+  (``--ingest-port``: one process, one thread, POST only) and on its main port (8 threads),
 - query latency with ``--records`` stored records (bulk-loaded directly into both databases):
   count, filtered count, hourly timeline, filtered range of 100, a JSON-field query and the
   request view (Chronologer: the same request_id looked up inside its JSON column).
@@ -111,7 +112,7 @@ def running(argv: list[str], env: dict[str, str], port: int, log: Path) -> Itera
                 process.wait()
 
 
-def collector(db_url: str, port: int, log: Path) -> Any:
+def collector(db_url: str, port: int, log: Path, ingest_port: int = 0) -> Any:
     argv = [
         sys.executable,
         "-m",
@@ -121,6 +122,7 @@ def collector(db_url: str, port: int, log: Path) -> Any:
         str(port),
         "--db-url",
         db_url,
+        *(["--ingest-port", str(ingest_port)] if ingest_port else []),
     ]
     # The server's default processes (one with SQLite, two with PostgreSQL): what users run.
     env = {"PYTHONPATH": str(ROOT), "C2C_COLLECTOR_TOKENS": "logger:admin:secret"}
@@ -572,10 +574,13 @@ def main() -> int:
         ingest_rows: dict[str, list[float]] = {}
         single_rows: dict[str, list[float]] = {}
         for rep in range(args.reps):
+            ingest_port = free_port()
             targets: list[tuple[str, Any, str]] = [
                 (
                     "collector SQLite",
-                    lambda p, r=rep: collector(f"sqlite:///{work}/ingest-{r}.sqlite", p, work / "c.log"),
+                    lambda p, r=rep, i=ingest_port: collector(
+                        f"sqlite:///{work}/ingest-{r}.sqlite", p, work / "c.log", i
+                    ),
                     "collector",
                 )
             ]
@@ -594,20 +599,25 @@ def main() -> int:
             for label, start, kind in targets:
                 port = free_port()
                 with start(port) as pgid:
-                    rate, per_cpu = parallel(_batch_worker, kind, port, args.batches, 2, pgid)
-                    ingest_rows.setdefault(label, []).append(rate)
-                    ingest_rows.setdefault(label + " (per server CPU-second)", []).append(per_cpu)
-                    if "PostgreSQL" not in label:
+                    ports = [(label, port)]
+                    if kind == "collector" and "SQLite" in label:  # the ingest port, then the main one
+                        ports = [(label + ", ingest port", ingest_port), (label + ", main port", port)]
+                    for batch_label, batch_port in ports:
+                        rate, per_cpu = parallel(_batch_worker, kind, batch_port, args.batches, 2, pgid)
+                        ingest_rows.setdefault(batch_label, []).append(rate)
+                        ingest_rows.setdefault(batch_label + " (per server CPU-second)", []).append(per_cpu)
+                    for single_label, single_port in ports if "PostgreSQL" not in label else []:
                         single, per_cpu = parallel(
-                            _single_worker, kind, port, args.seconds, SINGLE_CLIENTS, pgid
+                            _single_worker, kind, single_port, args.seconds, SINGLE_CLIENTS, pgid
                         )
-                        single_rows.setdefault(label, []).append(single)
-                        single_rows.setdefault(label + " (per server CPU-second)", []).append(per_cpu)
+                        single_rows.setdefault(single_label, []).append(single)
+                        single_rows.setdefault(single_label + " (per server CPU-second)", []).append(per_cpu)
                     if kind == "collector" and "SQLite" in label:
                         single_rows.setdefault(
-                            "collector, stdlib HTTPHandler (1 connection/record)", []
-                        ).append(httphandler_rate(port, 2.0))
-                print(f"rep {rep + 1} {label}: batches {ingest_rows[label][-1]:,.0f} rec/s", file=sys.stderr)
+                            "collector ingest port, stdlib HTTPHandler (1 connection/record)", []
+                        ).append(httphandler_rate(ingest_port, 2.0))
+                batches = ingest_rows[ports[0][0]][-1]
+                print(f"rep {rep + 1} {label}: batches {batches:,.0f} rec/s", file=sys.stderr)
         show(
             "Ingestion, NDJSON batches of 1000 over keep-alive, 2 client processes",
             compare(ingest_rows, peer),

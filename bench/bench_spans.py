@@ -225,7 +225,8 @@ def bench_spans() -> None:
     for name, value in medians.items():
         target = targets.get(name)
         verdict = (
-            "" if target is None else f"<= {target:g} us: {'met' if best[name] <= target else 'NOT met'}"
+            # Judged on the median: the best of the repetitions says what the code can do, not what it does.
+            "" if target is None else f"<= {target:g} us: {'met' if value <= target else 'NOT met'}"
         )
         print(f"{name:46} {value:8.3f} {best[name]:8.3f} {value / reference:6.2f}x  {verdict}")
 

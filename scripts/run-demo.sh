@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PORT="${PORT:-8080}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-8090}"
+COLLECTOR_INGEST_PORT="${COLLECTOR_INGEST_PORT:-8091}"
 mkdir -p var/logs
 
 pids=()
@@ -18,12 +19,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The collector keeps its records in var/collector.sqlite (C2C_COLLECTOR_DB_URL to change).
-"${VENV}/bin/c2cwsgiutils-logs" serve --port "${COLLECTOR_PORT}" \
+# The collector keeps its records in var/collector.sqlite (C2C_COLLECTOR_DB_URL to change); the
+# demo ships its logs to its ingest port (POST only, one thread), people and tools use the main one.
+"${VENV}/bin/c2cwsgiutils-logs" serve --port "${COLLECTOR_PORT}" --ingest-port "${COLLECTOR_INGEST_PORT}" \
     --db-url "${C2C_COLLECTOR_DB_URL:-sqlite:///var/collector.sqlite}" >var/logs/collector.log 2>&1 &
 pids+=($!)
 echo "Collector: http://localhost:${COLLECTOR_PORT}/ (log in var/logs/collector.log)" >&2
-export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_PORT}}"
+export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_INGEST_PORT}}"
 export C2C_SERVICE_NAME="${C2C_SERVICE_NAME:-demo}"
 
 # The worker runs the demo's tasks (/api/sleep-in-worker); broker: C2C_CELERY_BROKER_URL (default

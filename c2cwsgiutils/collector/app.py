@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["create_app", "includeme", "main"]
+__all__ = ["create_app", "create_ingest_app", "includeme", "main"]
 
 
 def includeme(config: Any) -> None:
@@ -61,6 +61,13 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
 
         return FastIngest(app, state, app.registry.settings)
     return app
+
+
+def create_ingest_app(settings: Mapping[str, Any] | None = None) -> Any:
+    """The application of the ingest port: ``POST /api/v1/record`` of :func:`create_app`, nothing else."""
+    from c2cwsgiutils.collector.ingest_listener import IngestOnly
+
+    return IngestOnly(create_app(settings))
 
 
 def main(_global_config: Mapping[str, Any] | None = None, **settings: Any) -> Any:

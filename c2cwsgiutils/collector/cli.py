@@ -1,7 +1,7 @@
 """``c2cwsgiutils-logs``: serve the collector, migrate its schema, hash a secret, read and feed it.
 
     c2cwsgiutils-logs serve [--host H] [--port P] [--db-url URL] [--workers N] [--threads N] [--server S]
-                            [--forward URL]
+                            [--ingest-port P] [--forward URL]
     c2cwsgiutils-logs migrate [--db-url URL]
     c2cwsgiutils-logs hash-secret            (reads the secret on stdin)
     c2cwsgiutils-logs tail|query|count|timeline|request|status ...   (see cli_read)
@@ -12,7 +12,9 @@
 in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking threads each;
 one process with SQLite unless told otherwise) or
 gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
-migration): see :mod:`c2cwsgiutils.collector.relay`. Options override the
+migration): see :mod:`c2cwsgiutils.collector.relay`. With ``--ingest-port P`` it also serves
+``POST /api/v1/record`` alone on port P, from a child process with one thread: see
+:mod:`c2cwsgiutils.collector.ingest_listener`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """
 
@@ -38,6 +40,7 @@ _OVERRIDES = {
     "workers": "C2C_COLLECTOR_WORKERS",
     "threads": "C2C_COLLECTOR_THREADS",
     "server": "C2C_COLLECTOR_SERVER",
+    "ingest_port": "C2C_COLLECTOR_INGEST_PORT",
     "forward": "C2C_COLLECTOR_FORWARD_URL",
 }
 
@@ -52,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default C2C_COLLECTOR_WORKERS)")
     serve.add_argument("--threads", type=int, help="threads per worker (default C2C_COLLECTOR_THREADS)")
     serve.add_argument("--server", choices=("granian", "gunicorn"), help="HTTP server (default granian)")
+    serve.add_argument(
+        "--ingest-port",
+        type=int,
+        help="also take POST /api/v1/record alone on this port (default C2C_COLLECTOR_INGEST_PORT)",
+    )
+    # The child process that serves the ingest port (started by serve itself, not for users).
+    serve.add_argument("--ingest-listener", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument(
         "--forward",
         metavar="URL",
@@ -83,13 +93,23 @@ def _settings() -> Any:
     return CollectorSettings.from_settings({})
 
 
-def serve(settings: Any) -> int:
-    """Migrate, check the listen address against the credentials, then run the HTTP server."""
+def serve(settings: Any, ingest_listener: bool = False) -> int:
+    """Migrate, check the listen address against the credentials, then run the HTTP server(s)."""
     from c2cwsgiutils.collector.auth import Authenticator, check_listen_address
+    from c2cwsgiutils.collector.ingest_listener import IngestListener, die_with_parent
     from c2cwsgiutils.collector.storage import migrate
+    from c2cwsgiutils.config import ConfigError
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
     check_listen_address(settings.host, authenticator)
+    if ingest_listener:  # the child of a serve with an ingest port: that port only
+        die_with_parent()
+        return _run_server(settings, "create_ingest_app")
+    if settings.forward_url and settings.ingest_port:
+        raise ConfigError(
+            "C2C_COLLECTOR_INGEST_PORT is not available in relay mode (C2C_COLLECTOR_FORWARD_URL): "
+            "set it to 0 or remove it"
+        )
     if settings.forward_url:
         from c2cwsgiutils.logging.collector_transport import Transport
 
@@ -100,12 +120,24 @@ def serve(settings: Any) -> int:
     elif settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
+    if not settings.ingest_port:
+        return _run_server(settings, "create_app")
+    listener = IngestListener(settings.host, settings.ingest_port, settings.port)
+    listener.start()
+    try:
+        return _run_server(settings, "create_app")
+    finally:
+        listener.stop()
+
+
+def _run_server(settings: Any, factory: str) -> int:
+    """Run the configured HTTP server with the application ``c2cwsgiutils.collector.app.<factory>``."""
     if settings.server == "granian":
-        return _serve_granian(settings)
-    return _serve_gunicorn(settings)
+        return _serve_granian(settings, factory)
+    return _serve_gunicorn(settings, factory)
 
 
-def _serve_granian(settings: Any) -> int:
+def _serve_granian(settings: Any, factory: str) -> int:
     """Granian: HTTP parsing and keep-alive in Rust, the WSGI app in ``workers`` processes."""
     from granian import Granian
     from granian.constants import Interfaces
@@ -118,7 +150,7 @@ def _serve_granian(settings: Any) -> int:
         # Granian turns a dotted target into a path relative to the working directory and walks up
         # while it finds __init__.py files: from inside a Python package it would look for
         # "<that package>.c2cwsgiutils...". The module's own file resolves the same from anywhere.
-        f"{Path(app.__file__).resolve()}:create_app",
+        f"{Path(app.__file__).resolve()}:{factory}",
         factory=True,
         address=settings.host,
         port=settings.port,
@@ -132,7 +164,7 @@ def _serve_granian(settings: Any) -> int:
     return 0
 
 
-def _serve_gunicorn(settings: Any) -> int:
+def _serve_gunicorn(settings: Any, factory: str) -> int:
     """gunicorn with gthread workers: threads serve the keep-alive connections."""
     from gunicorn.app.base import BaseApplication
 
@@ -165,9 +197,9 @@ def _serve_gunicorn(settings: Any) -> int:
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from c2cwsgiutils.collector.app import create_app
+            from c2cwsgiutils.collector import app
 
-            return create_app({})
+            return getattr(app, factory)({})
 
     LOG.info("Collector listening on http://%s:%d/api/v1/record", host, settings.port)
     CollectorApplication().run()
@@ -204,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             migrate(settings.db_url)
             return 0
-        return serve(settings)
+        return serve(settings, ingest_listener=args.ingest_listener)
     except (ConfigError, ValueError) as exc:
         print(f"c2cwsgiutils-logs: {exc}", file=sys.stderr)
         return 2

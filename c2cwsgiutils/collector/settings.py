@@ -101,6 +101,16 @@ PORT = config.declare(
     "Port `c2cwsgiutils-logs serve` listens on.",
     feature="collector",
 )
+INGEST_PORT = config.declare(
+    "C2C_COLLECTOR_INGEST_PORT",
+    "c2c.collector.ingest_port",
+    0,
+    config.bounded(config.as_int, minimum=0, maximum=65535),
+    "A second port of `c2cwsgiutils-logs serve` that only takes `POST /api/v1/record`, served by a "
+    "process of its own with one thread: the fastest ingestion, which no query or live tail of the main "
+    "port can hold up. 0: none. Not in relay mode.",
+    feature="collector",
+)
 WORKERS = config.declare(
     "C2C_COLLECTOR_WORKERS",
     "c2c.collector.workers",
@@ -209,6 +219,7 @@ class CollectorSettings:
     server: str
     auto_migrate: bool
     fast_ingest: bool = True
+    ingest_port: int = 0
     forward_url: str = ""
     forward_token: str = ""
     forward_spool_dir: str = "var/relay-spool"
@@ -234,6 +245,7 @@ class CollectorSettings:
             server=SERVER.get(settings),
             auto_migrate=AUTO_MIGRATE.get(settings),
             fast_ingest=FAST_INGEST.get(settings),
+            ingest_port=INGEST_PORT.get(settings),
             forward_url=FORWARD_URL.get(settings).strip(),
             forward_token=FORWARD_TOKEN.get(settings),
             forward_spool_dir=FORWARD_SPOOL_DIR.get(settings),

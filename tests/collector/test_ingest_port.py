@@ -1,0 +1,248 @@
+"""``serve --ingest-port``: ``POST /api/v1/record`` alone on a second port, from a child process."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.collector.records import ndjson, wire
+from tests.helpers import free_port, start_process, wait_port
+
+TOKENS = "logger:writer:pw,ui:reader:rd"
+WRITER = {"Authorization": "Basic " + base64.b64encode(b"logger:pw").decode()}
+READER = {"Authorization": "Basic " + base64.b64encode(b"ui:rd").decode()}
+LOGS = str(Path(sys.executable).parent / "c2cwsgiutils-logs")
+
+
+def _request(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes = b"", timeout: float = 10
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _children(parent: int) -> list[int]:
+    """Pids of the processes whose parent is ``parent`` and that run the ingest listener."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and b"--ingest-listener" in command:
+            found.append(int(entry))
+    return found
+
+
+def _gone(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":  # exited, its parent has not reaped it yet
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def _serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+    port, ingest = free_port(), free_port()
+    command = [LOGS, "serve", "--port", str(port), "--ingest-port", str(ingest)]
+    command += ["--db-url", f"sqlite:///{directory / 'c.sqlite'}", *args]
+    process = start_process(command, env={"C2C_COLLECTOR_TOKENS": TOKENS}, log=directory / "server.log")
+    try:
+        wait_port(port, timeout=60, process=process)
+        yield process, port, ingest
+    finally:
+        # The whole group: also what a parent killed by the test left behind.
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def test_ingest_port_stores_forms_and_batches_and_refuses_the_rest(tmp_path: Path) -> None:
+    with _serve(tmp_path) as (_, port, ingest):
+        handler = logging.handlers.HTTPHandler(
+            f"127.0.0.1:{ingest}", "/api/v1/record", "POST", credentials=("logger", "pw")
+        )
+        logger = logging.getLogger("tests.collector.ingest_port")
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)  # HTTPHandler's own connection
+                logger.warning("through the ingest port", extra={"order": 3})
+        finally:
+            logger.removeHandler(handler)
+        status, body = _request(
+            ingest,
+            "POST",
+            "/api/v1/record",
+            {**WRITER, "Content-Type": "application/x-ndjson"},
+            ndjson(wire("batch one"), wire("batch two")),
+        )
+        assert (status, json.loads(body)["stored"]) == (201, 2)
+
+        # The records are the main port's: one database.
+        status, body = _request(port, "GET", "/api/v1/record?name=tests.collector.ingest_port", READER)
+        assert status == 200
+        (summary,) = json.loads(body)
+        status, body = _request(port, "GET", f"/api/v1/record/{summary['id']}", READER)
+        record = json.loads(body)
+        # A form: every value is a string.
+        assert (record["message"], record["data"]["order"]) == ("through the ingest port", "3")
+
+        # Auth is the same on both ports.
+        status, body = _request(ingest, "POST", "/api/v1/record", READER, b"msg=x")
+        assert (status, json.loads(body)["type"]) == (403, "forbidden")
+        # Anything but POST /api/v1/record: a JSON 404 that says where to go.
+        for method, path in (("GET", "/api/v1/record"), ("GET", "/api/v1/status"), ("GET", "/")):
+            status, body = _request(ingest, method, path, READER)
+            answer = json.loads(body)
+            assert (status, answer["type"]) == (404, "not_found"), path
+            assert "main port" in answer["message"]
+
+
+def test_a_live_tail_holding_the_main_port_does_not_hold_up_the_ingest_port(tmp_path: Path) -> None:
+    # One thread on the main port, taken by the tail: the ingest port still answers at once.
+    with _serve(tmp_path, "--threads", "1") as (_, port, ingest):
+        tail = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        tail.request("GET", "/api/v1/stream?poll_ms=50&timeout=20", headers=READER)
+        response = tail.getresponse()
+        assert response.status == 200
+        response.readline()  # the stream is open: the main port's only thread is in it
+        begin = time.monotonic()
+        status, body = _request(
+            ingest,
+            "POST",
+            "/api/v1/record",
+            {**WRITER, "Content-Type": "application/json"},
+            json.dumps(wire("while tailing")).encode(),
+            timeout=5,
+        )
+        assert status == 201, body
+        assert time.monotonic() - begin < 5
+        # ...and the tail sees the record stored through the other port.
+        seen = b""
+        while b"while tailing" not in seen:
+            line = response.readline()
+            assert line, seen
+            seen += line
+        tail.close()
+
+
+def test_the_ingest_listener_ends_with_serve(tmp_path: Path) -> None:
+    with _serve(tmp_path) as (process, _, ingest):
+        children = _children(process.pid)
+        assert len(children) == 1
+        process.send_signal(signal.SIGTERM)  # the parent only, not its group
+        process.wait(30)
+        assert _gone(children[0])
+        with pytest.raises(TimeoutError):
+            wait_port(ingest, timeout=0.5)
+
+
+def test_a_killed_serve_leaves_no_ingest_listener(tmp_path: Path) -> None:
+    with _serve(tmp_path) as (process, _, _ingest):
+        children = _children(process.pid)
+        assert len(children) == 1
+        process.kill()  # SIGKILL: no clean-up of its own; the kernel signals the child
+        process.wait(10)
+        assert _gone(children[0])
+
+
+def test_the_ingest_listener_is_started_again_when_it_dies(tmp_path: Path) -> None:
+    with _serve(tmp_path) as (process, _, ingest):
+        (child,) = _children(process.pid)
+        os.kill(child, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [c for c in _children(process.pid) if c != child] == []:
+            time.sleep(0.1)
+        assert [c for c in _children(process.pid) if c != child]
+        wait_port(ingest, timeout=30)
+        status, _ = _request(
+            ingest,
+            "POST",
+            "/api/v1/record",
+            {**WRITER, "Content-Type": "application/json"},
+            json.dumps(wire("after the restart")).encode(),
+        )
+        assert status == 201
+
+
+def _serve_fails(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    command = [LOGS, "serve", "--db-url", f"sqlite:///{tmp_path / 'c.sqlite'}", *args]
+    process = start_process(command, env=env, log=tmp_path / "out.log")
+    try:
+        assert process.wait(60) == 2
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return (tmp_path / "out.log").read_text()
+
+
+def test_ingest_port_equal_to_the_main_port_is_refused(tmp_path: Path) -> None:
+    port = str(free_port())
+    output = _serve_fails(tmp_path, "--port", port, "--ingest-port", port)
+    assert f"C2C_COLLECTOR_INGEST_PORT={port} is the main port" in output
+
+
+def test_ingest_port_in_relay_mode_is_refused(tmp_path: Path) -> None:
+    output = _serve_fails(
+        tmp_path,
+        "--port",
+        str(free_port()),
+        "--ingest-port",
+        str(free_port()),
+        "--forward",
+        "http://127.0.0.1:9/",
+    )
+    assert "C2C_COLLECTOR_INGEST_PORT is not available in relay mode" in output
+
+
+def test_a_taken_ingest_port_stops_serve_before_the_main_port_opens(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))  # bound, not listening: a connection to it is refused
+        ingest = taken.getsockname()[1]
+        port = free_port()
+        output = _serve_fails(tmp_path, "--port", str(port), "--ingest-port", str(ingest))
+    assert f"the ingest listener (C2C_COLLECTOR_INGEST_PORT={ingest}) did not start" in output
+    with pytest.raises(TimeoutError):
+        wait_port(port, timeout=0.5)
+
+
+def test_a_bad_ingest_port_value_names_the_variable(tmp_path: Path) -> None:
+    output = _serve_fails(tmp_path, "--port", str(free_port()), env={"C2C_COLLECTOR_INGEST_PORT": "eighty"})
+    assert "C2C_COLLECTOR_INGEST_PORT" in output
