@@ -108,6 +108,9 @@ class IngestListener:
         self._stopping = False
         self._process: subprocess.Popen[bytes] | None = None
         self._watcher: threading.Thread | None = None
+        # gunicorn's workers are forks of serve's process that unwind its stack when they exit: only
+        # the process that started the child may stop it.
+        self._owner = os.getpid()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {
@@ -167,6 +170,8 @@ class IngestListener:
 
     def stop(self) -> None:
         """SIGTERM to the child, SIGKILL if it has not stopped after STOP_TIMEOUT seconds."""
+        if os.getpid() != self._owner:
+            return
         with self._lock:
             self._stopping = True
             process = self._process

@@ -246,3 +246,39 @@ def test_a_taken_ingest_port_stops_serve_before_the_main_port_opens(tmp_path: Pa
 def test_a_bad_ingest_port_value_names_the_variable(tmp_path: Path) -> None:
     output = _serve_fails(tmp_path, "--port", str(free_port()), env={"C2C_COLLECTOR_INGEST_PORT": "eighty"})
     assert "C2C_COLLECTOR_INGEST_PORT" in output
+
+
+def _gunicorn_workers(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat[1]) == parent and b"--ingest-listener" not in command:
+                found.append(int(entry))
+    return found
+
+
+def test_with_gunicorn_a_worker_that_exits_leaves_the_ingest_listener_alone(tmp_path: Path) -> None:
+    # gunicorn's workers are forks of serve's process: one that exits must not stop the child.
+    with _serve(tmp_path, "--server", "gunicorn") as (process, _, ingest):
+        (child,) = _children(process.pid)
+        deadline = time.monotonic() + 30
+        while not _gunicorn_workers(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (worker,) = _gunicorn_workers(process.pid)
+        os.kill(worker, signal.SIGTERM)  # a graceful worker exit: it unwinds serve's stack
+        assert _gone(worker)
+        time.sleep(2)  # what a wrongly stopped child would take to be noticed and restarted
+        assert _children(process.pid) == [child]
+        status, _ = _request(
+            ingest,
+            "POST",
+            "/api/v1/record",
+            {**WRITER, "Content-Type": "application/json"},
+            json.dumps(wire("gunicorn")).encode(),
+        )
+        assert status == 201
