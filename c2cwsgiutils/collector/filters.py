@@ -156,10 +156,41 @@ def _json_parts(dialect: str, keys: list[str]) -> tuple[Any, Any, Any]:
     return type_name, boolean_text, extracted
 
 
-def _json_compare(dialect: str, node: Compare) -> ColumnElement[bool]:
+def _sqlite_json_match(node: Compare, path: Any) -> ColumnElement[bool] | None:
+    """A JSON comparison on SQLite for a WHERE clause where false and NULL mean the same.
+
+    The exact form (:func:`_json_parts`) asks ``json_type`` first and is NULL for a value of
+    another type, so that ``NOT`` keeps it out too; SQLite 3.40 parses the JSON text again at
+    each JSON function call. Outside a ``NOT``, "the value compares, and is of the literal's type"
+    returns the same rows and, with the comparison first, parses once per row that does not match.
+    None: no such form (null compares with the exact one).
+    """
+    value, operator = node.value, node.operator
+    data = record_table.c.data
+    json_type = sa.func.json_type(data, path)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        if operator not in ("=", "!="):
+            raise QuerySyntaxError("true/false only compare with = or !=", node.value_position)
+        return json_type == ("true" if value == (operator == "=") else "false")
+    extracted = sa.func.json_extract(data, path)
+    if isinstance(value, (int, float)) and operator not in ("~", ":"):
+        number = _COMPARE[operator](extracted, sa.bindparam(None, float(value), sa.Float()))
+        return sa.and_(number, json_type.in_(["integer", "real"]))
+    text = _text_compare("sqlite", extracted, operator, node.text or str(value))
+    return sa.and_(text, json_type == "text")
+
+
+def _json_compare(dialect: str, node: Compare, negated: bool) -> ColumnElement[bool]:
     keys = node.field.split(".")[1:]
     if not keys or not all(_KEY.match(key) for key in keys):
         raise QuerySyntaxError(f"invalid JSON field {node.field[:60]!r}", node.position)
+    if dialect == "sqlite" and not negated:
+        path = sa.bindparam(None, "$" + "".join(f'."{key}"' for key in keys), sa.String())
+        match = _sqlite_json_match(node, path)
+        if match is not None:
+            return match
     type_name, text, number = _json_parts(dialect, keys)
     value, operator = node.value, node.operator
     if value is None:
@@ -179,12 +210,12 @@ def _json_compare(dialect: str, node: Compare) -> ColumnElement[bool]:
     return _text_compare(dialect, typed_text, operator, node.text or str(value))
 
 
-def _compare(dialect: str, node: Compare) -> ColumnElement[bool]:
+def _compare(dialect: str, node: Compare, negated: bool) -> ColumnElement[bool]:
     field = node.field.lower()
     table = record_table.c
     try:
         if field.startswith("data."):
-            return _json_compare(dialect, node)
+            return _json_compare(dialect, node, negated)
         if field in TEXT_COLUMNS:
             if node.value is None:
                 if node.operator not in ("=", "!="):
@@ -221,16 +252,20 @@ def _scalar(node: Compare) -> str | int | float:
     return node.value
 
 
-def query_to_sql(node: Node, dialect: str) -> ColumnElement[bool]:
-    """The SQLAlchemy boolean expression of a parsed query for ``dialect`` (sqlite/postgresql)."""
+def query_to_sql(node: Node, dialect: str, negated: bool = False) -> ColumnElement[bool]:
+    """The SQLAlchemy boolean expression of a parsed query for ``dialect`` (sqlite/postgresql).
+
+    ``negated``: ``node`` is under an odd number of ``NOT`` (there, unlike anywhere else in a
+    WHERE clause, a NULL comparison and a false one give different rows).
+    """
     if isinstance(node, Compare):
-        return _compare(dialect, node)
+        return _compare(dialect, node, negated)
     if isinstance(node, Not):
-        return sa.not_(query_to_sql(node.operand, dialect))
+        return sa.not_(query_to_sql(node.operand, dialect, not negated))
     if isinstance(node, And):
-        return sa.and_(*(query_to_sql(operand, dialect) for operand in node.operands))
+        return sa.and_(*(query_to_sql(operand, dialect, negated) for operand in node.operands))
     if isinstance(node, Or):
-        return sa.or_(*(query_to_sql(operand, dialect) for operand in node.operands))
+        return sa.or_(*(query_to_sql(operand, dialect, negated) for operand in node.operands))
     raise TypeError(node)
 
 

@@ -139,6 +139,15 @@ QUERIES = [
     "(level = 20 OR level = 50) AND NOT (message = ok)",
     'data.user_id ~ "4"',
     "data.tags = null",
+    # Under NOT, a value of another type (or no value) must stay out: NULL, not false.
+    "NOT data.user_id = 42",
+    'NOT data.user_id = "42"',
+    "NOT data.flag = true",
+    "NOT data.flag != false",
+    "NOT (data.user_id >= 7 AND data.user_id < 42)",
+    "NOT NOT data.user_id = 42",
+    'NOT data.user_id ~ "4"',
+    "level >= 10 AND NOT (data.ratio > 0.25 OR data.flag = false)",
 ]
 
 
@@ -182,6 +191,9 @@ def test_sqlite_and_postgresql_return_the_same_records(storages: tuple[Storage, 
         ("name:app", [1, 3, 4, 5, 7]),
         ("level >= WARNING AND NOT name:celery", [1, 6]),
         ("data.flag = true", [2]),
+        ("data.flag != true", [3]),
+        ("NOT data.user_id = 42", [3]),  # "42" is a string: out, as on PostgreSQL
+        ("NOT NOT data.user_id = 42", [1, 4]),
         ("request_id = 123e4567", [7]),
     ],
 )
