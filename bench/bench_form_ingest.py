@@ -68,7 +68,6 @@ def _loop(args: argparse.Namespace, part: str) -> float:
     try:
         from c2cwsgiutils.collector import ingest
         from c2cwsgiutils.collector.app import create_app
-        from c2cwsgiutils.collector.fast_ingest import _Headers
         from c2cwsgiutils.collector.state import get_state
         from c2cwsgiutils.request_tracking import TrackingSettings, open_context
 
@@ -88,7 +87,9 @@ def _loop(args: argparse.Namespace, part: str) -> float:
             return ingest.parse_form_body(environ["wsgi.input"].getvalue())
 
         def check(_acc: object, environ: dict[str, Any]) -> object:
-            return state.authenticator.require(_Headers(environ), "writer")
+            return state.authenticator.require_caller(
+                environ.get("HTTP_X_API_KEY"), environ.get("HTTP_AUTHORIZATION"), "writer"
+            )
 
         def context(_acc: object, environ: dict[str, Any]) -> object:
             return open_context(environ, tracking)
