@@ -385,7 +385,7 @@ class SQLiteStorage(Storage):
         and their AttributeError messages per value): a log record has about nine of them. The
         statements, one per pattern of ``None`` values, are few, and kept (up to a bound).
         """
-        ((nulls, values, _),) = _batch_core.null_runs((row,))
+        nulls, values = _batch_core.null_pattern(row)
         sql = self._insert_by_nulls.get(nulls)
         if sql is None:
             if len(self._insert_by_nulls) >= _MAX_NULL_PATTERNS:
