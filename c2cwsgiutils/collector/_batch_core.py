@@ -209,6 +209,20 @@ def parse_lines(
     return True
 
 
+def null_pattern(row: tuple[Any, ...]) -> tuple[int, list[Any]]:
+    """``(nulls, values)`` of one row, as :func:`null_runs` gives them for a run of one row."""
+    nulls = 0
+    bit = 1
+    values: list[Any] = []
+    for value in row:
+        if value is None:
+            nulls |= bit
+        else:
+            values.append(value)
+        bit <<= 1
+    return nulls, values
+
+
 def null_runs(rows: Any) -> list[tuple[int, list[Any], int]]:
     """Runs of consecutive rows with the same ``None`` values: ``(nulls, values, count)``.
 

@@ -62,6 +62,8 @@ HEX: Final = frozenset("0123456789abcdefABCDEF")
 ASCII_ESCAPES: Final[dict[str, str]] = {
     f"{high}{low}": chr(int(f"{high}{low}", 16)) for high in "01234567" for low in "0123456789abcdefABCDEF"
 }
+# "%XX" -> its character, as ASCII_ESCAPES, but keyed by the whole escape.
+ESCAPES: Final[dict[str, str]] = {"%" + escape: char for escape, char in ASCII_ESCAPES.items()}
 ONE_INT: Final = re.compile(r"\((-?\d{1,18}),\)\Z")
 ONE_STR: Final = re.compile(r"\('([^'\\]*)',\)\Z")
 _DUMPS: Final[Any] = orjson.dumps
@@ -83,34 +85,98 @@ def _unquote(text: str) -> str:
     return "".join(out)
 
 
-def _fields(text: str) -> dict[str, str]:
-    """``dict(parse_qsl(text, keep_blank_values=True))``: the last value of a repeated name wins."""
-    fields: dict[str, str] = {}
-    if "+" in text:  # parse_qsl replaces it in each name and value, before unquoting
-        text = text.replace("+", " ")
-    escaped = "%" in text
-    end = len(text)
-    position = 0
-    while position <= end:
-        amp = text.find("&", position)
-        if amp < 0:
-            amp = end
-        if amp > position:
-            equal = text.find("=", position, amp)
-            if equal < 0:
-                name, value = text[position:amp], ""
-            else:
-                name, value = text[position:equal], text[equal + 1 : amp]
-            if escaped and text.find("%", position, amp) >= 0:
-                name = _unquote(name)
-                value = _unquote(value)
-            fields[name] = value
-        position = amp + 1
-    return fields
+# What usual_row() does with a field, by its name (one dict lookup per field); a name that is not
+# there is a plain ``data`` field. Made from the constants above.
+_PLAIN: Final = 0  # data[name] = value (the names that are not in _KINDS)
+_RENAMED: Final = 1  # data[RENAMES[name]] = value
+_INT: Final = 2  # data[RENAMES.get(name, name)] = int(value)
+_FLOAT: Final = 3  # data[name] = float(value)
+_DROPPED: Final = 4  # a column that the row does not take from the form (level, timestamp...)
+_MSG: Final = 5
+_MESSAGE: Final = 6
+_ARGS: Final = 7  # a plain field that the message also reads
+_DECLINED: Final = 8  # a name that another one is renamed to: the general path decides
+_COLUMN: Final = 16  # _COLUMN + i: the value of _COLUMNS[i]
+_COLUMNS: Final = ("uuid", "created", "levelno", "logger_name", *CORRELATION_COLUMNS)
+
+
+def _kinds() -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for name in (*RENAMES, *NOT_DATA, *INTS, *FLOATS, "args"):
+        target = RENAMES.get(name, name)
+        if name in RENAMED:
+            kinds[name] = _DECLINED
+        elif target in _COLUMNS:
+            kinds[name] = _COLUMN + _COLUMNS.index(target)
+        elif name == "msg":
+            kinds[name] = _MSG
+        elif name == "message":
+            kinds[name] = _MESSAGE
+        elif target in NOT_DATA:
+            kinds[name] = _DROPPED
+        elif target in INTS:
+            kinds[name] = _INT
+        elif target in FLOATS:
+            kinds[name] = _FLOAT
+        elif name == "args":
+            kinds[name] = _ARGS
+        elif target != name:
+            kinds[name] = _RENAMED
+    return kinds
+
+
+_KINDS: Final[dict[str, int]] = _kinds()
+
+
+def _unquote_whole(text: str) -> str | None:
+    """``_unquote(text)`` for the whole form; ``None`` when an escape makes a separator ("&" or
+    "=") or is not that of an ASCII character: the fields must then be unquoted one by one."""
+    out: list[str] = []
+    last = 0
+    start = text.find("%")
+    while start >= 0:
+        char = ESCAPES.get(text[start : start + 3])
+        if char is None or char in ("&", "="):
+            return None  # a multi-byte UTF-8 sequence, a malformed escape, a separator
+        out.append(text[last:start])
+        out.append(char)
+        last = start + 3
+        start = text.find("%", last)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _pairs(text: str, whole: bool) -> list[str] | None:
+    """Names and values, alternately, as parse_qsl reads them (``None`` past MAX_FORM_FIELDS);
+    ``whole``: the text is unquoted already."""
+    fields = text.split("&")
+    if len(fields) > MAX_FORM_FIELDS:
+        return None
+    pairs = []
+    for field in fields:
+        if not field:
+            continue
+        equal = field.find("=")
+        if equal < 0:
+            name, value = field, ""
+        else:
+            name, value = field[:equal], field[equal + 1 :]
+        if not whole and "%" in field:
+            name = _unquote(name)
+            value = _unquote(value)
+        pairs.append(name)
+        pairs.append(value)
+    return pairs
 
 
 def _literal(text: str) -> Any:
-    # The usual one-argument cases without compiling Python source (literal_eval costs ~50 µs).
+    # The usual one-argument cases without compiling Python source (literal_eval costs ~50 µs),
+    # the commonest, "(7,)", without a regular expression either.
+    if text.startswith("(") and text.endswith(",)"):
+        inner = text[1:-2]
+        digits = inner[1:] if inner.startswith("-") else inner
+        if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+            return (int(inner),)
     match = ONE_INT.match(text)
     if match:
         return (int(match.group(1)),)
@@ -125,10 +191,12 @@ def _literal(text: str) -> Any:
 
 def form_message(fields: dict[str, str]) -> str:
     """The message of an HTTPHandler form: ``msg % args`` when the args parse and fit, else ``msg``."""
-    if "message" in fields:
-        return fields["message"]
-    msg = fields.get("msg", "")
-    args = fields.get("args", "None")
+    return _message(fields.get("msg", ""), fields.get("args", "None"), fields.get("message"))
+
+
+def _message(msg: str, args: str, message: str | None) -> str:
+    if message is not None:
+        return message
     if args in ("None", "()", "", "{}") or "%" not in msg or len(args) > 10_000:
         return msg
     values = _literal(args)
@@ -148,24 +216,73 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
     """The row of an ``HTTPHandler`` form as ``ingest.parse_form_body`` makes it, or ``None``
     when the form is not of the usual shape (see the module's documentation)."""
     text = body.decode("latin-1")
-    if "\x00" in text or "%00" in text or text.count("&") >= MAX_FORM_FIELDS:
+    # On the text: ``bytes in bytes`` first tries its argument as an integer (and raises).
+    if "\x00" in text or "%00" in text:
         return None
-    fields = _fields(text)
-    if not RENAMED.isdisjoint(fields):
-        return None  # "file", "line"...: which of it and its LogRecord name wins is for the general path
+    if "+" in text:  # parse_qsl replaces it in each name and value, before unquoting
+        text = text.replace("+", " ")
+    # Each escape decodes to the same characters whether the text is unquoted whole or field by
+    # field (see ingest.form_fields): whole, unless an escape makes a separator.
+    whole = True
+    if "%" in text:
+        unquoted = _unquote_whole(text)
+        if unquoted is None:
+            whole = False
+        else:
+            text = unquoted
+    all_ascii = whole and text.isascii()  # then so is every value
+    pairs = _pairs(text, whole)
+    if pairs is None:
+        return None
+    # One pass, no dict of the fields: a repeated name (the last value wins, at the place of the
+    # first) is left to the general path. Found by the growth of ``data``, the slot of a column
+    # already taken and, for the names whose value is "None" (skipped), a last check.
     data: dict[str, Any] = {}
-    columns: dict[str, str] = {}
-    for name, value in fields.items():
-        if value == "None":
+    columns: list[str | None] = [None] * len(_COLUMNS)
+    skipped: list[str] = []
+    msg: str | None = None
+    args: str | None = None
+    message: str | None = None
+    for index in range(0, len(pairs), 2):
+        name = pairs[index]
+        value = pairs[index + 1]
+        kind = _KINDS.get(name, _PLAIN)
+        if kind >= _COLUMN:
+            if columns[kind - _COLUMN] is not None:
+                return None
+            if value != "None":
+                columns[kind - _COLUMN] = value
             continue
-        target = RENAMES.get(name, name)
-        if target in NOT_DATA:
-            columns[target] = value
-        elif target in INTS:
-            if not (value.isdigit() and value.isascii() and len(value) < 19):
+        if kind == _DROPPED:
+            continue
+        if kind == _DECLINED:
+            return None
+        if kind in (_MSG, _MESSAGE, _ARGS):
+            if kind == _MSG:
+                if msg is not None:
+                    return None
+                msg = value
+                continue
+            if kind == _MESSAGE:
+                if message is not None:
+                    return None
+                message = value
+                continue
+            if args is not None:
+                return None
+            args = value
+        target = RENAMES.get(name, name) if kind in (_RENAMED, _INT) else name
+        if value == "None":
+            if target in data:
+                return None
+            skipped.append(target)
+            continue
+        size = len(data)
+        if kind == _INT:
+            if not (value.isdigit() and len(value) < 19 and (all_ascii or value.isascii())):
                 return None
             data[target] = int(value)
-        elif target in FLOATS:
+        elif kind == _FLOAT:
             try:
                 number = float(value)
             except ValueError:
@@ -175,16 +292,21 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
             data[target] = number
         else:
             data[target] = value
-    uuid = columns.get("uuid")
+        if len(data) == size:
+            return None
+    for target in skipped:
+        if target in data:
+            return None
+    uuid = columns[0]
     if uuid is not None:
         if len(uuid) != 32 or not HEX.issuperset(uuid):
             return None
         uuid = uuid.lower()
-    created_text = columns.get("created")
-    levelno_text = columns.get("levelno")
+    created_text = columns[1]
+    levelno_text = columns[2]
     if created_text is None or levelno_text is None:
         return None
-    if not (levelno_text.isdigit() and levelno_text.isascii() and len(levelno_text) < 19):
+    if not (levelno_text.isdigit() and len(levelno_text) < 19 and (all_ascii or levelno_text.isascii())):
         return None
     levelno = int(levelno_text)
     try:
@@ -197,19 +319,20 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
         data_text = _DUMPS(data).decode("utf-8")
     except TypeError:
         return None
+    logger_name = columns[3]
     return (
         uuid,
         int(created * 1_000_000),
         levelno,
-        columns.get("logger_name", "")[:MAX_SHORT],
-        form_message(fields)[:MAX_STRING],
-        _short(columns.get("host")),
-        _short(columns.get("service")),
-        _short(columns.get("request_id")),
-        _short(columns.get("trace_id")),
-        _short(columns.get("span_id")),
-        _short(columns.get("parent_span_id")),
-        _short(columns.get("task_id")),
-        _short(columns.get("kind")),
+        "" if logger_name is None else logger_name[:MAX_SHORT],
+        _message("" if msg is None else msg, "None" if args is None else args, message)[:MAX_STRING],
+        _short(columns[4]),
+        _short(columns[5]),
+        _short(columns[6]),
+        _short(columns[7]),
+        _short(columns[8]),
+        _short(columns[9]),
+        _short(columns[10]),
+        _short(columns[11]),
         data_text,
     )

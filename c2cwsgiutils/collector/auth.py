@@ -11,7 +11,6 @@ collector is open, which ``c2cwsgiutils-logs serve`` only allows on a loopback a
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -122,6 +121,9 @@ class Authenticator:
         self._credentials = credentials
         # Verified secrets, keyed by their SHA-256, so PBKDF2 runs once per secret and process.
         self._verified: dict[tuple[str, bytes], Principal | None] = {}
+        # The caller of an Authorization header, keyed by the header's SHA-256: a client sends the
+        # same header on every request, and the header decides the caller (see _authorization).
+        self._by_authorization: dict[bytes, Principal | None] = {}
         self._lock = threading.Lock()
 
     @property
@@ -151,10 +153,29 @@ class Authenticator:
     def authenticate(self, headers: dict[str, str] | object) -> Principal | None:
         """The caller of a request with these headers, or ``None`` when it sent no valid credential."""
         get = getattr(headers, "get")  # noqa: B009 - a WebOb EnvironHeaders or a dict
-        api_key = get("X-API-Key")
+        return self.caller(get("X-API-Key"), get("Authorization"))
+
+    def caller(self, api_key: str | None, authorization: str | None) -> Principal | None:
+        """The caller of a request with these ``X-API-Key`` and ``Authorization`` headers (``None``
+        when absent), or ``None`` when it sent no valid credential."""
         if api_key:
             return self._lookup(None, api_key)
-        authorization = get("Authorization") or ""
+        if not authorization:
+            return None
+        # "surrogatepass": one byte string per header string, so one header per key.
+        key = hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).digest()
+        try:
+            return self._by_authorization[key]
+        except KeyError:
+            pass
+        found = self._authorization(authorization)
+        with self._lock:
+            if len(self._by_authorization) >= _CACHE_SIZE:
+                self._by_authorization.clear()
+            self._by_authorization[key] = found
+        return found
+
+    def _authorization(self, authorization: str) -> Principal | None:
         scheme, _, value = authorization.partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer" and value.strip():
@@ -162,7 +183,7 @@ class Authenticator:
         if scheme == "basic" and value.strip():
             try:
                 decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # binascii.Error, UnicodeDecodeError, a non-ASCII header
                 return None
             user, separator, password = decoded.partition(":")
             if not separator:
@@ -174,7 +195,14 @@ class Authenticator:
         """The caller, when it holds ``role``; raises AuthError 401/403. ``None`` when auth is off."""
         if not self._credentials:
             return None
-        principal = self.authenticate(headers)
+        get = getattr(headers, "get")  # noqa: B009 - a WebOb EnvironHeaders or a dict
+        return self.require_caller(get("X-API-Key"), get("Authorization"), role)
+
+    def require_caller(self, api_key: str | None, authorization: str | None, role: str) -> Principal | None:
+        """:meth:`require` with the values of the ``X-API-Key`` and ``Authorization`` headers."""
+        if not self._credentials:
+            return None
+        principal = self.caller(api_key, authorization)
         if principal is None:
             raise AuthError(401, "Missing or invalid credentials (Bearer token, X-API-Key or HTTP Basic)")
         if not principal.has(role):

@@ -35,18 +35,6 @@ ROUTE_NAME = "c2c_collector_record"  # the route of the Pyramid view, for the lo
 _STATUS_LINES = {code: f"{code} {reason}" for code, reason in status_reasons.items()}
 
 
-class _Headers:
-    """The two request headers the authenticator reads, from the WSGI environ."""
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self._environ = environ
-
-    def get(self, name: str) -> Any:
-        return self._environ.get("HTTP_" + name.upper().replace("-", "_"))
-
-
 def _encode(answer: dict[str, Any]) -> bytes:
     # The answer to one record, as json_bytes() writes it, without the encoder (~10% of a request).
     record_id = answer.get("id")
@@ -108,7 +96,9 @@ class FastIngest:
     def _answer(self, environ: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
         state = self._state
         try:
-            state.authenticator.require(_Headers(environ), "writer")
+            state.authenticator.require_caller(
+                environ.get("HTTP_X_API_KEY"), environ.get("HTTP_AUTHORIZATION"), "writer"
+            )
             status, answer = ingest_answer(
                 state,
                 environ.get("CONTENT_TYPE", "").split(";", 1)[0].lower(),

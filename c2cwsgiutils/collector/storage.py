@@ -7,17 +7,16 @@ returns only once its transaction is committed, which is what lets the API ackno
 
 from __future__ import annotations
 
+import fcntl
 import io
-import itertools
 import json
 import logging
-import operator
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -37,7 +36,6 @@ LOG = logging.getLogger(__name__)
 Row = tuple[Any, ...]  # values in INSERT_COLUMNS order, ``data`` already JSON text
 
 MAX_RANGE_BUCKETS = 20_000
-_NONES = itertools.repeat(None)
 _MAX_NULL_PATTERNS = 64  # single-row INSERT statements kept by pattern of NULL values (sqlite3 caches 128)
 _MANY_ROWS = 64  # rows per INSERT of a batch (64 x 14 values: under SQLite's oldest limit of 999)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # SQLite: a WAL file that starts over is cut back to this size
@@ -45,9 +43,11 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # SQLite: a WAL file that starts over is 
 SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
 
 
-@dataclass(frozen=True)
-class InsertResult:
-    """How many rows were stored and how many were already there (same ``uuid``)."""
+class InsertResult(NamedTuple):
+    """How many rows were stored and how many were already there (same ``uuid``).
+
+    A named tuple: made once per request, at a fraction of the cost of a frozen dataclass.
+    """
 
     stored: int
     duplicates: int
@@ -213,7 +213,7 @@ class SQLiteStorage(Storage):
             f"INSERT INTO {TABLE_NAME} ({columns}) VALUES ({marks}) ON CONFLICT (uuid) DO NOTHING"
         )
         self._marks = f"({marks})"
-        self._insert_by_nulls: dict[tuple[bool, ...], str] = {}
+        self._insert_by_nulls: dict[int, str] = {}
         self._insert_by_rows: dict[tuple[int, int], str] = {}
         # Writes are serialised by a thread lock and, across the worker processes, by flock() on a
         # file beside the database: waiting there wakes up as soon as the lock is free, where
@@ -224,13 +224,25 @@ class SQLiteStorage(Storage):
         database = parsed.database
         self._lock_path = f"{database}-writelock" if database and database != ":memory:" else None
         self._lock_file: Any = None
-        self._writer: Any = None
+        self._writer: Any = None  # the writer connection (SQLAlchemy's), its sqlite3 one, a cursor
+        self._driver: Any = None
+        self._cursor: Any = None
         self._checkpointer: Checkpointer | None = None
 
     def insert(self, rows: Sequence[Row]) -> InsertResult:
         """Group commit: the thread that gets the lock writes every waiting job in one transaction."""
         if not rows:
             return InsertResult(0, 0)
+        if len(rows) == 1 and not self._pending and self._write_lock.acquire(blocking=False):
+            # Nobody writing nor waiting: this row alone, without the bookkeeping of a job. (A
+            # caller that queues a job meanwhile waits for the lock, then writes it.)
+            try:
+                stored, row_id = self._write_one(rows[0])
+            finally:
+                self._write_lock.release()
+            if stored:
+                return InsertResult(1, 0, row_id)
+            return InsertResult(0, 1, self._existing_id(rows[0][0]) if rows[0][0] else None)
         job = _Job(rows)
         with self._pending_lock:
             self._pending.append(job)
@@ -247,16 +259,12 @@ class SQLiteStorage(Storage):
         return InsertResult(job.stored, len(rows) - job.stored, first_id)
 
     def _flock(self) -> None:
-        import fcntl
-
         if self._lock_path is not None and self._lock_file is None:
             self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - kept for the process life
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
 
     def _funlock(self) -> None:
-        import fcntl
-
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
@@ -269,6 +277,48 @@ class SQLiteStorage(Storage):
                 yield
             finally:
                 self._funlock()
+
+    def _write_one(self, row: Row) -> tuple[int, int | None]:
+        """(rows stored, id of the row) of one row in its own transaction, under the write lock."""
+        self._flock()
+        try:
+            cursor = self._cursor if self._writer is not None else self._open_writer()
+            # One autocommit statement is its own transaction (committed when execute() returns,
+            # rolled back by SQLite itself on an error), without BEGIN and COMMIT.
+            sql, values = self._insert_one(row)
+            driver = self._driver
+            before = driver.total_changes
+            try:
+                cursor.execute(sql, values)
+            except BaseException:
+                self._close_writer()
+                raise
+            stored = driver.total_changes - before
+            last_id = cursor.lastrowid
+        finally:
+            self._funlock()
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
+        return stored, last_id
+
+    def _open_writer(self) -> Any:
+        """The cursor of the writer connection, opened: one dedicated connection per process (used
+        under the write lock only), so no pool checkout and no reset-on-return per write."""
+        self._writer = self.engine.raw_connection()
+        self._driver = self._writer.driver_connection
+        if self._lock_path is not None:  # a file database: checkpoints in the background
+            self._driver.execute("PRAGMA wal_autocheckpoint=0")
+            if self._checkpointer is None:
+                self._checkpointer = Checkpointer(self.engine.raw_connection, self._exclusive)
+        self._cursor = self._driver.cursor()
+        return self._cursor
+
+    def _close_writer(self) -> None:
+        """Drop the writer connection after an error (the next write opens another one)."""
+        self._cursor = self._driver = None
+        if self._writer is not None:
+            self._writer.invalidate()
+            self._writer = None
 
     def _write_locked(self, jobs: list[_Job]) -> None:
         self._flock()
@@ -295,28 +345,17 @@ class SQLiteStorage(Storage):
             self._checkpointer.wrote()
 
     def _transaction(self, jobs: list[_Job]) -> None:
-        # One dedicated writer connection per process (used under the write lock only): no pool
-        # checkout and no reset-on-return per write.
-        if self._writer is None:
-            self._writer = self.engine.raw_connection()
-            if self._lock_path is not None:  # a file database: checkpoints in the background
-                self._writer.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
-                if self._checkpointer is None:
-                    self._checkpointer = Checkpointer(self.engine.raw_connection, self._exclusive)
-        driver = self._writer.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
+        cursor = self._cursor if self._writer is not None else self._open_writer()
+        driver = self._driver
         if len(jobs) == 1 and len(jobs[0].rows) == 1:
-            # One row: one autocommit statement is its own transaction (committed when execute()
-            # returns, rolled back by SQLite itself on an error), without BEGIN and COMMIT.
+            # One row: one autocommit statement is its own transaction (see _write_one).
             job = jobs[0]
             sql, values = self._insert_one(job.rows[0])
             before = driver.total_changes
             try:
                 cursor.execute(sql, values)
             except BaseException:
-                self._writer.invalidate()
-                self._writer = None
+                self._close_writer()
                 raise
             job.stored = driver.total_changes - before
             job.last_id = cursor.lastrowid
@@ -336,26 +375,24 @@ class SQLiteStorage(Storage):
             try:
                 cursor.execute("ROLLBACK")
             finally:
-                self._writer.invalidate()
-                self._writer = None
+                self._close_writer()
             raise
 
-    def _insert_one(self, row: Row) -> tuple[str, tuple[Any, ...]]:
+    def _insert_one(self, row: Row) -> tuple[str, Sequence[Any]]:
         """The INSERT of one row with its ``None`` values written ``NULL`` in the SQL, and the rest.
 
         The sqlite3 module binds ``None`` through its adapter protocol (two failed attribute lookups
         and their AttributeError messages per value): a log record has about nine of them. The
         statements, one per pattern of ``None`` values, are few, and kept (up to a bound).
         """
-        nulls = tuple(map(operator.is_, row, _NONES))
+        nulls, values = _batch_core.null_pattern(row)
         sql = self._insert_by_nulls.get(nulls)
         if sql is None:
             if len(self._insert_by_nulls) >= _MAX_NULL_PATTERNS:
                 return self._insert_sql, row
-            marks = "(" + ", ".join("NULL" if null else "?" for null in nulls) + ")"
-            sql = self._insert_sql.replace(self._marks, marks, 1)
+            sql = self._insert_rows(nulls, 1)
             self._insert_by_nulls[nulls] = sql
-        return sql, tuple(itertools.compress(row, map(operator.is_not, row, _NONES)))
+        return sql, values
 
     def _insert_many(self, cursor: Any, rows: Sequence[Row]) -> None:
         """The rows, in order, by many-row ``INSERT`` statements, one run of rows with the same
@@ -403,7 +440,7 @@ class SQLiteStorage(Storage):
         with self._write_lock:
             if self._writer is not None:
                 self._writer.close()
-                self._writer = None
+                self._writer = self._driver = self._cursor = None
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None

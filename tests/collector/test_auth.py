@@ -85,6 +85,32 @@ def test_basic_auth_needs_the_matching_user(secured: webtest.TestApp) -> None:
     )
 
 
+def test_a_basic_header_that_is_not_ascii_is_401(secured: webtest.TestApp) -> None:
+    response = secured.post(
+        "/api/v1/record",
+        json.dumps(wire()),
+        headers={"Authorization": "Basic c2hpcHBlcjp3LXNlY3JldA\u00e9", "Content-Type": "application/json"},
+        status=401,
+    )
+    assert response.json["type"] == "unauthorized"
+
+
+def test_the_same_header_gives_the_same_caller_every_time() -> None:
+    authenticator = Authenticator(["shipper:writer:w-secret", "ui:reader:r-secret"])
+    right, wrong = basic("shipper", "w-secret"), basic("ui", "w-secret")
+    for _ in range(3):
+        assert [authenticator.authenticate(right), authenticator.authenticate(wrong)] == [
+            authenticator.caller(None, right["Authorization"]),
+            None,
+        ]
+    principal = authenticator.authenticate(right)
+    assert principal is not None
+    assert (principal.name, authenticator.authenticate({"X-API-Key": "r-secret"})) == (
+        "shipper",
+        authenticator.caller("r-secret", None),
+    )
+
+
 def test_openapi_document_is_public(secured: webtest.TestApp) -> None:
     assert secured.get("/api/v1/openapi.json").json["openapi"].startswith("3.")
 

@@ -105,3 +105,35 @@ def test_the_constants_are_those_of_the_general_path() -> None:
     core = _form_core
     typed = {target for _key, target in ingest._INT_FIELDS + ingest._FLOAT_FIELDS}
     assert typed == core.INTS | core.FLOATS
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [("exc_text", "None"), ("user", "x"), ("exc_text", "trace")],
+        [("exc_text", "trace"), ("exc_text", "None")],
+        [("user", "a"), ("user", "b")],
+        [("host", "None"), ("host", "web-1")],
+        [("host", "web-1"), ("host", "None")],
+        [("msg", "other"), ("args", "None"), ("args", "(2,)")],
+        [("message", "None"), ("message", "done")],
+        [("levelname", "INFO"), ("levelname", "None")],
+    ],
+)
+def test_repeated_names_give_the_general_row_or_none(extra: list[tuple[str, str]]) -> None:
+    body = httphandler_form("m %s", (1,), user_id=3).encode() + b"&" + urllib.parse.urlencode(extra).encode()
+    _same_or_declined(body)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"note": "a%26b=c"},  # escapes of separators: unquoted field by field
+        {"note": "x=y&z"},
+        {"note": "caf\u00e9 \u0660"},  # an escaped multi-byte sequence
+        {"note": "100%25 sure", "other": "%2F"},
+    ],
+)
+def test_escapes_take_the_fast_path_with_the_same_row(extra: dict[str, str]) -> None:
+    body = httphandler_form("m %s", (1,), **extra).encode()
+    assert _same_or_declined(body) is not None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from c2cwsgiutils.collector import ingest
 from c2cwsgiutils.collector.filters import build_filter
 from c2cwsgiutils.collector.storage import InsertResult, migrate, open_storage
@@ -45,6 +47,44 @@ def test_single_insert_returns_the_id_of_the_stored_or_existing_row(db_url: str)
     first = storage.insert([row])
     again = storage.insert([row])
     assert (first.stored, again.duplicates, again.first_id) == (1, 1, first.first_id)
+    storage.dispose()
+
+
+def test_single_rows_queued_behind_a_writer_are_stored_together(db_url: str) -> None:
+    storage = open_storage(db_url)
+    migrate(storage)
+    now = time.time()
+    rows = [ingest.record_to_row(wire(f"q{i}"), now) for i in range(3)]
+    results: list[InsertResult] = []
+    threads = [threading.Thread(target=lambda row=row: results.append(storage.insert([row]))) for row in rows]
+    if storage.dialect == "sqlite":
+        with storage._exclusive():  # what the checkpointer takes: every writer waits
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 10
+            while len(storage._pending) < len(rows) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(storage._pending) == len(rows)
+    else:
+        for thread in threads:
+            thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(result[:2] for result in results) == [(1, 0)] * 3
+    assert len({result.first_id for result in results}) == 3
+    assert storage.count(build_filter({}, storage.dialect)) == 3
+    storage.dispose()
+
+
+def test_a_failed_single_insert_leaves_the_storage_writable(db_url: str) -> None:
+    storage = open_storage(db_url)
+    migrate(storage)
+    row = ingest.record_to_row(wire("after"), time.time())
+    bad = (None, None, *row[2:])  # time_us is NOT NULL
+    with pytest.raises(Exception, match=r"(?i)null"):  # the driver's IntegrityError
+        storage.insert([bad])
+    assert storage.insert([row]).stored == 1
+    assert storage.count(build_filter({}, storage.dialect)) == 1
     storage.dispose()
 
 
