@@ -35,13 +35,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from c2cwsgiutils.collector.api import error_answer, json_bytes
+from c2cwsgiutils.collector.fast_ingest import RECORD_PATH
 from c2cwsgiutils.config import ConfigError
 
 __all__ = ["PARENT_ENV", "IngestListener", "IngestOnly", "die_with_parent"]
 
 LOG = logging.getLogger(__name__)
 
-RECORD_PATH = "/api/v1/record"
+
 PARENT_ENV = "_C2C_COLLECTOR_INGEST_PARENT"  # set by the parent for its child: not a setting
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0

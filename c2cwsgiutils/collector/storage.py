@@ -282,24 +282,27 @@ class SQLiteStorage(Storage):
         """(rows stored, id of the row) of one row in its own transaction, under the write lock."""
         self._flock()
         try:
-            cursor = self._cursor if self._writer is not None else self._open_writer()
-            # One autocommit statement is its own transaction (committed when execute() returns,
-            # rolled back by SQLite itself on an error), without BEGIN and COMMIT.
-            sql, values = self._insert_one(row)
-            driver = self._driver
-            before = driver.total_changes
-            try:
-                cursor.execute(sql, values)
-            except BaseException:
-                self._close_writer()
-                raise
-            stored = driver.total_changes - before
-            last_id = cursor.lastrowid
+            stored, last_id = self._autocommit_one(row)
         finally:
             self._funlock()
         if self._checkpointer is not None:
             self._checkpointer.wrote()
         return stored, last_id
+
+    def _autocommit_one(self, row: Row) -> tuple[int, int | None]:
+        """(rows stored, id of the row) of one row written by one autocommit statement: its own
+        transaction (committed when execute() returns, rolled back by SQLite itself on an error),
+        without BEGIN and COMMIT. Under the write lock and the flock."""
+        cursor = self._cursor if self._writer is not None else self._open_writer()
+        sql, values = self._insert_one(row)
+        driver = self._driver
+        before = driver.total_changes
+        try:
+            cursor.execute(sql, values)
+        except BaseException:
+            self._close_writer()
+            raise
+        return driver.total_changes - before, cursor.lastrowid
 
     def _open_writer(self) -> Any:
         """The cursor of the writer connection, opened: one dedicated connection per process (used
@@ -345,21 +348,11 @@ class SQLiteStorage(Storage):
             self._checkpointer.wrote()
 
     def _transaction(self, jobs: list[_Job]) -> None:
+        if len(jobs) == 1 and len(jobs[0].rows) == 1:
+            jobs[0].stored, jobs[0].last_id = self._autocommit_one(jobs[0].rows[0])
+            return
         cursor = self._cursor if self._writer is not None else self._open_writer()
         driver = self._driver
-        if len(jobs) == 1 and len(jobs[0].rows) == 1:
-            # One row: one autocommit statement is its own transaction (see _write_one).
-            job = jobs[0]
-            sql, values = self._insert_one(job.rows[0])
-            before = driver.total_changes
-            try:
-                cursor.execute(sql, values)
-            except BaseException:
-                self._close_writer()
-                raise
-            job.stored = driver.total_changes - before
-            job.last_id = cursor.lastrowid
-            return
         cursor.execute("BEGIN IMMEDIATE")
         try:
             for job in jobs:

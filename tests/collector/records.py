@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import logging.handlers
 import urllib.parse
 import uuid as uuid_module
+import warnings
 from typing import Any
 
 BASE = 1_763_800_000.0  # 2025-11-22T08:26:40Z
@@ -55,3 +57,21 @@ def httphandler_form(message: str = "hello %s", args: tuple[Any, ...] = ("world"
     )
     handler = logging.handlers.HTTPHandler("localhost:1", "/api/v1/record", "POST")
     return urllib.parse.urlencode(handler.mapLogRecord(record))
+
+
+def ship_with_httphandler(port: int, logger_name: str, message: str, *args: Any, **extra: Any) -> None:
+    """Log one WARNING through the stdlib ``HTTPHandler`` (user logger, password pw) to ``port``."""
+    handler = logging.handlers.HTTPHandler(
+        f"127.0.0.1:{port}", "/api/v1/record", "POST", credentials=("logger", "pw")
+    )
+    logger = logging.getLogger(logger_name)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            # HTTPHandler never closes its connection: that is the stdlib's, not ours to test.
+            warnings.simplefilter("ignore", ResourceWarning)
+            logger.warning(message, *args, extra=extra)
+            gc.collect()
+    finally:
+        logger.removeHandler(handler)

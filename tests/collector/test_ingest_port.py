@@ -5,21 +5,18 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import logging
-import logging.handlers
 import os
 import signal
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.collector.records import ndjson, wire
+from tests.collector.records import ndjson, ship_with_httphandler, wire
 from tests.helpers import free_port, start_process, wait_port
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
@@ -38,6 +35,13 @@ def _request(
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def _post_json(port: int, message: str, timeout: float = 10) -> tuple[int, bytes]:
+    """POST one JSON record with ``message`` as the writer."""
+    body = json.dumps(wire(message)).encode()
+    headers = {**WRITER, "Content-Type": "application/json"}
+    return _request(port, "POST", "/api/v1/record", headers, body, timeout=timeout)
 
 
 def _children(parent: int) -> list[int]:
@@ -92,18 +96,7 @@ def _serve(directory: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes
 
 def test_ingest_port_stores_forms_and_batches_and_refuses_the_rest(tmp_path: Path) -> None:
     with _serve(tmp_path) as (_, port, ingest):
-        handler = logging.handlers.HTTPHandler(
-            f"127.0.0.1:{ingest}", "/api/v1/record", "POST", credentials=("logger", "pw")
-        )
-        logger = logging.getLogger("tests.collector.ingest_port")
-        logger.propagate = False
-        logger.addHandler(handler)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ResourceWarning)  # HTTPHandler's own connection
-                logger.warning("through the ingest port", extra={"order": 3})
-        finally:
-            logger.removeHandler(handler)
+        ship_with_httphandler(ingest, "tests.collector.ingest_port", "through the ingest port", order=3)
         status, body = _request(
             ingest,
             "POST",
@@ -142,14 +135,7 @@ def test_a_live_tail_holding_the_main_port_does_not_hold_up_the_ingest_port(tmp_
         assert response.status == 200
         response.readline()  # the stream is open: the main port's only thread is in it
         begin = time.monotonic()
-        status, body = _request(
-            ingest,
-            "POST",
-            "/api/v1/record",
-            {**WRITER, "Content-Type": "application/json"},
-            json.dumps(wire("while tailing")).encode(),
-            timeout=5,
-        )
+        status, body = _post_json(ingest, "while tailing", timeout=5)
         assert status == 201, body
         assert time.monotonic() - begin < 5
         # ...and the tail sees the record stored through the other port.
@@ -190,13 +176,7 @@ def test_the_ingest_listener_is_started_again_when_it_dies(tmp_path: Path) -> No
             time.sleep(0.1)
         assert [c for c in _children(process.pid) if c != child]
         wait_port(ingest, timeout=30)
-        status, _ = _request(
-            ingest,
-            "POST",
-            "/api/v1/record",
-            {**WRITER, "Content-Type": "application/json"},
-            json.dumps(wire("after the restart")).encode(),
-        )
+        status, _ = _post_json(ingest, "after the restart")
         assert status == 201
 
 
@@ -274,11 +254,5 @@ def test_with_gunicorn_a_worker_that_exits_leaves_the_ingest_listener_alone(tmp_
         assert _gone(worker)
         time.sleep(2)  # what a wrongly stopped child would take to be noticed and restarted
         assert _children(process.pid) == [child]
-        status, _ = _request(
-            ingest,
-            "POST",
-            "/api/v1/record",
-            {**WRITER, "Content-Type": "application/json"},
-            json.dumps(wire("gunicorn")).encode(),
-        )
+        status, _ = _post_json(ingest, "gunicorn")
         assert status == 201

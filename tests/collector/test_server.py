@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import base64
-import gc
 import gzip
 import http.client
 import json
-import logging
-import logging.handlers
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.collector.records import ndjson, wire
+from tests.collector.records import ndjson, ship_with_httphandler, wire
 from tests.collector.serve import serve_collector
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
@@ -47,20 +43,8 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_stdlib_httphandler_records_are_stored(server: tuple[int, Path]) -> None:
     port, _ = server
-    handler = logging.handlers.HTTPHandler(
-        f"127.0.0.1:{port}", "/api/v1/record", "POST", credentials=("logger", "pw")
-    )
-    logger = logging.getLogger("tests.collector.server.httphandler")
-    logger.propagate = False
-    logger.addHandler(handler)
-    try:
-        with warnings.catch_warnings():
-            # HTTPHandler never closes its connection: that is the stdlib's, not ours to test.
-            warnings.simplefilter("ignore", ResourceWarning)
-            logger.warning("shipped %s", "by HTTPHandler", extra={"order": 17})
-            gc.collect()
-    finally:
-        logger.removeHandler(handler)
+    name = "tests.collector.server.httphandler"
+    ship_with_httphandler(port, name, "shipped %s", "by HTTPHandler", order=17)
     status, _, body = _get(port, "/api/v1/record?name=tests.collector.server.httphandler")
     records = json.loads(body)
     assert (status, records[0]["message"], records[0]["level"]) == (200, "shipped by HTTPHandler", 30)
