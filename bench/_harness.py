@@ -133,6 +133,30 @@ def compare_variants(
             worker.close()
 
 
+def _calibration_call(a: int, b: str) -> dict[str, object]:
+    return {"a": a, "b": b}
+
+
+def machine_speed(iterations: int = 20_000) -> float:
+    """CPU µs of one fixed piece of Python (a call building a small dict): the machine's speed now.
+
+    This machine runs in phases, each lasting seconds, up to twice slower than its fastest, and
+    every measurement moves with them. A benchmark brackets each measurement with this one:
+    ``value * fastest / speed`` is what the value would have been at the fastest speed seen in the
+    run (see :func:`at_full_speed`).
+    """
+    call = _calibration_call
+    start = time.process_time()
+    for index in range(iterations):
+        call(index, "x")
+    return (time.process_time() - start) / iterations * 1e6
+
+
+def at_full_speed(values: Sequence[float], speeds: Sequence[float], fastest: float) -> float:
+    """The median of ``values``, each scaled to the fastest ``machine_speed`` of the run."""
+    return statistics.median(value * fastest / speed for value, speed in zip(values, speeds, strict=True))
+
+
 def reduce_instructions(argv: Sequence[str]) -> int:
     """CPU instructions that the command ``argv`` runs inside C-level ``functools.reduce()`` calls.
 

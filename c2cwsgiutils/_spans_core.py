@@ -81,9 +81,9 @@ STATE: Final = State(True)
 _Context: Final = context.Context
 _new_tuple: Final = tuple.__new__
 _random: Final = random.random
-# Reseeded in forked children by the random module itself; not Final, so that a test can replace it
-# (and empty _IDS, the ids drawn ahead).
-_getrandbits = random.getrandbits
+# Random bytes for the ids, from the kernel (a forked child gets its own); not Final, so that a
+# test can replace it (and empty _IDS and _TRACE_IDS, the ids drawn ahead).
+_random_bytes = os.urandom
 _hex: Final = bytes.hex
 _ZERO_TRACE_ID: Final = "0" * 32
 _ONE_TRACE_ID: Final = "0" * 31 + "1"
@@ -114,25 +114,28 @@ _THREADS: Final[dict[int, Any]] = getattr(threading, "_active", {})
 _PID: Final = [os.getpid()]
 
 
-# Random hex drawn ahead for the ids of the next spans, 48 characters each (a trace id, then a span
-# id): one getrandbits() + to_bytes() + hex() for _IDS_PER_DRAW spans costs less than one per span
-# (their calls, and the conversions, are per call and per bit). list.pop() hands each unit out
-# once, whichever threads ask; a forked child drops the parent's (see _after_fork).
+# Ids drawn ahead: span ids (16 random hex characters) and trace ids (32). One os.urandom() + hex()
+# for _IDS_PER_DRAW ids costs a fraction of one random.getrandbits() per id (whose conversions to
+# and from an int are per bit). list.pop() hands each id out once, whichever threads ask; a forked
+# child drops the parent's (see _after_fork).
 _IDS: Final[list[str]] = []
-_IDS_PER_DRAW: Final = 64
+_TRACE_IDS: Final[list[str]] = []
+_IDS_PER_DRAW: Final = 128
 
 
-def _draw_ids() -> str:
-    """Refill the ids drawn ahead; return one more unit (48 random hex characters)."""
-    chars = _hex(_getrandbits(192 * _IDS_PER_DRAW).to_bytes(24 * _IDS_PER_DRAW, "big"))
-    _IDS.extend([chars[i : i + 48] for i in range(48, 48 * _IDS_PER_DRAW, 48)])
-    return chars[:48]
+def _draw(drawn: list[str], width: int) -> str:
+    """Refill ``drawn`` with ids of ``width`` hex characters; return one more."""
+    chars = _hex(_random_bytes(width // 2 * _IDS_PER_DRAW))
+    drawn.extend([chars[i * width : (i + 1) * width] for i in range(1, _IDS_PER_DRAW)])
+    return chars[:width]
 
 
 def _after_fork() -> None:
     _PID[0] = os.getpid()
     # Handed out again in the child, the parent's ids drawn ahead would repeat in both.
     _IDS.clear()
+    _TRACE_IDS.clear()
+    _PER_THREAD.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -264,16 +267,18 @@ class Span:
             parent = ctx[3]
         else:
             # Random ids, never all zeros (as W3C asks), from the ones drawn ahead.
-            try:
-                unit = _IDS.pop()
+            try:  # not "if _IDS": another thread may take the last one in between (plain Python)
+                span_id = _IDS.pop()
             except IndexError:
-                unit = _draw_ids()
-            span_id = unit[32:]
+                span_id = _draw(_IDS, 16)
             if span_id == _ZERO_SPAN_ID:
                 span_id = _ONE_SPAN_ID
             trace_id = ctx[1]
             if not trace_id:
-                trace_id = unit[:32]
+                try:
+                    trace_id = _TRACE_IDS.pop()
+                except IndexError:
+                    trace_id = _draw(_TRACE_IDS, 32)
                 if trace_id == _ZERO_TRACE_ID:
                     trace_id = _ONE_TRACE_ID
             parent = ctx[2]
@@ -390,17 +395,38 @@ def root_span(name: str, sample: float | None = None) -> Span | NullSpan:
     return null(name, sample)
 
 
+class ThreadTemplate:
+    """A thread's record template: the thread, its name and logging's flags when it was made."""
+
+    def __init__(self, thread: Any, name: Any, flags: tuple[Any, Any, Any], fields: dict[str, Any]) -> None:
+        self.thread = thread
+        self.name = name
+        self.log_threads, self.log_processes, self.log_multiprocessing = flags
+        self.fields = fields
+
+
+# Thread ident -> its template. A template is made again when the thread object behind the ident,
+# its name or logging's logThreads/logProcesses/logMultiprocessing change; all are dropped in a
+# forked child (its pid, and multiprocessing's process name, differ).
+_PER_THREAD: Final[dict[int, ThreadTemplate]] = {}
+_MAX_THREADS: Final = 4096
+
+
 class Emitter:
     """Emits a span's event as ``logger.log(level, message, name, status, duration, extra={...})``
     would, in less time.
 
-    The record is a copy of a template made once (``LogRecord.__init__`` recomputes the file name,
-    module and level name of every record): only the time, thread, process and extras are filled
-    in, the way the standard library does. It is dispatched like ``Logger.handle`` and
-    ``Logger.callHandlers`` do (up the hierarchy, every handler whose level lets it through gets
-    ``handler.handle(record)``), without their three Python calls. Anything unusual takes the
-    standard path: a custom record factory, a logger class overriding ``handle``/``callHandlers``,
-    filters on the logger, no handler at all.
+    The record is a copy of a template of the calling thread (``LogRecord.__init__`` recomputes the
+    file name, module and level name of every record, and its thread's and process's names): only
+    the time and the extras are filled in per record, the way the standard library does. A thread's
+    template is made again when logging's ``logThreads``/``logProcesses``/``logMultiprocessing``
+    change, when the thread is renamed, and in a forked child; ``multiprocessing``'s process name
+    is read when the template is made (the standard library reads it per record).
+
+    The record is dispatched like ``Logger.handle`` and ``Logger.callHandlers`` do (up the
+    hierarchy, every handler whose level lets it through gets ``handler.handle(record)``), without
+    their three Python calls. Anything unusual takes the standard path: a custom record factory, a
+    logger class overriding ``handle``/``callHandlers``, filters on the logger, no handler at all.
     """
 
     def __init__(self, logger: logging.Logger, level: int, pathname: str, func: str) -> None:
@@ -416,6 +442,35 @@ class Emitter:
         template.update(dict.fromkeys(("span_name", "start", "duration_ms", "status", "error_type")))
         self.template: dict[str, Any] = template
         self.has_task_name = "taskName" in template
+
+    def thread_template(self, ident: int) -> ThreadTemplate:
+        """The record template of the calling thread (``ident``), filled in as ``LogRecord`` does."""
+        log_threads: Any = _LOGGING["logThreads"]
+        log_processes: Any = _LOGGING["logProcesses"]
+        log_multiprocessing: Any = _LOGGING["logMultiprocessing"]
+        fields = self.template.copy()
+        thread: Any = _current_thread()  # registers a thread that threading did not start
+        fields["thread"] = ident if log_threads else None
+        fields["threadName"] = thread.name if log_threads else None
+        fields["processName"] = None
+        if log_multiprocessing:
+            fields["processName"] = "MainProcess"
+            multiprocessing: Any = _MODULES.get("multiprocessing")
+            if multiprocessing is not None:
+                try:  # noqa: SIM105 - as the standard library does
+                    fields["processName"] = multiprocessing.current_process().name
+                except Exception:  # noqa: S110 - same guard as the standard library
+                    pass
+        fields["process"] = _PID[0] if log_processes else None
+        if self.has_task_name:
+            fields["taskName"] = None
+        cached = ThreadTemplate(
+            thread, thread._name, (log_threads, log_processes, log_multiprocessing), fields
+        )
+        if len(_PER_THREAD) >= _MAX_THREADS:
+            _PER_THREAD.clear()
+        _PER_THREAD[ident] = cached
+        return cached
 
     def emit(  # noqa: PLR0917 - positional: a hot path
         self,
@@ -446,35 +501,29 @@ class Emitter:
                 logger.makeRecord(logger.name, level, self.pathname, 0, MESSAGE, args, None, self.func, extra)
             )
             return
-        attributes = self.template.copy()
+        # The template of this thread: the fields that change only with the thread or the process.
+        ident = _get_ident()
+        thread = _THREADS.get(ident)
+        cached = _PER_THREAD.get(ident)
+        if (
+            cached is None
+            or cached.thread is not thread
+            or thread is None
+            or cached.name is not thread._name
+            or cached.log_threads is not _LOGGING["logThreads"]
+            or cached.log_processes is not _LOGGING["logProcesses"]
+            or cached.log_multiprocessing is not _LOGGING["logMultiprocessing"]
+        ):
+            cached = self.thread_template(ident)
+        attributes = cached.fields.copy()
         attributes["args"] = args
         attributes["created"] = created
         attributes["msecs"] = float(int((created - int(created)) * 1000))  # as logging computes it
         attributes["relativeCreated"] = (created - _START_TIME) * 1000
-        if _LOGGING["logThreads"]:
-            ident = _get_ident()
-            attributes["thread"] = ident
-            # current_thread().name without its two Python calls (a thread unknown there: the call).
-            thread = _THREADS.get(ident)
-            attributes["threadName"] = _current_thread().name if thread is None else thread._name
-        else:
-            attributes["thread"] = attributes["threadName"] = None
-        if _LOGGING["logMultiprocessing"]:
-            attributes["processName"] = "MainProcess"
-            multiprocessing: Any = _MODULES.get("multiprocessing")
-            if multiprocessing is not None:
-                try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of this block
-                    attributes["processName"] = multiprocessing.current_process().name
-                except Exception:  # noqa: S110 - same guard as the standard library
-                    pass
-        else:
-            attributes["processName"] = None
-        attributes["process"] = _PID[0] if _LOGGING["logProcesses"] else None
         if self.has_task_name:  # Python 3.12+
-            attributes["taskName"] = None
             asyncio: Any = _MODULES.get("asyncio")
             if asyncio is not None and _LOGGING.get("logAsyncioTasks", True):
-                try:  # noqa: SIM105 - as above
+                try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of this block
                     attributes["taskName"] = asyncio.current_task().get_name()
                 except Exception:  # noqa: S110 - no running loop or task
                     pass

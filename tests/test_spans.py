@@ -300,6 +300,76 @@ def test_the_event_record_is_the_one_the_standard_record_factory_makes(events: C
     assert fast.duration_ms == round(fast.args[2], 3)  # type: ignore[attr-defined,index]
 
 
+_THREAD_AND_PROCESS = ("thread", "threadName", "process", "processName")
+
+
+def _thread_and_process(record: logging.LogRecord) -> tuple[object, ...]:
+    return tuple(getattr(record, key) for key in _THREAD_AND_PROCESS)
+
+
+def _standard_thread_and_process() -> tuple[object, ...]:
+    return _thread_and_process(logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None))
+
+
+def test_the_event_follows_a_renamed_thread_and_logging_flags(events: Collect) -> None:
+    import threading
+
+    thread = threading.current_thread()
+    name = thread.name
+    saved = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    try:
+        first = _span_record()
+        thread.name = "renamed-after-a-span"
+        renamed = _span_record()
+        assert renamed.threadName == "renamed-after-a-span" != first.threadName
+        assert _thread_and_process(renamed) == _standard_thread_and_process()
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+        off = _span_record()
+        assert _thread_and_process(off) == (None, None, None, None) == _standard_thread_and_process()
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved
+        assert _thread_and_process(_span_record()) == _standard_thread_and_process()
+    finally:
+        thread.name = name
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved
+
+
+def test_each_thread_gets_its_own_name_also_when_its_ident_is_reused(events: Collect) -> None:
+    import threading
+
+    seen: list[tuple[object, ...]] = []
+
+    def work() -> None:
+        seen.append((*_thread_and_process(_span_record()), *_standard_thread_and_process()))
+
+    for index in range(5):  # a finished thread's ident is often given to the next one
+        worker = threading.Thread(target=work, name=f"worker-{index}")
+        worker.start()
+        worker.join()
+    assert [row[1] for row in seen] == [f"worker-{index}" for index in range(5)]
+    assert all(row[:4] == row[4:] for row in seen)
+
+
+def test_a_forked_child_reports_its_own_pid_and_process_name(events: Collect) -> None:
+    import json
+    import multiprocessing
+    import os
+
+    parent = _span_record()  # the parent's thread template exists when it forks
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        multiprocessing.current_process().name = "forked-child"
+        child = _span_record()
+        os.write(write, json.dumps([child.process, child.processName]).encode())
+        os._exit(0)
+    os.close(write)
+    reported = json.loads(os.read(read, 256).decode())
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reported == [pid, "forked-child"]
+    assert (parent.process, parent.processName) == (os.getpid(), multiprocessing.current_process().name)
+
+
 def test_the_event_goes_to_the_handlers_of_the_parent_loggers(events: Collect) -> None:
     assert _span_record("c2cwsgiutils").span_name == "work"  # type: ignore[attr-defined]
 
@@ -352,17 +422,21 @@ def test_lowering_the_level_of_the_spans_logger_turns_events_on_at_once() -> Non
 
 @pytest.fixture
 def ids_drawn_ahead() -> Iterator[list[str]]:
-    """The spans' ids drawn ahead, empty during the test (and after: its ids are not reused)."""
+    """The span ids drawn ahead, empty during the test (and after: its ids are not reused), as are
+    the trace ids drawn ahead."""
     drawn: list[str] = spans._core._IDS
+    traces: list[str] = spans._core._TRACE_IDS
     drawn.clear()
+    traces.clear()
     yield drawn
     drawn.clear()
+    traces.clear()
 
 
 def test_random_ids_are_never_all_zeros(
     events: Collect, monkeypatch: pytest.MonkeyPatch, ids_drawn_ahead: list[str]
 ) -> None:
-    monkeypatch.setattr(spans._core, "_getrandbits", lambda bits: 0)
+    monkeypatch.setattr(spans._core, "_random_bytes", bytes)
     with span("work") as s:
         pass
     assert (s.trace_id, s.span_id) == ("0" * 31 + "1", "0" * 15 + "1")
@@ -402,6 +476,7 @@ def test_a_forked_child_does_not_reuse_the_ids_the_parent_drew_ahead(
     with span("work"):
         pass
     assert ids_drawn_ahead  # the parent holds ids drawn ahead when it forks
+    assert spans._core._TRACE_IDS
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -415,7 +490,7 @@ def test_a_forked_child_does_not_reuse_the_ids_the_parent_drew_ahead(
     os.waitpid(pid, 0)
     assert len(child) == 2
     parent = set()
-    while ids_drawn_ahead:
+    while ids_drawn_ahead or spans._core._TRACE_IDS:
         with span("work") as s:
             parent.add(s.trace_id)
             parent.add(s.span_id)
