@@ -407,9 +407,10 @@ class ThreadTemplate:
 
 # Thread ident -> its template. A template is made again when the thread object behind the ident,
 # its name or logging's logThreads/logProcesses/logMultiprocessing change; all are dropped in a
-# forked child (its pid, and multiprocessing's process name, differ).
+# forked child (its pid, and multiprocessing's process name, differ), and when there are more than
+# _MAX_THREADS (a template and its finished thread, a few kB, are kept until its ident is reused).
 _PER_THREAD: Final[dict[int, ThreadTemplate]] = {}
-_MAX_THREADS: Final = 4096
+_MAX_THREADS: Final = 1024
 
 
 class Emitter:
