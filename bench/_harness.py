@@ -140,8 +140,8 @@ def _calibration_call(a: int, b: str) -> dict[str, object]:
 def machine_speed(iterations: int = 20_000) -> float:
     """CPU µs of one fixed piece of Python (a call building a small dict): the machine's speed now.
 
-    This machine runs in phases, each lasting seconds, up to twice slower than its fastest, and
-    every measurement moves with them. A benchmark brackets each measurement with this one:
+    This machine runs in phases, each lasting seconds, two to four times slower than its fastest,
+    and every measurement moves with them. A benchmark brackets each measurement with this one:
     ``value * fastest / speed`` is what the value would have been at the fastest speed seen in the
     run (see :func:`at_full_speed`).
     """

@@ -49,17 +49,21 @@ PEERS = Path(__file__).resolve().parent / ".peers"
 
 OTEL_SNIPPET = """
 import sys, time
+sys.path.insert(0, sys.argv[2])
+import _harness
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 trace.set_tracer_provider(TracerProvider())
 tracer = trace.get_tracer("bench")
 n = int(sys.argv[1])
+before = _harness.machine_speed()
 start = time.process_time()
 for _ in range(n):
     with tracer.start_as_current_span("work") as s:
         s.set_attribute("a", 1)
         s.set_attribute("b", "x")
-print((time.process_time() - start) / n * 1e6)
+value = (time.process_time() - start) / n * 1e6
+print(value, (before + _harness.machine_speed()) / 2)
 """
 
 
@@ -187,21 +191,26 @@ def bench_spans() -> None:
         plain.propagate = False
         return per_op(lambda: plain.info("work", extra={"user": "bob", "rows": 3}))
 
-    def otel_span() -> float:
+    def otel_span() -> float | tuple[float, float]:
+        """CPU us/op in the peer's venv, and the machine's speed measured there around it."""
         if otel is None:
             return float("nan")
-        out = subprocess.run([str(otel), "-c", OTEL_SNIPPET, str(N)], capture_output=True, check=True)
-        return float(out.stdout)
+        bench = str(Path(__file__).resolve().parent)
+        out = subprocess.run([str(otel), "-c", OTEL_SNIPPET, str(N), bench], capture_output=True, check=True)
+        value, speed = out.stdout.split()
+        return float(value), float(speed)
 
-    def plain_python() -> dict[str, float]:
-        """The same target cases in a child process running the plain Python build."""
+    def plain_python() -> dict[str, list[float]]:
+        """The same target cases in a child process running the plain Python build: for each, its
+        CPU us/op and the machine's speed around it."""
         env = {**os.environ, "C2C_PURE_PYTHON": "1"}
         out = subprocess.run(
             [sys.executable, __file__, "--plain-python-child"], env=env, capture_output=True, check=True
         )
         return dict(json.loads(out.stdout))
 
-    cases: dict[str, Callable[[], float]] = {
+    # A case gives its CPU us/op, or that and the machine's speed it measured itself (a child process).
+    cases: dict[str, Callable[[], float | tuple[float, float]]] = {
         "span, events off (C2C_SPANS_EVENTS=false)": off_setting,
         "span, events off (no logging configured)": off_no_logging,
         "span, events on, handler queues (list, 1000)": on(append),
@@ -222,12 +231,12 @@ def bench_spans() -> None:
     for _ in range(REPS):
         for name, case in cases.items():
             before = _harness.machine_speed()
-            results[name].append(case())
-            speeds[name].append((before + _harness.machine_speed()) / 2)
-        before = _harness.machine_speed()
-        children = plain_python()
-        speed = (before + _harness.machine_speed()) / 2
-        for name, value in children.items():
+            outcome = case()
+            speed = (before + _harness.machine_speed()) / 2
+            value, speed = outcome if isinstance(outcome, tuple) else (outcome, speed)
+            results[name].append(value)
+            speeds[name].append(speed)
+        for name, (value, speed) in plain_python().items():
             results.setdefault(f"plain Python build: {name[6:]}", []).append(value)
             speeds.setdefault(f"plain Python build: {name[6:]}", []).append(speed)
     logger.handlers[:] = []
@@ -260,7 +269,7 @@ def bench_spans() -> None:
             ""
             if target is None
             else f"<= {target:g} us: {'met' if value <= target else 'NOT met'}"
-            # How many repetitions were under it: this machine's speed swings (up to 2x) in phases.
+            # How many repetitions were under it: this machine's speed swings (2-4x) in phases.
             f" ({sum(v <= target for v in results[name])} of {len(results[name])} reps under;"
             f" at full speed {'met' if full[name] <= target else 'NOT met'})"
         )
@@ -337,21 +346,28 @@ def bench_celery() -> None:
 
 
 def plain_python_child() -> None:
-    """Print the target cases' CPU us/op as JSON (run with C2C_PURE_PYTHON=1 by bench_spans)."""
+    """Print the target cases' CPU us/op, each with the machine's speed around it, as JSON (run
+    with C2C_PURE_PYTHON=1 by bench_spans)."""
     logger = logging.getLogger("c2cwsgiutils.spans")
     append = Append()
     assert not spans.compiled
     results = {}
+
+    def measure() -> list[float]:
+        before = _harness.machine_speed()
+        value = per_op(two_fields)
+        return [value, (before + _harness.machine_speed()) / 2]
+
     spans.configure(events=False)
     logger.setLevel(logging.INFO)
-    results["span, events off (C2C_SPANS_EVENTS=false)"] = per_op(two_fields)
+    results["span, events off (C2C_SPANS_EVENTS=false)"] = measure()
     spans.configure(events=True)
     logger.setLevel(logging.NOTSET)
-    results["span, events off (no logging configured)"] = per_op(two_fields)
+    results["span, events off (no logging configured)"] = measure()
     logger.setLevel(logging.INFO)
     logger.handlers[:] = [append]
     logger.propagate = False
-    results["span, events on, handler queues (list, 1000)"] = per_op(two_fields)
+    results["span, events on, handler queues (list, 1000)"] = measure()
     print(json.dumps(results))
 
 
