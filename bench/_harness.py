@@ -45,7 +45,8 @@ def peer_python(name: str, requirements: Sequence[str], python: str = sys.execut
 
 
 class Worker:
-    """One variant in its own process, answering ``N`` with the seconds N iterations took."""
+    """One variant in its own process, answering ``N`` with the seconds N iterations took and the
+    machine's speed around them (:func:`machine_speed`, measured in the worker)."""
 
     def __init__(self, name: str, python: Path | str, script: Path, variant: str) -> None:
         self.name = name
@@ -67,11 +68,12 @@ class Worker:
             raise RuntimeError(f"worker {self.name} exited with {self.process.wait()}")
         return line.strip()
 
-    def run(self, iterations: int) -> float:
+    def run(self, iterations: int) -> tuple[float, float]:
         assert self.process.stdin is not None
         self.process.stdin.write(f"{iterations}\n")
         self.process.stdin.flush()
-        return float(self._read())
+        seconds, speed = self._read().split()
+        return float(seconds), float(speed)
 
     def close(self) -> None:
         if self.process.stdin is not None:
@@ -82,31 +84,45 @@ class Worker:
 
 
 def serve(run: Callable[[int], None]) -> None:
-    """Worker side: announce readiness, then time ``run(N)`` for each ``N`` read on stdin."""
+    """Worker side: announce readiness, then time ``run(N)`` for each ``N`` read on stdin (and
+    measure the machine's speed around it)."""
     print("ready", flush=True)
     for line in sys.stdin:
         iterations = int(line)
+        before = machine_speed()
         start = time.perf_counter()
         run(iterations)
-        print(time.perf_counter() - start, flush=True)
+        elapsed = time.perf_counter() - start
+        print(elapsed, (before + machine_speed()) / 2, flush=True)
 
 
 def compare(
     workers: Sequence[Worker], iterations: int, rounds: int, unit: str, per_second: bool
 ) -> dict[str, float]:
-    """Alternate rounds over the workers; print and return the median time per iteration (µs)."""
+    """Alternate rounds over the workers; print and return the median time per iteration (µs).
+
+    Each is also printed at the machine's full speed (see :func:`at_full_speed`).
+    """
     for worker in workers:
         worker.run(max(iterations // 5, 1))  # warm-up
     samples: dict[str, list[float]] = {worker.name: [] for worker in workers}
+    speeds: dict[str, list[float]] = {worker.name: [] for worker in workers}
     for round_number in range(rounds):
         order = workers if round_number % 2 == 0 else list(reversed(workers))
         for worker in order:
-            samples[worker.name].append(worker.run(iterations) / iterations * 1e6)
+            seconds, speed = worker.run(iterations)
+            samples[worker.name].append(seconds / iterations * 1e6)
+            speeds[worker.name].append(speed)
     medians = {name: statistics.median(values) for name, values in samples.items()}
+    fastest = min(min(values) for values in speeds.values())
     for name, values in samples.items():
         spread = f"min {min(values):.2f} max {max(values):.2f}"
         rate = f"  {1e6 / medians[name]:>10,.0f} {unit}/s" if per_second else ""
-        print(f"{name:<28} {medians[name]:>9.2f} µs/{unit}{rate}   ({spread}, {rounds} rounds)")
+        full = at_full_speed(values, speeds[name], fastest)
+        print(
+            f"{name:<28} {medians[name]:>9.2f} µs/{unit}{rate}   ({spread}, {rounds} rounds;"
+            f" at full speed {full:.2f} µs/{unit})"
+        )
     return medians
 
 
