@@ -25,6 +25,19 @@ trap cleanup EXIT INT TERM
     --db-url "${C2C_COLLECTOR_DB_URL:-sqlite:///var/collector.sqlite}" >var/logs/collector.log 2>&1 &
 pids+=($!)
 echo "Collector: http://localhost:${COLLECTOR_PORT}/ (log in var/logs/collector.log)" >&2
+# The demo ships its logs from its first line: wait (60 s at most) until the collector answers (its
+# main port opens after the ingest port), so that they go straight in rather than through the spool.
+for _ in $(seq 1 120); do
+    if "${VENV}/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "http://127.0.0.1:${COLLECTOR_PORT}/api/v1/status" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "${pids[0]}" 2>/dev/null; then
+        echo "The collector stopped: see var/logs/collector.log" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
 export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_INGEST_PORT}}"
 export C2C_SERVICE_NAME="${C2C_SERVICE_NAME:-demo}"
 
