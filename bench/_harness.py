@@ -14,6 +14,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -89,11 +92,14 @@ def serve(run: Callable[[int], None]) -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         iterations = int(line)
-        before = machine_speed()
-        start = time.perf_counter()
-        run(iterations)
-        elapsed = time.perf_counter() - start
-        print(elapsed, (before + machine_speed()) / 2, flush=True)
+        elapsed, speed = bracketed(lambda count=iterations: _seconds(run, count))
+        print(elapsed, speed, flush=True)
+
+
+def _seconds(run: Callable[[int], None], iterations: int) -> float:
+    start = time.perf_counter()
+    run(iterations)
+    return time.perf_counter() - start
 
 
 def compare(
@@ -166,6 +172,14 @@ def machine_speed(iterations: int = 20_000) -> float:
     for index in range(iterations):
         call(index, "x")
     return (time.process_time() - start) / iterations * 1e6
+
+
+def bracketed(measure: Callable[[], T]) -> tuple[T, float]:
+    """``measure()``'s result, and the machine's speed around it (the mean of one
+    :func:`machine_speed` just before and one just after)."""
+    before = machine_speed()
+    result = measure()
+    return result, (before + machine_speed()) / 2
 
 
 def at_full_speed(values: Sequence[float], speeds: Sequence[float], fastest: float) -> float:

@@ -56,14 +56,14 @@ from opentelemetry.sdk.trace import TracerProvider
 trace.set_tracer_provider(TracerProvider())
 tracer = trace.get_tracer("bench")
 n = int(sys.argv[1])
-before = _harness.machine_speed()
-start = time.process_time()
-for _ in range(n):
-    with tracer.start_as_current_span("work") as s:
-        s.set_attribute("a", 1)
-        s.set_attribute("b", "x")
-value = (time.process_time() - start) / n * 1e6
-print(value, (before + _harness.machine_speed()) / 2)
+def loop():
+    start = time.process_time()
+    for _ in range(n):
+        with tracer.start_as_current_span("work") as s:
+            s.set_attribute("a", 1)
+            s.set_attribute("b", "x")
+    return (time.process_time() - start) / n * 1e6
+print(*_harness.bracketed(loop))
 """
 
 
@@ -230,9 +230,7 @@ def bench_spans() -> None:
     speeds: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(REPS):
         for name, case in cases.items():
-            before = _harness.machine_speed()
-            outcome = case()
-            speed = (before + _harness.machine_speed()) / 2
+            outcome, speed = _harness.bracketed(case)
             value, speed = outcome if isinstance(outcome, tuple) else (outcome, speed)
             results[name].append(value)
             speeds[name].append(speed)
@@ -322,9 +320,9 @@ def bench_celery() -> None:
                     ("eager", lambda: add.apply((1, 2))),
                     ("publish", lambda: add.apply_async((1, 2), producer=producer)),
                 ):
-                    before = _harness.machine_speed()
-                    results[f"{kind} {label}"].append(per_op(run, n))
-                    speeds[f"{kind} {label}"].append((before + _harness.machine_speed()) / 2)
+                    value, speed = _harness.bracketed(lambda run=run: per_op(run, n))
+                    results[f"{kind} {label}"].append(value)
+                    speeds[f"{kind} {label}"].append(speed)
             with app.connection_for_write() as purge:
                 purge.default_channel.queue_purge("celery")
     integrated(False)
@@ -353,10 +351,8 @@ def plain_python_child() -> None:
     assert not spans.compiled
     results = {}
 
-    def measure() -> list[float]:
-        before = _harness.machine_speed()
-        value = per_op(two_fields)
-        return [value, (before + _harness.machine_speed()) / 2]
+    def measure() -> tuple[float, float]:
+        return _harness.bracketed(lambda: per_op(two_fields))
 
     spans.configure(events=False)
     logger.setLevel(logging.INFO)

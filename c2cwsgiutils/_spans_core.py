@@ -398,10 +398,20 @@ def root_span(name: str, sample: float | None = None) -> Span | NullSpan:
 class ThreadTemplate:
     """A thread's record template: the thread, its name and logging's flags when it was made."""
 
-    def __init__(self, thread: Any, name: Any, flags: tuple[Any, Any, Any], fields: dict[str, Any]) -> None:
+    def __init__(  # noqa: PLR0917 - made in one place
+        self,
+        thread: Any,
+        name: Any,
+        log_threads: Any,
+        log_processes: Any,
+        log_multiprocessing: Any,
+        fields: dict[str, Any],
+    ) -> None:
         self.thread = thread
         self.name = name
-        self.log_threads, self.log_processes, self.log_multiprocessing = flags
+        self.log_threads = log_threads
+        self.log_processes = log_processes
+        self.log_multiprocessing = log_multiprocessing
         self.fields = fields
 
 
@@ -451,8 +461,9 @@ class Emitter:
         log_multiprocessing: Any = _LOGGING["logMultiprocessing"]
         fields = self.template.copy()
         thread: Any = _current_thread()  # registers a thread that threading did not start
+        name: Any = thread._name  # what Thread.name returns, and what emit() compares
         fields["thread"] = ident if log_threads else None
-        fields["threadName"] = thread.name if log_threads else None
+        fields["threadName"] = name if log_threads else None
         fields["processName"] = None
         if log_multiprocessing:
             fields["processName"] = "MainProcess"
@@ -465,9 +476,7 @@ class Emitter:
         fields["process"] = _PID[0] if log_processes else None
         if self.has_task_name:
             fields["taskName"] = None
-        cached = ThreadTemplate(
-            thread, thread._name, (log_threads, log_processes, log_multiprocessing), fields
-        )
+        cached = ThreadTemplate(thread, name, log_threads, log_processes, log_multiprocessing, fields)
         if len(_PER_THREAD) >= _MAX_THREADS:
             _PER_THREAD.clear()
         _PER_THREAD[ident] = cached

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from c2cwsgiutils.collector import ingest
 from c2cwsgiutils.collector.filters import build_filter
-from c2cwsgiutils.collector.storage import InsertResult, migrate, open_storage
+from c2cwsgiutils.collector.storage import InsertResult, Storage, migrate, open_storage
 from tests.collector.records import wire
 
 
-def test_concurrent_writers_store_every_record_once(db_url: str) -> None:
-    storage = open_storage(db_url)
-    migrate(storage)
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    """A migrated storage of ``db_url``, disposed of after the test (also when it fails)."""
+    opened = open_storage(db_url)
+    migrate(opened)
+    yield opened
+    opened.dispose()
+
+
+def _rows(prefix: str, count: int) -> list[ingest.Row]:
+    """Rows of ``count`` records with the uuids ``<prefix>0``, ``<prefix>1`` ..."""
     now = time.time()
-    rows = [ingest.record_to_row(wire(f"r{i}"), now) for i in range(200)]
+    return [ingest.record_to_row(wire(f"{prefix}{i}"), now) for i in range(count)]
+
+
+def test_concurrent_writers_store_every_record_once(storage: Storage) -> None:
+    rows = _rows("r", 200)
     results: list[InsertResult] = []
     lock = threading.Lock()
 
@@ -37,24 +50,17 @@ def test_concurrent_writers_store_every_record_once(db_url: str) -> None:
     stored = sum(result.stored for result in results)
     duplicates = sum(result.duplicates for result in results)
     assert (stored, duplicates, storage.count(build_filter({}, storage.dialect))) == (200, 400, 200)
-    storage.dispose()
 
 
-def test_single_insert_returns_the_id_of_the_stored_or_existing_row(db_url: str) -> None:
-    storage = open_storage(db_url)
-    migrate(storage)
+def test_single_insert_returns_the_id_of_the_stored_or_existing_row(storage: Storage) -> None:
     row = ingest.record_to_row(wire("once"), time.time())
     first = storage.insert([row])
     again = storage.insert([row])
     assert (first.stored, again.duplicates, again.first_id) == (1, 1, first.first_id)
-    storage.dispose()
 
 
-def test_single_rows_queued_behind_a_writer_are_stored_together(db_url: str) -> None:
-    storage = open_storage(db_url)
-    migrate(storage)
-    now = time.time()
-    rows = [ingest.record_to_row(wire(f"q{i}"), now) for i in range(3)]
+def test_single_rows_queued_behind_a_writer_are_stored_together(storage: Storage) -> None:
+    rows = _rows("q", 3)
     results: list[InsertResult] = []
     threads = [threading.Thread(target=lambda row=row: results.append(storage.insert([row]))) for row in rows]
     if storage.dialect == "sqlite":
@@ -73,24 +79,18 @@ def test_single_rows_queued_behind_a_writer_are_stored_together(db_url: str) -> 
     assert sorted(result[:2] for result in results) == [(1, 0)] * 3
     assert len({result.first_id for result in results}) == 3
     assert storage.count(build_filter({}, storage.dialect)) == 3
-    storage.dispose()
 
 
-def test_a_failed_single_insert_leaves_the_storage_writable(db_url: str) -> None:
-    storage = open_storage(db_url)
-    migrate(storage)
+def test_a_failed_single_insert_leaves_the_storage_writable(storage: Storage) -> None:
     row = ingest.record_to_row(wire("after"), time.time())
     bad = (None, None, *row[2:])  # time_us is NOT NULL
     with pytest.raises(Exception, match=r"(?i)null"):  # the driver's IntegrityError
         storage.insert([bad])
     assert storage.insert([row]).stored == 1
     assert storage.count(build_filter({}, storage.dialect)) == 1
-    storage.dispose()
 
 
-def test_range_count_buckets_equal_grouped_buckets(db_url: str) -> None:
-    storage = open_storage(db_url)
-    migrate(storage)
+def test_range_count_buckets_equal_grouped_buckets(storage: Storage) -> None:
     now = time.time()
     base = 1_763_800_000.0
     offsets = [0, 1, 59, 60, 899, 900, 3599, 3600, 7200, 86_399, 86_400, 200_000]
@@ -106,14 +106,11 @@ def test_range_count_buckets_equal_grouped_buckets(db_url: str) -> None:
             with storage.reader.connect() as connection:
                 grouped = storage._grouped_buckets(connection, where, seconds)
             assert storage.buckets(where, seconds) == grouped
-    storage.dispose()
 
 
-def test_single_rows_keep_every_pattern_of_missing_correlation_fields(db_url: str) -> None:
+def test_single_rows_keep_every_pattern_of_missing_correlation_fields(storage: Storage) -> None:
     # More patterns of NULL columns than the SQLite backend keeps statements for (64): every row,
     # written one by one, reads back with its own values and NULLs.
-    storage = open_storage(db_url)
-    migrate(storage)
     names = ("host", "service", "request_id", "trace_id", "span_id", "parent_span_id", "task_id")
     expected = {}
     for pattern in range(2 ** len(names)):
@@ -130,14 +127,11 @@ def test_single_rows_keep_every_pattern_of_missing_correlation_fields(db_url: st
         for row in storage.range(build_filter({}, storage.dialect), 0, 1000)
     }
     assert got == expected
-    storage.dispose()
 
 
-def test_a_batch_keeps_its_order_and_every_pattern_of_missing_fields(db_url: str) -> None:
+def test_a_batch_keeps_its_order_and_every_pattern_of_missing_fields(storage: Storage) -> None:
     # One insert of rows whose NULL columns change from row to row and in runs: each reads back
     # with its own values and NULLs, with ids in the order of the batch.
-    storage = open_storage(db_url)
-    migrate(storage)
     names = ("host", "request_id", "trace_id", "task_id")
     patterns = [pattern for pattern in range(2 ** len(names)) for _ in range(1 + pattern % 3)]
     rows, expected = [], []
@@ -150,14 +144,11 @@ def test_a_batch_keeps_its_order_and_every_pattern_of_missing_fields(db_url: str
     assert storage.insert(rows) == InsertResult(0, len(rows))
     stored = sorted(storage.range(build_filter({}, storage.dialect), 0, 1000), key=lambda row: row["id"])
     assert [(row["message"], *(row[name] for name in names)) for row in stored] == expected
-    storage.dispose()
 
 
-def test_long_runs_of_a_batch_keep_their_order_values_and_duplicates(db_url: str) -> None:
+def test_long_runs_of_a_batch_keep_their_order_values_and_duplicates(storage: Storage) -> None:
     # Runs longer than one many-row INSERT (64 rows) and of every remainder, one record sent twice
     # in the same batch: the second copy is a duplicate, the rest reads back in the batch's order.
-    storage = open_storage(db_url)
-    migrate(storage)
     rows, expected = [], []
     number = 0
     for run, length in enumerate((1, 64, 127, 200, 3, 65)):
@@ -171,4 +162,3 @@ def test_long_runs_of_a_batch_keep_their_order_values_and_duplicates(db_url: str
     assert storage.insert(rows) == InsertResult(len(rows) - 1, 1)
     stored = sorted(storage.range(build_filter({}, storage.dialect), 0, 1000), key=lambda row: row["id"])
     assert [(row["message"], row["task_id"]) for row in stored] == expected
-    storage.dispose()
