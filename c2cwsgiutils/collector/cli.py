@@ -24,6 +24,7 @@ import argparse
 import getpass
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +49,9 @@ _OVERRIDES = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c2cwsgiutils-logs", description="The c2cwsgiutils log collector.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the collector (gunicorn)")
+    serve = commands.add_parser(
+        "serve", help="run the collector (granian by default, gunicorn with --server gunicorn)"
+    )
     serve.add_argument("--host", help="listen address (default C2C_COLLECTOR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default C2C_COLLECTOR_PORT or 8090)")
     serve.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
@@ -102,6 +105,8 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
     check_listen_address(settings.host, authenticator)
+    if not ingest_listener:
+        check_port_free(settings.host, settings.port)
     if ingest_listener:  # the child of a serve with an ingest port: that port only
         die_with_parent()
         return _run_server(settings, "create_ingest_app")
@@ -130,6 +135,29 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
         listener.stop()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`ConfigError` when another process listens on ``host:port``.
+
+    Granian binds with ``SO_REUSEPORT``: a second collector on the same port would bind too, and
+    the kernel would share the connections between two collectors and their two databases. A
+    socket bound without that option fails on a port anyone holds, even with ``SO_REUSEPORT``.
+    """
+    from c2cwsgiutils.config import ConfigError
+
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no owner
+        probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise ConfigError(
+            f"port {port} on {host} is taken ({exc.strerror}): is another collector running? "
+            "Stop it or choose another C2C_COLLECTOR_PORT / --port"
+        ) from None
+    finally:
+        probe.close()
+
+
 def _run_server(settings: Any, factory: str) -> int:
     """Run the configured HTTP server with the application ``c2cwsgiutils.collector.app.<factory>``."""
     if settings.server == "granian":
@@ -137,12 +165,27 @@ def _run_server(settings: Any, factory: str) -> int:
     return _serve_gunicorn(settings, factory)
 
 
+def _announce(host: str, port: int, server: str, factory: str) -> None:
+    shown = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else host  # noqa: S104 - a name to show
+    if factory == "create_app":
+        LOG.info(
+            "Collector UI on http://%s:%d/ , records to http://%s:%d/api/v1/record (%s)",
+            shown,
+            port,
+            shown,
+            port,
+            server,
+        )
+    else:
+        LOG.info("Collector ingest port: records to http://%s:%d/api/v1/record (%s)", shown, port, server)
+
+
 def _serve_granian(settings: Any, factory: str) -> int:
     """Granian: HTTP parsing and keep-alive in Rust, the WSGI app in ``workers`` processes."""
     from granian import Granian
     from granian.constants import Interfaces
 
-    LOG.info("Collector listening on http://%s:%d/api/v1/record (granian)", settings.host, settings.port)
+    _announce(settings.host, settings.port, "granian", factory)
     from c2cwsgiutils.collector import app
     from c2cwsgiutils.collector.settings import serve_workers
 
@@ -201,7 +244,7 @@ def _serve_gunicorn(settings: Any, factory: str) -> int:
 
             return getattr(app, factory)({})
 
-    LOG.info("Collector listening on http://%s:%d/api/v1/record", host, settings.port)
+    _announce(host, settings.port, "gunicorn", factory)
     CollectorApplication().run()
     return 0
 
