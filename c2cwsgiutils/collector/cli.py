@@ -48,6 +48,11 @@ _OVERRIDES = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c2cwsgiutils-logs", description="The c2cwsgiutils log collector.")
+    # Also accepted before the sub-command (`c2cwsgiutils-logs --url URL status`); after it wins.
+    parser.add_argument(
+        "--url", dest="global_url", help="collector base URL, for the sub-commands that take one"
+    )
+    parser.add_argument("--token", dest="global_token", help="API token, for the sub-commands that take one")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve", help="run the collector (granian by default, gunicorn with --server gunicorn)"
@@ -252,6 +257,9 @@ def _serve_gunicorn(settings: Any, factory: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``c2cwsgiutils-logs``."""
     args = _parser().parse_args(argv)
+    for name in ("url", "token"):
+        if getattr(args, name, None) is None and getattr(args, f"global_{name}") is not None:
+            setattr(args, name, getattr(args, f"global_{name}"))
     from c2cwsgiutils.collector import cli_ingest, cli_read
 
     if args.command in cli_read.COMMANDS:

@@ -140,9 +140,7 @@ class Printer:
         lag = status.get("lag_seconds")
         self.line(f"records:   {status['records']} ({status['storage']['backend']}, {size_text})")
         self.line(f"rate:      {status['rate_1m']:.2f}/s over 1 min, {status['rate_5m']:.2f}/s over 5 min")
-        self.line(
-            f"lag:       {'-' if lag is None else _duration(max(0.0, lag))} (newest {status['newest']})"
-        )
+        self.line(f"newest:    {status['newest']} ({'-' if lag is None else _duration(max(0.0, lag))} ago)")
         if status["sources"]:
             self.line(self._c(_BOLD, f"{'service':<24} {'host':<24} {'records':>10}  last record"))
             for source in status["sources"]:

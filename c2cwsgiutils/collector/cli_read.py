@@ -82,7 +82,9 @@ def add_parsers(commands: Any) -> None:
     timeline.add_argument("--timezone", default="UTC", help="IANA time zone of the periods (default UTC)")
     request = commands.add_parser("request", help="print one request's span tree")
     request.add_argument("request_id", metavar="ID")
-    commands.add_parser("status", help="ingestion rate, lag, storage size, last record per service/host")
+    commands.add_parser(
+        "status", help="ingestion rate, newest record and its age, storage size, last record per service/host"
+    )
     for name in COMMANDS:
         parser = commands.choices[name]
         _connection_options(parser)
