@@ -100,7 +100,14 @@ def includeme(config_: Any) -> None:
         LOG.warning("versions view disabled: %s is unreadable (%s)", path, exc)
         return
     if data is None:
-        LOG.info("versions view disabled: %s does not exist (see c2cwsgiutils-genversion)", path)
+        # The default path missing is the usual case outside the Docker image: not worth a line in
+        # every process's start-up; a path the user chose is.
+        explicit = VERSIONS_PATH.raw(config_.get_settings()) is not None
+        LOG.log(
+            logging.WARNING if explicit else logging.DEBUG,
+            "versions view disabled: %s does not exist (see c2cwsgiutils-genversion)",
+            path,
+        )
         return
     from c2cwsgiutils.admin import add_admin_view
 
