@@ -55,5 +55,8 @@ def includeme(config: Any) -> None:
     """Include every feature; settings are validated first so a bad value stops start-up."""
     import_features()
     c2c_config.validate_all(config.get_settings())
+    from c2cwsgiutils import _compiled
+
+    _compiled.warn_if_not_compiled(LOG)
     for name in FEATURES:
         config.include(name)

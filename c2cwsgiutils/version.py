@@ -109,10 +109,12 @@ def includeme(config_: Any) -> None:
             path,
         )
         return
+    from c2cwsgiutils import _compiled
     from c2cwsgiutils.admin import add_admin_view
 
     def versions_view(request: Any) -> dict[str, Any]:
-        return data
+        # Beside the file: whether this process's hot paths run compiled (c2cwsgiutils._compiled).
+        return {**data, "c2cwsgiutils_compiled": _compiled.build_status()}
 
     add_admin_view(config_, "versions", "versions.json", versions_view, title="Versions")
 

@@ -112,6 +112,9 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
     check_listen_address(settings.host, authenticator)
     if not ingest_listener:
         check_port_free(settings.host, settings.port)
+        from c2cwsgiutils import _compiled
+
+        _compiled.warn_if_not_compiled(LOG)
     if ingest_listener:  # the child of a serve with an ingest port: that port only
         die_with_parent()
         return _run_server(settings, "create_ingest_app")

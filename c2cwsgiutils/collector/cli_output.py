@@ -141,6 +141,10 @@ class Printer:
         self.line(f"records:   {status['records']} ({status['storage']['backend']}, {size_text})")
         self.line(f"rate:      {status['rate_1m']:.2f}/s over 1 min, {status['rate_5m']:.2f}/s over 5 min")
         self.line(f"newest:    {status['newest']} ({'-' if lag is None else _duration(max(0.0, lag))} ago)")
+        compiled = status.get("compiled") or {}
+        slow = sorted(name.rsplit(".", 1)[-1] for name, how in compiled.items() if how != "compiled")
+        if compiled:
+            self.line(f"compiled:  {'yes' if not slow else 'no, plain Python: ' + ', '.join(slow)}")
         if status["sources"]:
             self.line(self._c(_BOLD, f"{'service':<24} {'host':<24} {'records':>10}  last record"))
             for source in status["sources"]:

@@ -252,7 +252,16 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "now": {"type": "string"},
                         "records": {"type": "integer"},
                         "newest": {"type": "string", "nullable": True},
-                        "lag_seconds": {"type": "number", "nullable": True},
+                        "lag_seconds": {
+                            "type": "number",
+                            "nullable": True,
+                            "description": "seconds since the newest record's time",
+                        },
+                        "compiled": {
+                            "type": "object",
+                            "description": "per hot-path module: compiled, or plain Python and why",
+                            "additionalProperties": {"type": "string"},
+                        },
                         "rate_1m": {"type": "number"},
                         "rate_5m": {"type": "number"},
                         "storage": {
