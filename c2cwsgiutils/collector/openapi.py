@@ -193,6 +193,54 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     },
                 }
             },
+            **{
+                f"/v1/{signal}": {
+                    "post": {
+                        "summary": f"OTLP/HTTP {signal} export (OpenTelemetry SDKs and Collector)",
+                        "description": "Protobuf (`application/x-protobuf`) or OTLP/JSON, gzip accepted; "
+                        "stored like `POST /api/v1/record` (see the README's OTLP section).",
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                            },
+                        },
+                        "responses": {
+                            "200": {
+                                "description": f"Export{kind}ServiceResponse (partialSuccess: refused)",
+                                "content": {
+                                    "application/json": {"schema": {"type": "object"}},
+                                    "application/x-protobuf": {
+                                        "schema": {"type": "string", "format": "binary"}
+                                    },
+                                },
+                            },
+                            **{
+                                str(status): {
+                                    "description": "google.rpc.Status: code and message",
+                                    "content": {
+                                        "application/json": {
+                                            "schema": {
+                                                "type": "object",
+                                                "properties": {
+                                                    "code": {"type": "integer"},
+                                                    "message": {"type": "string"},
+                                                },
+                                            }
+                                        },
+                                        "application/x-protobuf": {
+                                            "schema": {"type": "string", "format": "binary"}
+                                        },
+                                    },
+                                }
+                                for status in (400, 401, 403, 405, 413, 415)
+                            },
+                        },
+                    }
+                }
+                for signal, kind in (("logs", "Logs"), ("traces", "Trace"))
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "summary": "This document",

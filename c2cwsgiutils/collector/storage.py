@@ -43,6 +43,10 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # SQLite: a WAL file that starts over is 
 SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
 
 
+# The request view follows at most this many traces of one request (records without a request id).
+MAX_REQUEST_TRACES = 16
+
+
 class InsertResult(NamedTuple):
     """How many rows were stored and how many were already there (same ``uuid``).
 
@@ -154,15 +158,33 @@ class Storage:
             return None if row is None else self._with_data(dict(row._mapping))
 
     def by_request(self, request_id: str, limit: int) -> list[dict[str, Any]]:
-        """Every record of one request (up to ``limit``), oldest first, with ``data``."""
+        """Every record of one request (up to ``limit``), oldest first, with ``data``.
+
+        Also the records without a request id that share a trace with it: what services that
+        only propagate ``traceparent`` (OpenTelemetry ones, through OTLP) recorded of the request.
+        """
+        table = record_table.c
         statement = (
             sa.select(record_table)
-            .where(record_table.c.request_id == request_id)
-            .order_by(record_table.c.time_us, record_table.c.id)
+            .where(table.request_id == request_id)
+            .order_by(table.time_us, table.id)
             .limit(limit)
         )
         with self.reader.connect() as connection:
-            return [self._with_data(dict(row._mapping)) for row in connection.execute(statement)]
+            rows = [dict(row._mapping) for row in connection.execute(statement)]
+            traces = sorted({row["trace_id"] for row in rows if row["trace_id"]})[:MAX_REQUEST_TRACES]
+            if traces:
+                joined = connection.execute(
+                    sa.select(record_table)
+                    .where(table.trace_id.in_(traces), table.request_id.is_(None))
+                    .order_by(table.time_us, table.id)
+                    .limit(limit)
+                ).all()
+                if joined:
+                    rows.extend(dict(row._mapping) for row in joined)
+                    rows.sort(key=lambda row: (row["time_us"], row["id"]))
+                    del rows[limit:]
+        return [self._with_data(row) for row in rows]
 
     @staticmethod
     def _with_data(row: dict[str, Any]) -> dict[str, Any]:
