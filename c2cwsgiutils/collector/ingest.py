@@ -34,6 +34,7 @@ from c2cwsgiutils.collector import _batch_core, _form_core  # noqa: E402 - the m
 __all__ = [
     "BodyTooLarge",
     "ParsedBatch",
+    "clean",
     "decode_body",
     "parse_form",
     "parse_form_body",
@@ -124,6 +125,12 @@ def _no_constant(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+
+
+def clean(value: Any) -> Any:
+    """``value`` with NUL and lone surrogates replaced by U+FFFD in every string; raises BadRecord
+    past the nesting limit."""
+    return _clean(value)
 
 
 def _clean(value: Any, depth: int = 0) -> Any:

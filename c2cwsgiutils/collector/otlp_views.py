@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from c2cwsgiutils.collector import ingest, otlp
 from c2cwsgiutils.collector.api import ApiError, error_for, read_body
 from c2cwsgiutils.collector.state import CollectorState, get_state
@@ -99,6 +101,19 @@ def _error(status: int, message: str, protobuf: bool, headers: dict[str, str]) -
     return _response(body, status, JSON, headers)
 
 
+def _storable(record: dict[str, Any]) -> dict[str, Any]:
+    """``record``, with NUL and lone surrogates replaced in its strings when it has any.
+
+    The databases cannot store them (PostgreSQL refuses NUL in text and ``\\u0000`` in JSONB);
+    the NDJSON path replaces them the same way.
+    """
+    try:
+        encoded = orjson.dumps(record)
+    except TypeError:  # a lone surrogate (OTLP/JSON "\\ud800"), or something else orjson refuses
+        return ingest.clean(record)
+    return ingest.clean(record) if b"\\u0000" in encoded else record
+
+
 def _protobuf_available() -> bool:
     import importlib.util
 
@@ -140,7 +155,7 @@ def export(request: Any, state: CollectorState, signal: str) -> Any:
                     413, "payload_too_large", f"more than {maximum} records (C2C_COLLECTOR_MAX_BATCH_RECORDS)"
                 )
             try:
-                rows.append(ingest.record_to_row(record, now))
+                rows.append(ingest.record_to_row(_storable(record), now))
             except ingest.BadRecord as exc:
                 rejected += 1
                 if len(reasons) < 3:

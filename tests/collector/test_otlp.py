@@ -259,3 +259,30 @@ def test_otlp_spans_of_a_callee_show_in_the_callers_request_view(
     assert callee["request_id"] == (request_id if service_knows_the_request_id else None)
     tree = {span["span_id"]: span for span in view["spans"]}
     assert tree[caller_span]["children"] == [callee["span_id"]]
+
+
+def test_nul_and_lone_surrogates_are_stored_as_replacement_characters(collector: Collector) -> None:
+    trace_id = uuid.uuid4().hex
+    document = {
+        "resourceLogs": [
+            {
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": str(time.time_ns()),
+                                "body": {"stringValue": "nul\u0000here"},
+                                "traceId": trace_id,
+                                "attributes": [{"key": "odd", "value": {"stringValue": "x\ud800y"}}],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    body = json.dumps(document).encode()  # ensure_ascii: the surrogate travels as \\ud800
+    status, _ = _post_otlp(collector, "/v1/logs", body, "application/json")
+    assert status == 200
+    (record,) = _records(collector, f"trace_id = {trace_id!r}")
+    assert (record["message"], record["data"]["odd"]) == ("nul\ufffdhere", "x\ufffdy")
