@@ -110,8 +110,11 @@ def _storable(record: dict[str, Any]) -> dict[str, Any]:
     try:
         encoded = orjson.dumps(record)
     except TypeError:  # a lone surrogate (OTLP/JSON "\\ud800"), or something else orjson refuses
-        return ingest.clean(record)
-    return ingest.clean(record) if b"\\u0000" in encoded else record
+        encoded = b"\\u0000"
+    if b"\\u0000" not in encoded:
+        return record
+    cleaned: dict[str, Any] = ingest.clean(record)
+    return cleaned
 
 
 def _protobuf_available() -> bool:
