@@ -87,22 +87,16 @@ def serialise(item: Item, service: str, uuid: str, constant: str | None = None) 
     if message is not None:
         attributes["msg"] = message
         attributes["args"] = None
-    if "request_id" not in attributes:
-        attributes["request_id"] = ctx.request_id
-        attributes["trace_id"] = ctx.trace_id
-        attributes["span_id"] = ctx.span_id
-        attributes["parent_span_id"] = ctx.parent_span_id
-        attributes["kind"] = ctx.kind
-        attributes["task_id"] = ctx.task_id
     attributes["exc_info"] = None
     attributes["exc_text"] = exc_text
     snapshot = logging.LogRecord.__new__(logging.LogRecord)
     snapshot.__dict__ = attributes
     try:
-        text = record_to_json(snapshot, constant or constant_fields(service), _encode_value)
+        # The context of emit time, for a record without its own correlation fields.
+        text = record_to_json(snapshot, constant or constant_fields(service), _encode_value, ctx=ctx)
         return f'{text[:-1]},"c2c_uuid":"{uuid}"}}'
     except Exception:  # a field of the wrong type (a request_id set to an int ...)
-        data = record_to_dict(snapshot, service)
+        data = record_to_dict(snapshot, service, ctx=ctx)
         data["c2c_uuid"] = uuid
         return _ENCODER.encode(_sanitise(data, ()))
 

@@ -624,3 +624,18 @@ def test_records_the_sender_was_serialising_at_close_are_spooled_once(
     time.sleep(0.5)  # the abandoned thread must not send them too
     assert server.messages() == [f"slow {i}" for i in range(5)]
     assert server.duplicates == 0
+
+
+def test_user_fields_named_uuid_or_like_schema_fields_are_shipped_as_data(server, make_handler) -> None:
+    log = logger_for(make_handler(server.url))
+    same = "a" * 32
+    log.info("one", extra={"uuid": same, "level": 99, "host": "h", "kind": "batch"})
+    log.info("two", extra={"uuid": same})
+    log.info("three", extra={"uuid": "not-hex"})
+    wait_for(lambda: len(server.records) == 3)
+    one, two, three = (server.records[u] for u in server.order)
+    assert (one["uuid"], two["uuid"], three["uuid"]) == (same, same, "not-hex")
+    assert one["c2c_uuid"] != two["c2c_uuid"]
+    assert (one["level"], one["kind"]) == (6, "")
+    assert one["host"] != "h"
+    assert one["c2c_extra"] == {"level": 99, "host": "h", "kind": "batch"}
