@@ -239,11 +239,6 @@ class Spool:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _release(self, size: int) -> None:
-        if size and self._usage_fd >= 0:
-            with contextlib.suppress(OSError), self._usage() as usage:
-                usage[0] -= size
-
     # ---- writing -------------------------------------------------------------------------
 
     def append(self, lines: Sequence[str]) -> int:
@@ -530,8 +525,10 @@ class Spool:
                 consumed = sum(len(part) + 1 for part in parts)
                 lines = [part.decode("utf-8", "replace") for part in parts if part]
                 return Chunk(path, start, start + consumed, lines)
-            if path == self._current:
-                return None  # our writes are whole lines: nothing complete yet
+            if not data and path == self._current:
+                return None  # nothing new in the segment being written
+            # Our own writes are whole lines (written under the lock, cut back on failure): no
+            # newline in what was read is a line longer than max_bytes, or a dead writer's torn tail.
             if start + len(data) >= size:
                 # Empty, or a torn tail (a dead writer's last line): nothing to send.
                 return Chunk(path, start, size, [])
@@ -576,27 +573,29 @@ class Spool:
 
     def _remove(self, path: Path) -> None:
         """Delete a sent segment; one that cannot be deleted is emptied, or at least never resent."""
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            self._sent.add(path)  # in any case: never read again by this process
-            try:
-                os.truncate(path, 0)  # nor by the next one
-            except OSError:
-                self._notice(
-                    f"cannot delete nor empty the sent segment {path} ({type(exc).__name__}: {exc}); "
-                    "the next process using this spool will send it again"
-                )
-                self._offsets[path] = size
-                self._ends.pop(path, None)
-                return
-            self._notice(f"cannot delete the sent segment {path} ({type(exc).__name__}: {exc}); emptied it")
-        self._release(size)
         self._offsets.pop(path, None)
         self._ends.pop(path, None)
+        try:
+            with self._usage() as usage:  # the count changes with the file, never apart from it
+                size = path.stat().st_size
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    return
+                except OSError as exc:
+                    self._sent.add(path)  # in any case: never read again by this process
+                    self._cannot_delete(path, exc)  # raises when it cannot empty it either
+                usage[0] -= size
+        except OSError:
+            self._sent.add(path)
+
+    def _cannot_delete(self, path: Path, exc: OSError) -> None:
+        try:
+            os.truncate(path, 0)  # not sent again by the next process either
+        except OSError:
+            self._notice(
+                f"cannot delete nor empty the sent segment {path} ({type(exc).__name__}: {exc}); "
+                "the next process using this spool will send it again"
+            )
+            raise
+        self._notice(f"cannot delete the sent segment {path} ({type(exc).__name__}: {exc}); emptied it")

@@ -513,3 +513,23 @@ def test_a_record_over_the_limit_logged_while_the_collector_is_up_is_dropped_and
         handler.close()
     assert server.messages() == ["before", "after"]
     assert any("dropped a record of 200" in r.getMessage() for r in warnings_seen)
+
+
+def test_a_large_record_in_the_segment_being_written_does_not_hold_up_the_backlog(
+    server: CollectorServer, tmp_path: Path
+) -> None:
+    handler = CollectorHandler(
+        url=server.url, spool_dir=str(tmp_path / "spool"), batch_age=0.05, retry_min=0.05, retry_max=0.2
+    )
+    try:
+        log = logger_for(handler)
+        log.info("big", extra={"blob": "x" * 1_500_000})
+        logged = ["big", *(f"r{i}" for i in range(500))]
+        for message in logged[1:]:
+            log.info(message)
+        handler.flush()  # all in the one segment this process is writing: the collector is down
+        server.start()
+        wait_for(lambda: len(server.records) == 501, what="the large record and those behind it")
+    finally:
+        handler.close()
+    assert server.messages() == logged
