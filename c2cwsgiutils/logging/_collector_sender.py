@@ -273,6 +273,8 @@ class Sender:
                     )
                 ):
                     return
+                if closing and self.handler.spool.unusable is not None and not self._may_send():
+                    self.wake.wait(0.02)  # nowhere to put the queue until the back-off ends: no spinning
         finally:
             self.transport.close()
 

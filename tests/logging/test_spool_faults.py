@@ -533,3 +533,17 @@ def test_a_large_record_in_the_segment_being_written_does_not_hold_up_the_backlo
     finally:
         handler.close()
     assert server.messages() == logged
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    from email.utils import formatdate
+
+    from c2cwsgiutils.logging.collector_transport import parse_retry_after
+
+    assert parse_retry_after("7") == 7.0
+    in_a_minute = parse_retry_after(formatdate(time.time() + 60, usegmt=True))
+    assert in_a_minute is not None
+    assert 55 < in_a_minute <= 60
+    assert parse_retry_after(formatdate(time.time() - 60, usegmt=True)) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
