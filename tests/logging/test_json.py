@@ -186,7 +186,21 @@ def _records() -> list[logging.LogRecord]:
     stacked = make()
     stacked.stack_info = "Stack (most recent call last):\n  here"
     not_a_string = make(msg=ValueError("as message"), args=())  # type: ignore[arg-type]
-    return [plain, with_extras, with_filter, custom_level, failing, stacked, not_a_string]
+    collisions = make(level=99, host="h", timestamp="t", kind="batch", c2c_extra={"a": [1]}, uuid="u", n=1.5)
+    filtered_collision = make(kind="batch", level=1.5)
+    with context.bind(request_id="r2", kind="web"):
+        ContextFilter().filter(filtered_collision)
+    return [
+        plain,
+        with_extras,
+        with_filter,
+        custom_level,
+        failing,
+        stacked,
+        not_a_string,
+        collisions,
+        filtered_collision,
+    ]
 
 
 @pytest.mark.parametrize("record", _records(), ids=lambda r: str(r.msg)[:10])
