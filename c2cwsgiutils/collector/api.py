@@ -34,6 +34,7 @@ NDJSON_TYPES = frozenset(
 )
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_REQUEST_RECORDS_FACTOR = 10  # the request view returns up to 10 pages
+WRITER_KEY = "c2cwsgiutils.collector.writer"  # environ: the caller's credential name
 
 
 class ApiError(Exception):
@@ -102,7 +103,8 @@ def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Call
         def view(request: Any) -> Any:
             state = get_state(request.registry)
             try:
-                state.authenticator.require(request.headers, role)
+                principal = state.authenticator.require(request.headers, role)
+                request.environ[WRITER_KEY] = "" if principal is None else principal.name
                 return func(request, state)
             except Exception as exc:
                 status, body, headers = error_for(exc, request.method, request.path_qs)
@@ -189,12 +191,19 @@ def _read_body(request: Any, limit: int) -> bytes:
 
 
 def ingest_answer(
-    state: CollectorState, content_type: str, content_encoding: str, content_length: int | None, stream: Any
+    state: CollectorState,
+    content_type: str,
+    content_encoding: str,
+    content_length: int | None,
+    stream: Any,
+    *,
+    writer: str = "",
 ) -> tuple[int, dict[str, Any]]:
     """(status, JSON answer) of a POST /api/v1/record; raises ApiError.
 
     Shared by the Pyramid view and :mod:`fast_ingest`: ``content_type`` without its parameters,
-    lower-cased; the records are committed when this returns.
+    lower-cased; ``writer`` the caller's credential name ("" without credentials), to which the
+    records' idempotency keys belong; the records are committed when this returns.
     """
     limit = state.settings.max_body_bytes
     body = read_body(content_length, stream, limit)
@@ -203,7 +212,7 @@ def ingest_answer(
             row = ingest.parse_form_body(body)
         except (ingest.BadRecord, ValueError) as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row)
+        return _store_one(state, row, writer)
     try:
         body = ingest.decode_body(body, content_encoding, limit)
     except ingest.BodyTooLarge as exc:
@@ -215,9 +224,9 @@ def ingest_answer(
             row = ingest.parse_json_object(body)
         except ingest.BadRecord as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row)
+        return _store_one(state, row, writer)
     if content_type in NDJSON_TYPES:
-        return _store_batch(state, body)
+        return _store_batch(state, body, writer)
     raise ApiError(
         415,
         "unsupported_media_type",
@@ -233,25 +242,28 @@ def _post(request: Any, state: CollectorState) -> Any:
         request.headers.get("Content-Encoding", ""),
         request.content_length,
         request.body_file_raw,
+        writer=request.environ.get(WRITER_KEY, ""),
     )
     return _json_response(answer, status)
 
 
-def _store_one(state: CollectorState, row: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
+def _store_one(state: CollectorState, row: tuple[Any, ...], writer: str) -> tuple[int, dict[str, Any]]:
+    if row[0] is not None:
+        row = (ingest.scoped_key(writer, row[0]), *row[1:])
     result = state.storage.insert([row])
     if result.stored:
         return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
     return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}
 
 
-def _store_batch(state: CollectorState, body: bytes) -> tuple[int, dict[str, Any]]:
+def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, dict[str, Any]]:
     try:
         batch = ingest.parse_ndjson(body, state.settings.max_batch_records)
     except ingest.BodyTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from None
     if batch.lines == 0:
         raise ApiError(400, "invalid_body", "empty batch: send one JSON object per line")
-    result = state.storage.insert(batch.rows)
+    result = state.storage.insert(ingest.scope_rows(batch.rows, writer))
     answer = {"stored": result.stored, "duplicates": result.duplicates, "errors": batch.errors}
     if not batch.errors:
         return 201, answer
