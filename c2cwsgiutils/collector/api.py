@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.admission import Refused
 from c2cwsgiutils.collector.auth import AuthError
 from c2cwsgiutils.collector.filters import FilterError, build_filter
 from c2cwsgiutils.collector.query_language import QuerySyntaxError
@@ -86,6 +87,9 @@ def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str,
         return exc.status, *error_answer(exc.status, error_type, str(exc))
     if isinstance(exc, ApiError):
         return exc.status, *error_answer(exc.status, exc.error_type, str(exc), **exc.extra)
+    if isinstance(exc, Refused):
+        body, _ = error_answer(exc.status, exc.error_type, str(exc), retry_after=exc.retry_after)
+        return exc.status, body, {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, QuerySyntaxError):
         return 400, *error_answer(
             400, "query_syntax_error", str(exc), position=exc.position, parameter="query"
@@ -199,12 +203,42 @@ def ingest_answer(
     *,
     writer: str = "",
 ) -> tuple[int, dict[str, Any]]:
-    """(status, JSON answer) of a POST /api/v1/record; raises ApiError.
+    """(status, JSON answer) of a POST /api/v1/record; raises ApiError, or Refused (503 with
+    ``Retry-After``: too many requests in progress, or the storage is down).
 
     Shared by the Pyramid view and :mod:`fast_ingest`: ``content_type`` without its parameters,
     lower-cased; ``writer`` the caller's credential name ("" without credentials), to which the
     records' idempotency keys belong; the records are committed when this returns.
     """
+    try:
+        return state.admission.run(
+            lambda: _ingest(state, content_type, content_encoding, content_length, stream, writer=writer)
+        )
+    except Refused:
+        _discard(content_length, stream, state.settings.max_body_bytes)
+        raise
+
+
+def _discard(content_length: int | None, stream: Any, limit: int) -> None:
+    """Read what is left of a refused request's body (at most ``limit`` bytes), so that the
+    server keeps the client's keep-alive connection open for its retry."""
+    left = min(content_length or 0, limit)
+    while left > 0:
+        chunk = stream.read(min(left, 65536))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+def _ingest(
+    state: CollectorState,
+    content_type: str,
+    content_encoding: str,
+    content_length: int | None,
+    stream: Any,
+    *,
+    writer: str,
+) -> tuple[int, dict[str, Any]]:
     limit = state.settings.max_body_bytes
     body = read_body(content_length, stream, limit)
     if content_type == FORM_TYPE:
@@ -250,7 +284,8 @@ def _post(request: Any, state: CollectorState) -> Any:
 def _store_one(state: CollectorState, row: tuple[Any, ...], writer: str) -> tuple[int, dict[str, Any]]:
     if row[0] is not None:
         row = (ingest.scoped_key(writer, row[0]), *row[1:])
-    result = state.storage.insert([row])
+    rows = [row]
+    result = state.admission.store(lambda: state.storage.insert(rows))
     if result.stored:
         return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
     return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}
@@ -263,7 +298,8 @@ def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, 
         raise ApiError(413, "payload_too_large", str(exc)) from None
     if batch.lines == 0:
         raise ApiError(400, "invalid_body", "empty batch: send one JSON object per line")
-    result = state.storage.insert(ingest.scope_rows(batch.rows, writer))
+    rows = ingest.scope_rows(batch.rows, writer)
+    result = state.admission.store(lambda: state.storage.insert(rows))
     answer = {"stored": result.stored, "duplicates": result.duplicates, "errors": batch.errors}
     if not batch.errors:
         return 201, answer
