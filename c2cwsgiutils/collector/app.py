@@ -15,9 +15,10 @@ __all__ = ["create_app", "create_ingest_app", "includeme", "main"]
 
 def includeme(config: Any) -> None:
     """Open the storage (migrating it when asked), set up auth and retention, add the routes."""
+    from c2cwsgiutils.collector.admission import Admission
     from c2cwsgiutils.collector.auth import Authenticator
     from c2cwsgiutils.collector.retention import RetentionThread
-    from c2cwsgiutils.collector.settings import collector_settings
+    from c2cwsgiutils.collector.settings import collector_settings, max_inflight
     from c2cwsgiutils.collector.state import CollectorState, set_state
     from c2cwsgiutils.collector.storage import migrate, open_storage
     from c2cwsgiutils.config import ConfigError
@@ -37,7 +38,8 @@ def includeme(config: Any) -> None:
     if settings.retention_days > 0:
         retention = RetentionThread(storage, settings.retention_days, settings.retention_batch)
         retention.start()
-    set_state(config.registry, CollectorState(settings, storage, authenticator, retention))
+    admission = Admission(max_inflight(settings), settings.retry_after)
+    set_state(config.registry, CollectorState(settings, storage, authenticator, retention, admission))
     config.include("c2cwsgiutils.collector.api")
     config.include("c2cwsgiutils.collector.otlp_views")
     config.include("c2cwsgiutils.collector.ui")

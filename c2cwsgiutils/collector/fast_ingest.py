@@ -96,7 +96,7 @@ class FastIngest:
     def _answer(self, environ: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
         state = self._state
         try:
-            state.authenticator.require_caller(
+            principal = state.authenticator.require_caller(
                 environ.get("HTTP_X_API_KEY"), environ.get("HTTP_AUTHORIZATION"), "writer"
             )
             status, answer = ingest_answer(
@@ -105,6 +105,7 @@ class FastIngest:
                 environ.get("HTTP_CONTENT_ENCODING", ""),
                 _content_length(environ),
                 environ["wsgi.input"],
+                writer="" if principal is None else principal.name,
             )
             return status, _encode(answer), {}
         except Exception as exc:

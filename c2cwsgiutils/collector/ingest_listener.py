@@ -118,7 +118,10 @@ class IngestListener:
             **os.environ,
             "C2C_COLLECTOR_PORT": str(self.port),
             "C2C_COLLECTOR_WORKERS": "1",
-            "C2C_COLLECTOR_THREADS": "1",
+            # One thread ingests; a second one only refuses, at once, what arrives meanwhile
+            # (503 + Retry-After: see admission.py) instead of letting it queue.
+            "C2C_COLLECTOR_THREADS": "2",
+            "C2C_COLLECTOR_MAX_INFLIGHT": "1",
             "C2C_COLLECTOR_INGEST_PORT": "0",
             "C2C_COLLECTOR_RETENTION_DAYS": "0",  # the main port's process runs the retention
             "C2C_COLLECTOR_AUTO_MIGRATE": "false",  # serve migrated before starting anything

@@ -76,10 +76,10 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": _json(batch, "a single record that was already stored (same uuid)"),
+                        "200": _json(batch, "a single record its writer already stored (same c2c_uuid)"),
                         "201": _json(batch, "every record stored (or already there)"),
                         "207": _json(batch, "some lines were invalid; the others are stored"),
-                        **_errors(400, 401, 403, 413, 415),
+                        **_errors(400, 401, 403, 413, 415, 503),
                     },
                 },
                 "head": {

@@ -114,8 +114,8 @@ def test_ingest_port_stores_forms_and_batches_and_refuses_the_rest(tmp_path: Pat
         (summary,) = json.loads(body)
         status, body = _request(port, "GET", f"/api/v1/record/{summary['id']}", READER)
         record = json.loads(body)
-        # A form: every value is a string.
-        assert (record["message"], record["data"]["order"]) == ("through the ingest port", "3")
+        # A form extra keeps the type of its literal.
+        assert (record["message"], record["data"]["order"]) == ("through the ingest port", 3)
 
         # Auth is the same on both ports.
         status, body = _request(ingest, "POST", "/api/v1/record", READER, b"msg=x")

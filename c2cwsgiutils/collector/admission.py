@@ -1,0 +1,166 @@
+"""Back-pressure of ingestion: a bounded amount of work in flight, and storage outages answered at once.
+
+Each worker process admits at most ``C2C_COLLECTOR_MAX_INFLIGHT`` ingestion requests at a time
+(half its threads by default: the other threads stay free to refuse the excess within
+milliseconds). A request past that bound, or any request while the storage is down, is answered
+``503`` with ``Retry-After`` before its body is parsed, instead of waiting in the server's queue
+for tens of seconds while its client times out (and resends a batch that was stored meanwhile).
+
+A storage outage (the database unreachable, its file unwritable ...) is logged once when it
+starts and once when it ends, with the count of requests refused meanwhile, not a traceback per
+request. While it lasts, one request per second probes the storage; the others are refused at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy.exc
+
+__all__ = ["OUTAGE_RETRY_AFTER", "Admission", "Refused", "StorageUnavailable", "storage_errors"]
+
+LOG = logging.getLogger(__name__)
+
+OUTAGE_RETRY_AFTER = 5  # seconds a client waits while the storage is down
+PROBE_INTERVAL = 1.0  # seconds between two requests let through to probe a storage that is down
+
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    """The request is refused for now: answer ``status`` with ``Retry-After: retry_after``."""
+
+    def __init__(self, status: int, error_type: str, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(Exception):
+    """The storage cannot take writes now (raised by a storage, or by :func:`storage_errors`)."""
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "the storage is unavailable", not "this record is wrong"."""
+    errors: list[type[BaseException]] = [
+        StorageUnavailable,
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,
+        sqlite3.OperationalError,
+        sqlite3.InterfaceError,
+    ]
+    try:
+        import psycopg2  # type: ignore[import-untyped]  # optional: only with PostgreSQL
+
+        errors.extend((psycopg2.OperationalError, psycopg2.InterfaceError))
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+class Admission:
+    """The ingestion gate of one worker process: in-flight bound and storage health."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._errors = storage_errors()
+        self._down_since: float | None = None  # monotonic time the outage started
+        self._next_probe = 0.0
+        self._refused_down = 0
+        self.refused_busy = 0  # requests refused because the bound was reached (for tests, status)
+
+    @property
+    def in_flight(self) -> int:
+        """Ingestion requests being worked on now."""
+        return self._in_flight
+
+    @property
+    def storage_down(self) -> bool:
+        """Whether the last write found the storage unavailable."""
+        return self._down_since is not None
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()`` when admitted; raises :class:`Refused` (503) when busy or the storage is down."""
+        with self._lock:
+            if self._down_since is not None:
+                now = time.monotonic()
+                if now < self._next_probe:
+                    self._refused_down += 1
+                    raise Refused(
+                        503,
+                        "storage_unavailable",
+                        "the collector's storage is unavailable: retry later",
+                        OUTAGE_RETRY_AFTER,
+                    )
+                self._next_probe = now + PROBE_INTERVAL
+            if self._in_flight >= self.limit:
+                self.refused_busy += 1
+                raise Refused(
+                    503,
+                    "overloaded",
+                    f"the collector is busy ({self.limit} ingestion requests in progress): retry later",
+                    self.retry_after,
+                )
+            self._in_flight += 1
+        try:
+            return work()
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def store(self, insert: Callable[[], T]) -> T:
+        """``insert()``, keeping track of the storage's health; raises Refused while it is down."""
+        try:
+            result = insert()
+        except self._errors as exc:
+            self._failed(exc)
+            raise Refused(
+                503,
+                "storage_unavailable",
+                "the collector's storage is unavailable: retry later",
+                OUTAGE_RETRY_AFTER,
+            ) from None
+        if self._down_since is not None:
+            self._recovered()
+        return result
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            first = self._down_since is None
+            if first:
+                self._down_since = time.monotonic()
+                self._next_probe = self._down_since + PROBE_INTERVAL
+                self._refused_down = 0
+            self._refused_down += 1
+        if first:
+            LOG.error(
+                "Collector storage unavailable, answering 503 until it is back: %s: %s",
+                type(exc).__name__,
+                _first_line(exc),
+            )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            since, self._down_since = self._down_since, None
+            refused = self._refused_down
+        if since is not None:
+            LOG.warning(
+                "Collector storage available again after %.1f s (%d requests answered 503 meanwhile)",
+                time.monotonic() - since,
+                refused,
+            )
+
+
+def _first_line(exc: BaseException) -> Any:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else ""
