@@ -215,11 +215,11 @@ def ingest_answer(
             lambda: _ingest(state, content_type, content_encoding, content_length, stream, writer=writer)
         )
     except Refused:
-        _discard(content_length, stream, state.settings.max_body_bytes)
+        discard_body(content_length, stream, state.settings.max_body_bytes)
         raise
 
 
-def _discard(content_length: int | None, stream: Any, limit: int) -> None:
+def discard_body(content_length: int | None, stream: Any, limit: int) -> None:
     """Read what is left of a refused request's body (at most ``limit`` bytes), so that the
     server keeps the client's keep-alive connection open for its retry."""
     left = min(content_length or 0, limit)

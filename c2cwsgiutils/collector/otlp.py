@@ -47,8 +47,9 @@ __all__ = [
     "spans_from_protobuf",
 ]
 
-# The wire field of the idempotency key (the one the CollectorHandler sets).
-KEY_FIELD = "uuid"
+# The wire field of the idempotency key (the one the CollectorHandler sets); scoped to the writer
+# when stored, as for every intake.
+KEY_FIELD = "c2c_uuid"
 
 _MAX_DEPTH = 32
 _SPAN_KINDS = {0: None, 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}

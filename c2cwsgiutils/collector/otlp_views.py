@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from c2cwsgiutils.collector import ingest, otlp
-from c2cwsgiutils.collector.api import ApiError, error_for, read_body
+from c2cwsgiutils.collector.admission import Refused
+from c2cwsgiutils.collector.api import ApiError, discard_body, error_for, read_body
 from c2cwsgiutils.collector.state import CollectorState, get_state
 
 __all__ = ["includeme", "status_message"]
@@ -123,8 +124,22 @@ def _protobuf_available() -> bool:
     return importlib.util.find_spec("opentelemetry.proto") is not None
 
 
-def export(request: Any, state: CollectorState, signal: str) -> Any:
-    """Store the records of one OTLP export request; the OTLP answer (or raise ApiError)."""
+def export(request: Any, state: CollectorState, signal: str, writer: str) -> Any:
+    """Store the records of one OTLP export request; the OTLP answer (or raise ApiError).
+
+    ``writer`` is the caller's credential name ("" without credentials): the records' idempotency
+    keys belong to it. Raises Refused (503 with ``Retry-After``) when the collector is busy or its
+    storage is down, as for ``POST /api/v1/record``.
+    """
+    try:
+        return state.admission.run(lambda: _export(request, state, signal, writer))
+    except Refused:
+        # Read what is left of the body, so that the client's keep-alive connection stays open.
+        discard_body(request.content_length, request.body_file_raw, state.settings.max_body_bytes)
+        raise
+
+
+def _export(request: Any, state: CollectorState, signal: str, writer: str) -> Any:
     content_type = (request.content_type or "").lower()
     if content_type not in (PROTOBUF, JSON):
         raise ApiError(
@@ -166,7 +181,8 @@ def export(request: Any, state: CollectorState, signal: str) -> Any:
     except otlp.OtlpError as exc:
         raise ApiError(400, "invalid_body", str(exc)) from None
     if rows:
-        state.storage.insert(rows)
+        scoped = ingest.scope_rows(rows, writer)
+        state.admission.store(lambda: state.storage.insert(scoped))
     return _answer(signal, content_type == PROTOBUF, rejected, "; ".join(reasons))
 
 
@@ -177,8 +193,8 @@ def _view(signal: str) -> Callable[[Any], Any]:
             return _error(405, f"{request.path} takes POST only", protobuf, {"Allow": "POST"})
         state = get_state(request.registry)
         try:
-            state.authenticator.require(request.headers, "writer")
-            return export(request, state, signal)
+            principal = state.authenticator.require(request.headers, "writer")
+            return export(request, state, signal, "" if principal is None else principal.name)
         except Exception as exc:
             status, body, headers = error_for(exc, request.method, request.path_qs)
             return _error(status, str(body.get("message", "")), protobuf, headers)

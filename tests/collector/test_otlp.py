@@ -230,7 +230,7 @@ def test_otlp_spans_of_a_callee_show_in_the_callers_request_view(
     trace_id, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     collector.post(
         {
-            "uuid": uuid.uuid4().hex,
+            "c2c_uuid": uuid.uuid4().hex,
             "msg": "calling the shop",
             "logger_name": "demo",
             "created": time.time(),
