@@ -129,6 +129,8 @@ class Sender:
 
     label = "Collector handler"  # how its warnings start
     credentials_hint = "C2C_COLLECTOR_TOKEN"  # named when the collector refuses the credentials
+    # What POSTs a batch: (url, token, timeout) -> a Transport (the OTLP handler's converts it).
+    transport_factory: type[Transport] = Transport
 
     def __init__(
         self,
@@ -154,7 +156,7 @@ class Sender:
         self.report_interval = report_interval
         self.batch_max_bytes = batch_max_bytes
         self.max_record_bytes = max_record_bytes
-        self.transport = Transport(url, token, timeout)
+        self.transport = self.transport_factory(url, token, timeout)
         self._reset()
 
     def _reset(self) -> None:
@@ -194,7 +196,7 @@ class Sender:
 
     def after_fork(self) -> None:
         """In a forked child: fresh state, a fresh connection (the parent's socket is not ours)."""
-        self.transport = Transport(self.url, self.token, self.timeout)
+        self.transport = self.transport_factory(self.url, self.token, self.timeout)
         self._reset()
 
     # ---- control from other threads ------------------------------------------------------

@@ -155,6 +155,8 @@ class CollectorHandler(logging.Handler):
     collector's ``C2C_COLLECTOR_MAX_BODY_BYTES``, 16 MiB by default).
     """
 
+    sender_class: type[Sender] = Sender  # the thread's logic (the OTLP handler's exports by OTLP)
+
     def __init__(
         self,
         url: str | None = None,
@@ -200,7 +202,7 @@ class CollectorHandler(logging.Handler):
         if not self.url:
             return
         try:
-            self.sender = Sender(
+            self.sender = self.sender_class(
                 self,
                 url=self.url,
                 token=_resolve(token, TOKEN),
