@@ -293,13 +293,18 @@ def test_two_writers_with_the_same_pid_never_take_each_others_segments(
         )
         for prefix in ("a", "b")
     ]
-    time.sleep(0.5)  # both spool while the collector is down, then send and resend
-    server.start()
+
+    def owners() -> set[str]:
+        return {p.name.split("-", 1)[1] for p in segments(spool)} if spool.exists() else set()
+
+    wait_for(lambda: len(owners()) == 2, 30, "both spooling while the collector is down")
+    server.start()  # then both send, and resend their own segments
     results = []
     for child in children:
         out, _ = child.communicate(timeout=45)
         results.append(json.loads(out.decode().strip().splitlines()[-1]))
     assert [r["pid"] for r in results] == [1, 1]
+    assert all(r["spooled"] > 0 for r in results)  # both had a spool of their own in the one directory
     drain(server, spool, 6000)
     logged = [f"{p}{i}" for p in "ab" for i in range(3000)]
     assert_counted(server, logged, sum(r["dropped"] for r in results))
@@ -472,7 +477,7 @@ def test_a_stopped_then_killed_collector_ends_with_every_record_stored_once(tmp_
             cwd=ROOT,
             stdout=subprocess.PIPE,
         )
-        time.sleep(0.3)
+        wait_for(lambda: store.exists() and store.stat().st_size > 0, 30, "the child's first records stored")
         os.killpg(collector.pid, signal.SIGSTOP)  # hangs: POSTs time out (2 s), records spooled
         time.sleep(2.5)
         os.killpg(collector.pid, signal.SIGKILL)
