@@ -391,14 +391,21 @@ def test_an_untrusted_spool_directory_is_refused_and_records_still_shipped(
     assert any("refused" in r.getMessage() for r in warnings_seen)
 
 
+@pytest.mark.parametrize("fault", ["writable by others", "of another user"])
 def test_a_segment_of_another_user_or_writable_by_others_is_never_sent(
-    server: CollectorServer, tmp_path: Path, warnings_seen: list[logging.LogRecord]
+    server: CollectorServer, tmp_path: Path, warnings_seen: list[logging.LogRecord], fault: str
 ) -> None:
     spool = tmp_path / "spool"
     spool.mkdir(mode=0o700)
     planted = spool / f"{time.time_ns():020d}-1-planted.ndjson"
     planted.write_text('{"msg":"planted","c2c_uuid":"%s"}\n' % ("e" * 32))
-    planted.chmod(0o666)
+    if fault == "writable by others":
+        planted.chmod(0o666)
+    else:
+        try:
+            os.chown(planted, 65534, 65534)
+        except PermissionError:
+            pytest.skip("chown needs root")
     server.start()
     handler = CollectorHandler(url=server.url, spool_dir=str(spool), batch_age=0.05)
     try:
