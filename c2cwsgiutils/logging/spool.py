@@ -525,14 +525,16 @@ class Spool:
                 consumed = sum(len(part) + 1 for part in parts)
                 lines = [part.decode("utf-8", "replace") for part in parts if part]
                 return Chunk(path, start, start + consumed, lines)
-            if not data and path == self._current:
-                return None  # nothing new in the segment being written
             # Our own writes are whole lines (written under the lock, cut back on failure): no
             # newline in what was read is a line longer than max_bytes, or a dead writer's torn tail.
             if start + len(data) >= size:
-                # Empty, or a torn tail (a dead writer's last line): nothing to send.
-                return Chunk(path, start, size, [])
-            return self._long_line(fd, path, start, size, max_bytes)
+                if path == self._current:
+                    return None  # nothing new in the segment being written
+                return Chunk(path, start, size, [])  # empty, or a dead writer's torn last line
+            chunk = self._long_line(fd, path, start, size, max_bytes)
+            if not chunk.lines and not chunk.too_large and path == self._current:
+                return None  # never drop the tail of the segment being written
+            return chunk
         finally:
             os.close(fd)
 
