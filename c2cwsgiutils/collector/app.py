@@ -20,7 +20,7 @@ def includeme(config: Any) -> None:
     from c2cwsgiutils.collector.retention import RetentionThread
     from c2cwsgiutils.collector.settings import collector_settings, max_inflight
     from c2cwsgiutils.collector.state import CollectorState, set_state
-    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.collector.storage import check_writable, migrate, open_storage
     from c2cwsgiutils.config import ConfigError
 
     settings = collector_settings(config.registry)
@@ -29,6 +29,7 @@ def includeme(config: Any) -> None:
         return
     try:
         authenticator = Authenticator(settings.tokens, settings.credentials_file)
+        check_writable(settings.db_url)
         storage = open_storage(settings.db_url)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

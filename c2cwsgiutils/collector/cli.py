@@ -117,7 +117,14 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
         LOG.info(
             "Relay collector: forwarding to %s, spool in %s", settings.forward_url, settings.forward_spool_dir
         )
-    elif settings.auto_migrate:
+    else:
+        from c2cwsgiutils.collector.storage import check_writable
+
+        try:
+            check_writable(settings.db_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if not settings.forward_url and settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
     if not settings.ingest_port:
