@@ -39,7 +39,7 @@ def includeme(config: Any) -> None:
     if settings.retention_days > 0:
         retention = RetentionThread(storage, settings.retention_days, settings.retention_batch)
         retention.start()
-    admission = Admission(max_inflight(settings), settings.retry_after)
+    admission = Admission(max_inflight(settings), settings.retry_after, settings.threads)
     set_state(config.registry, CollectorState(settings, storage, authenticator, retention, admission))
     config.include("c2cwsgiutils.collector.api")
     config.include("c2cwsgiutils.collector.ui")

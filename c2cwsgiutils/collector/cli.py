@@ -13,7 +13,7 @@ in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking
 one process with SQLite unless told otherwise) or
 gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
 migration): see :mod:`c2cwsgiutils.collector.relay`. With ``--ingest-port P`` it also serves
-``POST /api/v1/record`` alone on port P, from a child process with one thread: see
+``POST /api/v1/record`` alone on port P, from a child process ingesting one request at a time: see
 :mod:`c2cwsgiutils.collector.ingest_listener`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """

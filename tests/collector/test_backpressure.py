@@ -96,6 +96,29 @@ def test_overload_is_answered_503_with_retry_after_quickly(tmp_path: Path, inges
     assert (sum(acknowledged), stored) == (clients * batches * 1000, clients * batches * 1000)
 
 
+def test_fewer_concurrent_requests_than_threads_are_never_refused(tmp_path: Path) -> None:
+    env = {"C2C_COLLECTOR_THREADS": "8", "C2C_COLLECTOR_MAX_INFLIGHT": "2"}
+    clients = 6  # more than the bound, fewer than the threads: they wait their turn
+    bodies = [
+        [ndjson(*(wire(f"calm {c}.{b}.{n}") for n in range(100))) for b in range(5)] for c in range(clients)
+    ]
+    statuses: list[int] = []
+    with serve_collector(tmp_path, env=env) as port:
+        start = threading.Barrier(clients)
+
+        def client(number: int) -> None:
+            start.wait()
+            statuses.extend(_post(port, body)[0] for body in bodies[number])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        stored = _count(port)
+    assert (statuses, stored) == ([201] * clients * 5, clients * 5 * 100)
+
+
 class TcpProxy:
     """A TCP forwarder to ``target`` that can be stopped (every connection cut) and started again."""
 
