@@ -4,10 +4,13 @@ Compiled with mypyc when the package is built with a C compiler (see setup.py an
 :mod:`c2cwsgiutils._compiled`); the same file runs as plain Python otherwise. :func:`usual_row`
 gives exactly the row that :func:`c2cwsgiutils.collector.ingest.parse_form_body` gives (the
 reference, a test compares both on random forms) for the forms that ``logging.handlers.
-HTTPHandler`` sends: fields read as ``urllib.parse.parse_qsl`` reads them, no NUL, no field name
-that another one is renamed to, the typed fields plain numbers, ``created`` and ``levelno`` in
-range. Anything else gives ``None`` and goes the general way, which converts it or names the
-error. It skips the general path's list of pairs, its intermediate record and the copy of it.
+HTTPHandler`` sends: fields read as ``urllib.parse.parse_qsl`` reads them, no NUL, ``msg``,
+``name`` and ``levelno`` present, no user extra named like a field of the schema (those go to
+``c2c_extra``, see ``FORM_COLLIDING``), the typed fields plain numbers, ``created`` and
+``levelno`` in range. Anything else gives ``None`` and goes the general way, which converts it or
+names the error. It skips the general path's list of pairs, its intermediate record and the copy
+of it. A user's extra field is typed back from its Python literal (:func:`extra_value`) on both
+paths alike.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """Back-pressure of ingestion: a bounded amount of work in flight, and storage outages answered at once.
 
-Each worker process admits at most ``C2C_COLLECTOR_MAX_INFLIGHT`` ingestion requests at a time
-(half its threads by default: the other threads stay free to refuse the excess within
-milliseconds). A request past that bound, or any request while the storage is down, is answered
-``503`` with ``Retry-After`` before its body is parsed, instead of waiting in the server's queue
-for tens of seconds while its client times out (and resends a batch that was stored meanwhile).
+Each worker process works on at most ``C2C_COLLECTOR_MAX_INFLIGHT`` ingestion requests at a time
+(half its threads by default). A request past that bound waits for a slot, at most
+``ADMISSION_WAIT`` seconds, on one of the other threads; but the last free thread never waits: it
+answers ``503`` with ``Retry-After`` at once, and so does a thread whose wait ran out, and any
+request while the storage is down. The server's own queue (requests waiting for a thread, which
+the application cannot see) is so drained at the pace of refusals, a fraction of a millisecond
+each, instead of holding requests for tens of seconds while their clients time out (and resend
+batches that were stored meanwhile). Moderate concurrency (fewer requests at once than threads)
+is never refused: it only waits its turn.
 
 A storage outage (the database unreachable, its file unwritable ...) is logged once when it
 starts and once when it ends, with the count of requests refused meanwhile, not a traceback per
@@ -28,6 +32,7 @@ LOG = logging.getLogger(__name__)
 
 OUTAGE_RETRY_AFTER = 5  # seconds a client waits while the storage is down
 PROBE_INTERVAL = 1.0  # seconds between two requests let through to probe a storage that is down
+ADMISSION_WAIT = 1.0  # seconds a request waits for an ingestion slot (while a thread is left)
 
 T = TypeVar("T")
 
@@ -68,11 +73,15 @@ def storage_errors() -> tuple[type[BaseException], ...]:
 class Admission:
     """The ingestion gate of one worker process: in-flight bound and storage health."""
 
-    def __init__(self, limit: int, retry_after: int) -> None:
+    def __init__(self, limit: int, retry_after: int, threads: int = 0, wait: float = ADMISSION_WAIT) -> None:
         self.limit = limit
         self.retry_after = retry_after
+        self.threads = max(threads, limit + 1)  # the server's threads in this process
+        self.wait = wait
         self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)
         self._in_flight = 0
+        self._waiting = 0
         self._errors = storage_errors()
         self._down_since: float | None = None  # monotonic time the outage started
         self._next_probe = 0.0
@@ -103,7 +112,7 @@ class Admission:
                         OUTAGE_RETRY_AFTER,
                     )
                 self._next_probe = now + PROBE_INTERVAL
-            if self._in_flight >= self.limit:
+            if self._in_flight >= self.limit and not self._wait_for_slot():
                 self.refused_busy += 1
                 raise Refused(
                     503,
@@ -117,6 +126,24 @@ class Admission:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._slot_freed.notify()
+
+    def _wait_for_slot(self) -> bool:
+        """Under the lock: wait for a free slot, unless this is the last free thread (it must stay
+        free to refuse what keeps arriving); ``False`` when none came in time."""
+        if self._in_flight + self._waiting + 1 >= self.threads:
+            return False
+        deadline = time.monotonic() + self.wait
+        self._waiting += 1
+        try:
+            while self._in_flight >= self.limit:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._slot_freed.wait(left)
+            return True
+        finally:
+            self._waiting -= 1
 
     def store(self, insert: Callable[[], T]) -> T:
         """``insert()``, keeping track of the storage's health; raises Refused while it is down."""

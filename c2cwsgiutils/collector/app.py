@@ -20,7 +20,7 @@ def includeme(config: Any) -> None:
     from c2cwsgiutils.collector.retention import RetentionThread
     from c2cwsgiutils.collector.settings import collector_settings, max_inflight
     from c2cwsgiutils.collector.state import CollectorState, set_state
-    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.collector.storage import check_writable, migrate, open_storage
     from c2cwsgiutils.config import ConfigError
 
     settings = collector_settings(config.registry)
@@ -29,6 +29,7 @@ def includeme(config: Any) -> None:
         return
     try:
         authenticator = Authenticator(settings.tokens, settings.credentials_file)
+        check_writable(settings.db_url)
         storage = open_storage(settings.db_url)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -38,7 +39,7 @@ def includeme(config: Any) -> None:
     if settings.retention_days > 0:
         retention = RetentionThread(storage, settings.retention_days, settings.retention_batch)
         retention.start()
-    admission = Admission(max_inflight(settings), settings.retry_after)
+    admission = Admission(max_inflight(settings), settings.retry_after, settings.threads)
     set_state(config.registry, CollectorState(settings, storage, authenticator, retention, admission))
     config.include("c2cwsgiutils.collector.api")
     config.include("c2cwsgiutils.collector.otlp_views")

@@ -13,7 +13,7 @@ in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking
 one process with SQLite unless told otherwise) or
 gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
 migration): see :mod:`c2cwsgiutils.collector.relay`. With ``--ingest-port P`` it also serves
-``POST /api/v1/record`` alone on port P, from a child process with one thread: see
+``POST /api/v1/record`` alone on port P, from a child process ingesting one request at a time: see
 :mod:`c2cwsgiutils.collector.ingest_listener`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """
@@ -130,7 +130,14 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
         LOG.info(
             "Relay collector: forwarding to %s, spool in %s", settings.forward_url, settings.forward_spool_dir
         )
-    elif settings.auto_migrate:
+    else:
+        from c2cwsgiutils.collector.storage import check_writable
+
+        try:
+            check_writable(settings.db_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if not settings.forward_url and settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
     if not settings.ingest_port:

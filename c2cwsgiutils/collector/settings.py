@@ -114,8 +114,8 @@ INGEST_PORT = config.declare(
     0,
     config.bounded(config.as_int, minimum=0, maximum=65535),
     "A second port of `c2cwsgiutils-logs serve` that only takes `POST /api/v1/record`, served by a "
-    "process of its own with one thread: the fastest ingestion, which no query or live tail of the main "
-    "port can hold up. 0: none. Not in relay mode.",
+    "process of its own ingesting one request at a time: the fastest ingestion, which no query or live "
+    "tail of the main port can hold up. 0: none. Not in relay mode.",
     feature="collector",
 )
 WORKERS = config.declare(
@@ -142,8 +142,8 @@ MAX_INFLIGHT = config.declare(
     0,
     config.bounded(config.as_int, minimum=0, maximum=256),
     "Ingestion requests (`POST /api/v1/record`) one worker process works on at once; past it a POST "
-    "answers 503 with `Retry-After` at once instead of waiting. 0: half the threads, at least 1 (the "
-    "other threads stay free to refuse the excess quickly).",
+    "waits for a slot (1 s at most) unless it holds the last free thread, and then answers 503 with "
+    "`Retry-After`. 0: half the threads, at least 1.",
     feature="collector",
 )
 RETRY_AFTER = config.declare(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
+from tests.helpers import free_port, wait_port
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -45,8 +46,11 @@ def _count(port: int) -> int:
     return int(response.headers["X-Record-Count"])
 
 
-def test_overload_is_answered_503_with_retry_after_quickly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ingest_port", [False, True])
+def test_overload_is_answered_503_with_retry_after_quickly(tmp_path: Path, ingest_port: bool) -> None:
+    # The ingest port's process runs its own bound (two threads, one ingesting).
     env = {"C2C_COLLECTOR_THREADS": "4", "C2C_COLLECTOR_MAX_INFLIGHT": "1"}
+    extra = ("--ingest-port", str(free_port())) if ingest_port else ()
     clients, batches = 32, 3
     bodies = [
         [ndjson(*(wire(f"load {c}.{b}.{n}") for n in range(1000))) for b in range(batches)]
@@ -55,7 +59,9 @@ def test_overload_is_answered_503_with_retry_after_quickly(tmp_path: Path) -> No
     answers: list[tuple[int, str | None, float]] = []
     failures: list[str] = []
     acknowledged: list[int] = []
-    with serve_collector(tmp_path, env=env) as port:
+    with serve_collector(tmp_path, *extra, env=env) as main_port:
+        port = int(extra[1]) if extra else main_port
+        wait_port(port, timeout=60)
         start = threading.Barrier(clients)
 
         def client(number: int) -> None:
@@ -81,13 +87,36 @@ def test_overload_is_answered_503_with_retry_after_quickly(tmp_path: Path) -> No
             thread.start()
         for thread in threads:
             thread.join(120)
-        stored = _count(port)
+        stored = _count(main_port)
     refused = [(retry_after, seconds) for status, retry_after, seconds in answers if status == 503]
     assert failures == []
     assert refused, "32 clients posting 1000 records each at once should have met the bound"
     assert all(retry_after == "1" for retry_after, _ in refused)
     assert max(seconds for _, seconds in refused) < 5.0  # generous: a refusal does no work
     assert (sum(acknowledged), stored) == (clients * batches * 1000, clients * batches * 1000)
+
+
+def test_fewer_concurrent_requests_than_threads_are_never_refused(tmp_path: Path) -> None:
+    env = {"C2C_COLLECTOR_THREADS": "8", "C2C_COLLECTOR_MAX_INFLIGHT": "2"}
+    clients = 6  # more than the bound, fewer than the threads: they wait their turn
+    bodies = [
+        [ndjson(*(wire(f"calm {c}.{b}.{n}") for n in range(100))) for b in range(5)] for c in range(clients)
+    ]
+    statuses: list[int] = []
+    with serve_collector(tmp_path, env=env) as port:
+        start = threading.Barrier(clients)
+
+        def client(number: int) -> None:
+            start.wait()
+            statuses.extend(_post(port, body)[0] for body in bodies[number])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        stored = _count(port)
+    assert (statuses, stored) == ([201] * clients * 5, clients * 5 * 100)
 
 
 class TcpProxy:

@@ -114,7 +114,7 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=6,
 )
-FIELDS = [*wire(), "message", "name", "extra"]
+FIELDS = [*wire(), "message", "name", "extra", "uuid", "c2c_extra"]
 
 
 # Generating these batches can take seconds when other jobs load the machine (CI failed so).
