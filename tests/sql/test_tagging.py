@@ -147,7 +147,7 @@ def test_comment_keys_are_sorted_and_values_url_encoded_and_quoted() -> None:
     )
     assert tagging.sql_comment(ctx) == (
         "/*kind='web',request_id='r%201',route='it%27s%2Fa%2A%2Froute',"
-        f"traceparent='00-{'a' * 32}-{'b' * 16}-01'*/"
+        f"traceparent='00-{'a' * 32}-{'b' * 16}-03'*/"
     )
 
 
