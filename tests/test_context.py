@@ -168,3 +168,19 @@ def test_tracestate_is_kept_only_when_safe(value: str | None, expected: str) -> 
 def test_a_context_is_immutable() -> None:
     with pytest.raises(AttributeError):
         context.EMPTY.request_id = "x"  # type: ignore[misc]
+
+
+def test_the_random_trace_id_flag_defaults_to_set_and_is_sent() -> None:
+    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16)
+    assert ctx.random_trace_id is True
+    assert ctx.traceparent.endswith("-03")
+    assert ctx._replace(random_trace_id=False, sampled=False).traceparent.endswith("-00")
+
+
+def test_a_context_copied_by_position_without_the_last_field_reads_as_random() -> None:
+    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16, random_trace_id=False)
+    short = tuple.__new__(context.Context, tuple(ctx)[:10])  # as code written for ten fields does
+    assert context.random_trace_id(ctx) is False
+    assert context.random_trace_id(short) is True
+    assert short.traceparent == f"00-{'a' * 32}-{'b' * 16}-03"
+    assert context.child_traceparent(short).endswith("-03")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import re
 import threading
 import uuid
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from c2cwsgiutils import context, outgoing
+from c2cwsgiutils import context, outgoing, spans
 from c2cwsgiutils.request_tracking import DEFAULT_HEADERS, TrackingSettings, open_context
 from tests.helpers import free_port, start_process, stop_process, wait_port
 
@@ -327,3 +328,26 @@ def test_each_call_of_a_request_is_a_new_span_of_its_trace(service: int, callbac
     parents = [{n.lower(): v for n, v in _Callbacks.received.pop(path)}["traceparent"] for path in paths]
     assert {parent.split("-")[1] for parent in parents} == {TRACE}
     assert len({parent.split("-")[2] for parent in parents}) == 3
+
+
+@pytest.fixture
+def recorded_spans() -> Iterator[None]:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(logging.NullHandler())
+    yield
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
+@pytest.mark.parametrize("sample", [None, 0.0])  # a span recorded, and one sampled out
+def test_spans_keep_the_random_flag_and_the_tracestate(recorded_spans: None, sample: float | None) -> None:
+    with (
+        context.bind(request_id="r", trace_id=TRACE, span_id=PARENT, random_trace_id=False, tracestate="a=1"),
+        spans.span("work", sample=sample),
+    ):
+        ctx = context.current()
+        assert (ctx.random_trace_id, ctx.tracestate, ctx.span_path) == (False, "a=1", "work")
+        assert outgoing.outgoing_headers()["traceparent"].endswith("-01" if sample is None else "-00")
