@@ -51,6 +51,7 @@ _FIELDS: Final = (
     "span_path",
     "route",
     "tracestate",
+    "random_trace_id",
 )
 
 
@@ -58,7 +59,7 @@ def check_context_layout() -> None:
     """Make sure :class:`context.Context` has the fields spans build by position.
 
     A span's context is the current one with its ids and name replaced: built as a tuple by
-    position (``tuple.__new__(Context, (ctx[0], trace_id, ..., ctx[9]))``), about twice as fast as
+    position (``tuple.__new__(Context, (ctx[0], trace_id, ..., *ctx[9:]))``), about twice as fast as
     ``_replace``. A change of the fields is caught here, at import time.
     """
     fields = context.Context._fields
@@ -255,7 +256,7 @@ class Span:
             self._t0 = 0.0
             self._token = _set_context(
                 _new_tuple(
-                    _Context, (ctx[0], ctx[1], ctx[2], ctx[3], False, ctx[5], ctx[6], name, ctx[8], ctx[9])
+                    _Context, (ctx[0], ctx[1], ctx[2], ctx[3], False, ctx[5], ctx[6], name, ctx[8], *ctx[9:])
                 )
             )
             return _NULL
@@ -287,7 +288,7 @@ class Span:
         self.parent_span_id = parent
         self._token = _set_context(
             _new_tuple(
-                _Context, (ctx[0], trace_id, span_id, parent, ctx[4], ctx[5], ctx[6], name, ctx[8], ctx[9])
+                _Context, (ctx[0], trace_id, span_id, parent, ctx[4], ctx[5], ctx[6], name, ctx[8], *ctx[9:])
             )
         )
         self.start = _time()

@@ -17,9 +17,12 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, NamedTuple, ParamSpec, TypeGuard, TypeVar
 
+from c2cwsgiutils.trace_context import Traceparent, format_traceparent, parse_traceparent, parse_tracestate
+
 __all__ = [
     "EMPTY",
     "Context",
+    "Traceparent",
     "bind",
     "child_traceparent",
     "current",
@@ -30,6 +33,7 @@ __all__ = [
     "new_trace_id",
     "parse_traceparent",
     "parse_tracestate",
+    "random_trace_id",
     "restore",
     "start",
     "submit",
@@ -68,12 +72,16 @@ class Context(NamedTuple):
     route: str = ""
     """The Pyramid route name, once known."""
     tracestate: str = ""
-    """The W3C ``tracestate`` to propagate (opaque)."""
+    """The W3C ``tracestate`` to propagate (validated, see :func:`parse_tracestate`)."""
+    random_trace_id: bool = True
+    """W3C ``random-trace-id`` flag: true for the trace ids made here (random), as received otherwise."""
 
     @property
     def traceparent(self) -> str:
         """The W3C ``traceparent`` of this context ("" when there is no trace)."""
-        return format_traceparent(self.trace_id, self.span_id, self.sampled) if self.trace_id else ""
+        if not self.trace_id:
+            return ""
+        return format_traceparent(self.trace_id, self.span_id, self.sampled, random_trace_id(self))
 
 
 EMPTY = Context()
@@ -177,7 +185,6 @@ def new_ids() -> tuple[str, str, str]:
     return value[:32], trace_id, span_id
 
 
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z")
 _TRACE_ID = re.compile("[0-9a-f]{32}").fullmatch
 _SPAN_ID = re.compile("[0-9a-f]{16}").fullmatch
 
@@ -192,42 +199,13 @@ def valid_span_id(value: object) -> TypeGuard[str]:
     return type(value) is str and _SPAN_ID(value) is not None and value != _ZERO_SPAN
 
 
-def parse_traceparent(value: str | None) -> tuple[str, str, bool] | None:
-    """Parse a W3C ``traceparent`` header into ``(trace_id, parent_span_id, sampled)``.
+def random_trace_id(ctx: Context) -> bool:
+    """``ctx.random_trace_id``, also for a context copied by position without that last field.
 
-    Returns ``None`` for anything the W3C Trace Context spec says to ignore: wrong shape, version
-    ``ff``, all-zero ids, or extra fields on version 00.
+    Hot paths copy a context with ``tuple.__new__`` (see ``_spans_core``); one written before the
+    field existed builds a ten-value tuple, whose trace id then reads as random (the default).
     """
-    if not value:
-        return None
-    match = _TRACEPARENT.match(value.strip())
-    if match is None:
-        return None
-    version, trace_id, span_id, flags, rest = match.groups()
-    if version == "ff" or (version == "00" and rest):
-        return None
-    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-        return None
-    return trace_id, span_id, bool(int(flags, 16) & 1)
-
-
-_TRACESTATE_UNSAFE = re.compile(r"[^\x20-\x7e]")
-
-
-def parse_tracestate(value: str | None) -> str:
-    """The ``tracestate`` header to propagate, or "" when it is absent or not acceptable.
-
-    Kept opaque as W3C asks; rejected when longer than 512 characters or containing anything but
-    printable ASCII (so that it can never inject a header or a log line).
-    """
-    if not value or len(value) > 512 or _TRACESTATE_UNSAFE.search(value) is not None:
-        return ""
-    return value.strip()
-
-
-def format_traceparent(trace_id: str, span_id: str, sampled: bool = True) -> str:
-    """Build a version-00 ``traceparent`` header."""
-    return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
+    return ctx[10] if len(ctx) > 10 else True
 
 
 def child_traceparent(ctx: Context) -> str:
@@ -235,4 +213,6 @@ def child_traceparent(ctx: Context) -> str:
 
     Starts a new trace when ``ctx`` has none; the current context is not changed.
     """
-    return format_traceparent(ctx.trace_id or new_trace_id(), new_span_id(), ctx.sampled)
+    if not ctx.trace_id:
+        return format_traceparent(new_trace_id(), new_span_id(), ctx.sampled)
+    return format_traceparent(ctx.trace_id, new_span_id(), ctx.sampled, random_trace_id(ctx))

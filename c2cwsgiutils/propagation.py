@@ -8,11 +8,13 @@ message's headers, a job's payload); the receiving side runs the work inside
     headers = propagation.export()             with propagation.adopt(headers, kind="worker"):
     queue.put({"headers": headers, ...})           handle(job)  # same request_id and trace
 
-The wire format is the one of HTTP: ``X-Request-ID`` and a W3C ``traceparent`` whose parent is
-the current span, so that the other side's spans become its children. Both are validated on the
-receiving side like incoming HTTP headers: a request ID longer than 128 characters or with a
-character outside letters, digits and ``-_.:/+=@`` is replaced by a fresh one (with a warning
-that does not repeat the value); an invalid ``traceparent`` is ignored (a new trace starts).
+The wire format is the one of HTTP: ``X-Request-ID``, a W3C ``traceparent`` whose parent is
+the current span, so that the other side's spans become its children, and ``tracestate`` when
+there is one. They are validated on the receiving side like incoming HTTP headers: a request ID
+longer than 128 characters or with a character outside letters, digits and ``-_.:/+=@`` is
+replaced by a fresh one (with a warning that does not repeat the value); an invalid
+``traceparent`` is ignored (a new trace starts, without ``tracestate``); ``tracestate`` follows
+the rules of :mod:`c2cwsgiutils.trace_context`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from c2cwsgiutils import context
 __all__ = [
     "REQUEST_ID_HEADER",
     "TRACEPARENT_HEADER",
+    "TRACESTATE_HEADER",
     "adopt",
     "adopt_start",
     "adopted_context",
@@ -40,6 +43,7 @@ LOG = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TRACEPARENT_HEADER = "traceparent"
+TRACESTATE_HEADER = "tracestate"
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9\-_.:/+=@]{1,128}\Z")
 
@@ -53,7 +57,8 @@ def export(ctx: context.Context | None = None) -> dict[str, str]:
     """The headers that let another process continue ``ctx`` (default: the current context).
 
     ``X-Request-ID`` when there is a request ID, ``traceparent`` when there is a trace (its
-    parent id is the current span, its sampled flag the context's). Empty outside any context.
+    parent id is the current span, its sampled and random flags the context's), ``tracestate``
+    when the trace has one. Empty outside any context.
     """
     ctx = context.current() if ctx is None else ctx
     headers: dict[str, str] = {}
@@ -61,8 +66,10 @@ def export(ctx: context.Context | None = None) -> dict[str, str]:
         headers[REQUEST_ID_HEADER] = ctx.request_id
     if ctx.trace_id:
         headers[TRACEPARENT_HEADER] = context.format_traceparent(
-            ctx.trace_id, ctx.span_id or context.new_span_id(), ctx.sampled
+            ctx.trace_id, ctx.span_id or context.new_span_id(), ctx.sampled, context.random_trace_id(ctx)
         )
+        if ctx.tracestate:
+            headers[TRACESTATE_HEADER] = ctx.tracestate
     return headers
 
 
@@ -86,7 +93,8 @@ def adopted_context(
 
     It has the incoming request ID (a fresh one when missing or invalid), the incoming trace with
     a new span id whose parent is the sender's span (a new trace when ``traceparent`` is missing
-    or invalid), the incoming sampled flag, ``kind`` and ``fields`` (e.g. ``task_id=...``).
+    or invalid), the incoming flags and ``tracestate``, ``kind`` and ``fields`` (e.g.
+    ``task_id=...``).
     Header names are matched case-insensitively.
 
     ``span_id``, when it is a valid span id, is used instead of a new one: the sender may choose
@@ -94,7 +102,10 @@ def adopted_context(
     message (Celery's worker main process and its pool process) log into the same span.
     """
     trace = context.parse_traceparent(_header(headers, TRACEPARENT_HEADER))
-    return _continuation(_header(headers, REQUEST_ID_HEADER), trace, kind, span_id, fields)
+    tracestate = "" if trace is None else context.parse_tracestate(_header(headers, TRACESTATE_HEADER))
+    return _continuation(
+        _header(headers, REQUEST_ID_HEADER), trace, tracestate, kind, span_id=span_id, fields=fields
+    )
 
 
 def continued_context(
@@ -108,14 +119,17 @@ def continued_context(
     if ctx.trace_id:
         parent = ctx.span_id or context.new_span_id()  # as export() does
         if context.valid_trace_id(ctx.trace_id) and context.valid_span_id(parent):
-            trace = (ctx.trace_id, parent, ctx.sampled)
-    return _continuation(ctx.request_id or None, trace, kind, span_id, fields)
+            trace = context.Traceparent(ctx.trace_id, parent, ctx.sampled, context.random_trace_id(ctx))
+    tracestate = ctx.tracestate if trace is not None else ""
+    return _continuation(ctx.request_id or None, trace, tracestate, kind, span_id=span_id, fields=fields)
 
 
 def _continuation(
     request_id: str | None,
-    trace: tuple[str, str, bool] | None,
+    trace: context.Traceparent | None,
+    tracestate: str,
     kind: str,
+    *,
     span_id: str | None,
     fields: dict[str, Any],
 ) -> context.Context:
@@ -127,16 +141,19 @@ def _continuation(
                 len(request_id),
             )
         request_id = context.new_request_id()
-    trace_id, parent_span_id, sampled = (context.new_trace_id(), "", True) if trace is None else trace
+    if trace is None:
+        trace = context.Traceparent(context.new_trace_id(), "", True, True)
     if not context.valid_span_id(span_id):
         span_id = context.new_span_id()
     return context.Context(
         request_id=request_id,
-        trace_id=trace_id,
+        trace_id=trace.trace_id,
         span_id=span_id,
-        parent_span_id=parent_span_id,
-        sampled=sampled,
+        parent_span_id=trace.parent_id,
+        sampled=trace.sampled,
         kind=kind,
+        tracestate=tracestate,
+        random_trace_id=trace.random,
         **fields,
     )
 

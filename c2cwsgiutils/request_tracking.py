@@ -137,19 +137,19 @@ def open_context(
     if not request_id:
         request_id = new_request_id()
     environ[ENVIRON_KEY] = request_id
-    trace_id, parent_span_id, sampled = parsed
     tracestate = environ.get("HTTP_TRACESTATE")
     ctx = Context(
         request_id,
-        trace_id,
+        parsed[0],
         new_span_id(),
-        parent_span_id,
-        sampled,
+        parsed[1],
+        parsed[2],
         "web",
         "",
         "",
         "",
         parse_tracestate(tracestate) if tracestate else "",
+        parsed[3],
     )
     return ctx, rejected
 
@@ -216,7 +216,7 @@ def route_context_deriver(view: Callable[[Any, Any], Any], info: Any) -> Callabl
         if route is None or not ctx.request_id or ctx.route:
             return view(context, request)
         # The tuple constructor directly: ctx._replace() costs several times more.
-        token = set_context(new_context(Context, (*ctx[:8], route.name, ctx[9])))
+        token = set_context(new_context(Context, (*ctx[:8], route.name, *ctx[9:])))
         try:
             return view(context, request)
         finally:

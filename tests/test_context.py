@@ -77,7 +77,12 @@ def test_one_thread_serving_two_requests_does_not_leak() -> None:
 
 def test_parse_valid_traceparent() -> None:
     value = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    assert context.parse_traceparent(value) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True)
+    assert context.parse_traceparent(value) == (
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        True,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,13 +102,18 @@ def test_invalid_traceparents_are_ignored(value: str) -> None:
 
 
 def test_future_versions_may_carry_extra_fields() -> None:
-    value = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-whatever"
-    assert context.parse_traceparent(value) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", False)
+    value = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02-whatever"
+    assert context.parse_traceparent(value) == (
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        False,
+        True,
+    )
 
 
 def test_traceparent_round_trip() -> None:
     ctx = context.Context(trace_id=context.new_trace_id(), span_id=context.new_span_id())
-    assert context.parse_traceparent(ctx.traceparent) == (ctx.trace_id, ctx.span_id, True)
+    assert context.parse_traceparent(ctx.traceparent) == (ctx.trace_id, ctx.span_id, True, True)
 
 
 def test_new_request_ids_are_uuid4_hex() -> None:
@@ -137,7 +147,7 @@ def test_a_forked_child_does_not_repeat_the_parent_ids() -> None:
 
 
 def test_child_traceparent_is_a_new_span_of_the_same_trace() -> None:
-    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16, sampled=False)
+    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16, sampled=False, random_trace_id=False)
     version, trace_id, span_id, flags = context.child_traceparent(ctx).split("-")
     assert (version, trace_id, flags) == ("00", "a" * 32, "00")
     assert span_id != "b" * 16
@@ -158,3 +168,19 @@ def test_tracestate_is_kept_only_when_safe(value: str | None, expected: str) -> 
 def test_a_context_is_immutable() -> None:
     with pytest.raises(AttributeError):
         context.EMPTY.request_id = "x"  # type: ignore[misc]
+
+
+def test_the_random_trace_id_flag_defaults_to_set_and_is_sent() -> None:
+    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16)
+    assert ctx.random_trace_id is True
+    assert ctx.traceparent.endswith("-03")
+    assert ctx._replace(random_trace_id=False, sampled=False).traceparent.endswith("-00")
+
+
+def test_a_context_copied_by_position_without_the_last_field_reads_as_random() -> None:
+    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16, random_trace_id=False)
+    short = tuple.__new__(context.Context, tuple(ctx)[:10])  # as code written for ten fields does
+    assert context.random_trace_id(ctx) is False
+    assert context.random_trace_id(short) is True
+    assert short.traceparent == f"00-{'a' * 32}-{'b' * 16}-03"
+    assert context.child_traceparent(short).endswith("-03")

@@ -68,7 +68,7 @@ def in_request() -> Any:
 def assert_propagated(headers: dict[str, str]) -> None:
     assert headers["x-request-id"] == "rid-42"
     version, trace_id, span_id, flags = headers["traceparent"].split("-")
-    assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "03")  # sampled, random trace id
     assert span_id != SPAN_ID
     assert len(span_id) == 16
     assert headers["tracestate"] == "k=v"

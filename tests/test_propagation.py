@@ -22,13 +22,13 @@ def test_export_gives_the_request_id_and_the_current_span_as_parent() -> None:
     with context.bind(request_id="r-1", trace_id=TRACE, span_id=SPAN, sampled=True):
         assert propagation.export() == {
             "X-Request-ID": "r-1",
-            "traceparent": f"00-{TRACE}-{SPAN}-01",
+            "traceparent": f"00-{TRACE}-{SPAN}-03",  # sampled, random trace id
         }
 
 
 def test_export_carries_the_not_sampled_flag() -> None:
     with context.bind(request_id="r-1", trace_id=TRACE, span_id=SPAN, sampled=False):
-        assert propagation.export()["traceparent"].endswith("-00")
+        assert propagation.export()["traceparent"].endswith("-02")
 
 
 def test_adopt_continues_the_trace_under_the_senders_span() -> None:
@@ -138,7 +138,7 @@ def test_round_trip_across_a_real_process() -> None:
     # What the child exports in turn continues the same trace under the child's own span.
     assert child["export"] == {
         "X-Request-ID": "r-cross",
-        "traceparent": f"00-{TRACE}-{ctx['span_id']}-01",
+        "traceparent": f"00-{TRACE}-{ctx['span_id']}-03",
     }
 
 

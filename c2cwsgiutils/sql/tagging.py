@@ -12,10 +12,11 @@ Two carriers, chosen by ``C2C_SQL_REQUEST_ID_MODE`` (enabled by ``C2C_SQL_REQUES
 
 ``comment``
     A `sqlcommenter <https://google.github.io/sqlcommenter/spec/>`_ comment such as
-    ``/*kind='web',request_id='3f2a...',route='hello',traceparent='00-...'*/``: keys sorted, values
-    URL-encoded and single-quoted. Placed at the start of the statement by default
-    (``C2C_SQL_COMMENT_POSITION``) so that PostgreSQL's truncation of ``pg_stat_activity.query``
-    cannot cut it off. A statement that already holds a comment is left alone.
+    ``/*kind='web',request_id='3f2a...',route='hello',traceparent='00-...'*/`` (and ``task_id``,
+    ``tracestate`` when there are some): see :mod:`c2cwsgiutils.sql.sqlcommenter`. Placed at the
+    start of the statement by default (``C2C_SQL_COMMENT_POSITION``) so that PostgreSQL's
+    truncation of ``pg_stat_activity.query`` cannot cut it off. A statement that already holds a
+    comment (outside its literals) is left alone.
 
 ``both``
     Both of the above.
@@ -31,10 +32,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
 
 from c2cwsgiutils import config
 from c2cwsgiutils import context as c2c_context
+from c2cwsgiutils.sql.sqlcommenter import add_comment, parse_comment, serialize
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -219,60 +220,23 @@ def ensure_application_name(context: Any) -> None:
 # ---- comments --------------------------------------------------------------------------------
 
 
-def _quote(value: str) -> str:
-    # URL-encode, then meta-escape single quotes (quote() already encodes them), then quote.
-    return "'" + quote(value, safe="").replace("'", "\\'") + "'"
-
-
 def sql_comment(ctx: c2c_context.Context) -> str:
     """The sqlcommenter comment for ``ctx`` ("" when the context carries nothing)."""
-    fields = {
-        "kind": ctx.kind,
-        "request_id": ctx.request_id,
-        "route": ctx.route,
-        "task_id": ctx.task_id,
-        "traceparent": ctx.traceparent,
-    }
     if not (ctx.request_id or ctx.trace_id or ctx.task_id):
         return ""
-    body = ",".join(
-        f"{quote(key, safe='')}={_quote(value)}" for key, value in sorted(fields.items()) if value
+    return serialize(
+        {
+            "kind": ctx.kind,
+            "request_id": ctx.request_id,
+            "route": ctx.route,
+            "task_id": ctx.task_id,
+            "traceparent": ctx.traceparent,
+            "tracestate": ctx.tracestate,
+        }
     )
-    # URL-encoding turns "*" and "/" into %2A and %2F: no value can close the comment early.
-    return f"/*{body}*/"
 
 
-_BLANK = " \t\r\n;"
-_BLANK_START = frozenset(_BLANK)
-
-
-def add_comment(statement: str, comment: str, position: str = "start") -> str:
-    """``statement`` with ``comment`` added, unless it is empty or already holds a comment."""
-    if not comment or not statement or "/*" in statement or "--" in statement:
-        return statement
-    if statement[0] in _BLANK_START and not statement.strip(_BLANK):
-        return statement
-    if position == "start":
-        return comment + " " + statement
-    stripped = statement.rstrip()
-    if stripped.endswith(";"):
-        return stripped[:-1] + " " + comment + ";"
-    return statement + " " + comment
-
-
-_COMMENT_RE = re.compile(r"/\*(.*?)\*/", re.S)
-_PAIR_RE = re.compile(r"([^=,\s]+)='((?:[^'\\]|\\.)*)'")
-
-
-def parse_comment(query: str | None) -> dict[str, str]:
-    """The key/values of the first sqlcommenter comment in ``query`` ({} when there is none)."""
-    if not query:
-        return {}
-    for match in _COMMENT_RE.finditer(query):
-        pairs = _PAIR_RE.findall(match.group(1))
-        if pairs:
-            return {unquote(key): unquote(value.replace("\\'", "'")) for key, value in pairs}
-    return {}
+_BLANK_START = frozenset(" \t\r\n;")
 
 
 # The comment of the last context seen, and the same with "%" doubled: (context, comment, escaped).

@@ -146,8 +146,8 @@ def test_comment_keys_are_sorted_and_values_url_encoded_and_quoted() -> None:
         request_id="r 1", kind="web", route="it's/a*/route", trace_id="a" * 32, span_id="b" * 16
     )
     assert tagging.sql_comment(ctx) == (
-        "/*kind='web',request_id='r%201',route='it%27s%2Fa%2A%2Froute',"
-        f"traceparent='00-{'a' * 32}-{'b' * 16}-01'*/"
+        "/*kind='web',request_id='r%201',route='it\\'s%2Fa*%2Froute',"
+        f"traceparent='00-{'a' * 32}-{'b' * 16}-03'*/"
     )
 
 
