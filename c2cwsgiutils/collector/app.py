@@ -39,6 +39,7 @@ def includeme(config: Any) -> None:
         retention.start()
     set_state(config.registry, CollectorState(settings, storage, authenticator, retention))
     config.include("c2cwsgiutils.collector.api")
+    config.include("c2cwsgiutils.collector.requests_api")
     config.include("c2cwsgiutils.collector.ui")
 
 

@@ -37,6 +37,8 @@ OPERATIONS = [
     ("POST", "/api/v1/record"),
     ("GET", "/api/v1/record/{id}"),
     ("GET", "/api/v1/request/{request_id}"),
+    ("GET", "/api/v1/requests"),
+    ("GET", "/api/v1/routes"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/status"),
 ]
