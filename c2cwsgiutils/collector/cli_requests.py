@@ -5,6 +5,8 @@
                                [--limit N]
     c2cwsgiutils-logs routes   [--after 24h] [same filters]       p50/p95/p99 per route
 
+``--after`` defaults to ``24h`` (a slowest-first list or percentiles read every request of the range).
+
 They print what ``GET /api/v1/requests`` and ``GET /api/v1/routes`` answer (``--json``: as JSON
 lines); each request line ends with the command that shows its request view.
 """
@@ -24,7 +26,9 @@ COMMANDS = ("requests", "routes")
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--after", help="ISO 8601, POSIX seconds or relative (15m, 1h, 7d)")
+    parser.add_argument(
+        "--after", default="24h", help="ISO 8601, POSIX seconds or relative (15m, 1h, 7d; default 24h)"
+    )
     parser.add_argument("--before", help="ISO 8601, POSIX seconds or relative (15m, 1h, 7d)")
     parser.add_argument("--route", help="only this route (name or pattern)")
     parser.add_argument("--method", help="only this HTTP method")
