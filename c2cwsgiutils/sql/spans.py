@@ -77,6 +77,8 @@ _new_tuple = tuple.__new__
 _Context = context.Context
 _perf_counter = time.perf_counter
 _time = time.time
+_LOGGER = logging.getLogger(__name__)
+_FAILED = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,23 @@ class SqlSpans:
             return
         if elapsed < self.min_duration_s and error is None:
             return
+        try:
+            self._record(ctx, cursor, statement, execution_context, elapsed, error)
+        except Exception:  # the span must never fail the statement it watches
+            global _FAILED
+            if not _FAILED:
+                _FAILED = True
+                _LOGGER.warning("Could not record a SQL span (reported once)", exc_info=True)
+
+    def _record(  # noqa: PLR0917 - positional, as record()
+        self,
+        ctx: Any,
+        cursor: Any,
+        statement: Any,
+        execution_context: Any,
+        elapsed: float,
+        error: BaseException | None,
+    ) -> None:
         connection = getattr(execution_context, "root_connection", None)
         if connection is not None and not getattr(connection, "_allow_autobegin", True):
             return  # SQLAlchemy's own set-up queries on a new connection (dialect initialization)

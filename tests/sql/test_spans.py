@@ -16,6 +16,7 @@ from c2cwsgiutils.db import setup_session
 from c2cwsgiutils.logging.record import record_to_dict
 from c2cwsgiutils.spans import span
 from c2cwsgiutils.sql import hooks
+from c2cwsgiutils.sql import spans as spans_module
 from c2cwsgiutils.sql.spans import SqlSpanSettings, attach
 
 
@@ -167,3 +168,25 @@ def test_off_by_setting(make_engine: Callable[..., sqlalchemy.Engine], events: C
     with span("off"), engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     assert events.sql() == []
+
+
+class Broken(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        raise RuntimeError("this handler is broken")
+
+
+def test_a_failing_span_never_fails_the_statement(
+    engine: sqlalchemy.Engine, events: Collect, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    broken = Broken(logging.INFO)
+    with span("outer"), engine.connect() as conn:
+        logger.addHandler(broken)
+        try:
+            assert conn.execute(text("SELECT 41 + 1")).scalar() == 42
+            assert conn.execute(text("SELECT 2")).scalar() == 2
+        finally:
+            logger.removeHandler(broken)
+    assert spans_module._FAILED  # reported, once per process
+    warnings = [r for r in caplog.records if r.name == "c2cwsgiutils.sql.spans"]
+    assert len(warnings) <= 1
