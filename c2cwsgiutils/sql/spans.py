@@ -263,7 +263,13 @@ def attach(dialect_hooks: Any, settings: SqlSpanSettings, role: str | None = Non
 def includeme(config_: Any) -> None:
     """Pyramid include: with SQL spans on, every engine of the process gets them at its first connection."""
     settings = config.cached(config_.registry, SqlSpanSettings.from_settings)
-    if settings.enabled:
-        from c2cwsgiutils import sql
+    if not settings.enabled:
+        return
+    try:
+        import sqlalchemy  # noqa: F401 - only to know whether there are engines to trace
+    except ImportError:
+        _LOGGER.info("SQL spans disabled: the 'SQLAlchemy' package is not installed")
+        return
+    from c2cwsgiutils import sql
 
-        sql.instrument_new_engines(config_.registry)
+    sql.instrument_new_engines(config_.registry)

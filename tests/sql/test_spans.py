@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -190,3 +192,22 @@ def test_a_failing_span_never_fails_the_statement(
     assert spans_module._FAILED  # reported, once per process
     warnings = [r for r in caplog.records if r.name == "c2cwsgiutils.sql.spans"]
     assert len(warnings) <= 1
+
+
+def test_without_sqlalchemy_the_include_says_so_and_goes_on() -> None:
+    code = (
+        "import logging, sys\n"
+        "sys.modules['sqlalchemy'] = None  # as if it were not installed\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(name)s %(message)s')\n"
+        "from pyramid.config import Configurator\n"
+        "config = Configurator(settings={})\n"
+        "config.include('c2cwsgiutils.sql.spans')\n"
+        "config.commit()\n"
+        "print('included')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SQL spans disabled: the 'SQLAlchemy' package is not installed" in result.stdout
+    assert result.stdout.strip().endswith("included")
