@@ -143,9 +143,9 @@ def setup_session(
         read_only = sqlalchemy.engine_from_config(settings, slave_prefix + ".")
     else:
         read_only = read_write
-    sql.instrument(read_write, config, master_prefix)
+    sql.instrument(read_write, config, master_prefix, role="master")
     if read_only is not read_write:
-        sql.instrument(read_only, config, slave_prefix)
+        sql.instrument(read_only, config, slave_prefix, role="slave")
     database = Database(read_write, read_only, force_master or (), force_slave or ())
     config.registry.__dict__.setdefault(_REGISTRY_KEY, {})[request_property] = database
     config.include("pyramid_tm")

@@ -26,6 +26,7 @@ FEATURES: list[str] = [
     "c2cwsgiutils.sql.tagging",
     "c2cwsgiutils.sql.activity",
     "c2cwsgiutils.sql.profiler",
+    "c2cwsgiutils.sql.spans",
     "c2cwsgiutils.stats",
     "c2cwsgiutils.health_check",
     "c2cwsgiutils.version",

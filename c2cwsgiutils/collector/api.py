@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector import ingest, request_view
 from c2cwsgiutils.collector.admission import Refused
 from c2cwsgiutils.collector.auth import AuthError
 from c2cwsgiutils.collector.filters import FilterError, build_filter
@@ -412,13 +412,15 @@ def get_request(request: Any, state: CollectorState) -> Any:
     rows = state.storage.by_request(request_id, limit + 1)
     truncated = len(rows) > limit
     records = [_present(row) for row in rows[:limit]]
+    tree = span_tree(records)
     return _json_response(
         {
             "request_id": request_id,
             "count": len(records),
             "truncated": truncated,
             "records": records,
-            **span_tree(records),
+            **tree,
+            **request_view.summarise(records, tree["spans"]),
         }
     )
 

@@ -43,6 +43,7 @@ def includeme(config: Any) -> None:
     set_state(config.registry, CollectorState(settings, storage, authenticator, retention, admission))
     config.include("c2cwsgiutils.collector.api")
     config.include("c2cwsgiutils.collector.otlp_views")
+    config.include("c2cwsgiutils.collector.requests_api")
     config.include("c2cwsgiutils.collector.ui")
 
 
@@ -54,7 +55,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
     from c2cwsgiutils.collector.settings import collector_settings
     from c2cwsgiutils.collector.state import find_state
 
-    config = Configurator(settings=dict(settings or {}))
+    # The collector's own statements are not request spans of anything worth recording.
+    config = Configurator(settings={"c2c.sql_spans": "false", **dict(settings or {})})
     config.include("c2cwsgiutils.pyramid")
     config.include(includeme)
     config.add_notfound_view(api.not_found)

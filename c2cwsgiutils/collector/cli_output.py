@@ -107,6 +107,10 @@ class Printer:
             summary = "no record"
         truncated = " (truncated)" if view.get("truncated") else ""
         self.line(self._c(_BOLD, f"request {view.get('request_id')}") + f": {summary}{truncated}")
+        from c2cwsgiutils.collector.cli_requests import summary_lines
+
+        for text in summary_lines(view):
+            self.line("  " + text)
         for record in by_span.get(None, []):
             self.record(record, "  ")
 
@@ -120,10 +124,22 @@ class Printer:
                     seconds = max(seconds, measured / 1000)
             indent = "  " * (depth + 1)
             labels = ", ".join([*span.get("services", []), *span.get("kinds", [])])
-            head = f"{indent}└ span {span_id} {_duration(seconds)}"
+            if isinstance(span.get("duration_ms"), (int, float)):
+                seconds = span["duration_ms"] / 1000
+            flags = "".join(
+                (
+                    f" [x{span['repeated']}]" if span.get("repeated") else "",
+                    " [slow]" if span.get("slow") else "",
+                )
+            )
+            what = (
+                f"{span.get('span_kind', 'span')} {span['label']}" if span.get("label") else f"span {span_id}"
+            )
+            head = f"{indent}└ {what} {_duration(seconds)}{flags}"
             self.line(self._c(_CYAN, head) + (f" ({labels})" if labels else ""))
             for record in by_span.get(span_id, []):
-                self.record(record, indent + "  ")
+                if record.get("id") != span.get("event_id"):  # the span line stands for its event
+                    self.record(record, indent + "  ")
             for child in span.get("children", []):
                 walk(child, depth + 1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from c2cwsgiutils.collector import requests_api
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 from c2cwsgiutils.collector.stream import TOKEN_COOKIE
 
@@ -143,6 +144,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     },
                 }
             },
+            **requests_api.openapi_paths(),
             "/api/v1/stream": {
                 "get": {
                     "summary": "New matching records as Server-Sent Events (resume with Last-Event-ID)",
@@ -344,6 +346,11 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "records": {"type": "array", "items": summary},
                         "spans": {"type": "array", "items": {"type": "object"}},
                         "roots": {"type": "array", "items": {"type": "string"}},
+                        # What the request did (request_view.py)
+                        "duration_ms": {"type": "number", "nullable": True},
+                        "sql": {"type": "object"},
+                        "repeated": {"type": "array", "items": {"type": "object"}},
+                        "slowest": {"type": "array", "items": {"type": "object"}},
                     },
                 },
             },
