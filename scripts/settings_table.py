@@ -20,7 +20,7 @@ END = "<!-- settings-table:end -->"
 
 
 # Settings of parts that are not Pyramid features of c2cwsgiutils.pyramid (own applications).
-EXTRA_SETTINGS_MODULES = ["c2cwsgiutils.collector.settings"]
+EXTRA_SETTINGS_MODULES = ["c2cwsgiutils.collector.settings", "c2cwsgiutils.collector.limits"]
 
 
 def table() -> str:
