@@ -83,6 +83,9 @@ def _error(status: int, error_type: str, message: str, **extra: Any) -> Any:
 def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, JSON answer, extra headers) of an error raised by a view; logs unexpected ones."""
     if isinstance(exc, AuthError):
+        if exc.status == 429:
+            answer, _ = error_answer(429, "too_many_attempts", str(exc))
+            return 429, answer, {"Retry-After": str(exc.retry_after)}
         error_type = "unauthorized" if exc.status == 401 else "forbidden"
         return exc.status, *error_answer(exc.status, error_type, str(exc))
     if isinstance(exc, ApiError):

@@ -196,25 +196,28 @@ def _announce(host: str, port: int, server: str, factory: str) -> None:
 
 
 def _serve_granian(settings: Any, factory: str) -> int:
-    """Granian: HTTP parsing and keep-alive in Rust, the WSGI app in ``workers`` processes."""
+    """Granian: HTTP parsing and keep-alive in Rust, the application in ``workers`` processes.
+
+    Through its RSGI interface (:mod:`c2cwsgiutils.collector.rsgi_bridge`): request bodies arrive
+    asynchronously under a deadline before the WSGI application runs in a thread of its own.
+    """
     from granian import Granian
     from granian.constants import Interfaces
 
     _announce(settings.host, settings.port, "granian", factory)
-    from c2cwsgiutils.collector import app
+    from c2cwsgiutils.collector import rsgi_bridge
     from c2cwsgiutils.collector.settings import serve_workers
 
     Granian(
         # Granian turns a dotted target into a path relative to the working directory and walks up
         # while it finds __init__.py files: from inside a Python package it would look for
         # "<that package>.c2cwsgiutils...". The module's own file resolves the same from anywhere.
-        f"{Path(app.__file__).resolve()}:{factory}",
+        f"{Path(rsgi_bridge.__file__).resolve()}:{factory}",
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,
         workers=serve_workers(settings),
-        blocking_threads=settings.threads,
         websockets=False,
         respawn_failed_workers=True,
         log_access=False,
@@ -256,8 +259,9 @@ def _serve_gunicorn(settings: Any, factory: str) -> int:
 
         def load(self) -> Any:
             from c2cwsgiutils.collector import app
+            from c2cwsgiutils.collector.gunicorn_bodies import read_body_first
 
-            return getattr(app, factory)({})
+            return read_body_first(getattr(app, factory)({}))
 
     _announce(host, settings.port, "gunicorn", factory)
     CollectorApplication().run()

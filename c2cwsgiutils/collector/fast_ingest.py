@@ -97,7 +97,10 @@ class FastIngest:
         state = self._state
         try:
             principal = state.authenticator.require_caller(
-                environ.get("HTTP_X_API_KEY"), environ.get("HTTP_AUTHORIZATION"), "writer"
+                environ.get("HTTP_X_API_KEY"),
+                environ.get("HTTP_AUTHORIZATION"),
+                "writer",
+                environ.get("REMOTE_ADDR", ""),
             )
             status, answer = ingest_answer(
                 state,

@@ -204,8 +204,8 @@ def _endpoint(role: str) -> Callable[[Callable[[Any, RelayState], Any]], Callabl
                 request.environ[_WRITER_KEY] = "" if principal is None else principal.name
                 return func(request, state)
             except AuthError as exc:
-                kind = "unauthorized" if exc.status == 401 else "forbidden"
-                return api._error(exc.status, kind, str(exc))
+                status, body, headers = api.error_for(exc, request.method, request.path_qs)
+                return api._json_response(body, status, headers)
             except api.ApiError as exc:
                 response = api._error(exc.status, exc.error_type, str(exc), **exc.extra)
                 if exc.status == 503:

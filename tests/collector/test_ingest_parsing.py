@@ -210,3 +210,50 @@ def test_records_nested_too_deep_are_refused() -> None:
         nested = [nested]
     batch = ingest.parse_ndjson(ndjson(wire(deep=nested)), 10)
     assert batch.errors == [{"line": 1, "error": "nested deeper than 64 levels"}]
+
+
+def _structural_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_structural_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_structural_depth, value), default=0)
+    return 0
+
+
+_TRICKY = st.sampled_from(['a"b', "\\", '\\"', "[{" * 20, '"]}', '\\\\"[[[[', "x"])
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.recursive(
+        _TRICKY,
+        lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_TRICKY, inner, max_size=2),
+        max_leaves=80,
+    ),
+    st.integers(55, 70),
+)
+def test_depth_check_counts_structure_only(value: object, wrap: int) -> None:
+    for _ in range(wrap):
+        value = [value]
+    line = json.dumps(value).encode()
+    assert ingest._too_deep(line) == (_structural_depth(value) > 64)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # The hostile line of issue #18: the old regular expression backtracked over it in O(n²).
+        b"[" * 65 + b'"' + b'\\"' * 500_000,
+        b"[" * 65 + b'"' + b"\\\\" * 500_000,
+        b'{"a": "' + b'\\"' * 500_000 + b"[" * 70,
+        b"[" * 1_000_000,
+        b'["' * 500_000,
+    ],
+)
+def test_a_hostile_megabyte_line_is_refused_in_linear_time(line: bytes) -> None:
+    start = time.perf_counter()
+    batch = ingest.parse_ndjson(line, 10)
+    elapsed = time.perf_counter() - start
+    assert batch.rows == []
+    assert len(batch.errors) == 1
+    assert elapsed < 1.0, f"{len(line)} bytes took {elapsed:.2f} s"
