@@ -138,6 +138,9 @@ class HealthCheck:
             check_name = name or f"db_engine_{engine.url.database or engine.url.get_backend_name()}"
             if label:
                 check_name = f"{check_name}_{label}"
+            if name is None and getattr(engine, "c2c_name", None):
+                # Engines of setup_session / db.init: named by their ini prefix, as in 6.x.
+                check_name = f"db_engine_{engine.c2c_name}"
             self.add_custom_check(check_name, _db_check(engine, query_cb, at_least_one_model), level, timeout)
 
     def add_url_check(
@@ -282,8 +285,8 @@ def _engines(session: Any) -> list[tuple[str, Any]]:
     if isinstance(session, Mapping):
         return [(str(label), engine) for label, engine in session.items()]
     for candidate in (session, getattr(session, "session_factory", None)):
-        read_write = getattr(candidate, "rw_engine", None)
-        read_only = getattr(candidate, "ro_engine", None)
+        read_write = getattr(candidate, "rw_engine", None) or getattr(candidate, "c2c_rw_bind", None)
+        read_only = getattr(candidate, "ro_engine", None) or getattr(candidate, "c2c_ro_bind", None)
         if read_write is not None or read_only is not None:
             if read_only is None or read_only is read_write:
                 return [("", read_write)]
