@@ -42,6 +42,7 @@ FEATURES: list[str] = [
 SETTINGS_MODULES: list[str] = [
     "c2cwsgiutils.logging.collector_handler",
     "c2cwsgiutils.celery",
+    "c2cwsgiutils.v6_settings",
 ]
 
 
@@ -53,7 +54,11 @@ def import_features() -> None:
 
 def includeme(config: Any) -> None:
     """Include every feature; settings are validated first so a bad value stops start-up."""
+    from c2cwsgiutils import v6_settings
+
     import_features()
-    c2c_config.validate_all(config.get_settings())
+    settings = config.get_settings()
+    c2c_config.validate_all(settings)
     for name in FEATURES:
-        config.include(name)
+        if not v6_settings.switched_off(name, settings):  # e.g. C2C_DEBUG_VIEW_ENABLED=false
+            config.include(name)
