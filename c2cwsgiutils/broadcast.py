@@ -113,13 +113,14 @@ class _LocalBackend:
 class _RedisBackend:
     """Publishes on ``{prefix}broadcast`` and answers on per-call channels."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        import redis
+    def __init__(self, settings: Mapping[str, Any] | None, prefix: str) -> None:
+        from c2cwsgiutils import redis_client
 
         # The client name lets operators (and tests) tell our connections apart in CLIENT LIST.
         self.client_name = f"c2cwsgiutils-broadcast-{os.getpid()}"
-        self._redis = redis.Redis.from_url(
-            url,
+        # C2C_REDIS_URL, or the master the sentinels announce (C2C_REDIS_SENTINELS).
+        self._redis = redis_client.make_client(
+            settings,
             socket_connect_timeout=2,
             socket_keepalive=True,
             health_check_interval=10,
@@ -240,9 +241,11 @@ _lock = threading.Lock()
 
 
 def setup(settings: Mapping[str, Any] | None = None) -> None:
-    """Choose the backend from the settings (Redis when ``C2C_REDIS_URL`` is set). Idempotent."""
+    """Choose the backend: Redis when ``C2C_REDIS_URL`` or ``C2C_REDIS_SENTINELS`` is set. Idempotent."""
     global _backend, _timeout
-    url = REDIS_URL.get(settings)
+    from c2cwsgiutils import redis_client
+
+    url = REDIS_URL.get(settings) or redis_client.REDIS_SENTINELS.get(settings)
     prefix = REDIS_PREFIX.get(settings)
     _timeout = BROADCAST_TIMEOUT.get(settings)
     with _lock:
@@ -251,7 +254,7 @@ def setup(settings: Mapping[str, Any] | None = None) -> None:
         if not url:
             return
         try:
-            _backend = _RedisBackend(url, prefix)
+            _backend = _RedisBackend(settings, prefix)
         except ImportError:
             LOG.warning("Broadcast limited to this process: the 'redis' package is not installed")
 

@@ -223,18 +223,20 @@ class HealthCheck:
     def add_redis_check(
         self, name: str = "redis", level: int = 1, url: str | None = None, timeout: float | None = None
     ) -> None:
-        """Check that Redis (``url``, default ``C2C_REDIS_URL``) answers a PING."""
-        target = url or broadcast.REDIS_URL.get(self._settings)
+        """Check that Redis (``url``, default ``C2C_REDIS_URL`` or the sentinels' master) answers a PING."""
+        from c2cwsgiutils import redis_client
+
+        settings = {**self._settings, "c2c.redis_url": url} if url else self._settings
         wall = self._checks.default_timeout if timeout is None else timeout
         clients: list[Any] = []
 
         def redis_check(request: Any) -> Any:
-            if not target:
-                raise HealthCheckError("no Redis configured (C2C_REDIS_URL)")
-            import redis
-
+            if not redis_client.configured(settings):
+                raise HealthCheckError("no Redis configured (C2C_REDIS_URL or C2C_REDIS_SENTINELS)")
             if not clients:
-                clients.append(redis.Redis.from_url(target, socket_connect_timeout=wall, socket_timeout=wall))
+                clients.append(
+                    redis_client.make_client(settings, socket_connect_timeout=wall, socket_timeout=wall)
+                )
             clients[0].ping()
             return None
 

@@ -43,6 +43,7 @@ SETTINGS_MODULES: list[str] = [
     "c2cwsgiutils.logging.collector_handler",
     "c2cwsgiutils.celery",
     "c2cwsgiutils.v6_settings",
+    "c2cwsgiutils.redis_client",
 ]
 
 

@@ -98,11 +98,6 @@ REFUSED: dict[tuple[str, str], str] = {
         for name in _GITHUB_SETTINGS
     },
     ("C2C_USE_SESSION", "c2c.use_session"): _GITHUB,
-    **{
-        (f"C2C_REDIS_{name}", f"c2c.redis_{name.lower()}"): "Redis sentinels are not supported yet: "
-        "point C2C_REDIS_URL at the master"
-        for name in ("SENTINELS", "SERVICENAME", "DB", "OPTIONS")
-    },
     ("C2C_DB_MAINTENANCE_VIEW_ENABLED", "c2c.db_maintenance_view_enabled"): "the db/maintenance view "
     "is not there yet: remove it",
     **{
