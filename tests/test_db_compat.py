@@ -203,3 +203,15 @@ def test_script_helpers_commit_with_the_transaction_manager(
         db.get_tm_session(factory, manager).add(row(name="from-script"))
     assert _count(pg_url, roles["table"], "from-script") == 1
     engine.dispose()
+
+
+def test_health_check_engine_type_limits_the_engines(roles: dict[str, str]) -> None:
+    from c2cwsgiutils.health_check import EngineType
+
+    config = Configurator(settings=_settings(roles))
+    dbsession, read_write, read_only = db.setup_session(config, "sqlalchemy", "sqlalchemy_slave")
+    HealthCheck(config).add_db_session_check(dbsession, engine_type=EngineType.READ_ONLY)
+    report = TestApp(config.make_wsgi_app()).get("/c2c/health_check").json
+    assert list(report["successes"]) == ["db_engine_sqlalchemy_slave"]
+    read_write.dispose()
+    read_only.dispose()
