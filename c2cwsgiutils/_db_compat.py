@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 __all__ = [
     "SessionFactory",
+    "Tweens",
     "create_session",
     "get_engine",
     "get_session_factory",
@@ -26,6 +27,13 @@ __all__ = [
     "get_tm_session_pyramid",
     "init",
 ]
+
+
+class Tweens:
+    """6.x's holder of the routing tweens; 7 routes in the session itself, so it stays empty."""
+
+
+tweens = Tweens()
 
 
 class SessionFactory(sqlalchemy.orm.sessionmaker):  # type: ignore[type-arg]

@@ -36,3 +36,15 @@ def aliases(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
         return resolve(target)
 
     return __getattr__
+
+
+def init_alias(module: str, include: str | None = None) -> Callable[..., None]:
+    """6.x's ``<module>.init(config)``: a warning, then ``config.include(include or module)``."""
+
+    def init(config: Any) -> None:
+        target = include or module
+        warn(f"{module}.init", f'config.include("{target}")')
+        config.include(target)
+
+    init.__doc__ = f'6.x set-up (deprecated): ``config.include("{include or module}")``.'
+    return init

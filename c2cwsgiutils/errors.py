@@ -20,6 +20,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from c2cwsgiutils import auth, config, context
+from c2cwsgiutils._deprecated import init_alias
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -124,3 +125,6 @@ def includeme(config_: Any) -> None:
     config_.add_exception_view(http_exception_view, context=HTTPException)
     config_.add_exception_view(exception_view, context=Exception)
     config_.add_notfound_view(http_exception_view)
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

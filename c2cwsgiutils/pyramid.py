@@ -17,6 +17,7 @@ LOG = logging.getLogger(__name__)
 # Order matters where tweens are registered relative to each other; each feature states its
 # own position with over=/under=, so this list only decides the order of the includes.
 FEATURES: list[str] = [
+    "c2cwsgiutils.pretty_json",
     "c2cwsgiutils.broadcast",
     "c2cwsgiutils.request_tracking",
     "c2cwsgiutils.logging",
@@ -44,6 +45,8 @@ SETTINGS_MODULES: list[str] = [
     "c2cwsgiutils.celery",
     "c2cwsgiutils.v6_settings",
     "c2cwsgiutils.redis_client",
+    "c2cwsgiutils.client_info",
+    "c2cwsgiutils.prometheus",
 ]
 
 

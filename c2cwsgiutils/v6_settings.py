@@ -100,12 +100,6 @@ REFUSED: dict[tuple[str, str], str] = {
     ("C2C_USE_SESSION", "c2c.use_session"): _GITHUB,
     ("C2C_DB_MAINTENANCE_VIEW_ENABLED", "c2c.db_maintenance_view_enabled"): "the db/maintenance view "
     "is not there yet: remove it",
-    **{
-        (f"C2CWSGIUTILS_FORCE_{name}", ""): "the client_info filter's overrides are not there yet: remove it"
-        for name in ("PROTO", "HOST", "SERVER_NAME", "REMOTE_ADDR")
-    },
-    ("C2C_PROMETHEUS_PORT", ""): "not there yet: serve the metrics with C2C_PROMETHEUS=true at "
-    "C2C_PROMETHEUS_PATH",
 }
 """6.x settings whose loss would change behaviour: start-up fails, naming what to do instead."""
 
@@ -135,8 +129,6 @@ WARNED: dict[tuple[str, str], str] = {
     ("C2CWSGIUTILS_STATS_DB_TRYNUMBER", ""): "gone: c2cwsgiutils-stats-db connects once",
     ("C2CWSGIUTILS_STATS_DB_SLEEP", ""): "gone: c2cwsgiutils-stats-db connects once",
     ("GUNICORN_PARAMS", ""): "not read by c2cwsgiutils_run: put gunicorn options in GUNICORN_CMD_ARGS",
-    ("C2C_JSON_PRETTY_PRINT", "c2c.json.pretty_print"): "not read yet: JSON answers are compact",
-    ("C2C_JSON_SORT_KEYS", "c2c.json.sort_keys"): "not read yet: JSON keys are in insertion order",
 }
 """6.x settings whose loss is harmless: one warning line at start-up."""
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c2cwsgiutils import config
+from c2cwsgiutils._deprecated import init_alias
 
 __all__ = ["DEBUG_VIEW_SECRET", "MAX_SLEEP", "DebugSettings", "includeme"]
 
@@ -86,3 +87,27 @@ def includeme(config_: Any) -> None:
         params=("status",),
         **common,
     )
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)
+
+
+def init_daemon(config_: Any = None) -> None:
+    """6.x's listeners for processes without web views (deprecated): the broadcast set-up is enough."""
+    from c2cwsgiutils import broadcast
+    from c2cwsgiutils._deprecated import warn
+
+    warn("c2cwsgiutils.debug.init_daemon", "c2cwsgiutils.broadcast.setup(settings)")
+    broadcast.setup(config_.get_settings() if config_ is not None else None)
+
+
+def __getattr__(name: str) -> Any:
+    # 6.x's names, moved to debug.sizes.
+    if name in ("get_size", "dump_memory_maps"):
+        from c2cwsgiutils._deprecated import resolve, warn
+
+        warn(f"c2cwsgiutils.debug.{name}", f"c2cwsgiutils.debug.sizes.{name}")
+        return resolve(f"c2cwsgiutils.debug.sizes.{name}")
+    if name in ("ENV_KEY", "CONFIG_KEY"):
+        return {"ENV_KEY": "C2C_DEBUG_VIEW_ENABLED", "CONFIG_KEY": "c2c.debug_view_enabled"}[name]
+    raise AttributeError(f"module 'c2cwsgiutils.debug' has no attribute {name!r}")
