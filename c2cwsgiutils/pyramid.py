@@ -33,6 +33,7 @@ FEATURES: list[str] = [
     "c2cwsgiutils.sentry",
     "c2cwsgiutils.services",
     "c2cwsgiutils.debug",
+    "c2cwsgiutils.db_maintenance",
     # Last: the admin index lists the views the features above registered.
     "c2cwsgiutils.index",
 ]

@@ -98,8 +98,6 @@ REFUSED: dict[tuple[str, str], str] = {
         for name in _GITHUB_SETTINGS
     },
     ("C2C_USE_SESSION", "c2c.use_session"): _GITHUB,
-    ("C2C_DB_MAINTENANCE_VIEW_ENABLED", "c2c.db_maintenance_view_enabled"): "the db/maintenance view "
-    "is not there yet: remove it",
 }
 """6.x settings whose loss would change behaviour: start-up fails, naming what to do instead."""
 
