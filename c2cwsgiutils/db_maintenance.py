@@ -35,7 +35,8 @@ _REDIS_KEY = "db_maintenance_force_readonly"
 def _redis(settings: Mapping[str, Any]) -> Any:
     from c2cwsgiutils import redis_client
 
-    return redis_client.make_client(settings, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
+    timeouts = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    return redis_client.make_client(settings, decode_responses=True, **timeouts)
 
 
 def _key(settings: Mapping[str, Any]) -> str:
