@@ -137,6 +137,8 @@ def create(name: str, path: str, cors_credentials: bool = False, **kwargs: Any) 
     # venusian must attach the service to our caller's module (the one config.scan() scans):
     # frames up from cornice's __init__ are ours, then create(), then the caller.
     kwargs.setdefault("depth", 3)
+    # As in 6.x: answers are not cached by browsers or proxies unless the view says otherwise.
+    kwargs.setdefault("http_cache", 0)
     filters = list(kwargs.pop("filters", []))
     return service_class(
         name=name,
