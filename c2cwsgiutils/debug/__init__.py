@@ -55,7 +55,7 @@ class DebugSettings:
 def includeme(config_: Any) -> None:
     """Pyramid include: add the debug views (each behind the debug secret)."""
     from c2cwsgiutils.admin import add_admin_view
-    from c2cwsgiutils.debug import memory, stacks, views
+    from c2cwsgiutils.debug import leaks, memory, stacks, views
 
     config.cached(config_.registry, DebugSettings.from_settings)  # fail start-up on a bad value
     common: dict[str, Any] = {"secret": DEBUG_VIEW_SECRET}
@@ -68,7 +68,7 @@ def includeme(config_: Any) -> None:
         "debug/memory",
         memory.memory_view,
         title="Largest object types",
-        params=("limit",),
+        params=("limit", "analyze_type"),
         **common,
     )
     add_admin_view(
@@ -78,6 +78,41 @@ def includeme(config_: Any) -> None:
         config_, "debug_sleep", "debug/sleep", views.sleep_view, title="Sleep", params=("time",), **common
     )
     add_admin_view(config_, "debug_time", "debug/time", views.time_view, title="Server time", **common)
+    add_admin_view(
+        config_,
+        "debug_memory_diff",
+        "debug/memory_diff",
+        leaks.memory_diff_view,
+        title="Object types grown by a request (this process)",
+        params=("path", "limit"),
+        **common,
+    )
+    add_admin_view(
+        config_,
+        "debug_memory_diff_path",  # 6.x's older spelling: debug/memory_diff/api/ping
+        "debug/memory_diff/*path",
+        leaks.memory_diff_view,
+        title="Object types grown by a request (path in the URL)",
+        **common,
+    )
+    add_admin_view(
+        config_,
+        "debug_memory_maps",
+        "debug/memory_maps",
+        leaks.memory_maps_view,
+        title="Memory maps",
+        **common,
+    )
+    add_admin_view(
+        config_,
+        "debug_show_refs",
+        "debug/show_refs.dot",
+        leaks.show_refs_view,
+        title="Referrers of a type (Graphviz)",
+        params=("analyze_type", "max_depth", "too_many", "min_size_kb"),
+        renderer=None,
+        **common,
+    )
     add_admin_view(
         config_,
         "debug_error",
