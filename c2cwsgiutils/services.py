@@ -117,8 +117,13 @@ def _cacheable_preflight(response: Any, request: Any) -> Any:
         vary += ["Access-Control-Request-Method", "Access-Control-Request-Headers"]
         max_age = response.headers.get("Access-Control-Max-Age")
         if response.status_code == 200 and max_age is not None:
+            # Cacheable, whatever the service's http_cache (0 by default) said.
+            response.cache_control.no_cache = None
+            response.cache_control.no_store = False
+            response.cache_control.must_revalidate = False
             response.cache_control.public = True
             response.cache_control.max_age = int(max_age)
+            response.expires = None
     existing = [item.strip() for item in (response.headers.get("Vary") or "").split(",") if item.strip()]
     response.headers["Vary"] = ", ".join(existing + [item for item in vary if item not in existing])
     return response

@@ -59,6 +59,8 @@ def test_preflight_answer_is_cacheable() -> None:
     assert response.headers["Access-Control-Max-Age"] == "86400"
     assert response.cache_control.public
     assert response.cache_control.max_age == 86400
+    assert not response.cache_control.no_cache
+    assert not response.cache_control.no_store
     vary = {item.strip() for item in response.headers["Vary"].split(",")}
     assert {"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"} <= vary
 

@@ -66,6 +66,19 @@ def headers_view(request: Any) -> dict[str, Any]:
         "http_version": environ.get("SERVER_PROTOCOL"),
         "headers": headers,
         "environ": {key: str(environ[key]) for key in _PROXY_ENVIRON if key in environ},
+        "client_info": {  # 6.x's block: what the application sees once proxies are applied
+            "client_addr": request.client_addr,
+            "host": request.host_url.split("://", 1)[1].rsplit(":", 1)[0] if request.host else None,
+            "host_port": request.host_port,
+            "http_version": request.http_version,
+            "path": request.path,
+            "path_info": request.path_info,
+            "remote_addr": request.remote_addr,
+            "remote_host": request.remote_host,
+            "scheme": request.scheme,
+            "server_name": request.server_name,
+            "server_port": request.server_port,
+        },
     }
 
 
