@@ -41,7 +41,8 @@ def includeme(config_: Any) -> None:
     options: dict[str, Any] = {"sort_keys": JSON_SORT_KEYS.get(settings)}
     if JSON_PRETTY_PRINT.get(settings):
         options["indent"] = 2
-    config_.add_renderer("json", JSON(**options))
+    if options["sort_keys"] or "indent" in options:  # else Pyramid's own json renderer stays
+        config_.add_renderer("json", JSON(**options))
     config_.add_renderer("fast_json", JSON(**options))
     if importlib.util.find_spec("cornice") is not None:
         from cornice.renderer import CorniceRenderer
