@@ -5,6 +5,7 @@ Features are in their own modules (``c2cwsgiutils.context``, ``c2cwsgiutils.conf
 wired into a Pyramid application with ``config.include("c2cwsgiutils.pyramid")``.
 """
 
+import os  # noqa: F401 - 6.x's tests and applications patch c2cwsgiutils.os.environ
 from typing import Any
 
 from c2cwsgiutils.config import ConfigError

@@ -129,3 +129,10 @@ def test_get_paste_config_reads_the_command_line_then_the_environment(argv: list
 
     assert get_paste_config(argv, {"C2CWSGIUTILS_CONFIG": "from-env.ini"}) == expected
     assert get_paste_config(["gunicorn"], {}) == "production.ini"
+
+
+def test_6x_tests_can_patch_the_package_environ() -> None:
+    from unittest.mock import patch
+
+    with patch.dict("c2cwsgiutils.os.environ", {"VARIABLE": "value%"}):
+        assert c2cwsgiutils.get_config_defaults()["VARIABLE"] == "value%%"
