@@ -82,8 +82,9 @@ def headers_view(request: Any) -> dict[str, Any]:
     }
 
 
-def sleep_view(request: Any) -> dict[str, Any]:
-    """Sleep ``time`` seconds (0 to ``C2C_DEBUG_MAX_SLEEP``); answers how long it slept."""
+def sleep_view(request: Any) -> Any:
+    """Sleep ``time`` seconds (0 to ``C2C_DEBUG_MAX_SLEEP``); answers 204 as 6.x did, with the time
+    slept in ``Server-Timing: sleep;dur=<ms>``."""
     from pyramid.httpexceptions import HTTPBadRequest
 
     from c2cwsgiutils.debug import DebugSettings
@@ -96,9 +97,12 @@ def sleep_view(request: Any) -> dict[str, Any]:
         duration = math.nan
     if not 0 <= duration <= maximum:  # NaN and infinities fail this too
         raise HTTPBadRequest(f"time must be a number of seconds between 0 and {maximum:g}")
+    from pyramid.httpexceptions import HTTPNoContent
+
     start = time.monotonic()
     time.sleep(duration)
-    return {"slept": round(time.monotonic() - start, 6), "requested": duration}
+    slept_ms = (time.monotonic() - start) * 1000
+    return HTTPNoContent(headers={"Server-Timing": f"sleep;dur={slept_ms:.3f}"})
 
 
 def time_view(request: Any) -> dict[str, Any]:
