@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from c2cwsgiutils import config
+from c2cwsgiutils._deprecated import init_alias
 
 __all__ = ["VERSIONS_PATH", "generate", "get_version", "includeme", "main", "read_versions"]
 
@@ -144,3 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

@@ -233,12 +233,12 @@ def _view(request: Any) -> dict[str, Any]:
 
     enable = request.params.get("enable")
     if enable is None:
-        return {"enabled": _State.enabled, "min_duration_ms": _State.min_duration_s * 1000}
+        return {"status": 200, "enabled": _State.enabled, "min_duration_ms": _State.min_duration_s * 1000}
     try:
         value = config.as_bool(enable)
     except ValueError:
         raise HTTPBadRequest(f"enable must be {config.as_bool.accepted}") from None
-    return {"enabled": value, "processes": _set_enabled_everywhere(enable=value)}
+    return {"status": 200, "enabled": value, "processes": _set_enabled_everywhere(enable=value)}
 
 
 def includeme(config_: Any) -> None:
