@@ -8,7 +8,8 @@ request while the storage is down. The server's own queue (requests waiting for 
 the application cannot see) is so drained at the pace of refusals, a fraction of a millisecond
 each, instead of holding requests for tens of seconds while their clients time out (and resend
 batches that were stored meanwhile). Moderate concurrency (fewer requests at once than threads)
-is never refused: it only waits its turn.
+is never refused: it only waits its turn. Before that, the HTTP layer's :class:`PendingGate` bounds
+the ingestion requests a process holds at all (and their bodies), refusing the rest on arrival.
 
 A storage outage (the database unreachable, its file unwritable ...) is logged once when it
 starts and once when it ends, with the count of requests refused meanwhile, not a traceback per
@@ -26,7 +27,15 @@ from typing import Any, TypeVar
 
 import sqlalchemy.exc
 
-__all__ = ["OUTAGE_RETRY_AFTER", "Admission", "Refused", "StorageUnavailable", "storage_errors"]
+__all__ = [
+    "INGEST_PATHS",
+    "OUTAGE_RETRY_AFTER",
+    "Admission",
+    "PendingGate",
+    "Refused",
+    "StorageUnavailable",
+    "storage_errors",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -186,6 +195,42 @@ class Admission:
                 time.monotonic() - since,
                 refused,
             )
+
+
+INGEST_PATHS = frozenset(("/api/v1/record", "/v1/logs", "/v1/traces"))
+
+
+class PendingGate:
+    """The ingestion requests a worker process holds, from their arrival to their answer: the HTTP
+    layer (:mod:`rsgi_bridge`) asks :meth:`admit` before reading a body, in its event loop's thread
+    (so no lock), and refuses at once (503 + ``Retry-After``) what does not fit.
+
+    At most ``count`` requests, and at most ``size`` bytes of declared bodies, per process: that
+    bounds the bodies held in memory, and the wait of an admitted request behind the others
+    (they are worked on ``Admission.limit`` at a time), whatever the number of clients.
+    """
+
+    def __init__(self, count: int, size: int, retry_after: int) -> None:
+        self.count = count
+        self.size = size
+        self.retry_after = retry_after
+        self.pending = 0
+        self.pending_bytes = 0
+        self.refused = 0
+
+    def admit(self, declared: int) -> bool:
+        """Take a place for a request whose body is ``declared`` bytes (0: unknown); ``False``: full."""
+        if self.pending and (self.pending >= self.count or self.pending_bytes + declared > self.size):
+            self.refused += 1
+            return False  # (the first request always fits: a single large body is the limit's business)
+        self.pending += 1
+        self.pending_bytes += declared
+        return True
+
+    def release(self, declared: int) -> None:
+        """Give back the place taken by :meth:`admit`."""
+        self.pending -= 1
+        self.pending_bytes -= declared
 
 
 def _first_line(exc: BaseException) -> Any:

@@ -8,10 +8,8 @@ its threads: an open live tail (``GET /api/v1/stream``) holds one for minutes, a
 millions of records holds one while it runs.
 
 So ``serve`` can run a second server, on the ingest port, in a child process with one worker that
-ingests one request at a time (eight threads, ``C2C_COLLECTOR_MAX_INFLIGHT=1``: the others wait
-their turn, or the last free one refuses at once what keeps arriving, see
-:mod:`c2cwsgiutils.collector.admission`; with a single thread requests would queue in the server
-where nothing can refuse them), whose application
+ingests one request at a time, inline (see :mod:`rsgi_bridge`; at most 8 held, the others answered
+503 with ``Retry-After`` at once: see :mod:`admission`), whose application
 (:func:`c2cwsgiutils.collector.app.create_ingest_app`) answers ``POST /api/v1/record`` exactly as
 the main port does and a JSON 404 to anything else. Both processes write to the same database
 (SQLite: the storage's ``flock`` and SQLite's own lock take turns between them). The main port
@@ -122,10 +120,9 @@ class IngestListener:
             **os.environ,
             "C2C_COLLECTOR_PORT": str(self.port),
             "C2C_COLLECTOR_WORKERS": "1",
-            # One thread ingests at a time; the others wait their turn (at most 1 s) or, the last
-            # free one, refuse at once what keeps arriving (503 + Retry-After: see admission.py),
-            # so that nothing waits long in the server's queue.
-            "C2C_COLLECTOR_THREADS": "8",
+            # One request at a time, inline in the event loop (rsgi_bridge); at most 8 held (see
+            # settings.pending_gate), the others answered 503 + Retry-After at once.
+            "C2C_COLLECTOR_THREADS": "1",
             "C2C_COLLECTOR_MAX_INFLIGHT": "1",
             "C2C_COLLECTOR_INGEST_PORT": "0",
             "C2C_COLLECTOR_RETENTION_DAYS": "0",  # the main port's process runs the retention

@@ -16,6 +16,11 @@ connection is closed. Only a complete body reaches the WSGI application, as ``ws
   threads: open tails never take the threads that status, queries and ingestion need; one tail
   too many gets a 503 with ``Retry-After``.
 
+Ingestion requests (``POST /api/v1/record``, ``/v1/logs``, ``/v1/traces``) first take a place in
+the process's :class:`~c2cwsgiutils.collector.admission.PendingGate`, in the event loop, before
+their body is read: past its bound they are answered 503 with ``Retry-After`` at once (their body
+read and dropped, so the connection stays open), whatever the number of clients (issue #17).
+
 The WSGI environ is the one granian's WSGI interface builds (``PATH_INFO`` percent-decoded, as
 Latin-1; repeated headers joined by ``,``, cookies by ``;``).
 """
@@ -29,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from c2cwsgiutils.collector.admission import INGEST_PATHS, PendingGate
 from c2cwsgiutils.collector.limits import Limits
 
 __all__ = ["STREAM_PATH", "WsgiOverRsgi", "create_app", "create_ingest_app"]
@@ -130,8 +136,11 @@ def _close(result: Any) -> None:
 class WsgiOverRsgi:
     """RSGI application running a WSGI ``app`` once its request body has arrived (see the module)."""
 
-    def __init__(self, app: Any, limits: Limits, max_body: int, threads: int | None) -> None:
+    def __init__(
+        self, app: Any, limits: Limits, max_body: int, threads: int | None, gate: PendingGate | None = None
+    ) -> None:
         self.app = app
+        self._gate = gate
         self.registry = getattr(app, "registry", None)
         self._limits = limits
         self._max_body = max_body
@@ -148,6 +157,45 @@ class WsgiOverRsgi:
         if scope.proto != "http":
             return
         declared = scope.headers.get("content-length")
+        gate = self._gate
+        if gate is not None and scope.method == "POST" and scope.path in INGEST_PATHS:
+            size = int(declared) if declared is not None and declared.isdigit() else 0
+            if not gate.admit(size):
+                await self._drain(protocol, size)
+                _error(
+                    protocol,
+                    503,
+                    "overloaded",
+                    f"the collector holds {gate.pending} ingestion requests already: retry later",
+                    **{"retry-after": str(gate.retry_after)},
+                )
+                return
+            try:
+                await self._serve(scope, protocol, declared)
+            finally:
+                gate.release(size)
+            return
+        await self._serve(scope, protocol, declared)
+
+    async def _drain(self, protocol: Any, declared: int) -> None:
+        """Read and drop a refused request's body (at most ``declared`` or the body limit), under
+        the body deadline, so that its client's keep-alive connection stays usable."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        received = 0
+        cap = declared or self._max_body
+        body = protocol.__aiter__()
+        while received < cap:
+            remaining = self._limits.body_deadline(started, received) - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                chunk = await asyncio.wait_for(body.__anext__(), remaining)
+            except (StopAsyncIteration, TimeoutError, asyncio.TimeoutError, RuntimeError):
+                return
+            received += len(chunk)
+
+    async def _serve(self, scope: Any, protocol: Any, declared: str | None) -> None:
         try:
             body = await self._body(scope, protocol, declared)
         except _BodyRefused as exc:
@@ -245,12 +293,12 @@ class WsgiOverRsgi:
 
 
 def _bridge(app: Any, threads: int | None) -> WsgiOverRsgi:
-    from c2cwsgiutils.collector.settings import collector_settings
+    from c2cwsgiutils.collector.settings import collector_settings, pending_gate
 
     registry = app.registry
-    return WsgiOverRsgi(
-        app, Limits.from_settings(registry.settings), collector_settings(registry).max_body_bytes, threads
-    )
+    settings = collector_settings(registry)
+    gate = None if settings.forward_url else pending_gate(settings)
+    return WsgiOverRsgi(app, Limits.from_settings(registry.settings), settings.max_body_bytes, threads, gate)
 
 
 def create_app() -> WsgiOverRsgi:

@@ -18,6 +18,7 @@ __all__ = [
     "CollectorSettings",
     "collector_settings",
     "max_inflight",
+    "pending_gate",
     "serve_workers",
 ]
 
@@ -295,6 +296,15 @@ def max_inflight(settings: CollectorSettings) -> int:
     """The ingestion requests one worker process works on at once: ``settings.max_inflight``, or
     half its threads (at least 1)."""
     return settings.max_inflight or max(1, settings.threads // 2)
+
+
+def pending_gate(settings: CollectorSettings) -> Any:
+    """The :class:`~c2cwsgiutils.collector.admission.PendingGate` of one worker process: at most
+    ``max(8, 4 x max_inflight)`` ingestion requests held at once, and ``4 x max_body_bytes`` of
+    their declared bodies."""
+    from c2cwsgiutils.collector.admission import PendingGate
+
+    return PendingGate(max(8, 4 * max_inflight(settings)), 4 * settings.max_body_bytes, settings.retry_after)
 
 
 def collector_settings(registry: Any) -> CollectorSettings:

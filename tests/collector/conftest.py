@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import webtest
+from sqlalchemy.engine import make_url
 
 from c2cwsgiutils.collector.app import create_app
 from c2cwsgiutils.collector.state import get_state
+from tests.collector.tcp_proxy import TcpProxy
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,3 +60,13 @@ def make_app() -> Iterator[Callable[..., webtest.TestApp]]:
 def app(db_url: str, make_app: Callable[..., webtest.TestApp]) -> webtest.TestApp:
     """An open (no credentials) collector on each backend."""
     return make_app(db_url)
+
+
+@pytest.fixture
+def pg_proxy(pg_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """The test database behind a TCP proxy that a test stops (an outage) and starts again."""
+    url = make_url(pg_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.start()
+    yield proxy, url.set(port=proxy.port).render_as_string(hide_password=False)
+    proxy.stop()
