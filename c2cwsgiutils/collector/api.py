@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector import ingest, query_timeout
 from c2cwsgiutils.collector.auth import AuthError
 from c2cwsgiutils.collector.filters import FilterError, build_filter
 from c2cwsgiutils.collector.query_language import QuerySyntaxError
@@ -94,6 +94,9 @@ def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str,
         )
     if isinstance(exc, FilterError):
         return 400, *error_answer(400, "invalid_parameter", str(exc), parameter=exc.parameter)
+    if query_timeout.is_query_timeout(exc):
+        message = "the query ran past C2C_COLLECTOR_QUERY_TIMEOUT: narrow it (after/before, level, name)"
+        return 503, *error_answer(503, "query_timeout", message)
     LOG.error("Collector error on %s %s", method, path_qs[:200], exc_info=exc)
     return 500, *error_answer(500, "internal_error", "Unexpected error, see the collector's log")
 
