@@ -41,6 +41,9 @@ def _parse_ts(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
+_MAX_DEPTH = 64  # indentation levels of the span tree
+
+
 class Printer:
     """Writes records and reports to ``out`` in text (optionally coloured) or JSON lines."""
 
@@ -110,7 +113,7 @@ class Printer:
         for record in by_span.get(None, []):
             self.record(record, "  ")
 
-        def walk(span_id: str, depth: int) -> None:
+        def show(span_id: str, depth: int) -> None:
             span = spans[span_id]
             seconds = (_parse_ts(span["last"]) - _parse_ts(span["first"])).total_seconds()
             # A span of one record (a SQL statement, an access line) lasts what the record says.
@@ -124,11 +127,19 @@ class Printer:
             self.line(self._c(_CYAN, head) + (f" ({labels})" if labels else ""))
             for record in by_span.get(span_id, []):
                 self.record(record, indent + "  ")
-            for child in span.get("children", []):
-                walk(child, depth + 1)
 
-        for root in view.get("roots", []):
-            walk(root, 0)
+        # Iterative, each span once, depth capped: the server breaks cycles and flattens deep
+        # chains (api.link_spans), and this holds against any answer too.
+        seen: set[str] = set()
+        stack = [(root, 0) for root in reversed(view.get("roots", []))]
+        while stack:
+            span_id, depth = stack.pop()
+            if span_id in seen or span_id not in spans:
+                continue
+            seen.add(span_id)
+            show(span_id, depth)
+            children = spans[span_id].get("children", [])
+            stack.extend((child, min(depth + 1, _MAX_DEPTH)) for child in reversed(children))
 
     def status(self, status: dict[str, Any]) -> None:
         """The ``/api/v1/status`` document as a short report."""

@@ -125,8 +125,12 @@ export async function renderRequest(requestId, title, body, openRecord) {
     const span = spans.get(record.span_id || "");
     (span ? span.items : loose).push({ type: "record", record, start: record.start });
   }
-  const bounds = (span) => {
+  // The server sends a forest no deeper than 64 (cycles broken, deep chains flattened); these
+  // guards keep any other answer from looping or overflowing the stack.
+  const bounds = (span, depth = 0) => {
     if (span.bounds) return span.bounds;
+    span.bounds = [Infinity, -Infinity];
+    if (depth > 256) return span.bounds;
     let start = Infinity;
     let end = -Infinity;
     for (const item of span.items) {
@@ -134,7 +138,8 @@ export async function renderRequest(requestId, title, body, openRecord) {
       end = Math.max(end, item.record.end);
     }
     for (const child of span.children) {
-      const [childStart, childEnd] = bounds(spans.get(child));
+      if (!spans.has(child)) continue;
+      const [childStart, childEnd] = bounds(spans.get(child), depth + 1);
       start = Math.min(start, childStart);
       end = Math.max(end, childEnd);
     }
@@ -162,7 +167,10 @@ export async function renderRequest(requestId, title, body, openRecord) {
       h("td", {}, h("div", { class: "track" }, mark)));
     rows.push(row);
   };
+  const shown = new Set();
   const spanRow = (span, depth) => {
+    if (!span || shown.has(span.span_id) || depth > 256) return;
+    shown.add(span.span_id);
     const [start, end] = bounds(span);
     const bar = h("span", { class: "sbar", title: `${formatTime(start / 1000)} → ${formatTime(end / 1000)}` });
     bar.style.left = pct(start);
@@ -172,7 +180,8 @@ export async function renderRequest(requestId, title, body, openRecord) {
     label.style.paddingLeft = `${8 + depth * 16}px`;
     rows.push(h("tr", { class: "span-row", "data-span": span.span_id }, label, h("td", {}, formatDuration(end - start)),
       h("td", {}, h("div", { class: "track" }, bar))));
-    const items = [...span.items, ...span.children.map((child) => ({ type: "span", span: spans.get(child), start: bounds(spans.get(child))[0] }))];
+    const items = [...span.items, ...span.children.filter((child) => spans.has(child))
+      .map((child) => ({ type: "span", span: spans.get(child), start: bounds(spans.get(child))[0] }))];
     items.sort((a, b) => a.start - b.start);
     for (const item of items) {
       if (item.type === "record") recordRow(item.record, depth + 1);
