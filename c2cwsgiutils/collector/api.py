@@ -18,6 +18,7 @@ from c2cwsgiutils.collector.filters import FilterError, build_filter
 from c2cwsgiutils.collector.query_language import QuerySyntaxError
 from c2cwsgiutils.collector.state import CollectorState, get_state
 from c2cwsgiutils.collector.timeline import bucket_seconds, group_buckets, zone
+from c2cwsgiutils.redaction import redact_url
 
 __all__ = ["ApiError", "error_answer", "error_for", "includeme", "ingest_answer", "json_bytes"]
 
@@ -97,7 +98,7 @@ def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str,
     if query_timeout.is_query_timeout(exc):
         message = "the query ran past C2C_COLLECTOR_QUERY_TIMEOUT: narrow it (after/before, level, name)"
         return 503, *error_answer(503, "query_timeout", message)
-    LOG.error("Collector error on %s %s", method, path_qs[:200], exc_info=exc)
+    LOG.error("Collector error on %s %s", method, redact_url(path_qs)[:200], exc_info=exc)
     return 500, *error_answer(500, "internal_error", "Unexpected error, see the collector's log")
 
 
