@@ -40,6 +40,7 @@ for _ in $(seq 1 120); do
 done
 export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_INGEST_PORT}}"
 export C2C_SERVICE_NAME="${C2C_SERVICE_NAME:-demo}"
+export C2C_HEALTH_CHECK_BASE_URL="${C2C_HEALTH_CHECK_BASE_URL:-http://127.0.0.1:${PORT}}"
 
 # The worker runs the demo's tasks (/api/sleep-in-worker); broker: C2C_CELERY_BROKER_URL (default
 # Redis on localhost). Without a reachable broker the web service still runs; that route says so.
