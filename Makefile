@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP_FLAGS ?= --quiet --disable-pip-version-check
+PIP_FLAGS ?= --disable-pip-version-check
 PORT ?= 8080
 
 .DEFAULT_GOAL := help
@@ -15,15 +15,22 @@ help:  ## List the targets
 COMPILED := $(shell sed -n '/^COMPILED = \[/,/\]/p' setup.py | grep -o '"[^"]*\.py"' | tr -d '"')
 
 $(VENV)/.installed: pyproject.toml setup.py acceptance_tests/app/pyproject.toml
+	@echo "Creating $(VENV): dependencies, then the hot paths compiled with mypyc (about 2 to 4 minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]' -e acceptance_tests/app
+	$(PY) -m pip install $(PIP_FLAGS) --progress-bar off -e '.[dev]' -e acceptance_tests/app
 	touch $@ $(VENV)/.compiled
+	@echo "$(VENV) is ready"
 
 # A compiled module's source changed: compile it again (c2cwsgiutils._compiled runs the source,
-# with a warning, while its build is older than it).
+# with a warning, while its build is older than it). Make decided this target was missing before
+# the recipe above created it: check again here, so a fresh clone compiles once, not twice.
 $(VENV)/.compiled: $(COMPILED) | $(VENV)/.installed
-	$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
-	touch $@
+	@if [ -e $@ ] && [ -z "$$(find $(COMPILED) -newer $@)" ]; then \
+		echo "compiled hot paths are up to date"; \
+	else \
+		echo "Compiling the hot paths again (mypyc, about a minute)"; \
+		$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e . && touch $@; \
+	fi
 
 .PHONY: install
 install: $(VENV)/.compiled browser  ## Create .venv with the package (hot paths compiled), every extra and the dev tools

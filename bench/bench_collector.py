@@ -241,7 +241,7 @@ def record_uuid(i: int) -> str:
 
 def wire_record(i: int, created: float) -> dict[str, Any]:
     return {
-        "uuid": record_uuid(i),
+        "c2c_uuid": record_uuid(i),
         "timestamp": "",
         "created": created,
         "level": 6,

@@ -15,14 +15,16 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from c2cwsgiutils import config
 
-__all__ = ["is_compiled", "load"]
+__all__ = ["MODULES", "build_status", "is_compiled", "load", "warn_if_not_compiled"]
 
 # Installing a wheel writes the source and the extension a moment apart, in either order.
 _STALE_AFTER_SECONDS = 5.0
@@ -65,6 +67,56 @@ def _from_source(name: str, source: Path) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+# The compiled modules (setup.py's COMPILED, as module names; a test keeps both lists equal).
+MODULES = (
+    "c2cwsgiutils._spans_core",
+    "c2cwsgiutils.collector._form_core",
+    "c2cwsgiutils.collector._batch_core",
+    "c2cwsgiutils.logging._emit_core",
+)
+_ROOT = Path(__file__).resolve().parent
+_warned = False
+_REPORTED = "_C2C_PLAIN_PYTHON_REPORTED"
+
+
+def _status_of(name: str) -> str:
+    source = _ROOT.joinpath(*name.split(".")[1:]).with_suffix(".py")
+    if _pure():
+        return "plain Python (C2C_PURE_PYTHON)"
+    extension = _extension(source)
+    if extension is None:
+        return "plain Python (not built: no C compiler or mypyc at installation)"
+    if source.exists() and source.stat().st_mtime > extension.stat().st_mtime + _STALE_AFTER_SECONDS:
+        return "plain Python (the build is older than the source: reinstall)"
+    return "compiled"
+
+
+def build_status() -> dict[str, str]:
+    """Per compiled module (:data:`MODULES`): ``"compiled"`` or ``"plain Python (<why>)"``.
+
+    Read from the files, without importing the modules: what they run as once imported.
+    """
+    return {name: _status_of(name) for name in MODULES}
+
+
+def warn_if_not_compiled(logger: Any) -> None:
+    """Log one WARNING per process when a hot path will run as plain Python (not asked for)."""
+    global _warned
+    if _warned or _pure() or os.environ.get(_REPORTED):
+        return
+    _warned = True
+    os.environ[_REPORTED] = "1"  # inherited: the workers of this server do not say it again
+    slow = {name: status for name, status in build_status().items() if status != "compiled"}
+    if slow:
+        logger.warning(
+            "c2cwsgiutils: %d of %d hot paths run as plain Python, about 1.4x the CPU (%s); install "
+            "from source with a C compiler, or set C2C_PURE_PYTHON=1 to say it is meant",
+            len(slow),
+            len(MODULES),
+            "; ".join(f"{name.rsplit('.', 1)[1]}: {status}" for name, status in slow.items()),
+        )
 
 
 def load(name: str) -> ModuleType:

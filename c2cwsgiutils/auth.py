@@ -92,3 +92,13 @@ def require_secret(request: Request, specific: config.Setting[str] | None = None
             )
 
         request.add_response_callback(_set_cookie)
+
+
+def __getattr__(name: str) -> Any:
+    # The names of 6.x's auth module (is_auth, get_expected_secret, SECRET_ENV ...), kept working.
+    from c2cwsgiutils import _auth_6x
+
+    try:
+        return _auth_6x.NAMES[name]
+    except KeyError:
+        raise AttributeError(f"module 'c2cwsgiutils.auth' has no attribute {name!r}") from None

@@ -6,10 +6,13 @@ the message to, or until the timeout. Without Redis, the function runs in this p
 
 Usage::
 
-    @broadcast.decorator(expect_answers=True, timeout=5)
+    @broadcast.decorator(expect_answers=True, timeout=5, name="myapp.get_stacks")
     def get_stacks() -> list[str]: ...
 
     answers = get_stacks()  # [{"pid": ..., "hostname": ..., "result": ...}, ...]
+
+Spelled as in 6.x (``decorator(channel=..., expect_answers=True)``, ``broadcast(channel, ...)``,
+``subscribe`` / ``unsubscribe``) the answers have 6.x's shape: the list of the results.
 
 The listener survives Redis restarts: it reconnects with a back-off and logs one line per outage.
 """
@@ -30,7 +33,18 @@ from typing import Any, Protocol, TypedDict, TypeVar
 
 from c2cwsgiutils import config
 
-__all__ = ["Answer", "broadcast", "decorator", "setup", "shutdown"]
+__all__ = [
+    "Answer",
+    "broadcast",
+    "call",
+    "cleanup",
+    "decorator",
+    "init",
+    "setup",
+    "shutdown",
+    "subscribe",
+    "unsubscribe",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -113,13 +127,14 @@ class _LocalBackend:
 class _RedisBackend:
     """Publishes on ``{prefix}broadcast`` and answers on per-call channels."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        import redis
+    def __init__(self, settings: Mapping[str, Any] | None, prefix: str) -> None:
+        from c2cwsgiutils import redis_client
 
         # The client name lets operators (and tests) tell our connections apart in CLIENT LIST.
         self.client_name = f"c2cwsgiutils-broadcast-{os.getpid()}"
-        self._redis = redis.Redis.from_url(
-            url,
+        # C2C_REDIS_URL, or the master the sentinels announce (C2C_REDIS_SENTINELS).
+        self._redis = redis_client.make_client(
+            settings,
             socket_connect_timeout=2,
             socket_keepalive=True,
             health_check_interval=10,
@@ -240,9 +255,11 @@ _lock = threading.Lock()
 
 
 def setup(settings: Mapping[str, Any] | None = None) -> None:
-    """Choose the backend from the settings (Redis when ``C2C_REDIS_URL`` is set). Idempotent."""
+    """Choose the backend: Redis when ``C2C_REDIS_URL`` or ``C2C_REDIS_SENTINELS`` is set. Idempotent."""
     global _backend, _timeout
-    url = REDIS_URL.get(settings)
+    from c2cwsgiutils import redis_client
+
+    url = REDIS_URL.get(settings) or redis_client.REDIS_SENTINELS.get(settings)
     prefix = REDIS_PREFIX.get(settings)
     _timeout = BROADCAST_TIMEOUT.get(settings)
     with _lock:
@@ -251,7 +268,7 @@ def setup(settings: Mapping[str, Any] | None = None) -> None:
         if not url:
             return
         try:
-            _backend = _RedisBackend(url, prefix)
+            _backend = _RedisBackend(settings, prefix)
         except ImportError:
             LOG.warning("Broadcast limited to this process: the 'redis' package is not installed")
 
@@ -274,37 +291,105 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def broadcast(
+def call(
     name: str,
     params: Mapping[str, Any] | None = None,
     expect_answers: bool = False,
     timeout: float | None = None,
 ) -> list[Answer]:
-    """Run the function registered as ``name`` in every process; returns the answers when expected."""
+    """Run the function registered as ``name`` in every process; returns the answers when expected.
+
+    Each answer says which process gave it (``pid``, ``hostname``) and its ``result`` or ``error``.
+    """
     wait = _timeout if timeout is None else timeout
     return _backend.broadcast(name, params or {}, expect_answers, wait)
+
+
+def _results_6x(answers: list[Answer]) -> list[Any]:
+    """6.x's answer shape: each process's result; a dict result gets the process's hostname and pid."""
+    results: list[Any] = []
+    for answer in answers:
+        result = answer.get("result")
+        if isinstance(result, dict):
+            result = {**result, "hostname": answer.get("hostname"), "pid": answer.get("pid")}
+        results.append(result)
+    return results
+
+
+def broadcast(
+    channel: str,
+    params: Mapping[str, Any] | None = None,
+    expect_answers: bool = False,
+    timeout: float | None = None,
+) -> list[Any] | None:
+    """6.x's call: the results of every process (a failed one gives ``None``) when ``expect_answers``,
+    else ``None``. :func:`call` gives the answers with their process and errors."""
+    answers = call(channel, params, expect_answers, timeout)
+    return _results_6x(answers) if expect_answers else None
+
+
+def subscribe(channel: str, callback: Callable[..., Any]) -> None:
+    """Register ``callback`` as the function that broadcasts to ``channel`` run (6.x API)."""
+    _FUNCTIONS[channel] = callback
+
+
+def unsubscribe(channel: str) -> None:
+    """Forget the function of ``channel`` (6.x API)."""
+    _FUNCTIONS.pop(channel, None)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def decorator(
-    expect_answers: bool = False, timeout: float | None = None, name: str | None = None
-) -> Callable[[Callable[..., Any]], Callable[..., list[Answer]]]:
-    """Register a function for broadcast; calling the result broadcasts it (keyword arguments only)."""
+    channel: str | None = None,
+    expect_answers: bool = False,
+    timeout: float | None = None,
+    *,
+    name: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function for broadcast; calling the result broadcasts it (keyword arguments only).
 
-    def wrap(func: Callable[..., Any]) -> Callable[..., list[Answer]]:
-        key = name or f"{func.__module__}.{func.__qualname__}"
+    With ``name=``, the call returns :func:`call`'s answers (process, result or error). Spelled as
+    in 6.x (``channel=`` or neither), it returns what :func:`broadcast` returns: the results only,
+    or ``None`` without ``expect_answers``.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        key = name or channel or f"{func.__module__}.{func.__qualname__}"
         _FUNCTIONS[key] = func
 
-        @functools.wraps(func)
-        def call(**params: Any) -> list[Answer]:
-            return broadcast(key, params, expect_answers, timeout)
+        if name is not None:
 
-        call.local = func  # type: ignore[attr-defined]
-        return call
+            @functools.wraps(func)
+            def call_answers(**params: Any) -> list[Answer]:
+                return call(key, params, expect_answers, timeout)
+
+            wrapper: Callable[..., Any] = call_answers
+        else:
+
+            @functools.wraps(func)
+            def call_6x(**params: Any) -> list[Any] | None:
+                return broadcast(key, params, expect_answers, timeout)
+
+            wrapper = call_6x
+        wrapper.local = func  # type: ignore[attr-defined]
+        return wrapper
 
     return wrap
+
+
+def init(config: Any = None) -> None:
+    """6.x's set-up (deprecated): use ``config.include("c2cwsgiutils.broadcast")``."""
+    from c2cwsgiutils._deprecated import warn
+
+    warn("c2cwsgiutils.broadcast.init", 'config.include("c2cwsgiutils.broadcast")')
+    setup(config.get_settings() if config is not None else None)
+
+
+def cleanup() -> None:
+    """6.x's reset: stop the listener, back to in-process calls (same as :func:`shutdown`)."""
+    shutdown()
 
 
 def includeme(config_: Any) -> None:

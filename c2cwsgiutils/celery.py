@@ -289,9 +289,16 @@ def setup(app: Any, log_format: bool = True) -> Any:
 
     Safe to call more than once. With ``log_format``, Celery's default text log formats are
     replaced by ones that show the request ID and the task id (formats set by the user are kept).
+    Unless ``worker_hijack_root_logger`` was set explicitly, it is turned off, so that the
+    handlers configured before the worker starts (at import time) keep receiving its records.
     """
     from celery import signals
 
+    if "worker_hijack_root_logger" not in app.conf.changes:
+        # Celery's worker empties the root logger's handlers by default: the logging a module
+        # configured at import time (JSON, the CollectorHandler ...) would vanish without an
+        # error. Not hijacking keeps those handlers; with none, Celery still adds its own.
+        app.conf.worker_hijack_root_logger = False
     if app.Task.Strategy == "celery.worker.strategy:default":
         app.Task.Strategy = "c2cwsgiutils.celery:strategy"
     if app.Task.Request == "celery.worker.request:Request":

@@ -134,6 +134,12 @@ class Setting(Generic[T]):
             value = settings.get(self.ini)
             if value is not None and value != "":
                 return value
+        for old_env, old_ini in ALIASES.get(self.env, ()):  # 6.x spellings, after ours
+            value = env.get(old_env) if old_env else None
+            if (value is None or value == "") and settings is not None and old_ini:
+                value = settings.get(old_ini)
+            if value is not None and value != "":
+                return value
         return None
 
     def get(self, settings: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> T:
@@ -154,6 +160,13 @@ class Setting(Generic[T]):
 
 
 SETTINGS: dict[str, Setting[Any]] = {}
+
+ALIASES: dict[str, tuple[tuple[str, str], ...]] = {}
+"""Older spellings of a setting, ``{env: ((old_env, old_ini), ...)}``, read when ours are unset
+(filled by :mod:`c2cwsgiutils.v6_settings`)."""
+
+VALIDATORS: list[Callable[[Mapping[str, Any] | None, Mapping[str, str] | None], None]] = []
+"""Checks :func:`validate_all` runs after the declared settings (e.g. refused 6.x settings)."""
 
 
 def declare(
@@ -179,6 +192,8 @@ def validate_all(settings: Mapping[str, Any] | None, environ: Mapping[str, str] 
     """Convert every declared setting, raising the first :class:`ConfigError`."""
     for setting in SETTINGS.values():
         setting.get(settings, environ)
+    for validator in VALIDATORS:
+        validator(settings, environ)
 
 
 _CACHE_KEY = "c2cwsgiutils.settings_cache"

@@ -18,6 +18,12 @@ read-write one.
 ``request.dbsession`` is a new :class:`sqlalchemy.orm.Session` per request, bound to the engine
 chosen for that request and joined to the request's transaction (pyramid_tm + zope.sqlalchemy).
 Nothing shared is re-bound per request, so it is safe under threaded workers.
+
+The first item ``setup_session`` returns is, as in c2cwsgiutils 6.x, a
+:class:`~sqlalchemy.orm.scoped_session` (``DBSession.query(...)``, ``DBSession.add(...)``, or
+``DBSession()``) joined to the current request's transaction and routed the same way; the 6.x
+``init`` / ``get_engine`` / ``get_session_factory`` / ``get_tm_session`` API is in
+:mod:`c2cwsgiutils._db_compat` and re-exported here.
 """
 
 from __future__ import annotations
@@ -34,17 +40,28 @@ from sqlalchemy.engine import Engine
 from c2cwsgiutils import sql
 
 __all__ = [
+    "FORCE_READONLY",
     "READ_ONLY_METHODS",
     "Database",
     "RoutingSession",
+    "SessionFactory",
     "SessionSetup",
+    "create_session",
     "get_database",
+    "get_engine",
+    "get_session_factory",
+    "get_tm_session",
+    "get_tm_session_pyramid",
+    "init",
     "setup_read_write_session",
     "setup_session",
 ]
 
 READ_ONLY_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 _REGISTRY_KEY = "c2cwsgiutils.db.databases"
+
+FORCE_READONLY = False
+"""When true, every request uses the read-only engine (the ``db/maintenance`` view sets it)."""
 
 
 class Database:
@@ -69,6 +86,8 @@ class Database:
         """The engine for a request: a force list matching ``"METHOD /path"`` first, then the method."""
         if self.read_only is self.read_write:
             return self.read_write
+        if FORCE_READONLY:
+            return self.read_only
         if self.force_read_write or self.force_read_only:
             target = f"{method} {path}"
             if any(pattern.match(target) for pattern in self.force_read_write):
@@ -106,9 +125,46 @@ class RoutingSession(sqlalchemy.orm.Session):
 class SessionSetup(NamedTuple):
     """What :func:`setup_session` returns (unpacks like the original toolkit's 3-tuple)."""
 
-    session_factory: sqlalchemy.orm.sessionmaker[RoutingSession]
+    session: sqlalchemy.orm.scoped_session[RoutingSession]
     read_write_engine: Engine
     read_only_engine: Engine
+
+    @property
+    def session_factory(self) -> sqlalchemy.orm.sessionmaker[RoutingSession]:
+        """The ``sessionmaker`` behind :attr:`session` (sessions not joined to any transaction)."""
+        return self.session.session_factory
+
+
+class _RequestTransactionManager:
+    """What zope.sqlalchemy needs of a transaction manager (``get()``), resolved per call.
+
+    Inside a request it is pyramid_tm's ``request.tm`` (so it also works with
+    ``tm.manager_hook = pyramid_tm.explicit_manager``); elsewhere the thread's default manager.
+    """
+
+    def get(self) -> Any:
+        import transaction
+        from pyramid.threadlocal import get_current_request
+
+        request = get_current_request()
+        manager = getattr(request, "tm", None) if request is not None else None
+        return (manager if manager is not None else transaction.manager).get()
+
+
+_REQUEST_TRANSACTION_MANAGER = _RequestTransactionManager()
+
+
+def _scoped_session(database: Database) -> sqlalchemy.orm.scoped_session[RoutingSession]:
+    """The 6.x ``DBSession``: one session per thread, joined to the request's transaction."""
+    import zope.sqlalchemy
+
+    scoped = sqlalchemy.orm.scoped_session(database.session_factory)
+    zope.sqlalchemy.register(scoped, transaction_manager=_REQUEST_TRANSACTION_MANAGER)
+    # The attributes 6.x's health check and db_maintenance view read.
+    scoped.c2c_rw_bind = database.read_write  # type: ignore[attr-defined]
+    scoped.c2c_ro_bind = database.read_only  # type: ignore[attr-defined]
+    scoped.c2c_database = database  # type: ignore[attr-defined]
+    return scoped
 
 
 def get_database(registry: Any, request_property: str = "dbsession") -> Database:
@@ -135,22 +191,26 @@ def setup_session(
     (:func:`c2cwsgiutils.sql.instrument`: tagging, profiler) and registered for the activity view
     under their prefixes. Includes ``pyramid_tm``.
 
-    Returns ``(session_factory, read_write_engine, read_only_engine)``.
+    Returns ``(session, read_write_engine, read_only_engine)``: ``session`` is a
+    :class:`~sqlalchemy.orm.scoped_session` (the 6.x ``DBSession``) whose writes are committed with
+    the request's transaction; ``.session_factory`` is the plain ``sessionmaker``.
     """
     settings = config.get_settings()
     read_write = sqlalchemy.engine_from_config(settings, master_prefix + ".")
+    read_write.c2c_name = master_prefix  # type: ignore[attr-defined]  # 6.x's name for its checks
     if slave_prefix and settings.get(slave_prefix + ".url"):
         read_only = sqlalchemy.engine_from_config(settings, slave_prefix + ".")
+        read_only.c2c_name = slave_prefix  # type: ignore[attr-defined]
     else:
         read_only = read_write
-    sql.instrument(read_write, config, master_prefix)
+    sql.instrument(read_write, config, master_prefix, role="master")
     if read_only is not read_write:
-        sql.instrument(read_only, config, slave_prefix)
+        sql.instrument(read_only, config, slave_prefix, role="slave")
     database = Database(read_write, read_only, force_master or (), force_slave or ())
     config.registry.__dict__.setdefault(_REGISTRY_KEY, {})[request_property] = database
     config.include("pyramid_tm")
     _add_request_property(config, request_property, _dbsession_getter(request_property))
-    return SessionSetup(database.session_factory, read_write, read_only)
+    return SessionSetup(_scoped_session(database), read_write, read_only)
 
 
 def setup_read_write_session(
@@ -213,3 +273,15 @@ def _promote_request_properties(registry: Any, names: Iterable[str]) -> None:
     if attrs:
         attrs["__module__"] = factory.__module__
         registry.registerUtility(type(factory.__name__, (factory,), attrs), IRequestFactory)
+
+
+# The 6.x API (init, SessionFactory, get_engine ...) lives in its own module; names re-exported here.
+from c2cwsgiutils._db_compat import (  # noqa: E402
+    SessionFactory,
+    create_session,
+    get_engine,
+    get_session_factory,
+    get_tm_session,
+    get_tm_session_pyramid,
+    init,
+)

@@ -6,8 +6,13 @@ Every exception that escapes a view becomes a JSON response::
 
 HTTP errors keep their status (and headers such as ``Allow``); redirects and other non-error
 HTTP exceptions are returned unchanged; anything else is a 500 whose message says nothing about
-the failure. The traceback (``stacktrace``, a string) is added only in development mode
-(``C2C_DEVELOPMENT``) or when the request carries the admin secret. Unexpected errors are logged
+the failure. The traceback (``stacktrace``, a string) and the exception's message are added only
+in development mode (``C2C_DEVELOPMENT``, or 6.x's ``DEVELOPMENT``) or when the request carries the
+admin secret. As in 6.x, a database ``IntegrityError`` or ``DataError`` (a duplicate key, text
+given for a number ...) is the client's mistake: a 400 whose message is the database's first line,
+without the SQL statement. Error answers are never cached (``no-cache, no-store``) and carry the
+CORS headers the request's origin would get from the service it called (``C2C_CORS_ORIGINS``
+elsewhere), so a browser can read them. Unexpected errors are logged
 once, with their traceback, on the ``c2cwsgiutils.errors`` logger; client errors are logged at
 INFO (404 at DEBUG); a client that disconnects while sending its request is logged at INFO and
 answered 400. ``HEAD`` requests get the status and headers without a body.
@@ -20,12 +25,20 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from c2cwsgiutils import auth, config, context
+from c2cwsgiutils._deprecated import init_alias
 
 if TYPE_CHECKING:
     from pyramid.request import Request
     from pyramid.response import Response
 
-__all__ = ["exception_view", "http_exception_view", "includeme", "is_client_disconnect"]
+__all__ = [
+    "database_error_view",
+    "exception_view",
+    "http_exception_view",
+    "includeme",
+    "init",
+    "is_client_disconnect",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -76,9 +89,39 @@ def _json_response(request: Request, status: int, message: str, error: BaseExcep
         body["stacktrace"] = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     response = Response(status=status, json_body=body)
     response.cache_control.no_store = True
+    response.cache_control.no_cache = True
+    if request.headers.get("Origin"):
+        _add_cors(request, response)
     if request.method == "HEAD":
         response.body = b""
     return response
+
+
+def _add_cors(request: Request, response: Response) -> None:
+    """The CORS headers of the service the request matched, else those C2C_CORS_ORIGINS allows."""
+    services = getattr(request.registry, "cornice_services", None) or {}
+    route = getattr(request, "matched_route", None)
+    service = services.get(route.pattern) if route is not None else None
+    try:
+        if service is not None:
+            from cornice import cors
+
+            request.info["cors_checked"] = False
+            cors.apply_cors_post_request(service, request, response)
+            return
+        import fnmatch
+
+        from c2cwsgiutils import services as c2c_services
+
+        origin = request.headers["Origin"]
+        allowed = c2c_services.CORS_ORIGINS.get(request.registry.settings)
+        if "*" in allowed:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif any(fnmatch.fnmatchcase(origin, pattern) for pattern in allowed):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.vary = [*(response.vary or ()), "Origin"]
+    except Exception:  # CORS headers must never turn an error answer into another error
+        LOG.warning("Could not add the CORS headers to an error answer", exc_info=True)
 
 
 def _describe(request: Request) -> str:
@@ -116,11 +159,30 @@ def exception_view(exc: Exception, request: Request) -> Response:
     return _json_response(request, 500, message, exc)
 
 
+def database_error_view(exc: Exception, request: Request) -> Response:
+    """Exception view for SQLAlchemy's ``IntegrityError`` / ``DataError``: a JSON 400 (6.x)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    message = f"{type(original).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    LOG.info("400 %s: %s", _describe(request), message)
+    return _json_response(request, 400, message, exc)
+
+
 def includeme(config_: Any) -> None:
     """Register the JSON exception views (and the JSON not-found view)."""
+    import importlib.util
+
     from pyramid.httpexceptions import HTTPException
 
     config.core(config_.registry)  # validates C2C_DEVELOPMENT / C2C_SECRET now
     config_.add_exception_view(http_exception_view, context=HTTPException)
     config_.add_exception_view(exception_view, context=Exception)
+    if importlib.util.find_spec("sqlalchemy") is not None:
+        from sqlalchemy.exc import DataError, IntegrityError
+
+        for error in (IntegrityError, DataError):
+            config_.add_exception_view(database_error_view, context=error)
     config_.add_notfound_view(http_exception_view)
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

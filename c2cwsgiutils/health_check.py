@@ -28,11 +28,19 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from c2cwsgiutils import auth, broadcast, config, context, version
 
-__all__ = ["HEALTH_CHECK_TIMEOUT", "HealthCheck", "HealthCheckError", "redact"]
+__all__ = [
+    "HEALTH_CHECK_TIMEOUT",
+    "EngineType",
+    "HealthCheck",
+    "HealthCheckError",
+    "JsonCheckException",
+    "redact",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +71,30 @@ def redact(text: str) -> str:
 
 class HealthCheckError(Exception):
     """Raise it from a check to fail with just its message (no stack trace needed)."""
+
+
+class JsonCheckException(HealthCheckError):
+    """A failure with structured content, shown as the failure's ``result`` (6.x API)."""
+
+    def __init__(self, message: str, json: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.json = json
+
+    def __str__(self) -> str:
+        return self.message
+
+    def json_data(self) -> Any:
+        """The JSON-able data shown in the report."""
+        return self.json
+
+
+class EngineType(Enum):
+    """Which engines of a read-only / read-write session ``add_db_session_check`` checks (6.x API)."""
+
+    READ_ONLY = 1
+    WRITE_ONLY = 2
+    READ_AND_WRITE = 3
 
 
 @dataclass(frozen=True)
@@ -123,53 +155,63 @@ class HealthCheck:
         query_cb: Callable[[Any], Any] | None = None,
         at_least_one_model: Any = None,
         level: int = 1,
+        engine_type: EngineType = EngineType.READ_AND_WRITE,
         *,
         name: str | None = None,
         timeout: float | None = None,
     ) -> None:
         """Check each engine behind ``session``: it answers ``SELECT 1`` (or ``query_cb(session)``).
 
+        ``engine_type`` limits the check to the read-only or the read-write engine.
+
         ``session`` is a ``sessionmaker``, a ``scoped_session``, a session factory with ``ro_engine``
         and ``rw_engine`` attributes (both are checked, as ``..._ro`` and ``..._rw``), an ``Engine``
         or a mapping of names to engines. With ``at_least_one_model``, that mapped class's table must
         hold at least one row.
         """
-        for label, engine in _engines(session):
+        engines = _engines(session)
+        if engine_type is not EngineType.READ_AND_WRITE and len(engines) > 1:
+            engines = [e for e in engines if e[0] == ("ro" if engine_type is EngineType.READ_ONLY else "rw")]
+        for label, engine in engines:
             check_name = name or f"db_engine_{engine.url.database or engine.url.get_backend_name()}"
             if label:
                 check_name = f"{check_name}_{label}"
+            if name is None and getattr(engine, "c2c_name", None):
+                # Engines of setup_session / db.init: named by their ini prefix, as in 6.x.
+                check_name = f"db_engine_{engine.c2c_name}"
             self.add_custom_check(check_name, _db_check(engine, query_cb, at_least_one_model), level, timeout)
 
-    def add_url_check(
+    def add_url_check(  # noqa: PLR0917 - 6.x's positional order
         self,
         url: str | Callable[[Any], str],
+        params: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
+        headers: Mapping[str, str] | Callable[[Any], Mapping[str, str]] | None = None,
         name: str | None = None,
-        *,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        expected_status: int = 200,
         check_cb: Callable[[Any, Any], Any] | None = None,
         timeout: float = 3,
         level: int = 1,
+        *,
+        expected_status: int = 200,
     ) -> None:
         """Check that a GET of ``url`` answers ``expected_status`` within ``timeout`` seconds.
 
-        ``url`` may be a function of the request. The request ID and ``traceparent`` of the
-        current request are sent along. ``check_cb(request, response)`` may check more (raise to
-        fail); what it returns is shown.
+        ``url``, ``params`` and ``headers`` may be functions of the request. The request ID and
+        ``traceparent`` of the current request are sent along. ``check_cb(request, response)``
+        may check more (raise to fail); what it returns is shown. The positional order is 6.x's.
         """
 
         def url_check(request: Any) -> Any:
             import requests
 
             target = url(request) if callable(url) else url
-            sent = dict(headers or {})
+            sent = dict((headers(request) if callable(headers) else headers) or {})
             current = context.current()
             if current.request_id:
                 sent.setdefault("X-Request-ID", current.request_id)
             if current.trace_id:
                 sent.setdefault("traceparent", current.traceparent)
-            response = requests.get(target, params=params, headers=sent, timeout=timeout)
+            query = params(request) if callable(params) else params
+            response = requests.get(target, params=query, headers=sent, timeout=timeout)
             if response.status_code != expected_status:
                 raise HealthCheckError(f"HTTP {response.status_code} (expected {expected_status})")
             return check_cb(request, response) if check_cb is not None else None
@@ -177,19 +219,26 @@ class HealthCheck:
         shown = name or (url if isinstance(url, str) else str(getattr(url, "__name__", "url")))
         self.add_custom_check(redact(shown), url_check, level, timeout)
 
-    def add_alembic_check(
+    def add_alembic_check(  # noqa: PLR0917 - 6.x positional order
         self,
         session: Any,
         alembic_ini_path: str,
         level: int = 2,
-        name: str | None = None,
-        *,
+        name: str = "alembic",
         version_schema: str | None = None,
         version_table: str | None = None,
-        ini_section: str = "alembic",
+        *,
+        ini_section: str | None = None,
+        check_name: str | None = None,
         timeout: float | None = None,
     ) -> None:
-        """Check that the database of ``session`` is at the head revision(s) of the alembic scripts."""
+        """Check that the database of ``session`` is at the head revision(s) of the alembic scripts.
+
+        As in 6.x, ``name`` is the section of ``alembic_ini_path`` (``ini_section`` is the same),
+        the check is named ``alembic_<ini path with _ for />_<section>`` unless ``check_name``
+        is given, and its result is the revision.
+        """
+        ini_section = ini_section or name
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
@@ -213,25 +262,28 @@ class HealthCheck:
                     f"database at revision {', '.join(sorted(current)) or '(none)'}, "
                     f"expected {', '.join(sorted(heads))}"
                 )
-            return {"revision": ", ".join(sorted(current))}
+            return ", ".join(sorted(current))
 
-        self.add_custom_check(name or f"alembic_{ini_section}", alembic_check, level, timeout)
+        default_name = "alembic_" + alembic_ini_path.replace("/", "_").strip("_") + "_" + ini_section
+        self.add_custom_check(check_name or default_name, alembic_check, level, timeout)
 
     def add_redis_check(
         self, name: str = "redis", level: int = 1, url: str | None = None, timeout: float | None = None
     ) -> None:
-        """Check that Redis (``url``, default ``C2C_REDIS_URL``) answers a PING."""
-        target = url or broadcast.REDIS_URL.get(self._settings)
+        """Check that Redis (``url``, default ``C2C_REDIS_URL`` or the sentinels' master) answers a PING."""
+        from c2cwsgiutils import redis_client
+
+        settings = {**self._settings, "c2c.redis_url": url} if url else self._settings
         wall = self._checks.default_timeout if timeout is None else timeout
         clients: list[Any] = []
 
         def redis_check(request: Any) -> Any:
-            if not target:
-                raise HealthCheckError("no Redis configured (C2C_REDIS_URL)")
-            import redis
-
+            if not redis_client.configured(settings):
+                raise HealthCheckError("no Redis configured (C2C_REDIS_URL or C2C_REDIS_SENTINELS)")
             if not clients:
-                clients.append(redis.Redis.from_url(target, socket_connect_timeout=wall, socket_timeout=wall))
+                clients.append(
+                    redis_client.make_client(settings, socket_connect_timeout=wall, socket_timeout=wall)
+                )
             clients[0].ping()
             return None
 
@@ -282,8 +334,8 @@ def _engines(session: Any) -> list[tuple[str, Any]]:
     if isinstance(session, Mapping):
         return [(str(label), engine) for label, engine in session.items()]
     for candidate in (session, getattr(session, "session_factory", None)):
-        read_write = getattr(candidate, "rw_engine", None)
-        read_only = getattr(candidate, "ro_engine", None)
+        read_write = getattr(candidate, "rw_engine", None) or getattr(candidate, "c2c_rw_bind", None)
+        read_only = getattr(candidate, "ro_engine", None) or getattr(candidate, "c2c_ro_bind", None)
         if read_write is not None or read_only is not None:
             if read_only is None or read_only is read_write:
                 return [("", read_write)]
@@ -322,6 +374,8 @@ def _execute(check: _Check, request: Any, outcome: dict[str, Any], checks: _Chec
         outcome["result"] = check.func(request)
     except HealthCheckError as exc:
         outcome["error"] = str(exc)
+        if isinstance(exc, JsonCheckException) and exc.json_data() is not None:
+            outcome["result"] = exc.json_data()
     except Exception as exc:
         message = _SQLA_BACKGROUND.sub("", str(exc)).strip()
         outcome["error"] = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -351,6 +405,7 @@ def _run(checks: _Checks, request: Any, max_level: int, names: Iterable[str] | N
             failures[check.name] = {
                 "message": f"still running since {time.monotonic() - since:.1f}s (a previous run timed out)",
                 "level": check.level,
+                "timing": 0.0,
                 "timing_ms": 0.0,
             }
             continue
@@ -369,12 +424,19 @@ def _run(checks: _Checks, request: Any, max_level: int, names: Iterable[str] | N
             failures[check.name] = {
                 "message": f"timed out after {check.timeout:g}s",
                 "level": check.level,
+                "timing": time.monotonic() - began,
                 "timing_ms": round((time.monotonic() - began) * 1000, 3),
             }
             continue
-        entry: dict[str, Any] = {"level": check.level, "timing_ms": round(outcome["timing"] * 1000, 3)}
+        entry: dict[str, Any] = {
+            "level": check.level,
+            "timing": outcome["timing"],  # seconds, as in 6.x
+            "timing_ms": round(outcome["timing"] * 1000, 3),
+        }
         if "error" in outcome:
             entry["message"] = redact(outcome["error"])
+            if outcome.get("result") is not None:
+                entry["result"] = outcome["result"]
             if "stacktrace" in outcome:
                 entry["stacktrace"] = redact(outcome["stacktrace"])
             failures[check.name] = entry

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from c2cwsgiutils import admin, auth, config
+from c2cwsgiutils._deprecated import init_alias
 
 __all__ = ["includeme", "index_view"]
 
@@ -187,7 +188,11 @@ def includeme(config_: Any) -> None:
     )
 
     def to_index(request: Any) -> Any:
-        return HTTPMovedPermanently(location=f"{base}/")
+        # route_path keeps the application's route_prefix (Configurator(route_prefix="/api")).
+        return HTTPMovedPermanently(location=request.route_path("c2c_index"))
 
     config_.add_route("c2c_index_without_slash", base, request_method="GET")
     config_.add_view(to_index, route_name="c2c_index_without_slash")
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

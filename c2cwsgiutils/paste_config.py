@@ -38,6 +38,7 @@ __all__ = [
     "env_defaults",
     "get_app",
     "load_settings",
+    "logging_dict",
     "read_ini",
     "resolve_ini",
     "setup_logging",
@@ -146,9 +147,78 @@ def load_settings(
     return {str(key): str(value) for key, value in context.local_conf.items()}
 
 
+def _keys(parser: configparser.ConfigParser, section: str) -> list[str]:
+    if not parser.has_section(section):
+        return []
+    return [key.strip() for key in parser.get(section, "keys", fallback="").split(",") if key.strip()]
+
+
+def logging_dict(parser: configparser.ConfigParser) -> dict[str, Any]:
+    """The ``[loggers]``/``[handlers]``/``[formatters]`` sections as a :func:`logging.config.dictConfig` dict.
+
+    Handlers take ``kwargs = {...}`` (a Python literal), so ``{'stream': 'ext://sys.stdout'}`` is
+    resolved as :mod:`logging.config` resolves ``ext://`` values, which ``fileConfig`` does not do;
+    a ``class`` without a dot is taken from :mod:`logging`. Raises ``ValueError`` on a handler with
+    positional ``args`` (only ``fileConfig`` reads those).
+    """
+    import ast
+
+    handlers: dict[str, Any] = {}
+    for name in _keys(parser, "handlers"):
+        block = parser[f"handler_{name}"]
+        if "args" in block:
+            raise ValueError(f"handler {name} has positional args; use kwargs")
+        class_name = block["class"].strip()
+        handler: dict[str, Any] = {"class": class_name if "." in class_name else f"logging.{class_name}"}
+        for key in ("level", "formatter"):
+            if block.get(key, "").strip():
+                handler[key] = block[key].strip()
+        if block.get("filters", "").strip():
+            handler["filters"] = [f.strip() for f in block["filters"].split(",") if f.strip()]
+        if "kwargs" in block:
+            handler.update(ast.literal_eval(block["kwargs"]))
+        handlers[name] = handler
+    formatters: dict[str, Any] = {}
+    for name in _keys(parser, "formatters"):
+        block = parser[f"formatter_{name}"]
+        formatter: dict[str, Any] = {
+            "format": block.get("format", raw=True, fallback=None),
+            "datefmt": block.get("datefmt", raw=True, fallback=None),
+            "style": block.get("style", raw=True, fallback="%"),
+        }
+        if block.get("class", raw=True, fallback=""):
+            formatter["class"] = block.get("class", raw=True)
+        formatters[name] = formatter
+    loggers: dict[str, Any] = {}
+    root: dict[str, Any] = {}
+    for name in _keys(parser, "loggers"):
+        block = parser[f"logger_{name}"]
+        logger: dict[str, Any] = {
+            "handlers": [h.strip() for h in block.get("handlers", "").split(",") if h.strip()]
+        }
+        if block.get("level", "").strip():
+            logger["level"] = block["level"].strip()
+        if name == "root":
+            root = logger
+            continue
+        logger["propagate"] = block.get("propagate", "1").strip() not in ("0", "false", "False")
+        loggers[block.get("qualname", name)] = logger
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": root,
+        "loggers": loggers,
+        "handlers": handlers,
+        "formatters": formatters,
+    }
+
+
 def setup_logging(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> bool:
     """Configure logging from the ini's ``[loggers]``/``[handlers]``/``[formatters]`` sections.
 
+    Through :func:`logging_dict` (``kwargs`` with ``ext://`` values, as the 6.x logging template
+    writes them); a file whose handlers use positional ``args`` or ``kwargs`` that are Python
+    expressions (``{'stream': sys.stdout}``) goes through ``fileConfig``.
     Loggers that already exist stay enabled. Returns ``False`` (and changes nothing) when the file
     has no ``[loggers]`` section; raises :class:`IniError` when those sections are broken.
     """
@@ -156,8 +226,13 @@ def setup_logging(path: str | os.PathLike[str], environ: Mapping[str, str] | Non
     if not parser.has_section("loggers"):
         return False
     try:
-        logging.config.fileConfig(parser, disable_existing_loggers=False)
-    except Exception as error:  # fileConfig raises KeyError, ValueError, ImportError ...
+        try:
+            config = logging_dict(parser)
+        except (ValueError, SyntaxError):  # positional args, or kwargs that are Python expressions
+            logging.config.fileConfig(parser, disable_existing_loggers=False)
+        else:
+            logging.config.dictConfig(config)
+    except Exception as error:  # fileConfig / dictConfig raise KeyError, ValueError, ImportError ...
         raise IniError(
             f"broken logging configuration in {Path(path).absolute()}: {_one_line(error)}"
         ) from None

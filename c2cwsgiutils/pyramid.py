@@ -17,6 +17,7 @@ LOG = logging.getLogger(__name__)
 # Order matters where tweens are registered relative to each other; each feature states its
 # own position with over=/under=, so this list only decides the order of the includes.
 FEATURES: list[str] = [
+    "c2cwsgiutils.pretty_json",
     "c2cwsgiutils.broadcast",
     "c2cwsgiutils.request_tracking",
     "c2cwsgiutils.logging",
@@ -26,12 +27,14 @@ FEATURES: list[str] = [
     "c2cwsgiutils.sql.tagging",
     "c2cwsgiutils.sql.activity",
     "c2cwsgiutils.sql.profiler",
+    "c2cwsgiutils.sql.spans",
     "c2cwsgiutils.stats",
     "c2cwsgiutils.health_check",
     "c2cwsgiutils.version",
     "c2cwsgiutils.sentry",
     "c2cwsgiutils.services",
     "c2cwsgiutils.debug",
+    "c2cwsgiutils.db_maintenance",
     # Last: the admin index lists the views the features above registered.
     "c2cwsgiutils.index",
 ]
@@ -42,6 +45,10 @@ FEATURES: list[str] = [
 SETTINGS_MODULES: list[str] = [
     "c2cwsgiutils.logging.collector_handler",
     "c2cwsgiutils.celery",
+    "c2cwsgiutils.v6_settings",
+    "c2cwsgiutils.redis_client",
+    "c2cwsgiutils.client_info",
+    "c2cwsgiutils.prometheus",
 ]
 
 
@@ -53,7 +60,14 @@ def import_features() -> None:
 
 def includeme(config: Any) -> None:
     """Include every feature; settings are validated first so a bad value stops start-up."""
+    from c2cwsgiutils import v6_settings
+
     import_features()
-    c2c_config.validate_all(config.get_settings())
+    settings = config.get_settings()
+    c2c_config.validate_all(settings)
+    from c2cwsgiutils import _compiled
+
+    _compiled.warn_if_not_compiled(LOG)
     for name in FEATURES:
-        config.include(name)
+        if not v6_settings.switched_off(name, settings):  # e.g. C2C_DEBUG_VIEW_ENABLED=false
+            config.include(name)

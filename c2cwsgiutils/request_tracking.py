@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c2cwsgiutils import config, outgoing
+from c2cwsgiutils._deprecated import init_alias
 from c2cwsgiutils.context import (
     _CURRENT,
     Context,
@@ -304,3 +305,6 @@ def includeme(config_: Any) -> None:
     config_.add_tween("c2cwsgiutils.request_tracking.request_tracking_tween_factory", under=INGRESS)
     config_.add_view_deriver(route_context_deriver, "c2c_route_context")
     outgoing.install(config_.get_settings())
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

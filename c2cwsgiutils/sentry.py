@@ -15,9 +15,10 @@ own errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SentrySettings",
+    "capture_exceptions",
+    "filter_factory",
+    "filter_wsgi_app",
     "includeme",
     "init",
     "is_enabled",
@@ -237,3 +241,30 @@ def includeme(config_: Any) -> None:
         from pyramid.events import NewRequest
 
         config_.add_subscriber(_tag_request_scope, NewRequest)
+
+
+@contextlib.contextmanager
+def capture_exceptions() -> Iterator[None]:
+    """Send an exception raised in the block to Sentry (when it is on), then let it propagate (6.x API)."""
+    try:
+        yield
+    except Exception:
+        if _enabled:
+            import sentry_sdk
+
+            sentry_sdk.capture_exception()
+        raise
+
+
+def filter_wsgi_app(application: Callable[..., Any]) -> Callable[..., Any]:
+    """``application`` wrapped in Sentry's WSGI middleware when Sentry is on, else itself (6.x API)."""
+    if not _enabled:
+        return application
+    from sentry_sdk.integrations.wsgi import SentryWsgiMiddleware
+
+    return SentryWsgiMiddleware(application)
+
+
+def filter_factory(global_conf: Any = None, **local_conf: Any) -> Callable[..., Any]:
+    """PasteDeploy ``filter_factory``: ``egg:c2cwsgiutils#sentry`` (6.x's pipeline element)."""
+    return filter_wsgi_app

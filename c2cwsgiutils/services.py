@@ -117,8 +117,13 @@ def _cacheable_preflight(response: Any, request: Any) -> Any:
         vary += ["Access-Control-Request-Method", "Access-Control-Request-Headers"]
         max_age = response.headers.get("Access-Control-Max-Age")
         if response.status_code == 200 and max_age is not None:
+            # Cacheable, whatever the service's http_cache (0 by default) said.
+            response.cache_control.no_cache = None
+            response.cache_control.no_store = False
+            response.cache_control.must_revalidate = False
             response.cache_control.public = True
             response.cache_control.max_age = int(max_age)
+            response.expires = None
     existing = [item.strip() for item in (response.headers.get("Vary") or "").split(",") if item.strip()]
     response.headers["Vary"] = ", ".join(existing + [item for item in vary if item not in existing])
     return response
@@ -137,6 +142,8 @@ def create(name: str, path: str, cors_credentials: bool = False, **kwargs: Any) 
     # venusian must attach the service to our caller's module (the one config.scan() scans):
     # frames up from cornice's __init__ are ours, then create(), then the caller.
     kwargs.setdefault("depth", 3)
+    # As in 6.x: answers are not cached by browsers or proxies unless the view says otherwise.
+    kwargs.setdefault("http_cache", 0)
     filters = list(kwargs.pop("filters", []))
     return service_class(
         name=name,

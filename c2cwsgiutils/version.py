@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from c2cwsgiutils import config
+from c2cwsgiutils._deprecated import init_alias
 
 __all__ = ["VERSIONS_PATH", "generate", "get_version", "includeme", "main", "read_versions"]
 
@@ -100,12 +101,21 @@ def includeme(config_: Any) -> None:
         LOG.warning("versions view disabled: %s is unreadable (%s)", path, exc)
         return
     if data is None:
-        LOG.info("versions view disabled: %s does not exist (see c2cwsgiutils-genversion)", path)
+        # The default path missing is the usual case outside the Docker image: not worth a line in
+        # every process's start-up; a path the user chose is.
+        explicit = VERSIONS_PATH.raw(config_.get_settings()) is not None
+        LOG.log(
+            logging.WARNING if explicit else logging.DEBUG,
+            "versions view disabled: %s does not exist (see c2cwsgiutils-genversion)",
+            path,
+        )
         return
+    from c2cwsgiutils import _compiled
     from c2cwsgiutils.admin import add_admin_view
 
     def versions_view(request: Any) -> dict[str, Any]:
-        return data
+        # Beside the file: whether this process's hot paths run compiled (c2cwsgiutils._compiled).
+        return {**data, "c2cwsgiutils_compiled": _compiled.build_status()}
 
     add_admin_view(config_, "versions", "versions.json", versions_view, title="Versions")
 
@@ -135,3 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

@@ -40,6 +40,11 @@ for _ in $(seq 1 120); do
 done
 export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_INGEST_PORT}}"
 export C2C_SERVICE_NAME="${C2C_SERVICE_NAME:-demo}"
+# A terminal in development: readable lines with the request ID (production keeps JSON, the default).
+export C2C_LOG_FORMAT="${C2C_LOG_FORMAT:-text}"
+# The demo's own Redis database and queue, so that it never takes (or leaves) another project's tasks.
+export C2C_CELERY_BROKER_URL="${C2C_CELERY_BROKER_URL:-redis://127.0.0.1:6379/7}"
+export DEMO_CELERY_QUEUE="${DEMO_CELERY_QUEUE:-c2cwsgiutils_demo}"
 
 # The worker runs the demo's tasks (/api/sleep-in-worker); broker: C2C_CELERY_BROKER_URL (default
 # Redis on localhost). Without a reachable broker the web service still runs; that route says so.

@@ -20,7 +20,13 @@ END = "<!-- settings-table:end -->"
 
 
 # Settings of parts that are not Pyramid features of c2cwsgiutils.pyramid (own applications).
-EXTRA_SETTINGS_MODULES = ["c2cwsgiutils.collector.settings"]
+# Declared by modules no include imports (their settings are not validated at every start-up: the
+# OTEL_* variables are shared with the OpenTelemetry SDKs, which accept values the OtlpHandler does not).
+EXTRA_SETTINGS_MODULES = [
+    "c2cwsgiutils.collector.settings",
+    "c2cwsgiutils.collector.limits",
+    "c2cwsgiutils.logging.otlp_handler",
+]
 
 
 def table() -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -104,3 +105,43 @@ def test_listener_survives_a_redis_outage(redis_url: str, redis_prefix: str) -> 
     assert admin.pubsub_numsub(f"{redis_prefix}broadcast")[0][1] == 1
     assert answers[0]["result"] == f"back from {os.getpid()}"
     admin.close()
+
+
+@broadcast.decorator(expect_answers=True)
+def answer_6x() -> int:
+    return 42
+
+
+@broadcast.decorator(channel="tests.dict_6x", expect_answers=True)
+def dict_6x(value: int) -> dict[str, int]:
+    return {"value": value}
+
+
+def test_the_6x_spelling_returns_the_results_only() -> None:
+    assert answer_6x() == [42]
+    assert dict_6x(value=3) == [{"value": 3, "hostname": socket.gethostname(), "pid": os.getpid()}]
+
+
+def test_6x_broadcast_subscribe_and_unsubscribe() -> None:
+    broadcast.subscribe("tests.channel_6x", lambda x: x * 2)
+    assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == [42]
+    assert broadcast.broadcast("tests.channel_6x", {"x": 21}) is None
+    broadcast.unsubscribe("tests.channel_6x")
+    assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == [None]
+
+
+def test_6x_results_come_from_every_process(redis_url: str, redis_prefix: str) -> None:
+    other = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, redis_url, redis_prefix], env=child_env(), stdout=subprocess.PIPE
+    )
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == b"ready"
+        broadcast.setup({"c2c.redis_url": redis_url, "c2c.redis_prefix": redis_prefix})
+        results = broadcast.broadcast("tests.whoami", {"greeting": "yo"}, expect_answers=True, timeout=5)
+        assert sorted(results or []) == sorted([f"yo from {os.getpid()}", f"yo from {other.pid}"])
+    finally:
+        other.kill()
+        other.wait()
+        assert other.stdout is not None
+        other.stdout.close()

@@ -110,3 +110,46 @@ def test_a_fresh_build_is_the_one_imported(on_path: Path, monkeypatch: pytest.Mo
         warnings.simplefilter("error")
         module = _compiled.load("fresh_pkg.mod")
     assert module.WHERE == "source"
+
+
+def test_the_module_list_is_setup_pys() -> None:
+    assert list(_compiled.MODULES) == _compiled_modules()
+
+
+def test_build_status_says_compiled_for_every_hot_path() -> None:
+    if _compiled._pure():
+        pytest.skip("C2C_PURE_PYTHON is set")
+    assert set(_compiled.build_status().values()) == {"compiled"}
+
+
+def test_a_package_without_its_builds_says_so_once_at_start(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(
+        ROOT / "c2cwsgiutils", tmp_path / "c2cwsgiutils", ignore=shutil.ignore_patterns("*.so", "__pycache__")
+    )
+    check = (
+        "import logging, subprocess, sys\n"
+        "logging.basicConfig(format='%(levelname)s %(message)s')\n"
+        "from c2cwsgiutils import _compiled\n"
+        "print(_compiled.build_status()['c2cwsgiutils._spans_core'])\n"
+        "_compiled.warn_if_not_compiled(logging.getLogger('x'))\n"
+        "_compiled.warn_if_not_compiled(logging.getLogger('x'))\n"
+        "child = 'import logging; from c2cwsgiutils import _compiled; "
+        "_compiled.warn_if_not_compiled(logging.getLogger())'\n"
+        "subprocess.run([sys.executable, '-c', child], check=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("C2C_PURE_PYTHON", "_C2C_PLAIN_PYTHON_REPORTED")}
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        env={**env, "PYTHONPATH": str(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.startswith("plain Python (not built")
+    warnings_seen = [line for line in result.stderr.splitlines() if line.startswith("WARNING")]
+    assert len(warnings_seen) == 1, result.stderr
+    assert "4 of 4 hot paths run as plain Python" in warnings_seen[0]

@@ -364,11 +364,10 @@ def test_alembic_check_fails_until_the_database_is_at_head(alembic_env: tuple[st
     engine = sa.create_engine(url)
     app = make_app(lambda hc: hc.add_alembic_check(engine, ini, level=1))
     command.upgrade(Config(ini), "a1")
-    assert check(app, status=500)["failures"]["alembic_alembic"]["message"] == (
-        "database at revision a1, expected b2"
-    )
+    name = "alembic_" + ini.replace("/", "_").strip("_") + "_alembic"  # 6.x's name
+    assert check(app, status=500)["failures"][name]["message"] == ("database at revision a1, expected b2")
     command.upgrade(Config(ini), "head")
-    assert check(app)["successes"]["alembic_alembic"]["result"] == {"revision": "b2"}
+    assert check(app)["successes"][name]["result"] == "b2"
     engine.dispose()
 
 
@@ -421,3 +420,36 @@ def test_version_check_fails_when_workers_differ(tmp_path: Path, redis_url: str,
         other.wait()
         assert other.stdout is not None
         other.stdout.close()
+
+
+# ---- 6.x API -----------------------------------------------------------------------------------
+
+
+def test_json_check_exception_shows_its_data_as_the_failure_result() -> None:
+    from c2cwsgiutils.health_check import JsonCheckException
+
+    def failing(request: Any) -> None:
+        raise JsonCheckException("failing check", {"some": "json"})
+
+    failure = check(make_app(lambda hc: hc.add_custom_check("fail_json", failing)), status=500)["failures"]
+    assert failure["fail_json"]["message"] == "failing check"
+    assert failure["fail_json"]["result"] == {"some": "json"}
+    assert failure["fail_json"]["timing"] >= 0  # seconds, as in 6.x
+
+
+def test_url_check_takes_6x_positional_arguments_and_functions(http_server: str) -> None:
+    seen: list[Any] = []
+
+    def params(request: Any) -> dict[str, str]:
+        return {"x": "1"}
+
+    def headers(request: Any) -> dict[str, str]:
+        return {"X-Extra": "2"}
+
+    app = make_app(
+        lambda hc: hc.add_url_check(
+            http_server + "/up", params, headers, "six", lambda req, resp: seen.append(resp.url), 2, 1
+        )
+    )
+    assert list(check(app)["successes"]) == ["six"]
+    assert seen == [http_server + "/up?x=1"]

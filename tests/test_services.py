@@ -59,6 +59,8 @@ def test_preflight_answer_is_cacheable() -> None:
     assert response.headers["Access-Control-Max-Age"] == "86400"
     assert response.cache_control.public
     assert response.cache_control.max_age == 86400
+    assert not response.cache_control.no_cache
+    assert not response.cache_control.no_store
     vary = {item.strip() for item in response.headers["Vary"].split(",")}
     assert {"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"} <= vary
 
@@ -75,7 +77,14 @@ def test_preflight_for_a_method_the_service_lacks_is_refused_and_not_cached() ->
     response = preflight(app, "/hello", method="DELETE", status=400)
     assert "Method not allowed" in response.text
     assert not response.cache_control.public
-    assert response.cache_control.max_age is None
+    assert not response.cache_control.max_age  # none, or 0 (services are not cached by default)
+
+
+def test_answers_are_not_cached_by_default_as_in_6x() -> None:
+    app = make_app(hello_service())
+    cache_control = app.get("/hello").cache_control
+    assert cache_control.max_age == 0
+    assert cache_control.no_cache
 
 
 def test_credentials_echo_the_origin_and_allow_credentials() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import webtest
 
 from tests.helpers import child_env
@@ -58,7 +60,15 @@ def test_versions_view_serves_the_file_behind_the_secret(tmp_path: Path) -> None
     assert _genversion("abc", "--output", str(output)).returncode == 0
     app = _app({"c2c.versions_path": str(output), "c2c.secret": "s3cret"})
     app.get("/c2c/versions.json", status=403)
-    assert app.get("/c2c/versions.json", params={"secret": "s3cret"}).json == json.loads(output.read_text())
+    answer = app.get("/c2c/versions.json", params={"secret": "s3cret"}).json
+    compiled = answer.pop("c2cwsgiutils_compiled")
+    assert answer == json.loads(output.read_text())
+    assert set(compiled) == {
+        "c2cwsgiutils._spans_core",
+        "c2cwsgiutils.collector._form_core",
+        "c2cwsgiutils.collector._batch_core",
+        "c2cwsgiutils.logging._emit_core",
+    }
 
 
 def test_versions_view_is_absent_without_secret_configured(tmp_path: Path) -> None:
@@ -83,3 +93,20 @@ def test_get_version_falls_back_to_git_hash_env(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.strip() == "from-env"
+
+
+def test_a_missing_default_versions_file_is_not_logged_at_start(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("C2C_VERSIONS_PATH", raising=False)
+    with caplog.at_level(logging.INFO, logger="c2cwsgiutils.version"):
+        _app({"c2c.secret": "s3cret"})
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_missing_chosen_versions_file_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="c2cwsgiutils.version"):
+        _app({"c2c.versions_path": str(tmp_path / "missing.json")})
+    assert [r.levelname for r in caplog.records] == ["WARNING"]

@@ -8,6 +8,12 @@
   processes described in a YAML file).
 """
 
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
 from c2cwsgiutils.acceptance.composition import (
     Composition,
     DockerComposeBackend,
@@ -25,6 +31,34 @@ __all__ = [
     "ServiceSpec",
     "StatusError",
     "approx",
+    "retry",
     "retry_timeout",
     "wait_url",
 ]
+
+_LOG = logging.getLogger(__name__)
+
+
+def retry(
+    exception_to_check: Any, tries: float = 3, delay: float = 0.5, backoff: float = 2
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator (6.x API): call again on ``exception_to_check``, ``tries`` times in all, waiting
+    ``delay`` seconds multiplied by ``backoff`` after each failure; the last failure propagates."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            remaining, wait = tries, delay
+            while remaining > 1:
+                try:
+                    return func(*args, **kwargs)
+                except exception_to_check as error:
+                    _LOG.warning("%s, retrying in %s seconds", error, wait)
+                    time.sleep(wait)
+                    remaining -= 1
+                    wait *= backoff
+            return func(*args, **kwargs)
+
+        return call
+
+    return decorate

@@ -1,14 +1,49 @@
-"""An HTTP client for acceptance tests: expected statuses, CORS and cache checks, request IDs."""
+"""An HTTP client for acceptance tests: expected statuses, CORS and cache checks, request IDs.
+
+The verbs take 6.x's arguments in 6.x's order: ``(url, expected_status=200, headers=None,
+cors=True, cache_expected=CacheExpected.DONT_CARE, **requests_kwargs)``; bodies are keywords
+(``json=``, ``data=``, ``files=``).
+"""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 from urllib.parse import urljoin
 
-__all__ = ["Connection", "StatusError"]
+__all__ = ["COLON_SPLIT_RE", "CacheExpected", "Connection", "StatusError", "check_response"]
+
+COLON_SPLIT_RE = re.compile(r"\s*,\s*")
+
+
+class CacheExpected(Enum):
+    """What the ``Cache-Control`` of an answer must say (6.x API)."""
+
+    NO = 0  # no-cache
+    YES = 1  # max-age > 0
+    DONT_CARE = 2
+
+
+def check_response(
+    response: Any,
+    expected_status: int | tuple[int, ...] = 200,
+    cache_expected: CacheExpected = CacheExpected.DONT_CARE,
+) -> None:
+    """Assert the status (one or a tuple of them) and the ``Cache-Control`` of a ``requests`` answer."""
+    statuses = expected_status if isinstance(expected_status, tuple) else (expected_status,)
+    assert response.status_code in statuses, f"status={response.status_code:d}\n{response.text}"
+    cache_control = response.headers.get("Cache-Control", "")
+    directives = COLON_SPLIT_RE.split(cache_control) if cache_control else []
+    if cache_expected is CacheExpected.NO:
+        assert "no-cache" in directives, f"Cache-Control {cache_control!r} lacks no-cache"
+    elif cache_expected is CacheExpected.YES:
+        assert "max-age=" in cache_control, f"Cache-Control {cache_control!r} lacks max-age"
+        assert "max-age=0" not in cache_control, cache_control
+        assert "no-cache" not in directives, cache_control
 
 
 class StatusError(AssertionError):
@@ -57,37 +92,68 @@ class Connection:
 
     # ---- the verbs ---------------------------------------------------------------------------
 
-    def get(self, url: str, expected_status: int = 200, **kwargs: Any) -> str:
-        """GET; returns the body as text."""
-        return str(self._call("GET", url, expected_status, **kwargs).text)
+    def get(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> str | None:
+        """GET; returns the body as text (``None`` for a 204)."""
+        response = self._call("GET", url, expected_status, *args, **kwargs)
+        return None if response.status_code == 204 else str(response.text)
 
-    def get_json(self, url: str, expected_status: int = 200, **kwargs: Any) -> Any:
+    def get_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
         """GET; returns the decoded JSON body."""
-        return self._json(self._call("GET", url, expected_status, **kwargs))
+        return self._json(self._call("GET", url, expected_status, *args, **kwargs))
 
-    def get_raw(self, url: str, expected_status: int = 200, **kwargs: Any) -> Any:
+    def get_raw(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
         """GET; returns the ``requests.Response``."""
-        return self._call("GET", url, expected_status, **kwargs)
+        return self._call("GET", url, expected_status, *args, **kwargs)
 
-    def post_json(self, url: str, json: Any = None, expected_status: int = 200, **kwargs: Any) -> Any:
-        """POST a JSON body; returns the decoded JSON answer (``None`` when empty)."""
-        return self._json(self._call("POST", url, expected_status, json=json, **kwargs))
+    def get_xml(
+        self, url: str, schema: str | None = None, expected_status: Any = 200, *args: Any, **kwargs: Any
+    ) -> Any:
+        """GET an XML document, parsed by lxml and validated against the XSD file ``schema`` if given
+        (without lxml: parsed by :mod:`xml.etree.ElementTree`, and a ``schema`` is an error)."""
+        response = self._call("GET", url, expected_status, *args, **kwargs)
+        try:
+            from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            if schema is not None:
+                raise RuntimeError("get_xml(schema=...) needs the lxml package") from None
+            from xml.etree import ElementTree
 
-    def put_json(self, url: str, json: Any = None, expected_status: int = 200, **kwargs: Any) -> Any:
-        """PUT a JSON body; returns the decoded JSON answer (``None`` when empty)."""
-        return self._json(self._call("PUT", url, expected_status, json=json, **kwargs))
+            return ElementTree.ElementTree(ElementTree.fromstring(response.content))  # noqa: S314
+        document = etree.fromstring(response.content)
+        if schema is not None:
+            with open(schema, "rb") as file:
+                etree.XMLSchema(etree.parse(file)).assertValid(document)
+        return document.getroottree()
 
-    def patch_json(self, url: str, json: Any = None, expected_status: int = 200, **kwargs: Any) -> Any:
-        """PATCH a JSON body; returns the decoded JSON answer (``None`` when empty)."""
-        return self._json(self._call("PATCH", url, expected_status, json=json, **kwargs))
+    def post(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> str | None:
+        """POST (``data=``, ``json=`` ...); returns the body as text (``None`` for a 204)."""
+        response = self._call("POST", url, expected_status, *args, **kwargs)
+        return None if response.status_code == 204 else str(response.text)
 
-    def delete(self, url: str, expected_status: int = 204, **kwargs: Any) -> Any:
+    def post_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+        """POST (a JSON body is ``json=``); returns the decoded JSON answer (``None`` when empty)."""
+        return self._json(self._call("POST", url, expected_status, *args, **kwargs))
+
+    def post_files(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+        """POST files (``files={"name": file}``); returns the decoded JSON answer."""
+        return self._json(self._call("POST", url, expected_status, *args, **kwargs))
+
+    def put_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+        """PUT (a JSON body is ``json=``); returns the decoded JSON answer (``None`` when empty)."""
+        return self._json(self._call("PUT", url, expected_status, *args, **kwargs))
+
+    def patch_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+        """PATCH (a JSON body is ``json=``); returns the decoded JSON answer (``None`` when empty)."""
+        return self._json(self._call("PATCH", url, expected_status, *args, **kwargs))
+
+    def delete(self, url: str, expected_status: Any = 204, *args: Any, **kwargs: Any) -> Any:
         """DELETE; returns the ``requests.Response``."""
-        return self._call("DELETE", url, expected_status, **kwargs)
+        return self._call("DELETE", url, expected_status, *args, **kwargs)
 
-    def options(self, url: str, expected_status: int = 200, **kwargs: Any) -> Any:
-        """OPTIONS (e.g. a CORS preflight); returns the ``requests.Response``."""
-        return self._call("OPTIONS", url, expected_status, **kwargs)
+    def options(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+        """OPTIONS (e.g. a CORS preflight; no CORS check unless ``cors=True``); returns the response."""
+        kwargs.setdefault("cors", False)
+        return self._call("OPTIONS", url, expected_status, *args, **kwargs)
 
     # ---- internals ---------------------------------------------------------------------------
 
@@ -95,14 +161,15 @@ class Connection:
         """``url`` resolved against the base URL (absolute URLs are kept)."""
         return urljoin(self.base_url, url.lstrip("/")) if "://" not in url else url
 
-    def _call(
+    def _call(  # noqa: PLR0917 - 6.x's positional order
         self,
         method: str,
         url: str,
-        expected_status: int,
-        *,
+        expected_status: int | tuple[int, ...],
         headers: Mapping[str, str] | None = None,
         cors: bool = True,
+        cache_expected: CacheExpected = CacheExpected.DONT_CARE,
+        *,
         cache_control: str | None = None,
         **kwargs: Any,
     ) -> Any:
@@ -110,7 +177,7 @@ class Connection:
 
         self.last_request_id = f"{self.request_id_prefix}-{uuid.uuid4().hex}"
         all_headers = {"X-Request-ID": self.last_request_id}
-        if self.origin is not None:
+        if self.origin is not None and cors:
             all_headers["Origin"] = self.origin
         all_headers.update(headers or {})
         kwargs.setdefault("timeout", self.timeout)
@@ -124,6 +191,7 @@ class Connection:
                     raise
                 time.sleep(self.retry_interval)
         self._check_status(response, method, target, expected_status)
+        check_response(response, expected_status, cache_expected)
         if cors and self.origin is not None:
             self._check_cors(response)
         if cache_control is not None:
@@ -134,8 +202,8 @@ class Connection:
                 )
         return response
 
-    def _check_status(self, response: Any, method: str, url: str, expected: int) -> None:
-        if response.status_code != expected:
+    def _check_status(self, response: Any, method: str, url: str, expected: int | tuple[int, ...]) -> None:
+        if response.status_code not in (expected if isinstance(expected, tuple) else (expected,)):
             body = response.text
             if len(body) > 2000:
                 body = body[:2000] + "..."

@@ -26,7 +26,7 @@ INT64: Final = 2.0**63
 # The fields of a c2cwsgiutils record (record_to_json) that usual_row reads, in this order (it
 # needs timestamp, level and level_name too, but created and levelno win over them).
 USUAL_FIELDS: Final = (
-    "uuid",
+    "c2c_uuid",
     "created",
     "levelno",
     "msg",
@@ -60,9 +60,9 @@ def usual_row(record: dict[str, Any]) -> tuple[Any, ...] | None:
     the record has the usual shape of a c2cwsgiutils record; else ``None``, ``record`` untouched.
 
     The usual shape: the fields that ``record_to_json`` writes (text where text is expected, no
-    longer than its column keeps), no ``message``, ``uuid`` 32 hexadecimal digits, ``created``
-    and ``levelno`` numbers in range, and no float past 2**63 nor nesting past ``MAX_DEPTH``.
-    What remains of ``record`` once the columns are taken out is ``data``.
+    longer than its column keeps), no ``message`` nor ``c2c_extra``, ``c2c_uuid`` 32 hexadecimal
+    digits, ``created`` and ``levelno`` numbers in range, and no float past 2**63 nor nesting
+    past ``MAX_DEPTH``. What remains of ``record`` once the columns are taken out is ``data``.
     """
     try:
         (
@@ -109,6 +109,7 @@ def usual_row(record: dict[str, Any]) -> tuple[Any, ...] | None:
         or not uuid.isascii()
         or not uuid.isalnum()  # then int() reads hexadecimal digits only
         or "message" in record
+        or "c2c_extra" in record
         or len(msg) > MAX_STRING
         or len(logger_name) > MAX_SHORT
         or len(host) > MAX_SHORT
@@ -128,7 +129,7 @@ def usual_row(record: dict[str, Any]) -> tuple[Any, ...] | None:
     except ValueError:
         return None
     del (
-        record["uuid"],
+        record["c2c_uuid"],
         record["created"],
         record["levelno"],
         record["msg"],

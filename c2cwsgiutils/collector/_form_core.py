@@ -4,10 +4,13 @@ Compiled with mypyc when the package is built with a C compiler (see setup.py an
 :mod:`c2cwsgiutils._compiled`); the same file runs as plain Python otherwise. :func:`usual_row`
 gives exactly the row that :func:`c2cwsgiutils.collector.ingest.parse_form_body` gives (the
 reference, a test compares both on random forms) for the forms that ``logging.handlers.
-HTTPHandler`` sends: fields read as ``urllib.parse.parse_qsl`` reads them, no NUL, no field name
-that another one is renamed to, the typed fields plain numbers, ``created`` and ``levelno`` in
-range. Anything else gives ``None`` and goes the general way, which converts it or names the
-error. It skips the general path's list of pairs, its intermediate record and the copy of it.
+HTTPHandler`` sends: fields read as ``urllib.parse.parse_qsl`` reads them, no NUL, ``msg``,
+``name`` and ``levelno`` present, no user extra named like a field of the schema (those go to
+``c2c_extra``, see ``FORM_COLLIDING``), the typed fields plain numbers, ``created`` and
+``levelno`` in range. Anything else gives ``None`` and goes the general way, which converts it or
+names the error. It skips the general path's list of pairs, its intermediate record and the copy
+of it. A user's extra field is typed back from its Python literal (:func:`extra_value`) on both
+paths alike.
 """
 
 from __future__ import annotations
@@ -41,10 +44,15 @@ RENAMES: Final[dict[str, str]] = {
 RENAMED: Final = frozenset(RENAMES.values())
 INTS: Final = frozenset(("line", "pid", "thread", "levelno"))  # after renaming
 FLOATS: Final = frozenset(("msecs", "relativeCreated", "created"))
+# The reserved wire fields: the idempotency key that the shipping side sets (never a user's
+# ``uuid``), and the object of the user fields whose names the record's own fields take.
+C2C_UUID: Final = "c2c_uuid"
+C2C_EXTRA: Final = "c2c_extra"
 # Fields that become columns, or are dropped (exc_info: exc_text has the traceback), not ``data``.
 NOT_DATA: Final = frozenset(
     (
-        "uuid",
+        C2C_UUID,
+        C2C_EXTRA,
         "timestamp",
         "created",
         "level",
@@ -57,6 +65,39 @@ NOT_DATA: Final = frozenset(
         *CORRELATION_COLUMNS,
     )
 )
+# The fields of a form that are the record's own: LogRecord attributes, the correlation fields
+# of c2cwsgiutils' logging filter, and the idempotency key. Every other field is a user's extra.
+FORM_FIELDS: Final = frozenset(
+    (
+        *RENAMES,
+        "msg",
+        "args",
+        "levelno",
+        "filename",
+        "module",
+        "exc_info",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "taskName",
+        "message",
+        "asctime",
+        "request_id",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "task_id",
+        "kind",
+        C2C_UUID,
+    )
+)
+# User extras of a form whose names the record schema takes (a column, a field kept in ``data``
+# under that name, a reserved field): kept in ``data`` through ``c2c_extra`` (see ingest.place_extra).
+FORM_COLLIDING: Final = (NOT_DATA | RENAMED) - FORM_FIELDS
+MAX_LITERAL: Final = 4096  # longer extra values stay text
+MAX_LITERALS: Final = 100  # literal_eval() calls per form; values past that stay text
+_LITERAL_START: Final = frozenset("0123456789-+.([{'\"")
 HEX: Final = frozenset("0123456789abcdefABCDEF")
 # "%XX" -> its character, for the escapes of ASCII characters (either case of hex digit).
 ASCII_ESCAPES: Final[dict[str, str]] = {
@@ -86,27 +127,26 @@ def _unquote(text: str) -> str:
 
 
 # What usual_row() does with a field, by its name (one dict lookup per field); a name that is not
-# there is a plain ``data`` field. Made from the constants above.
-_PLAIN: Final = 0  # data[name] = value (the names that are not in _KINDS)
+# there is a user's extra field. Made from the constants above.
+_PLAIN: Final = 0  # data[name] = value (a text field of the record's own)
 _RENAMED: Final = 1  # data[RENAMES[name]] = value
 _INT: Final = 2  # data[RENAMES.get(name, name)] = int(value)
 _FLOAT: Final = 3  # data[name] = float(value)
-_DROPPED: Final = 4  # a column that the row does not take from the form (level, timestamp...)
+_DROPPED: Final = 4  # a field that the row does not keep (exc_info, levelname)
 _MSG: Final = 5
 _MESSAGE: Final = 6
 _ARGS: Final = 7  # a plain field that the message also reads
-_DECLINED: Final = 8  # a name that another one is renamed to: the general path decides
+_DECLINED: Final = 8  # a user's extra whose name the schema takes: the general path places it
+_EXTRA: Final = 9  # a user's extra: data[name] = extra_value(value)
 _COLUMN: Final = 16  # _COLUMN + i: the value of _COLUMNS[i]
-_COLUMNS: Final = ("uuid", "created", "levelno", "logger_name", *CORRELATION_COLUMNS)
+_COLUMNS: Final = (C2C_UUID, "created", "levelno", "logger_name", *CORRELATION_COLUMNS)
 
 
 def _kinds() -> dict[str, int]:
-    kinds: dict[str, int] = {}
-    for name in (*RENAMES, *NOT_DATA, *INTS, *FLOATS, "args"):
+    kinds: dict[str, int] = dict.fromkeys(FORM_COLLIDING, _DECLINED)
+    for name in FORM_FIELDS:
         target = RENAMES.get(name, name)
-        if name in RENAMED:
-            kinds[name] = _DECLINED
-        elif target in _COLUMNS:
+        if target in _COLUMNS:
             kinds[name] = _COLUMN + _COLUMNS.index(target)
         elif name == "msg":
             kinds[name] = _MSG
@@ -122,6 +162,8 @@ def _kinds() -> dict[str, int]:
             kinds[name] = _ARGS
         elif target != name:
             kinds[name] = _RENAMED
+        else:
+            kinds[name] = _PLAIN
     return kinds
 
 
@@ -189,6 +231,59 @@ def _literal(text: str) -> Any:
         return text
 
 
+def _json_shaped(value: Any, depth: int) -> bool:
+    """Whether a literal is a JSON value: no set, bytes, complex, non-finite float, non-text key."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth >= 64:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_json_shaped(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not _json_shaped(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+def extra_value(text: str, budget: list[int]) -> Any:
+    """The value of a user's extra field of a form, typed as Chronologer restores it.
+
+    ``str(value)`` of a Python literal (``7``, ``1.5``, ``True``, ``None``, a list, dict or tuple
+    of literals) gives the literal back (``ast.literal_eval``) when it is a JSON value; any other
+    text, a quoted string included, stays the text. ``budget[0]``: the ``literal_eval`` calls left
+    for the form (decremented; at 0, or past ``MAX_LITERAL`` characters, the text stays text).
+    """
+    if not text:
+        return text
+    first = text[0]
+    if first not in _LITERAL_START:
+        if text == "None":
+            return None
+        if text == "True":
+            return True
+        if text == "False":
+            return False
+        return text
+    digits = text[1:] if first == "-" else text
+    plain = 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()
+    if plain and (digits[0] != "0" or digits == "0"):  # no leading zero: what literal_eval reads
+        return int(text)
+    if len(text) > MAX_LITERAL or budget[0] <= 0:
+        return text
+    budget[0] -= 1
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    if isinstance(value, str) or not _json_shaped(value, 0):
+        return text
+    return value
+
+
 def form_message(fields: dict[str, str]) -> str:
     """The message of an HTTPHandler form: ``msg % args`` when the args parse and fit, else ``msg``."""
     return _message(fields.get("msg", ""), fields.get("args", "None"), fields.get("message"))
@@ -243,10 +338,17 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
     msg: str | None = None
     args: str | None = None
     message: str | None = None
+    budget = [MAX_LITERALS]
     for index in range(0, len(pairs), 2):
         name = pairs[index]
         value = pairs[index + 1]
-        kind = _KINDS.get(name, _PLAIN)
+        kind = _KINDS.get(name, _EXTRA)
+        if kind == _EXTRA:
+            size = len(data)
+            data[name] = extra_value(value, budget)
+            if len(data) == size:
+                return None
+            continue
         if kind >= _COLUMN:
             if columns[kind - _COLUMN] is not None:
                 return None
@@ -304,8 +406,8 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
         uuid = uuid.lower()
     created_text = columns[1]
     levelno_text = columns[2]
-    if created_text is None or levelno_text is None:
-        return None
+    if created_text is None or levelno_text is None or msg is None or columns[3] is None:
+        return None  # the general path names what is missing
     if not (levelno_text.isdigit() and len(levelno_text) < 19 and (all_ascii or levelno_text.isascii())):
         return None
     levelno = int(levelno_text)

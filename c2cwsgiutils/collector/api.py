@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector import ingest, request_view
+from c2cwsgiutils.collector.admission import Refused
 from c2cwsgiutils.collector.auth import AuthError
 from c2cwsgiutils.collector.filters import FilterError, build_filter
 from c2cwsgiutils.collector.query_language import QuerySyntaxError
@@ -34,6 +35,7 @@ NDJSON_TYPES = frozenset(
 )
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_REQUEST_RECORDS_FACTOR = 10  # the request view returns up to 10 pages
+WRITER_KEY = "c2cwsgiutils.collector.writer"  # environ: the caller's credential name
 
 
 class ApiError(Exception):
@@ -81,10 +83,16 @@ def _error(status: int, error_type: str, message: str, **extra: Any) -> Any:
 def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, JSON answer, extra headers) of an error raised by a view; logs unexpected ones."""
     if isinstance(exc, AuthError):
+        if exc.status == 429:
+            answer, _ = error_answer(429, "too_many_attempts", str(exc))
+            return 429, answer, {"Retry-After": str(exc.retry_after)}
         error_type = "unauthorized" if exc.status == 401 else "forbidden"
         return exc.status, *error_answer(exc.status, error_type, str(exc))
     if isinstance(exc, ApiError):
         return exc.status, *error_answer(exc.status, exc.error_type, str(exc), **exc.extra)
+    if isinstance(exc, Refused):
+        body, _ = error_answer(exc.status, exc.error_type, str(exc), retry_after=exc.retry_after)
+        return exc.status, body, {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, QuerySyntaxError):
         return 400, *error_answer(
             400, "query_syntax_error", str(exc), position=exc.position, parameter="query"
@@ -102,7 +110,8 @@ def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Call
         def view(request: Any) -> Any:
             state = get_state(request.registry)
             try:
-                state.authenticator.require(request.headers, role)
+                principal = state.authenticator.require(request.headers, role)
+                request.environ[WRITER_KEY] = "" if principal is None else principal.name
                 return func(request, state)
             except Exception as exc:
                 status, body, headers = error_for(exc, request.method, request.path_qs)
@@ -189,13 +198,50 @@ def _read_body(request: Any, limit: int) -> bytes:
 
 
 def ingest_answer(
-    state: CollectorState, content_type: str, content_encoding: str, content_length: int | None, stream: Any
+    state: CollectorState,
+    content_type: str,
+    content_encoding: str,
+    content_length: int | None,
+    stream: Any,
+    *,
+    writer: str = "",
 ) -> tuple[int, dict[str, Any]]:
-    """(status, JSON answer) of a POST /api/v1/record; raises ApiError.
+    """(status, JSON answer) of a POST /api/v1/record; raises ApiError, or Refused (503 with
+    ``Retry-After``: too many requests in progress, or the storage is down).
 
     Shared by the Pyramid view and :mod:`fast_ingest`: ``content_type`` without its parameters,
-    lower-cased; the records are committed when this returns.
+    lower-cased; ``writer`` the caller's credential name ("" without credentials), to which the
+    records' idempotency keys belong; the records are committed when this returns.
     """
+    try:
+        return state.admission.run(
+            lambda: _ingest(state, content_type, content_encoding, content_length, stream, writer=writer)
+        )
+    except Refused:
+        discard_body(content_length, stream, state.settings.max_body_bytes)
+        raise
+
+
+def discard_body(content_length: int | None, stream: Any, limit: int) -> None:
+    """Read what is left of a refused request's body (at most ``limit`` bytes), so that the
+    server keeps the client's keep-alive connection open for its retry."""
+    left = min(content_length or 0, limit)
+    while left > 0:
+        chunk = stream.read(min(left, 65536))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+def _ingest(
+    state: CollectorState,
+    content_type: str,
+    content_encoding: str,
+    content_length: int | None,
+    stream: Any,
+    *,
+    writer: str,
+) -> tuple[int, dict[str, Any]]:
     limit = state.settings.max_body_bytes
     body = read_body(content_length, stream, limit)
     if content_type == FORM_TYPE:
@@ -203,7 +249,7 @@ def ingest_answer(
             row = ingest.parse_form_body(body)
         except (ingest.BadRecord, ValueError) as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row)
+        return _store_one(state, row, writer)
     try:
         body = ingest.decode_body(body, content_encoding, limit)
     except ingest.BodyTooLarge as exc:
@@ -215,9 +261,9 @@ def ingest_answer(
             row = ingest.parse_json_object(body)
         except ingest.BadRecord as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row)
+        return _store_one(state, row, writer)
     if content_type in NDJSON_TYPES:
-        return _store_batch(state, body)
+        return _store_batch(state, body, writer)
     raise ApiError(
         415,
         "unsupported_media_type",
@@ -233,25 +279,30 @@ def _post(request: Any, state: CollectorState) -> Any:
         request.headers.get("Content-Encoding", ""),
         request.content_length,
         request.body_file_raw,
+        writer=request.environ.get(WRITER_KEY, ""),
     )
     return _json_response(answer, status)
 
 
-def _store_one(state: CollectorState, row: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
-    result = state.storage.insert([row])
+def _store_one(state: CollectorState, row: tuple[Any, ...], writer: str) -> tuple[int, dict[str, Any]]:
+    if row[0] is not None:
+        row = (ingest.scoped_key(writer, row[0]), *row[1:])
+    rows = [row]
+    result = state.admission.store(lambda: state.storage.insert(rows))
     if result.stored:
         return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
     return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}
 
 
-def _store_batch(state: CollectorState, body: bytes) -> tuple[int, dict[str, Any]]:
+def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, dict[str, Any]]:
     try:
         batch = ingest.parse_ndjson(body, state.settings.max_batch_records)
     except ingest.BodyTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from None
     if batch.lines == 0:
         raise ApiError(400, "invalid_body", "empty batch: send one JSON object per line")
-    result = state.storage.insert(batch.rows)
+    rows = ingest.scope_rows(batch.rows, writer)
+    result = state.admission.store(lambda: state.storage.insert(rows))
     answer = {"stored": result.stored, "duplicates": result.duplicates, "errors": batch.errors}
     if not batch.errors:
         return 201, answer
@@ -364,13 +415,15 @@ def get_request(request: Any, state: CollectorState) -> Any:
     rows = state.storage.by_request(request_id, limit + 1)
     truncated = len(rows) > limit
     records = [_present(row) for row in rows[:limit]]
+    tree = span_tree(records)
     return _json_response(
         {
             "request_id": request_id,
             "count": len(records),
             "truncated": truncated,
             "records": records,
-            **span_tree(records),
+            **tree,
+            **request_view.summarise(records, tree["spans"]),
         }
     )
 

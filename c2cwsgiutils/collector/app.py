@@ -15,11 +15,12 @@ __all__ = ["create_app", "create_ingest_app", "includeme", "main"]
 
 def includeme(config: Any) -> None:
     """Open the storage (migrating it when asked), set up auth and retention, add the routes."""
+    from c2cwsgiutils.collector.admission import Admission
     from c2cwsgiutils.collector.auth import Authenticator
     from c2cwsgiutils.collector.retention import RetentionThread
-    from c2cwsgiutils.collector.settings import collector_settings
+    from c2cwsgiutils.collector.settings import collector_settings, max_inflight
     from c2cwsgiutils.collector.state import CollectorState, set_state
-    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.collector.storage import check_writable, migrate, open_storage
     from c2cwsgiutils.config import ConfigError
 
     settings = collector_settings(config.registry)
@@ -28,6 +29,7 @@ def includeme(config: Any) -> None:
         return
     try:
         authenticator = Authenticator(settings.tokens, settings.credentials_file)
+        check_writable(settings.db_url)
         storage = open_storage(settings.db_url)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -37,8 +39,11 @@ def includeme(config: Any) -> None:
     if settings.retention_days > 0:
         retention = RetentionThread(storage, settings.retention_days, settings.retention_batch)
         retention.start()
-    set_state(config.registry, CollectorState(settings, storage, authenticator, retention))
+    admission = Admission(max_inflight(settings), settings.retry_after, settings.threads)
+    set_state(config.registry, CollectorState(settings, storage, authenticator, retention, admission))
     config.include("c2cwsgiutils.collector.api")
+    config.include("c2cwsgiutils.collector.otlp_views")
+    config.include("c2cwsgiutils.collector.requests_api")
     config.include("c2cwsgiutils.collector.ui")
 
 
@@ -50,7 +55,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
     from c2cwsgiutils.collector.settings import collector_settings
     from c2cwsgiutils.collector.state import find_state
 
-    config = Configurator(settings=dict(settings or {}))
+    # The collector's own statements are not request spans of anything worth recording.
+    config = Configurator(settings={"c2c.sql_spans": "false", **dict(settings or {})})
     config.include("c2cwsgiutils.pyramid")
     config.include(includeme)
     config.add_notfound_view(api.not_found)

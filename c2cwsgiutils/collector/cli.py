@@ -13,7 +13,7 @@ in Rust, the WSGI application in ``workers`` processes with ``threads`` blocking
 one process with SQLite unless told otherwise) or
 gunicorn with ``gthread`` workers. With ``--forward URL`` it is a relay (no database, no
 migration): see :mod:`c2cwsgiutils.collector.relay`. With ``--ingest-port P`` it also serves
-``POST /api/v1/record`` alone on port P, from a child process with one thread: see
+``POST /api/v1/record`` alone on port P, from a child process ingesting one request at a time: see
 :mod:`c2cwsgiutils.collector.ingest_listener`. Options override the
 ``C2C_COLLECTOR_*`` environment variables.
 """
@@ -24,6 +24,7 @@ import argparse
 import getpass
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,8 +48,15 @@ _OVERRIDES = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c2cwsgiutils-logs", description="The c2cwsgiutils log collector.")
+    # Also accepted before the sub-command (`c2cwsgiutils-logs --url URL status`); after it wins.
+    parser.add_argument(
+        "--url", dest="global_url", help="collector base URL, for the sub-commands that take one"
+    )
+    parser.add_argument("--token", dest="global_token", help="API token, for the sub-commands that take one")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the collector (gunicorn)")
+    serve = commands.add_parser(
+        "serve", help="run the collector (granian by default, gunicorn with --server gunicorn)"
+    )
     serve.add_argument("--host", help="listen address (default C2C_COLLECTOR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default C2C_COLLECTOR_PORT or 8090)")
     serve.add_argument("--db-url", help="storage URL (default C2C_COLLECTOR_DB_URL)")
@@ -102,6 +110,11 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
     check_listen_address(settings.host, authenticator)
+    if not ingest_listener:
+        check_port_free(settings.host, settings.port)
+        from c2cwsgiutils import _compiled
+
+        _compiled.warn_if_not_compiled(LOG)
     if ingest_listener:  # the child of a serve with an ingest port: that port only
         die_with_parent()
         return _run_server(settings, "create_ingest_app")
@@ -117,7 +130,14 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
         LOG.info(
             "Relay collector: forwarding to %s, spool in %s", settings.forward_url, settings.forward_spool_dir
         )
-    elif settings.auto_migrate:
+    else:
+        from c2cwsgiutils.collector.storage import check_writable
+
+        try:
+            check_writable(settings.db_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if not settings.forward_url and settings.auto_migrate:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
     if not settings.ingest_port:
@@ -130,6 +150,29 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
         listener.stop()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`ConfigError` when another process listens on ``host:port``.
+
+    Granian binds with ``SO_REUSEPORT``: a second collector on the same port would bind too, and
+    the kernel would share the connections between two collectors and their two databases. A
+    socket bound without that option fails on a port anyone holds, even with ``SO_REUSEPORT``.
+    """
+    from c2cwsgiutils.config import ConfigError
+
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no owner
+        probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise ConfigError(
+            f"port {port} on {host} is taken ({exc.strerror}): is another collector running? "
+            "Stop it or choose another C2C_COLLECTOR_PORT / --port"
+        ) from None
+    finally:
+        probe.close()
+
+
 def _run_server(settings: Any, factory: str) -> int:
     """Run the configured HTTP server with the application ``c2cwsgiutils.collector.app.<factory>``."""
     if settings.server == "granian":
@@ -137,26 +180,44 @@ def _run_server(settings: Any, factory: str) -> int:
     return _serve_gunicorn(settings, factory)
 
 
+def _announce(host: str, port: int, server: str, factory: str) -> None:
+    shown = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else host  # noqa: S104 - a name to show
+    if factory == "create_app":
+        LOG.info(
+            "Collector UI on http://%s:%d/ , records to http://%s:%d/api/v1/record (%s)",
+            shown,
+            port,
+            shown,
+            port,
+            server,
+        )
+    else:
+        LOG.info("Collector ingest port: records to http://%s:%d/api/v1/record (%s)", shown, port, server)
+
+
 def _serve_granian(settings: Any, factory: str) -> int:
-    """Granian: HTTP parsing and keep-alive in Rust, the WSGI app in ``workers`` processes."""
+    """Granian: HTTP parsing and keep-alive in Rust, the application in ``workers`` processes.
+
+    Through its RSGI interface (:mod:`c2cwsgiutils.collector.rsgi_bridge`): request bodies arrive
+    asynchronously under a deadline before the WSGI application runs in a thread of its own.
+    """
     from granian import Granian
     from granian.constants import Interfaces
 
-    LOG.info("Collector listening on http://%s:%d/api/v1/record (granian)", settings.host, settings.port)
-    from c2cwsgiutils.collector import app
+    _announce(settings.host, settings.port, "granian", factory)
+    from c2cwsgiutils.collector import rsgi_bridge
     from c2cwsgiutils.collector.settings import serve_workers
 
     Granian(
         # Granian turns a dotted target into a path relative to the working directory and walks up
         # while it finds __init__.py files: from inside a Python package it would look for
         # "<that package>.c2cwsgiutils...". The module's own file resolves the same from anywhere.
-        f"{Path(app.__file__).resolve()}:{factory}",
+        f"{Path(rsgi_bridge.__file__).resolve()}:{factory}",
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,
         workers=serve_workers(settings),
-        blocking_threads=settings.threads,
         websockets=False,
         respawn_failed_workers=True,
         log_access=False,
@@ -198,10 +259,11 @@ def _serve_gunicorn(settings: Any, factory: str) -> int:
 
         def load(self) -> Any:
             from c2cwsgiutils.collector import app
+            from c2cwsgiutils.collector.gunicorn_bodies import read_body_first
 
-            return getattr(app, factory)({})
+            return read_body_first(getattr(app, factory)({}))
 
-    LOG.info("Collector listening on http://%s:%d/api/v1/record", host, settings.port)
+    _announce(host, settings.port, "gunicorn", factory)
     CollectorApplication().run()
     return 0
 
@@ -209,6 +271,9 @@ def _serve_gunicorn(settings: Any, factory: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``c2cwsgiutils-logs``."""
     args = _parser().parse_args(argv)
+    for name in ("url", "token"):
+        if getattr(args, name, None) is None and getattr(args, f"global_{name}") is not None:
+            setattr(args, name, getattr(args, f"global_{name}"))
     from c2cwsgiutils.collector import cli_ingest, cli_read
 
     if args.command in cli_read.COMMANDS:

@@ -1,14 +1,14 @@
 """``c2cwsgiutils-logs ingest FILE...|-``: send PostgreSQL and access logs to a collector.
 
-Files are read line by line (a ``csvlog`` row may span several), parsed by :mod:`parsers` and
-sent as gzip NDJSON batches through ``POST /api/v1/record``, like any other client. Each record's
-``uuid`` is derived from the service and host names, the file's first line, the record's byte
-offset and its bytes: ingesting
-the same file again (or a file that grew since) stores nothing twice, while a rotated file (a new
-first line) gets new uuids. ``--follow`` keeps reading at the end of the file, and when the path
-is replaced (another inode: logrotate's ``create``) or truncated (``copytruncate``) it finishes
-the old file and starts again at the beginning of the new one. A progress bar goes to stderr when
-it is a terminal and the files are read once.
+Files are read line by line (a ``csvlog`` row may span several), parsed by :mod:`parsers` and sent
+as gzip NDJSON batches through ``POST /api/v1/record``, like any other client. Each record's
+idempotency key (``c2c_uuid``) is derived from the service and host names, the file's first line,
+the record's byte offset and its bytes: ingesting the same file again (or a file that grew since)
+stores nothing twice, while a rotated file (a new first line) gets new keys. ``--follow`` keeps
+reading at the end of the file, and when the path is replaced (another inode: logrotate's
+``create``) or truncated (``copytruncate``) it finishes the old file and starts again at the
+beginning of the new one. A progress bar goes to stderr when it is a terminal and the files are
+read once.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def _ingest_one(
         if record is None:
             unparsed += uuid != ""
             continue
-        record["uuid"] = uuid
+        record["c2c_uuid"] = uuid
         if record.get("parent_span_id") and not record.get("span_id"):
             record["span_id"] = uuid[:16]  # its own span, a child of the caller's
         record.setdefault("service", service)

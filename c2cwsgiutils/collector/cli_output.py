@@ -107,6 +107,10 @@ class Printer:
             summary = "no record"
         truncated = " (truncated)" if view.get("truncated") else ""
         self.line(self._c(_BOLD, f"request {view.get('request_id')}") + f": {summary}{truncated}")
+        from c2cwsgiutils.collector.cli_requests import summary_lines
+
+        for text in summary_lines(view):
+            self.line("  " + text)
         for record in by_span.get(None, []):
             self.record(record, "  ")
 
@@ -120,10 +124,22 @@ class Printer:
                     seconds = max(seconds, measured / 1000)
             indent = "  " * (depth + 1)
             labels = ", ".join([*span.get("services", []), *span.get("kinds", [])])
-            head = f"{indent}└ span {span_id} {_duration(seconds)}"
+            if isinstance(span.get("duration_ms"), (int, float)):
+                seconds = span["duration_ms"] / 1000
+            flags = "".join(
+                (
+                    f" [x{span['repeated']}]" if span.get("repeated") else "",
+                    " [slow]" if span.get("slow") else "",
+                )
+            )
+            what = (
+                f"{span.get('span_kind', 'span')} {span['label']}" if span.get("label") else f"span {span_id}"
+            )
+            head = f"{indent}└ {what} {_duration(seconds)}{flags}"
             self.line(self._c(_CYAN, head) + (f" ({labels})" if labels else ""))
             for record in by_span.get(span_id, []):
-                self.record(record, indent + "  ")
+                if record.get("id") != span.get("event_id"):  # the span line stands for its event
+                    self.record(record, indent + "  ")
             for child in span.get("children", []):
                 walk(child, depth + 1)
 
@@ -140,9 +156,11 @@ class Printer:
         lag = status.get("lag_seconds")
         self.line(f"records:   {status['records']} ({status['storage']['backend']}, {size_text})")
         self.line(f"rate:      {status['rate_1m']:.2f}/s over 1 min, {status['rate_5m']:.2f}/s over 5 min")
-        self.line(
-            f"lag:       {'-' if lag is None else _duration(max(0.0, lag))} (newest {status['newest']})"
-        )
+        self.line(f"newest:    {status['newest']} ({'-' if lag is None else _duration(max(0.0, lag))} ago)")
+        compiled = status.get("compiled") or {}
+        slow = sorted(name.rsplit(".", 1)[-1] for name, how in compiled.items() if how != "compiled")
+        if compiled:
+            self.line(f"compiled:  {'yes' if not slow else 'no, plain Python: ' + ', '.join(slow)}")
         if status["sources"]:
             self.line(self._c(_BOLD, f"{'service':<24} {'host':<24} {'records':>10}  last record"))
             for source in status["sources"]:

@@ -5,6 +5,7 @@
     c2cwsgiutils-logs count [filters]
     c2cwsgiutils-logs timeline [filters] [--group minute|hour|day] [--timezone Europe/Zurich]
     c2cwsgiutils-logs request REQUEST_ID                        one request's span tree
+    c2cwsgiutils-logs requests [--slowest] / routes             see cli_requests
     c2cwsgiutils-logs status
 
 Filters: ``--level``, ``--name``, ``--query``, ``--after``/``--before`` (ISO 8601, POSIX seconds
@@ -23,12 +24,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from c2cwsgiutils.collector import cli_requests
 from c2cwsgiutils.collector.cli_output import Printer, use_colour
 from c2cwsgiutils.collector.client import ClientError, CollectorClient
 
 __all__ = ["COMMANDS", "add_parsers", "relative_time", "run"]
 
-COMMANDS = ("tail", "query", "count", "timeline", "request", "status")
+COMMANDS = ("tail", "query", "count", "timeline", "request", "status", *cli_requests.COMMANDS)
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\Z", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -82,12 +84,15 @@ def add_parsers(commands: Any) -> None:
     timeline.add_argument("--timezone", default="UTC", help="IANA time zone of the periods (default UTC)")
     request = commands.add_parser("request", help="print one request's span tree")
     request.add_argument("request_id", metavar="ID")
-    commands.add_parser("status", help="ingestion rate, lag, storage size, last record per service/host")
+    commands.add_parser(
+        "status", help="ingestion rate, newest record and its age, storage size, last record per service/host"
+    )
+    cli_requests.add_parsers(commands)
     for name in COMMANDS:
         parser = commands.choices[name]
         _connection_options(parser)
         _output_options(parser)
-        if name not in ("request", "status"):
+        if name not in ("request", "status", *cli_requests.COMMANDS):
             _filter_options(parser)
 
 
@@ -208,6 +213,7 @@ _HANDLERS = {
     "timeline": _timeline,
     "request": _request,
     "status": _status,
+    **cli_requests.HANDLERS,
 }
 
 

@@ -96,8 +96,11 @@ class FastIngest:
     def _answer(self, environ: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
         state = self._state
         try:
-            state.authenticator.require_caller(
-                environ.get("HTTP_X_API_KEY"), environ.get("HTTP_AUTHORIZATION"), "writer"
+            principal = state.authenticator.require_caller(
+                environ.get("HTTP_X_API_KEY"),
+                environ.get("HTTP_AUTHORIZATION"),
+                "writer",
+                environ.get("REMOTE_ADDR", ""),
             )
             status, answer = ingest_answer(
                 state,
@@ -105,6 +108,7 @@ class FastIngest:
                 environ.get("HTTP_CONTENT_ENCODING", ""),
                 _content_length(environ),
                 environ["wsgi.input"],
+                writer="" if principal is None else principal.name,
             )
             return status, _encode(answer), {}
         except Exception as exc:

@@ -8,6 +8,7 @@ replaced by U+FFFD; non-finite numbers and absurd nesting are refused.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -17,7 +18,6 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from math import isfinite
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,6 +34,7 @@ from c2cwsgiutils.collector import _batch_core, _form_core  # noqa: E402 - the m
 __all__ = [
     "BodyTooLarge",
     "ParsedBatch",
+    "clean",
     "decode_body",
     "parse_form",
     "parse_form_body",
@@ -45,8 +46,9 @@ Row = tuple[Any, ...]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
-# A JSON string (an unterminated one is left: the decoder refuses the line).
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Keeps the brackets of a line, "{" as "[" and "}" as "]" (for _too_deep's depth count).
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 _SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
 # Wire fields that become columns (the rest goes to ``data``): those of the compiled form path,
 # less exc_info, which that path drops (exc_text has the traceback).
@@ -76,6 +78,11 @@ _MAX_DEPTH = 64
 _MAX_FORM_FIELDS = _form_core.MAX_FORM_FIELDS
 _INT64 = 2.0**63
 _UNDECODED: Any = _batch_core.UNDECODED
+_C2C_UUID = _form_core.C2C_UUID
+_C2C_EXTRA = _form_core.C2C_EXTRA
+_FORM_FIELDS = _form_core.FORM_FIELDS
+_FORM_COLLIDING = _form_core.FORM_COLLIDING
+_FORM_REQUIRED = ("msg", "name", "levelno")
 
 
 class BodyTooLarge(ValueError):
@@ -124,6 +131,12 @@ def _no_constant(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+
+
+def clean(value: Any) -> Any:
+    """``value`` with NUL and lone surrogates replaced by U+FFFD in every string; raises BadRecord
+    past the nesting limit."""
+    return _clean(value)
 
 
 def _clean(value: Any, depth: int = 0) -> Any:
@@ -198,26 +211,54 @@ def _time_us(record: Mapping[str, Any], now: float) -> int:
     return int(now * 1_000_000)
 
 
+def place_extra(data: dict[str, Any], extra: Any) -> None:
+    """Put the user fields of ``c2c_extra`` into ``data``: each under its own name, or, when
+    ``data`` already holds the record's own field of that name (``file``, ``line`` ...), under
+    ``data["c2c_extra"]``. The record's own values are never overwritten."""
+    if not isinstance(extra, dict):
+        raise BadRecord(f"{_C2C_EXTRA} must be a JSON object (the user fields whose names the schema takes)")
+    nested: dict[str, Any] = {}
+    for name, value in extra.items():
+        if name in data or name == _C2C_EXTRA:
+            nested[name] = value
+        else:
+            data[name] = value
+    if nested:
+        data[_C2C_EXTRA] = nested
+
+
 def record_to_row(record: Any, now: float) -> Row:
-    """The row of one record in the wire schema; raises BadRecord."""
+    """The row of one record in the wire schema; raises BadRecord.
+
+    ``c2c_uuid`` is the idempotency key (row[0], not yet scoped to its writer: see
+    :func:`scope_rows`); a ``uuid`` field is the user's and stays in ``data``. ``message`` (the
+    formatted text) wins over ``msg``.
+    """
     if not isinstance(record, dict):
         raise BadRecord("a record must be a JSON object")
     get = record.get
-    uuid = get("uuid")
-    if uuid is not None:
-        if not isinstance(uuid, str) or not _UUID.match(uuid):
-            raise BadRecord("uuid must be 32 hexadecimal characters")
-        uuid = uuid.lower()
-    message = record["msg"] if "msg" in record else get("message", "")
+    key = get(_C2C_UUID)
+    if key is not None:
+        if not isinstance(key, str) or not _UUID.match(key):
+            raise BadRecord(f"{_C2C_UUID} must be 32 hexadecimal characters")
+        key = key.lower()
+    if "message" in record:
+        message = record["message"]
+    elif "msg" in record:
+        message = record["msg"]
+    else:
+        raise BadRecord("a record needs msg (or message): it has no message")
     if not isinstance(message, str):
         message = json.dumps(message)
     logger_name = record["logger_name"] if "logger_name" in record else get("name", "")
     if not isinstance(logger_name, str):
         raise BadRecord("logger_name must be a string")
     data = record.copy()
-    for key in _MAPPED.intersection(record):
-        del data[key]
-    row = [uuid, _time_us(record, now), _level(record), logger_name[:_MAX_SHORT], message[:_MAX_STRING]]
+    for name in _MAPPED.intersection(record):
+        del data[name]
+    if _C2C_EXTRA in record:
+        place_extra(data, record[_C2C_EXTRA])
+    row = [key, _time_us(record, now), _level(record), logger_name[:_MAX_SHORT], message[:_MAX_STRING]]
     for name in CORRELATION_COLUMNS:
         value = get(name)
         if value.__class__ is str:
@@ -228,28 +269,42 @@ def record_to_row(record: Any, now: float) -> Row:
     return tuple(row)
 
 
+def scoped_key(writer: str, key: str) -> str:
+    """The stored idempotency key of ``key`` sent by ``writer`` (its credential name, "" when the
+    collector has no credentials): 32 hex digits of BLAKE2b over both, so one writer's keys can
+    never match another's."""
+    return hashlib.blake2b(f"{writer}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def scope_rows(rows: list[Row], writer: str) -> list[Row]:
+    """``rows`` with each idempotency key (row[0]) replaced by its :func:`scoped_key`."""
+    return [row if row[0] is None else (scoped_key(writer, row[0]), *row[1:]) for row in rows]
+
+
 def _needs_cleaning(line: bytes) -> bool:
     return b"\\u0000" in line or b"\\ud" in line or b"\\uD" in line
 
 
 def _too_deep(line: bytes) -> bool:
     """Whether the containers of ``line`` nest deeper than ``_MAX_DEPTH`` (brackets inside strings
-    do not count: the rule is the short path's, ``_batch_core.plain``, which looks at decoded values)."""
+    do not count: the rule is the short path's, ``_batch_core.plain``, which looks at decoded values).
+
+    O(len(line)) in C: no regular expression, whose backtracking over an unterminated string of
+    escaped quotes made this quadratic (a 64 KB line took 34 s).
+    """
     if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
         return False
     if b'"' in line:
-        line = _JSON_STRING.sub(b"", line)
+        if b"\\" in line:
+            # In valid JSON a backslash only starts an escape inside a string, and escapes pair
+            # from the left as bytes.replace() does: once the escaped backslashes, then the escaped
+            # quotes, are gone, every quote left opens or closes a string.
+            line = line.replace(b"\\\\", b"").replace(b'\\"', b"")
+        line = b"".join(line.split(b'"')[::2])  # the text outside the strings
         if line.count(b"[") + line.count(b"{") <= _MAX_DEPTH:
             return False
-    depth = 0
-    for byte in line:
-        if byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > _MAX_DEPTH:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return False
+    brackets = line.translate(_BRACKETS, _NOT_BRACKETS)  # only "[" (0x5B) and "]" (0x5D) left
+    return max(itertools.accumulate(map(0x5C.__sub__, brackets)), default=0) > _MAX_DEPTH
 
 
 def _decode(line: bytes) -> Any:
@@ -410,44 +465,42 @@ def parse_form_body(body: bytes) -> Row:
 
 
 def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> Row:
-    """The row of a form sent by ``logging.handlers.HTTPHandler`` (``LogRecord.__dict__``)."""
+    """The row of a form sent by ``logging.handlers.HTTPHandler`` (``LogRecord.__dict__``).
+
+    The LogRecord's own fields (``_form_core.FORM_FIELDS``) map onto the schema; every other
+    field is a user's ``extra=``, typed by ``_form_core.extra_value`` and kept in ``data``, also
+    when its name is one the schema takes (``level``, ``file``, ``host`` ...: see
+    :func:`place_extra`). Raises BadRecord when ``msg``, ``name`` or ``levelno`` is missing.
+    """
     pairs = fields if isinstance(fields, list) else list(fields)
     raw = dict(pairs)
     # Decoded with errors="replace": no lone surrogate, only NUL to replace.
     if may_hold_nul and any("\x00" in key or "\x00" in value for key, value in raw.items()):
         raw = {key.replace("\x00", "\ufffd"): value.replace("\x00", "\ufffd") for key, value in pairs}
-    if _RENAMED.isdisjoint(raw):
-        # No field carries a name that another one is renamed to: rename in one comprehension,
-        # then convert the few typed fields in place (the order of the keys stays the same).
-        record = {_RENAMES.get(key, key): value for key, value in raw.items() if value != "None"}
-        # The usual values inline (a plain count, a finite float); the rest through _convert().
-        for key, target in _INT_FIELDS:
-            value = record.get(target)
-            if value is not None:
-                if value.isdigit() and value.isascii() and len(value) < 19:
-                    record[target] = int(value)
-                else:
-                    record[target] = _convert(key, value, int)
-        for key, target in _FLOAT_FIELDS:
-            value = record.get(target)
-            if value is not None:
-                try:
-                    number = float(value)
-                except ValueError:
-                    number = _NAN
-                record[target] = number if isfinite(number) else _convert(key, value, float)
-    else:
-        record = {}
-        for key, value in raw.items():
-            if value != "None":
-                kind = _FORM_KINDS.get(key)
-                if kind is None:
-                    record[key] = value
-                else:
-                    record[kind[0]] = _convert(key, value, kind[1])
+    missing = [name for name in _FORM_REQUIRED if name not in raw]
+    if missing:
+        raise BadRecord(f"missing form field: {', '.join(missing)} (HTTPHandler sends msg, name and levelno)")
+    record: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    budget = [_form_core.MAX_LITERALS]
+    for key, value in raw.items():
+        if key not in _FORM_FIELDS:
+            typed = _form_core.extra_value(value, budget)
+            if key in _FORM_COLLIDING:
+                extra[key] = typed
+            else:
+                record[key] = typed
+        elif value != "None":
+            kind = _FORM_KINDS.get(key)
+            if kind is None:
+                record[key] = value
+            else:
+                record[kind[0]] = _convert(key, value, kind[1])
     record["msg"] = _form_core.form_message(raw)
     record.pop("message", None)
     record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
+    if extra:
+        record[_C2C_EXTRA] = extra
     return record_to_row(record, time.time())
 
 

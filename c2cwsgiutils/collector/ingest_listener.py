@@ -7,11 +7,15 @@ fall by a third from one thread to two, whether the requests overlap or not). Th
 its threads: an open live tail (``GET /api/v1/stream``) holds one for minutes, a query over
 millions of records holds one while it runs.
 
-So ``serve`` can run a second server, on the ingest port, in a child process with one worker and
-one thread, whose application (:func:`c2cwsgiutils.collector.app.create_ingest_app`) answers
-``POST /api/v1/record`` exactly as the main port does and a JSON 404 to anything else. Both
-processes write to the same database (SQLite: the storage's ``flock`` and SQLite's own lock take
-turns between them). The main port keeps accepting records too.
+So ``serve`` can run a second server, on the ingest port, in a child process with one worker that
+ingests one request at a time (eight threads, ``C2C_COLLECTOR_MAX_INFLIGHT=1``: the others wait
+their turn, or the last free one refuses at once what keeps arriving, see
+:mod:`c2cwsgiutils.collector.admission`; with a single thread requests would queue in the server
+where nothing can refuse them), whose application
+(:func:`c2cwsgiutils.collector.app.create_ingest_app`) answers ``POST /api/v1/record`` exactly as
+the main port does and a JSON 404 to anything else. Both processes write to the same database
+(SQLite: the storage's ``flock`` and SQLite's own lock take turns between them). The main port
+keeps accepting records too.
 
 :class:`IngestListener` is the parent's side: it starts the child and waits until its port
 accepts connections (a child that cannot start, say the port is taken, stops ``serve`` before the
@@ -118,7 +122,11 @@ class IngestListener:
             **os.environ,
             "C2C_COLLECTOR_PORT": str(self.port),
             "C2C_COLLECTOR_WORKERS": "1",
-            "C2C_COLLECTOR_THREADS": "1",
+            # One thread ingests at a time; the others wait their turn (at most 1 s) or, the last
+            # free one, refuse at once what keeps arriving (503 + Retry-After: see admission.py),
+            # so that nothing waits long in the server's queue.
+            "C2C_COLLECTOR_THREADS": "8",
+            "C2C_COLLECTOR_MAX_INFLIGHT": "1",
             "C2C_COLLECTOR_INGEST_PORT": "0",
             "C2C_COLLECTOR_RETENTION_DAYS": "0",  # the main port's process runs the retention
             "C2C_COLLECTOR_AUTO_MIGRATE": "false",  # serve migrated before starting anything

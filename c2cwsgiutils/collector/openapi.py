@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from c2cwsgiutils.collector import requests_api
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 from c2cwsgiutils.collector.stream import TOKEN_COOKIE
 
@@ -76,10 +77,10 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": _json(batch, "a single record that was already stored (same uuid)"),
+                        "200": _json(batch, "a single record its writer already stored (same c2c_uuid)"),
                         "201": _json(batch, "every record stored (or already there)"),
                         "207": _json(batch, "some lines were invalid; the others are stored"),
-                        **_errors(400, 401, 403, 413, 415),
+                        **_errors(400, 401, 403, 413, 415, 503),
                     },
                 },
                 "head": {
@@ -143,6 +144,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     },
                 }
             },
+            **requests_api.openapi_paths(),
             "/api/v1/stream": {
                 "get": {
                     "summary": "New matching records as Server-Sent Events (resume with Last-Event-ID)",
@@ -192,6 +194,54 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         **_errors(401, 403),
                     },
                 }
+            },
+            **{
+                f"/v1/{signal}": {
+                    "post": {
+                        "summary": f"OTLP/HTTP {signal} export (OpenTelemetry SDKs and Collector)",
+                        "description": "Protobuf (`application/x-protobuf`) or OTLP/JSON, gzip accepted; "
+                        "stored like `POST /api/v1/record` (see the README's OTLP section).",
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                            },
+                        },
+                        "responses": {
+                            "200": {
+                                "description": f"Export{kind}ServiceResponse (partialSuccess: refused)",
+                                "content": {
+                                    "application/json": {"schema": {"type": "object"}},
+                                    "application/x-protobuf": {
+                                        "schema": {"type": "string", "format": "binary"}
+                                    },
+                                },
+                            },
+                            **{
+                                str(status): {
+                                    "description": "google.rpc.Status: code and message",
+                                    "content": {
+                                        "application/json": {
+                                            "schema": {
+                                                "type": "object",
+                                                "properties": {
+                                                    "code": {"type": "integer"},
+                                                    "message": {"type": "string"},
+                                                },
+                                            }
+                                        },
+                                        "application/x-protobuf": {
+                                            "schema": {"type": "string", "format": "binary"}
+                                        },
+                                    },
+                                }
+                                for status in (400, 401, 403, 405, 413, 415)
+                            },
+                        },
+                    }
+                }
+                for signal, kind in (("logs", "Logs"), ("traces", "Trace"))
             },
             "/api/v1/openapi.json": {
                 "get": {
@@ -252,7 +302,16 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "now": {"type": "string"},
                         "records": {"type": "integer"},
                         "newest": {"type": "string", "nullable": True},
-                        "lag_seconds": {"type": "number", "nullable": True},
+                        "lag_seconds": {
+                            "type": "number",
+                            "nullable": True,
+                            "description": "seconds since the newest record's time",
+                        },
+                        "compiled": {
+                            "type": "object",
+                            "description": "per hot-path module: compiled, or plain Python and why",
+                            "additionalProperties": {"type": "string"},
+                        },
                         "rate_1m": {"type": "number"},
                         "rate_5m": {"type": "number"},
                         "storage": {
@@ -287,6 +346,11 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "records": {"type": "array", "items": summary},
                         "spans": {"type": "array", "items": {"type": "object"}},
                         "roots": {"type": "array", "items": {"type": "string"}},
+                        # What the request did (request_view.py)
+                        "duration_ms": {"type": "number", "nullable": True},
+                        "sql": {"type": "object"},
+                        "repeated": {"type": "array", "items": {"type": "object"}},
+                        "slowest": {"type": "array", "items": {"type": "object"}},
                     },
                 },
             },

@@ -2,17 +2,18 @@
 
 A relay answers the same ingestion API as a collector (``POST /api/v1/record`` with the same
 formats, limits and credentials) but keeps no database. Each accepted record becomes one NDJSON
-line of the wire schema *with a uuid* (the client's, or a new one for records sent without:
-HTTPHandler forms, JSON objects, NDJSON lines lacking it) and the batch is appended to the
-worker's spool segment and ``fdatasync``-ed **before** the 201 answer: that is the durability
-point. A batch that does not fit in the spool (or cannot be written) answers 503 and nothing of it
-is kept, so a client's retry never duplicates a part of it.
+line of the wire schema *with a ``c2c_uuid``* (the client's key scoped to the client's credential
+name, or a new one for records sent without: HTTPHandler forms, JSON objects, NDJSON lines
+lacking it; the upstream scopes it again, to the relay, so clients stay apart) and the batch is
+appended to the worker's spool segment and ``fdatasync``-ed **before** the 201 answer: that is
+the durability point. A batch that does not fit in the spool (or cannot be written) answers 503
+and nothing of it is kept, so a client's retry never duplicates a part of it.
 
 Each worker process forwards its own spool (a :class:`~c2cwsgiutils.logging._collector_sender.Sender`
 thread, the machinery of the CollectorHandler: keep-alive gzip batches, split on 413, back-off
 with jitter) and deletes a segment once upstream acknowledged all of it. The segments of a worker
 that died (its ``flock`` is free) are adopted by a live or restarted worker and forwarded from
-their start: a resend at worst, which the upstream drops by uuid, so every record is stored
+their start: a resend at worst, which the upstream drops by its key, so every record is stored
 upstream exactly once.
 
 The read endpoints (``GET``/``HEAD /api/v1/record``, ``/api/v1/record/{id}``,
@@ -57,16 +58,36 @@ _RETRY_MAX = 15.0
 _SCAN_INTERVAL = 10.0  # seconds between two looks for dead workers' segments
 _STOP_SECONDS = 3.0
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_C2C_UUID = ingest._C2C_UUID
+_C2C_EXTRA = ingest._C2C_EXTRA
+_SCHEMA_NAMES = ingest._MAPPED  # the wire fields that never reach ``data`` under their name
+_WRITER_KEY = api.WRITER_KEY
 
 
 def _new_uuid() -> str:
     return uuid.uuid4().hex
 
 
-def row_to_line(row: ingest.Row) -> str:
-    """The NDJSON line (wire schema, with a uuid) of a row parsed from a form or a JSON object."""
-    record: dict[str, Any] = json.loads(row[-1])
-    record["uuid"] = row[0] or _new_uuid()
+def _key(row: ingest.Row, writer: str) -> str:
+    """The ``c2c_uuid`` a relayed record carries: the client's key scoped to the client (so that
+    the upstream, which scopes it again to the relay, keeps clients apart), or a new one."""
+    return _new_uuid() if row[0] is None else ingest.scoped_key(writer, row[0])
+
+
+def row_to_line(row: ingest.Row, writer: str = "") -> str:
+    """The NDJSON line (wire schema, with a ``c2c_uuid``) of a row parsed from a form or a JSON
+    object. The ``data`` fields whose names the schema takes (a form's ``level``, ``host`` ...)
+    go back into ``c2c_extra``, so that the upstream keeps them where this collector would."""
+    record: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in json.loads(row[-1]).items():
+        if name == _C2C_EXTRA and isinstance(value, dict):
+            extra.update(value)
+        elif name in _SCHEMA_NAMES:
+            extra[name] = value
+        else:
+            record[name] = value
+    record[_C2C_UUID] = _key(row, writer)
     record["created"] = row[1] / 1_000_000
     record["levelno"] = row[2]
     record["logger_name"] = row[3]
@@ -74,13 +95,15 @@ def row_to_line(row: ingest.Row) -> str:
     for name, value in zip(_ROW_COLUMNS, row[5:13], strict=True):
         if value is not None:
             record[name] = value
+    if extra:
+        record[_C2C_EXTRA] = extra
     return _ENCODER.encode(record)
 
 
-def _with_uuid(text: bytes) -> str:
-    """A valid JSON object's text without uuid, as one line with a new uuid."""
+def _with_key(text: bytes, row: ingest.Row, writer: str) -> str:
+    """A valid JSON object's text as one line whose ``c2c_uuid`` is :func:`_key`."""
     record = json.loads(text)
-    record["uuid"] = _new_uuid()
+    record[_C2C_UUID] = _key(row, writer)
     return _ENCODER.encode(record)
 
 
@@ -177,11 +200,12 @@ def _endpoint(role: str) -> Callable[[Callable[[Any, RelayState], Any]], Callabl
         def view(request: Any) -> Any:
             state = get_relay(request.registry)
             try:
-                state.authenticator.require(request.headers, role)
+                principal = state.authenticator.require(request.headers, role)
+                request.environ[_WRITER_KEY] = "" if principal is None else principal.name
                 return func(request, state)
             except AuthError as exc:
-                kind = "unauthorized" if exc.status == 401 else "forbidden"
-                return api._error(exc.status, kind, str(exc))
+                status, body, headers = api.error_for(exc, request.method, request.path_qs)
+                return api._json_response(body, status, headers)
             except api.ApiError as exc:
                 response = api._error(exc.status, exc.error_type, str(exc), **exc.extra)
                 if exc.status == 503:
@@ -201,8 +225,8 @@ def _endpoint(role: str) -> Callable[[Callable[[Any, RelayState], Any]], Callabl
 # ---- ingestion ---------------------------------------------------------------------------------
 
 
-def _ndjson_lines(body: bytes, max_records: int) -> tuple[list[str], list[dict[str, Any]]]:
-    """Valid lines (each with a uuid) and per-line errors, as the collector would answer them."""
+def _ndjson_lines(body: bytes, max_records: int, writer: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Valid lines (each with a ``c2c_uuid``) and per-line errors, as the collector would answer them."""
     raw_lines = body.split(b"\n")
     non_empty = sum(1 for line in raw_lines if line.strip())
     if non_empty > max_records:
@@ -225,14 +249,14 @@ def _ndjson_lines(body: bytes, max_records: int) -> tuple[list[str], list[dict[s
         except ingest.BadRecord as exc:
             errors.append({"line": number, "error": str(exc)})
             continue
-        # With a uuid, the client's line is forwarded as it came (the upstream parses it alike).
-        lines.append(text.decode("utf-8") if row[0] is not None else _with_uuid(text))
+        lines.append(_with_key(text, row, writer))
     return lines, errors
 
 
 def _parse(request: Any, state: RelayState) -> tuple[list[str], list[dict[str, Any]], bool]:
-    """(lines, errors, single): the body's records as NDJSON lines with uuids."""
+    """(lines, errors, single): the body's records as NDJSON lines with ``c2c_uuid`` keys."""
     limits = state.settings
+    writer = request.environ.get(_WRITER_KEY, "")
     content_type = (request.content_type or "").lower()
     body = api._read_body(request, limits.max_body_bytes)
     if content_type == api.FORM_TYPE:
@@ -240,7 +264,7 @@ def _parse(request: Any, state: RelayState) -> tuple[list[str], list[dict[str, A
             fields = urllib.parse.parse_qsl(
                 body.decode("latin-1"), keep_blank_values=True, max_num_fields=10_000
             )
-            return [row_to_line(ingest.parse_form(fields))], [], True
+            return [row_to_line(ingest.parse_form(fields), writer)], [], True
         except (ingest.BadRecord, ValueError) as exc:
             raise api.ApiError(400, "invalid_record", str(exc)) from None
     try:
@@ -254,9 +278,9 @@ def _parse(request: Any, state: RelayState) -> tuple[list[str], list[dict[str, A
             row = ingest.parse_json_object(body)
         except ingest.BadRecord as exc:
             raise api.ApiError(400, "invalid_record", str(exc)) from None
-        return [_ENCODER.encode({**json.loads(body), "uuid": row[0] or _new_uuid()})], [], True
+        return [_with_key(body, row, writer)], [], True
     if content_type in api.NDJSON_TYPES:
-        lines, errors = _ndjson_lines(body, limits.max_batch_records)
+        lines, errors = _ndjson_lines(body, limits.max_batch_records, writer)
         return lines, errors, False
     raise api.ApiError(
         415,

@@ -12,7 +12,14 @@ from typing import Any
 
 from c2cwsgiutils import config
 
-__all__ = ["DEFAULT_DB_URL", "DEFAULT_PORT", "CollectorSettings", "collector_settings", "serve_workers"]
+__all__ = [
+    "DEFAULT_DB_URL",
+    "DEFAULT_PORT",
+    "CollectorSettings",
+    "collector_settings",
+    "max_inflight",
+    "serve_workers",
+]
 
 DEFAULT_DB_URL = "sqlite:///var/collector.sqlite"
 DEFAULT_PORT = 8090
@@ -107,8 +114,8 @@ INGEST_PORT = config.declare(
     0,
     config.bounded(config.as_int, minimum=0, maximum=65535),
     "A second port of `c2cwsgiutils-logs serve` that only takes `POST /api/v1/record`, served by a "
-    "process of its own with one thread: the fastest ingestion, which no query or live tail of the main "
-    "port can hold up. 0: none. Not in relay mode.",
+    "process of its own ingesting one request at a time: the fastest ingestion, which no query or live "
+    "tail of the main port can hold up. 0: none. Not in relay mode.",
     feature="collector",
 )
 WORKERS = config.declare(
@@ -127,6 +134,25 @@ THREADS = config.declare(
     config.bounded(config.as_int, minimum=1, maximum=256),
     "Threads per worker: requests handled at once by one worker (an open live tail, GET /api/v1/stream, "
     "holds one; an idle keep-alive connection holds none).",
+    feature="collector",
+)
+MAX_INFLIGHT = config.declare(
+    "C2C_COLLECTOR_MAX_INFLIGHT",
+    "c2c.collector.max_inflight",
+    0,
+    config.bounded(config.as_int, minimum=0, maximum=256),
+    "Ingestion requests (`POST /api/v1/record`) one worker process works on at once; past it a POST "
+    "waits for a slot (1 s at most) unless it holds the last free thread, and then answers 503 with "
+    "`Retry-After`. 0: half the threads, at least 1.",
+    feature="collector",
+)
+RETRY_AFTER = config.declare(
+    "C2C_COLLECTOR_RETRY_AFTER",
+    "c2c.collector.retry_after",
+    1,
+    config.bounded(config.as_int, minimum=1, maximum=3600),
+    "Seconds of the `Retry-After` header of a 503 answered because the collector is busy (a storage "
+    "outage answers 5).",
     feature="collector",
 )
 SERVER = config.declare(
@@ -225,6 +251,8 @@ class CollectorSettings:
     forward_spool_dir: str = "var/relay-spool"
     forward_spool_max_bytes: int = 1024 * 1024 * 1024
     forward_batch_age: float = 0.5
+    max_inflight: int = 0
+    retry_after: int = 1
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> CollectorSettings:
@@ -251,6 +279,8 @@ class CollectorSettings:
             forward_spool_dir=FORWARD_SPOOL_DIR.get(settings),
             forward_spool_max_bytes=FORWARD_SPOOL_MAX_BYTES.get(settings),
             forward_batch_age=FORWARD_BATCH_AGE.get(settings),
+            max_inflight=MAX_INFLIGHT.get(settings),
+            retry_after=RETRY_AFTER.get(settings),
         )
 
 
@@ -259,6 +289,12 @@ def serve_workers(settings: CollectorSettings) -> int:
     if settings.workers:
         return settings.workers
     return 1 if settings.db_url.startswith("sqlite") and not settings.forward_url else 2
+
+
+def max_inflight(settings: CollectorSettings) -> int:
+    """The ingestion requests one worker process works on at once: ``settings.max_inflight``, or
+    half its threads (at least 1)."""
+    return settings.max_inflight or max(1, settings.threads // 2)
 
 
 def collector_settings(registry: Any) -> CollectorSettings:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from c2cwsgiutils.collector.admission import Admission
 from c2cwsgiutils.collector.auth import Authenticator
 from c2cwsgiutils.collector.retention import RetentionThread
 from c2cwsgiutils.collector.settings import CollectorSettings
@@ -23,6 +24,7 @@ class CollectorState:
     storage: Storage
     authenticator: Authenticator
     retention: RetentionThread | None = None
+    admission: Admission = field(default_factory=lambda: Admission(4, 1))
 
     def close(self) -> None:
         """Stop the retention thread and close the database connections."""

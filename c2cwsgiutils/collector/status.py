@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from c2cwsgiutils import _compiled
 from c2cwsgiutils.collector.api import _iso, _json_response, endpoint, read_only
 from c2cwsgiutils.collector.schema import TABLE_NAME, record_table
 from c2cwsgiutils.collector.state import CollectorState
@@ -69,6 +70,7 @@ def collector_status(storage: Storage, now: float | None = None) -> dict[str, An
         "rate_1m": round(int(last_minute) / 60, 3),
         "rate_5m": round(int(last_5_minutes) / 300, 3),
         "storage": {"backend": storage.dialect, "bytes": _storage_bytes(storage)},
+        "compiled": _compiled.build_status(),
         "sources": [
             {
                 "service": service,

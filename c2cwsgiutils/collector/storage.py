@@ -11,6 +11,8 @@ import fcntl
 import io
 import json
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,10 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import ColumnElement
 
 from c2cwsgiutils import _compiled
+from c2cwsgiutils.collector.admission import StorageUnavailable
 from c2cwsgiutils.collector.checkpoint import Checkpointer
 from c2cwsgiutils.collector.schema import INSERT_COLUMNS, TABLE_NAME, record_table
 
-__all__ = ["InsertResult", "PostgresStorage", "SQLiteStorage", "Storage", "open_storage"]
+__all__ = ["InsertResult", "PostgresStorage", "SQLiteStorage", "Storage", "check_writable", "open_storage"]
 
 _compiled.load("c2cwsgiutils.collector._batch_core")  # compiled when built so (see c2cwsgiutils._compiled)
 from c2cwsgiutils.collector import _batch_core  # noqa: E402 - the module load() chose
@@ -41,6 +44,10 @@ _MANY_ROWS = 64  # rows per INSERT of a batch (64 x 14 values: under SQLite's ol
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # SQLite: a WAL file that starts over is cut back to this size
 
 SUMMARY_COLUMNS = [c for c in record_table.c if c.name != "data"]
+
+
+# The request view follows at most this many traces of one request (records without a request id).
+MAX_REQUEST_TRACES = 16
 
 
 class InsertResult(NamedTuple):
@@ -154,15 +161,33 @@ class Storage:
             return None if row is None else self._with_data(dict(row._mapping))
 
     def by_request(self, request_id: str, limit: int) -> list[dict[str, Any]]:
-        """Every record of one request (up to ``limit``), oldest first, with ``data``."""
+        """Every record of one request (up to ``limit``), oldest first, with ``data``.
+
+        Also the records without a request id that share a trace with it: what services that
+        only propagate ``traceparent`` (OpenTelemetry ones, through OTLP) recorded of the request.
+        """
+        table = record_table.c
         statement = (
             sa.select(record_table)
-            .where(record_table.c.request_id == request_id)
-            .order_by(record_table.c.time_us, record_table.c.id)
+            .where(table.request_id == request_id)
+            .order_by(table.time_us, table.id)
             .limit(limit)
         )
         with self.reader.connect() as connection:
-            return [self._with_data(dict(row._mapping)) for row in connection.execute(statement)]
+            rows = [dict(row._mapping) for row in connection.execute(statement)]
+            traces = sorted({row["trace_id"] for row in rows if row["trace_id"]})[:MAX_REQUEST_TRACES]
+            if traces:
+                joined = connection.execute(
+                    sa.select(record_table)
+                    .where(table.trace_id.in_(traces), table.request_id.is_(None))
+                    .order_by(table.time_us, table.id)
+                    .limit(limit)
+                ).all()
+                if joined:
+                    rows.extend(dict(row._mapping) for row in joined)
+                    rows.sort(key=lambda row: (row["time_us"], row["id"]))
+                    del rows[limit:]
+        return [self._with_data(row) for row in rows]
 
     @staticmethod
     def _with_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +248,11 @@ class SQLiteStorage(Storage):
         self._pending: list[_Job] = []
         database = parsed.database
         self._lock_path = f"{database}-writelock" if database and database != ":memory:" else None
+        # The database file as the writer opened it (st_dev, st_ino): a write is acknowledged only
+        # when the path still names that file (deleted or replaced meanwhile: refused, see _verify).
+        self._path = database if self._lock_path is not None else None
+        self._identity: tuple[int, int] | None = None
+        self._reported: tuple[int, int] | None = None  # the lost file already logged
         self._lock_file: Any = None
         self._writer: Any = None  # the writer connection (SQLAlchemy's), its sqlite3 one, a cursor
         self._driver: Any = None
@@ -238,8 +268,10 @@ class SQLiteStorage(Storage):
             # caller that queues a job meanwhile waits for the lock, then writes it.)
             try:
                 stored, row_id = self._write_one(rows[0])
+                identity = self._identity
             finally:
                 self._write_lock.release()
+            self._verify(identity)
             if stored:
                 return InsertResult(1, 0, row_id)
             return InsertResult(0, 1, self._existing_id(rows[0][0]) if rows[0][0] else None)
@@ -253,6 +285,7 @@ class SQLiteStorage(Storage):
                 self._write_locked(jobs)
         if job.error is not None:
             raise job.error
+        self._verify(job.identity)
         first_id: int | None = None
         if len(rows) == 1:
             first_id = job.last_id if job.stored else (self._existing_id(rows[0][0]) if rows[0][0] else None)
@@ -304,10 +337,51 @@ class SQLiteStorage(Storage):
             raise
         return driver.total_changes - before, cursor.lastrowid
 
+    def _file_identity(self) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the file the database path names now (``None``: no such file)."""
+        assert self._path is not None
+        try:
+            stat = os.stat(self._path)
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def _verify(self, identity: tuple[int, int] | None) -> None:
+        """Raise StorageUnavailable when the rows just committed went to a file that the database
+        path no longer names (deleted, or replaced by another file): they must not be acknowledged."""
+        if self._path is None:
+            return
+        current = self._file_identity()
+        if current == identity:
+            return
+        with self._write_lock:
+            if self._identity == identity:  # the next write opens the path again
+                self._close_writer()
+                self.engine.dispose()  # pooled connections to the old file too
+            first = self._reported != identity
+            self._reported = identity
+        what = "deleted" if current is None else "replaced by another file"
+        if first:
+            LOG.error(
+                "The SQLite database %s was %s while the collector ran: the records written to the "
+                "old file are refused (503, their clients resend them)%s",
+                self._path,
+                what,
+                ""
+                if current is not None
+                else "; new records are refused until the file is back or the collector restarts",
+            )
+        raise StorageUnavailable(f"the SQLite database {self._path} was {what}")
+
     def _open_writer(self) -> Any:
         """The cursor of the writer connection, opened: one dedicated connection per process (used
         under the write lock only), so no pool checkout and no reset-on-return per write."""
+        if self._path is not None and not os.path.exists(self._path):
+            # Opening would create an empty database there: refuse instead (see _verify).
+            raise StorageUnavailable(f"the SQLite database {self._path} is missing (deleted?)")
         self._writer = self.engine.raw_connection()
+        if self._path is not None:
+            self._identity = self._file_identity()
         self._driver = self._writer.driver_connection
         if self._lock_path is not None:  # a file database: checkpoints in the background
             self._driver.execute("PRAGMA wal_autocheckpoint=0")
@@ -350,9 +424,12 @@ class SQLiteStorage(Storage):
     def _transaction(self, jobs: list[_Job]) -> None:
         if len(jobs) == 1 and len(jobs[0].rows) == 1:
             jobs[0].stored, jobs[0].last_id = self._autocommit_one(jobs[0].rows[0])
+            jobs[0].identity = self._identity
             return
         cursor = self._cursor if self._writer is not None else self._open_writer()
         driver = self._driver
+        for job in jobs:
+            job.identity = self._identity
         cursor.execute("BEGIN IMMEDIATE")
         try:
             for job in jobs:
@@ -449,6 +526,7 @@ class _Job:
     stored: int = 0
     last_id: int | None = None
     error: BaseException | None = None
+    identity: tuple[int, int] | None = None  # the database file the rows went to
 
 
 class PostgresStorage(Storage):
@@ -544,6 +622,38 @@ def open_storage(url: str) -> Storage:
         # SQLAlchemy 2.1 defaults to psycopg 3; the collector's bulk insert uses psycopg2.
         return PostgresStorage(make_url(url).set(drivername="postgresql+psycopg2").render_as_string(False))
     raise ValueError(f"unsupported collector database {drivername!r}: use sqlite:// or postgresql://")
+
+
+def check_writable(url: str) -> None:
+    """Raise ValueError, saying what to fix, when a SQLite database (file or directory) cannot be
+    written: the collector would start, then answer every POST with an error."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # WAL mode creates <database>-wal and -shm beside the file; the writers' lock file too.
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"the directory of the SQLite database, {directory}, is not writable ({exc.strerror}): "
+            "SQLite creates its -wal and -shm files there; make it writable by this user or set "
+            "C2C_COLLECTOR_DB_URL to a writable place"
+        ) from None
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if not name.exists():
+            continue
+        try:
+            with open(name, "r+b"):
+                pass
+        except OSError as exc:
+            raise ValueError(
+                f"the SQLite database file {name} is read-only ({exc.strerror}): make it writable by "
+                "this user, or set C2C_COLLECTOR_DB_URL to a writable database"
+            ) from None
 
 
 def migrate(url_or_storage: str | Storage) -> None:

@@ -61,7 +61,7 @@ def _response(request: Any, body: bytes, content_type: str, etag: str) -> Any:
 
 
 def includeme(config: Any) -> None:
-    """Add ``/`` (the page) and ``/ui/{name}`` (its scripts and styles)."""
+    """Add ``/`` (the page), ``/requests`` (the requests page) and ``/ui/{name}`` (scripts, styles)."""
     from c2cwsgiutils.collector.api import method_not_allowed
 
     files = _load()
@@ -71,6 +71,12 @@ def includeme(config: Any) -> None:
         if request.method not in ("GET", "HEAD"):
             return method_not_allowed(request, "GET, HEAD")
         return _response(request, *files["index.html"])
+
+    def requests_page(request: Any) -> Any:
+        """GET /requests : the requests page (recent and slowest requests, per-route percentiles)."""
+        if request.method not in ("GET", "HEAD"):
+            return method_not_allowed(request, "GET, HEAD")
+        return _response(request, *files["requests.html"])
 
     def asset(request: Any) -> Any:
         """GET /ui/{name}: one static file of the page."""
@@ -85,5 +91,7 @@ def includeme(config: Any) -> None:
 
     config.add_route("c2c_collector_ui", "/")
     config.add_view(index, route_name="c2c_collector_ui")
+    config.add_route("c2c_collector_ui_requests", "/requests")
+    config.add_view(requests_page, route_name="c2c_collector_ui_requests")
     config.add_route("c2c_collector_ui_asset", "/ui/{name}")
     config.add_view(asset, route_name="c2c_collector_ui_asset")

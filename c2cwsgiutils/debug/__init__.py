@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c2cwsgiutils import config
+from c2cwsgiutils._deprecated import init_alias
 
 __all__ = ["DEBUG_VIEW_SECRET", "MAX_SLEEP", "DebugSettings", "includeme"]
 
@@ -54,7 +55,7 @@ class DebugSettings:
 def includeme(config_: Any) -> None:
     """Pyramid include: add the debug views (each behind the debug secret)."""
     from c2cwsgiutils.admin import add_admin_view
-    from c2cwsgiutils.debug import memory, stacks, views
+    from c2cwsgiutils.debug import leaks, memory, stacks, views
 
     config.cached(config_.registry, DebugSettings.from_settings)  # fail start-up on a bad value
     common: dict[str, Any] = {"secret": DEBUG_VIEW_SECRET}
@@ -67,7 +68,7 @@ def includeme(config_: Any) -> None:
         "debug/memory",
         memory.memory_view,
         title="Largest object types",
-        params=("limit",),
+        params=("limit", "analyze_type"),
         **common,
     )
     add_admin_view(
@@ -79,6 +80,41 @@ def includeme(config_: Any) -> None:
     add_admin_view(config_, "debug_time", "debug/time", views.time_view, title="Server time", **common)
     add_admin_view(
         config_,
+        "debug_memory_diff",
+        "debug/memory_diff",
+        leaks.memory_diff_view,
+        title="Object types grown by a request (this process)",
+        params=("path", "limit"),
+        **common,
+    )
+    add_admin_view(
+        config_,
+        "debug_memory_diff_path",  # 6.x's older spelling: debug/memory_diff/api/ping
+        "debug/memory_diff/*path",
+        leaks.memory_diff_view,
+        title="Object types grown by a request (path in the URL)",
+        **common,
+    )
+    add_admin_view(
+        config_,
+        "debug_memory_maps",
+        "debug/memory_maps",
+        leaks.memory_maps_view,
+        title="Memory maps",
+        **common,
+    )
+    add_admin_view(
+        config_,
+        "debug_show_refs",
+        "debug/show_refs.dot",
+        leaks.show_refs_view,
+        title="Referrers of a type (Graphviz)",
+        params=("analyze_type", "max_depth", "too_many", "min_size_kb"),
+        renderer=None,
+        **common,
+    )
+    add_admin_view(
+        config_,
         "debug_error",
         "debug/error",
         views.error_view,
@@ -86,3 +122,27 @@ def includeme(config_: Any) -> None:
         params=("status",),
         **common,
     )
+
+
+init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)
+
+
+def init_daemon(config_: Any = None) -> None:
+    """6.x's listeners for processes without web views (deprecated): the broadcast set-up is enough."""
+    from c2cwsgiutils import broadcast
+    from c2cwsgiutils._deprecated import warn
+
+    warn("c2cwsgiutils.debug.init_daemon", "c2cwsgiutils.broadcast.setup(settings)")
+    broadcast.setup(config_.get_settings() if config_ is not None else None)
+
+
+def __getattr__(name: str) -> Any:
+    # 6.x's names, moved to debug.sizes.
+    if name in ("get_size", "dump_memory_maps"):
+        from c2cwsgiutils._deprecated import resolve, warn
+
+        warn(f"c2cwsgiutils.debug.{name}", f"c2cwsgiutils.debug.sizes.{name}")
+        return resolve(f"c2cwsgiutils.debug.sizes.{name}")
+    if name in ("ENV_KEY", "CONFIG_KEY"):
+        return {"ENV_KEY": "C2C_DEBUG_VIEW_ENABLED", "CONFIG_KEY": "c2c.debug_view_enabled"}[name]
+    raise AttributeError(f"module 'c2cwsgiutils.debug' has no attribute {name!r}")

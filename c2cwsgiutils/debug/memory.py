@@ -18,7 +18,15 @@ from typing import Any, TypedDict
 from c2cwsgiutils import broadcast
 from c2cwsgiutils.debug._process import per_process
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "TypeStats", "memory_view", "process_memory", "type_stats"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "TypeStats",
+    "analyze_type",
+    "memory_view",
+    "process_memory",
+    "type_stats",
+]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
@@ -79,10 +87,54 @@ def _rss_bytes() -> int | None:
         return None
 
 
+_ANALYZE_SECONDS = 30.0
+
+
+def analyze_type(name: str, limit: int) -> dict[str, Any]:
+    """6.x's ``analyze_type``: for ``builtins.function`` the top-level modules holding the most
+    functions (``modules``), for another type its ``limit`` deep-biggest objects
+    (``biggest_objects``: ``size_kb`` and a ``repr`` cut at 200 characters); ``timeout`` when it
+    took longer than 30 s and stopped."""
+    import heapq
+    import time
+
+    from c2cwsgiutils.debug.sizes import get_size
+
+    deadline = time.monotonic() + _ANALYZE_SECONDS
+    result: dict[str, Any] = {}
+    modules: Counter[str] = Counter()
+    biggest: list[tuple[int, int, Any]] = []
+    for index, obj in enumerate(gc.get_objects()):
+        if _type_name(type(obj)) != name and f"builtins.{type(obj).__qualname__}" != name:
+            continue
+        if name == "builtins.function":
+            modules[(getattr(obj, "__module__", None) or "").split(".")[0]] += 1
+        else:
+            entry = (get_size(obj), index, obj)
+            if len(biggest) < limit:
+                heapq.heappush(biggest, entry)
+            elif entry[0] > biggest[0][0]:
+                heapq.heapreplace(biggest, entry)
+        if time.monotonic() > deadline:
+            result["timeout"] = True
+            break
+    if name == "builtins.function":
+        result["modules"] = [{"module": m, "nb_func": n} for m, n in modules.most_common(limit)]
+    else:
+        result["biggest_objects"] = [
+            {"size_kb": size / 1024, "repr": repr(obj)[:200]}
+            for size, _, obj in sorted(biggest, reverse=True)
+        ]
+    return result
+
+
 @broadcast.decorator(expect_answers=True, name="c2cwsgiutils.debug.memory")
-def process_memory(limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-    """Broadcast: every process answers with :func:`type_stats`."""
-    return type_stats(limit)
+def process_memory(limit: int = DEFAULT_LIMIT, analyze: str | None = None) -> dict[str, Any]:
+    """Broadcast: every process answers with :func:`type_stats` (and :func:`analyze_type`)."""
+    stats = type_stats(limit)
+    if analyze:
+        stats[analyze] = analyze_type(analyze, limit)
+    return stats
 
 
 def memory_view(request: Any) -> list[dict[str, Any]]:
@@ -96,4 +148,9 @@ def memory_view(request: Any) -> list[dict[str, Any]]:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
         raise HTTPBadRequest(f"limit must be an integer between 1 and {MAX_LIMIT}")
-    return per_process(process_memory(limit=limit), "memory")
+    analyze = request.GET.get("analyze_type") or None
+    entries = per_process(process_memory(limit=limit, analyze=analyze), "memory")
+    if analyze:  # 6.x's place for it: beside the process's identity
+        for entry in entries:
+            entry[analyze] = entry.get("memory", {}).pop(analyze, None)
+    return entries

@@ -66,11 +66,25 @@ def headers_view(request: Any) -> dict[str, Any]:
         "http_version": environ.get("SERVER_PROTOCOL"),
         "headers": headers,
         "environ": {key: str(environ[key]) for key in _PROXY_ENVIRON if key in environ},
+        "client_info": {  # 6.x's block: what the application sees once proxies are applied
+            "client_addr": request.client_addr,
+            "host": request.host_url.split("://", 1)[1].rsplit(":", 1)[0] if request.host else None,
+            "host_port": request.host_port,
+            "http_version": request.http_version,
+            "path": request.path,
+            "path_info": request.path_info,
+            "remote_addr": request.remote_addr,
+            "remote_host": request.remote_host,
+            "scheme": request.scheme,
+            "server_name": request.server_name,
+            "server_port": request.server_port,
+        },
     }
 
 
-def sleep_view(request: Any) -> dict[str, Any]:
-    """Sleep ``time`` seconds (0 to ``C2C_DEBUG_MAX_SLEEP``); answers how long it slept."""
+def sleep_view(request: Any) -> Any:
+    """Sleep ``time`` seconds (0 to ``C2C_DEBUG_MAX_SLEEP``); answers 204 as 6.x did, with the time
+    slept in ``Server-Timing: sleep;dur=<ms>``."""
     from pyramid.httpexceptions import HTTPBadRequest
 
     from c2cwsgiutils.debug import DebugSettings
@@ -83,9 +97,12 @@ def sleep_view(request: Any) -> dict[str, Any]:
         duration = math.nan
     if not 0 <= duration <= maximum:  # NaN and infinities fail this too
         raise HTTPBadRequest(f"time must be a number of seconds between 0 and {maximum:g}")
+    from pyramid.httpexceptions import HTTPNoContent
+
     start = time.monotonic()
     time.sleep(duration)
-    return {"slept": round(time.monotonic() - start, 6), "requested": duration}
+    slept_ms = (time.monotonic() - start) * 1000
+    return HTTPNoContent(headers={"Server-Timing": f"sleep;dur={slept_ms:.3f}"})
 
 
 def time_view(request: Any) -> dict[str, Any]:

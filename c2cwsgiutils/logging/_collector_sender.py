@@ -1,7 +1,11 @@
 """The collector handler's background thread: batches, retries with back-off, spool and resend.
 
 Order is kept per process: once anything sits in the spool, new batches are appended behind it
-and the spool is drained oldest first before records are sent directly again.
+and the spool is drained oldest first before records are sent directly again. When the spool
+refuses lines (full, or unusable: a read-only or full disk), they are sent directly if the
+collector is not in back-off, else held in memory (at most ``queue_size`` lines, the oldest
+dropped and counted past that) until it answers again; while the spool is unusable and the
+collector in back-off, records wait in the handler's queue instead of being taken.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Protocol
 from c2cwsgiutils import context
 from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
 from c2cwsgiutils.logging.record import constant_fields, record_to_dict, record_to_json
-from c2cwsgiutils.logging.spool import Spool
+from c2cwsgiutils.logging.spool import MAX_RECORD_BYTES, Spool
 
 __all__ = ["Item", "Message", "Sender", "Source", "serialise"]
 
@@ -66,7 +70,8 @@ def _encode_value(value: Any) -> str:
 
 
 def serialise(item: Item, service: str, uuid: str, constant: str | None = None) -> str:
-    """One NDJSON line: the record's schema plus ``uuid``; anything JSON cannot hold becomes text.
+    """One NDJSON line: the record's schema plus ``c2c_uuid`` (the idempotency key, ``uuid``);
+    anything JSON cannot hold becomes text.
 
     ``constant``: :func:`~c2cwsgiutils.logging.record.constant_fields` of ``service``, if known.
     """
@@ -82,23 +87,17 @@ def serialise(item: Item, service: str, uuid: str, constant: str | None = None) 
     if message is not None:
         attributes["msg"] = message
         attributes["args"] = None
-    if "request_id" not in attributes:
-        attributes["request_id"] = ctx.request_id
-        attributes["trace_id"] = ctx.trace_id
-        attributes["span_id"] = ctx.span_id
-        attributes["parent_span_id"] = ctx.parent_span_id
-        attributes["kind"] = ctx.kind
-        attributes["task_id"] = ctx.task_id
     attributes["exc_info"] = None
     attributes["exc_text"] = exc_text
     snapshot = logging.LogRecord.__new__(logging.LogRecord)
     snapshot.__dict__ = attributes
     try:
-        text = record_to_json(snapshot, constant or constant_fields(service), _encode_value)
-        return f'{text[:-1]},"uuid":"{uuid}"}}'
+        # The context of emit time, for a record without its own correlation fields.
+        text = record_to_json(snapshot, constant or constant_fields(service), _encode_value, ctx=ctx)
+        return f'{text[:-1]},"c2c_uuid":"{uuid}"}}'
     except Exception:  # a field of the wrong type (a request_id set to an int ...)
-        data = record_to_dict(snapshot, service)
-        data["uuid"] = uuid
+        data = record_to_dict(snapshot, service, ctx=ctx)
+        data["c2c_uuid"] = uuid
         return _ENCODER.encode(_sanitise(data, ()))
 
 
@@ -130,6 +129,8 @@ class Sender:
 
     label = "Collector handler"  # how its warnings start
     credentials_hint = "C2C_COLLECTOR_TOKEN"  # named when the collector refuses the credentials
+    # What POSTs a batch: (url, token, timeout) -> a Transport (the OTLP handler's converts it).
+    transport_factory: type[Transport] = Transport
 
     def __init__(
         self,
@@ -143,6 +144,7 @@ class Sender:
         retry_max: float,
         report_interval: float,
         batch_max_bytes: int,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.handler = handler
         self.url = url
@@ -153,7 +155,8 @@ class Sender:
         self.retry_max = retry_max
         self.report_interval = report_interval
         self.batch_max_bytes = batch_max_bytes
-        self.transport = Transport(url, token, timeout)
+        self.max_record_bytes = max_record_bytes
+        self.transport = self.transport_factory(url, token, timeout)
         self._reset()
 
     def _reset(self) -> None:
@@ -164,6 +167,7 @@ class Sender:
         self._handoff = threading.Lock()
         self.taken: list[Item] = []
         self.inflight: list[str] = []
+        self.held: list[str] = []  # refused by the spool while the collector was in back-off
         self._deadline: float | None = None
         self._abandoned = False
         self._failures = 0
@@ -173,7 +177,18 @@ class Sender:
         self._flush_requested = 0
         self._flush_done = 0
         self._counts = dict.fromkeys(
-            ("stored", "duplicates", "invalid", "spooled", "resent", "dropped", "batches", "failures"), 0
+            (
+                "stored",
+                "duplicates",
+                "invalid",
+                "spooled",
+                "resent",
+                "dropped",
+                "too_large",
+                "batches",
+                "failures",
+            ),
+            0,
         )
         self._reported = {"dropped": 0, "invalid": 0}
         self._last_report = time.monotonic()
@@ -181,7 +196,7 @@ class Sender:
 
     def after_fork(self) -> None:
         """In a forked child: fresh state, a fresh connection (the parent's socket is not ours)."""
-        self.transport = Transport(self.url, self.token, self.timeout)
+        self.transport = self.transport_factory(self.url, self.token, self.timeout)
         self._reset()
 
     # ---- control from other threads ------------------------------------------------------
@@ -209,12 +224,13 @@ class Sender:
         """Stop touching the queue and the spool; returns what the closing thread must spool itself.
 
         The lines not sent yet (a POST in progress may still deliver them: their uuids make the
-        resend a duplicate the collector ignores) and the records taken but not serialised yet.
+        resend a duplicate the collector ignores), held ones included, and the records taken but
+        not serialised yet.
         """
         with self._handoff:
             self._abandoned = True
-            lines, items = self.inflight, self.taken
-            self.inflight, self.taken = [], []
+            lines, items = self.held + self.inflight, self.taken
+            self.inflight, self.taken, self.held = [], [], []
         self.wake.set()
         return lines, items
 
@@ -237,6 +253,8 @@ class Sender:
                     self.wake.clear()
                 flush_seq = self._flush_requested
                 try:
+                    if self.handler.spool.notices:
+                        self._tell_spool_notices()
                     self._drain_queue()
                     now = time.monotonic()
                     if self.backlog and now >= self._retry_at and not self._past_deadline():
@@ -257,6 +275,8 @@ class Sender:
                     )
                 ):
                     return
+                if closing and self.handler.spool.unusable is not None and not self._may_send():
+                    self.wake.wait(0.02)  # nowhere to put the queue until the back-off ends: no spinning
         finally:
             self.transport.close()
 
@@ -264,7 +284,11 @@ class Sender:
         now = time.monotonic()
         if self._retry_at > now:
             return min(self.batch_age, self._retry_at - now)
-        return 0.0 if self.backlog else self.batch_age
+        return 0.0 if self.backlog or self.held else self.batch_age
+
+    def _may_send(self) -> bool:
+        """Whether a POST may be tried now (not in back-off, not past the closing deadline)."""
+        return time.monotonic() >= self._retry_at and not self._past_deadline()
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
@@ -277,25 +301,62 @@ class Sender:
 
     def _drain_queue(self) -> None:
         handler = self.handler
+        if self.held and self._may_send():
+            with self._handoff:
+                if self._abandoned:
+                    return
+                self.inflight, self.held = self.held, []
+            self._send(self.inflight)
+            self.inflight = []
         while handler.queued() and not self._abandoned:
+            if handler.spool.unusable is not None and not self._may_send():
+                return  # the records wait in the queue (bounded: a full queue spools or drops)
             # Until every line is sent or spooled, a closing handler that gives up waiting for
             # this thread spools them itself (a resend at worst, never a loss).
             lines = self._take(handler.batch_size, spool=False)
             if lines is None:
                 return
-            for batch in self._batches(lines):
-                if self.backlog or time.monotonic() < self._retry_at or self._past_deadline():
-                    self._spool(batch)
-                    continue
-                left = self._deliver(batch)
-                if left:
-                    self._spool(left)
+            self._send(lines)
             self.inflight = []
+
+    def _send(self, lines: list[str]) -> None:
+        """Send ``lines`` (or spool them behind a backlog, or hold them while the spool refuses)."""
+        for batch in self._batches(lines):
+            todo = batch
+            if self.backlog or not self._may_send():
+                todo = self._spool(batch)  # what the spool refused: sent now if possible, else held
+                if not todo:
+                    continue
+                if not self._may_send():
+                    self._hold(todo)
+                    continue
+            left = self._deliver(todo)
+            if left:
+                self._hold(self._spool(left))
+
+    def _hold(self, lines: list[str]) -> None:
+        """Keep ``lines`` in memory until the collector answers (``queue_size`` at most: the oldest
+        past it are dropped and counted)."""
+        if not lines:
+            return
+        with self._handoff:
+            if self._abandoned:
+                return  # the closing thread has them (in flight)
+            held = self.held + lines
+            excess = len(held) - self.handler.queue_size
+            if excess > 0:
+                self._counts["dropped"] += excess
+                held = held[excess:]
+            self.held = held
 
     def _spill(self) -> None:
         """While a POST waits for a slow collector: move a filling queue to the spool (behind it)."""
         handler = self.handler
-        if handler.queued() >= handler.queue_size // 2 and not self._abandoned:
+        if (
+            handler.queued() >= handler.queue_size // 2
+            and not self._abandoned
+            and handler.spool.unusable is None
+        ):
             self._take(handler.queued(), spool=True)
 
     def _take(self, max_items: int, spool: bool) -> list[str] | None:
@@ -312,7 +373,12 @@ class Sender:
             if self._abandoned:
                 return None
             if spool:
-                self._spool_locked(lines)
+                refused = self._spool_locked(lines)
+                if refused:  # not delivered, not spooled: held until the collector answers
+                    excess = len(self.held) + len(refused) - self.handler.queue_size
+                    if excess > 0:
+                        self._counts["dropped"] += excess
+                    self.held = (self.held + refused)[max(0, excess) :]
             else:
                 self.inflight = lines
         return lines
@@ -320,13 +386,19 @@ class Sender:
     def _lines(self, items: list[Item]) -> list[str]:
         """Serialise ``items``, letting the application's threads run every few records."""
         lines = []
+        limit = self.max_record_bytes
         for index, item in enumerate(items):
             if self._abandoned:
                 break
             try:
-                lines.append(self.handler.to_line(item))
+                line = self.handler.to_line(item)
             except Exception:
                 self.handler.emit_errors += 1
+                continue
+            if len(line) * 4 > limit and len(line.encode("utf-8", "backslashreplace")) > limit:
+                self._too_large(len(line.encode("utf-8", "backslashreplace")))
+                continue
+            lines.append(line)
             if index % 16 == 15:
                 # Release the GIL: the application thread never waits for a whole batch (the
                 # interpreter would otherwise hand the GIL back only every 5 ms).
@@ -351,6 +423,8 @@ class Sender:
         if chunk is None:
             self.backlog = False
             return
+        for size in chunk.too_large:
+            self._too_large(size)
         if not chunk.lines:
             spool.ack(chunk)
             return
@@ -358,18 +432,37 @@ class Sender:
             spool.ack(chunk)
             self._counts["resent"] += len(chunk.lines)
 
-    def _spool(self, lines: list[str]) -> None:
+    def _spool(self, lines: list[str]) -> list[str]:
+        """Spool ``lines``; returns those the spool refused (full or unusable: the newest)."""
         with self._handoff:
-            self._spool_locked(lines)
+            return self._spool_locked(lines)
 
-    def _spool_locked(self, lines: list[str]) -> None:
+    def _spool_locked(self, lines: list[str]) -> list[str]:
         if self._abandoned or not lines:
-            return
-        dropped = self.handler.spool.append(lines)
-        self._counts["dropped"] += dropped
-        self._counts["spooled"] += len(lines) - dropped
-        if dropped < len(lines):
+            return []
+        refused = self.handler.spool.append(lines)
+        spooled = len(lines) - refused
+        self._counts["spooled"] += spooled
+        if spooled:
             self.backlog = True
+        return lines[spooled:]
+
+    def _tell_spool_notices(self) -> None:
+        """Log what the spool found once (a refused segment, a segment that cannot be deleted ...)."""
+        notices = self.handler.spool.notices
+        while notices:
+            text = notices.pop(0)
+            if text.startswith("spool directory"):  # unusable: at most once per report interval
+                self._warn(
+                    "unusable",
+                    "%s: %s; records are sent directly while the collector answers, and held in "
+                    "memory (at most %d) while it does not",
+                    self.label,
+                    text,
+                    self.handler.queue_size,
+                )
+            else:
+                LOG.warning("%s: %s", self.label, text)
 
     def _scan(self) -> None:
         spool = self.handler.spool
@@ -398,7 +491,10 @@ class Sender:
         if result.outcome in (Outcome.INVALID, Outcome.TOO_LARGE):
             self._succeeded()
             if len(lines) == 1:
-                self._invalid(1, result)
+                if result.outcome is Outcome.TOO_LARGE:
+                    self._too_large(len(lines[0].encode("utf-8", "backslashreplace")), result.status)
+                else:
+                    self._invalid(1, result)
                 return []
             # Split to isolate what the collector refuses; a failure keeps the unsent part.
             middle = len(lines) // 2
@@ -419,12 +515,29 @@ class Sender:
     def _failed(self, result: Result) -> None:
         self._failures += 1
         self._counts["failures"] += 1
-        delay = min(self.retry_max, self.retry_min * 2 ** min(self._failures - 1, 30))
-        self._retry_at = time.monotonic() + delay * random.uniform(0.5, 1.0)
+        if result.retry_after is not None:
+            # A saturated collector says how long to wait: at least that (a little more, so that
+            # clients told the same do not come back together), bounded by retry_max.
+            delay = min(self.retry_max, result.retry_after * random.uniform(1.0, 1.1))
+        else:
+            delay = min(self.retry_max, self.retry_min * 2 ** min(self._failures - 1, 30))
+            delay *= random.uniform(0.5, 1.0)
+        self._retry_at = time.monotonic() + delay
         self._outage = True
         if self._deadline is not None:
             return  # closing: a short deadline is no outage; what is left stays in the spool
-        if result.outcome is Outcome.AUTH:
+        if result.retry_after is not None:
+            self._warn(
+                "busy",
+                "%s: collector %s is saturated (HTTP %s); waiting %.1f s as it asks (Retry-After), "
+                "records kept in the spool %s",
+                self.label,
+                self.url,
+                result.status,
+                delay,
+                self.handler.spool_dir,
+            )
+        elif result.outcome is Outcome.AUTH:
             self._warn(
                 "auth",
                 "%s: collector %s refused the credentials (HTTP %s); records are kept "
@@ -444,6 +557,19 @@ class Sender:
                 f"HTTP {result.status}: {result.message[:200]}" if result.status else result.message,
                 self.handler.spool_dir,
             )
+
+    def _too_large(self, size: int, status: int = 0) -> None:
+        """Drop one record too large for the collector (each one said: they are rare and costly)."""
+        self._counts["dropped"] += 1
+        self._counts["too_large"] += 1
+        LOG.warning(
+            "%s: dropped a record of %d bytes, too large for the collector (%s; the limit is the "
+            "collector's C2C_COLLECTOR_MAX_BODY_BYTES, %d bytes by default)",
+            self.label,
+            size,
+            f"it answered HTTP {status}" if status else f"over {self.max_record_bytes} bytes",
+            MAX_RECORD_BYTES,
+        )
 
     def _invalid(self, count: int, result: Result) -> None:
         self._counts["invalid"] += count
@@ -477,8 +603,8 @@ class Sender:
         if new_dropped or new_invalid:
             self._reported = {"dropped": dropped, "invalid": invalid}
             LOG.warning(
-                "%s: %d record(s) dropped (spool %s full at %d bytes or unusable) and %d "
-                "rejected as invalid by the collector %s",
+                "%s: %d record(s) dropped (collector unreachable and spool %s full at %d bytes or "
+                "unusable, or too large) and %d rejected as invalid by the collector %s",
                 self.label,
                 new_dropped,
                 self.handler.spool_dir,

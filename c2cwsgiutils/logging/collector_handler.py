@@ -4,7 +4,7 @@
 context, the formatted traceback of an exception) and appends the record to a bounded in-memory
 ``deque``: no I/O, no lock, no serialisation in the caller's thread. A daemon thread serialises
 each record once (:func:`~c2cwsgiutils.logging.record.record_to_json` plus a client-side
-``uuid``) and sends
+idempotency key, ``c2c_uuid``) and sends
 gzip NDJSON batches (by size or age) over a keep-alive connection. While the collector is
 unreachable or slow, or the queue is full, records go to a bounded disk spool
 (:mod:`c2cwsgiutils.logging.spool`), resent oldest first when the collector answers again; the
@@ -35,7 +35,7 @@ from typing import Any
 from c2cwsgiutils import _compiled, config
 from c2cwsgiutils.logging._collector_sender import Item, Sender, serialise
 from c2cwsgiutils.logging.record import constant_fields
-from c2cwsgiutils.logging.spool import Spool
+from c2cwsgiutils.logging.spool import MAX_RECORD_BYTES, Spool
 
 _compiled.load("c2cwsgiutils.logging._emit_core")  # compiled when built so (see c2cwsgiutils._compiled)
 from c2cwsgiutils.logging._emit_core import emit as _emit  # noqa: E402 - the module load() chose
@@ -76,7 +76,8 @@ SPOOL_DIR = config.declare(
     "",
     config.as_str,
     "Directory where the CollectorHandler keeps the records it could not send yet (shared by every "
-    "process of a service). Empty: {tmp}/c2cwsgiutils-collector/{hash of the URL}.",
+    "process of a service). Created with mode 0700; one owned by another user or writable by group "
+    "or others is refused. Empty: {tmp}/c2cwsgiutils-collector-{uid}/{hash of the URL}.",
     feature="collector",
 )
 SPOOL_MAX_BYTES = config.declare(
@@ -84,8 +85,8 @@ SPOOL_MAX_BYTES = config.declare(
     "c2c.collector_spool_max_bytes",
     100 * 1024 * 1024,
     config.bounded(config.as_int, 0),
-    "Bound of the spool directory in bytes; records past it are dropped, counted and reported "
-    "once a minute as a warning.",
+    "Bound of the spool directory in bytes, all processes together; records past it are sent "
+    "directly or held in memory, and dropped, counted and reported once a minute when neither works.",
     feature="collector",
 )
 QUEUE_SIZE = config.declare(
@@ -138,18 +139,23 @@ def _resolve(value: Any, setting: config.Setting[Any]) -> Any:
 
 
 def default_spool_dir(url: str) -> str:
-    """The spool directory used when none is configured: one per collector URL under the temp dir."""
+    """The spool directory used when none is configured: one per user and collector URL under the
+    temp dir (created ``0700``; refused if another user made it first)."""
     digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()[:12]
-    return os.path.join(tempfile.gettempdir(), "c2cwsgiutils-collector", digest)
+    return os.path.join(tempfile.gettempdir(), f"c2cwsgiutils-collector-{os.geteuid()}", digest)
 
 
 class CollectorHandler(logging.Handler):
     """A logging handler shipping records to the collector; ``emit`` never blocks nor raises.
 
     Every argument left to ``None`` comes from its environment variable (see the README's
-    settings table); ``retry_min``/``retry_max`` bound the exponential back-off (with jitter),
-    ``report_interval`` is the period of the dropped-records warning.
+    settings table); ``retry_min``/``retry_max`` bound the exponential back-off (with jitter; a
+    ``Retry-After`` answer is waited for, up to ``retry_max``), ``report_interval`` is the period of
+    the dropped-records warning, ``max_record_bytes`` the size past which a record is dropped (the
+    collector's ``C2C_COLLECTOR_MAX_BODY_BYTES``, 16 MiB by default).
     """
+
+    sender_class: type[Sender] = Sender  # the thread's logic (the OTLP handler's exports by OTLP)
 
     def __init__(
         self,
@@ -168,6 +174,7 @@ class CollectorHandler(logging.Handler):
         retry_max: float = 60.0,
         report_interval: float = 60.0,
         batch_max_bytes: int = 1_000_000,
+        max_record_bytes: int = MAX_RECORD_BYTES,
         level: int | str = logging.NOTSET,
     ) -> None:
         super().__init__(level)
@@ -188,12 +195,14 @@ class CollectorHandler(logging.Handler):
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._new_identity()
-        self.spool = Spool(self.spool_dir, _resolve(spool_max_bytes, SPOOL_MAX_BYTES))
+        self.spool = Spool(
+            self.spool_dir, _resolve(spool_max_bytes, SPOOL_MAX_BYTES), max_record_bytes=int(max_record_bytes)
+        )
         self.sender: Sender | None = None
         if not self.url:
             return
         try:
-            self.sender = Sender(
+            self.sender = self.sender_class(
                 self,
                 url=self.url,
                 token=_resolve(token, TOKEN),
@@ -203,6 +212,7 @@ class CollectorHandler(logging.Handler):
                 retry_max=float(retry_max),
                 report_interval=float(report_interval),
                 batch_max_bytes=int(batch_max_bytes),
+                max_record_bytes=int(max_record_bytes),
             )
         except ValueError as exc:
             if isinstance(exc, config.ConfigError):
@@ -214,11 +224,13 @@ class CollectorHandler(logging.Handler):
         try:
             self.spool.open()
         except OSError as exc:
+            self.spool.unusable = f"{type(exc).__name__}: {exc}"
             LOG.warning(
-                "Collector handler: spool directory %s is unusable (%s); records the collector cannot "
-                "take right away will be dropped",
+                "Collector handler: spool directory %s is unusable (%s); records are sent directly, "
+                "and held in memory (at most %d) while the collector does not answer",
                 self.spool_dir,
                 exc,
+                self.queue_size,
             )
         _HANDLERS.add(self)
         self._start()
@@ -264,7 +276,7 @@ class CollectorHandler(logging.Handler):
         _emit(self, record)
 
     def to_line(self, item: Item) -> str:
-        """The NDJSON line of a captured record, with a new uuid (called once per record)."""
+        """The NDJSON line of a captured record, with a new ``c2c_uuid`` (called once per record)."""
         return serialise(item, self.service, f"{self._uuid_prefix}{next(self._counter):012x}", self._constant)
 
     def take(self, max_items: int) -> list[Item]:

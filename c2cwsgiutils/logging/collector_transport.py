@@ -2,18 +2,22 @@
 
 Wire contract (``POST {url}/api/v1/record``): ``Content-Type: application/x-ndjson``,
 ``Content-Encoding: gzip``, ``Authorization: Bearer <token>`` when a token is configured; one
-JSON record per line, each with a client-side ``uuid``. The answer is
+JSON record per line, each with a client-side idempotency key ``c2c_uuid`` (32 hex characters; a
+plain ``uuid`` key is the user's data). The answer is
 ``{"stored": N, "duplicates": N, "errors": [{"line": n, "error": "..."}]}`` with status
 
 - 201: every line stored (or a duplicate of one already stored);
 - 207: some lines are invalid: resending them will not help, they are dropped and counted;
 - 400: the whole body is bad; 413: the body or batch is too large (the sender splits it);
-- 401/403: wrong credentials (the records are kept); 5xx: retry later.
+- 401/403: wrong credentials (the records are kept); 5xx: retry later;
+- 503/429 with ``Retry-After`` (seconds or an HTTP date): the collector is saturated, retry after
+  that long (``Result.retry_after``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import enum
 import gzip
 import http.client
@@ -52,6 +56,7 @@ class Result:
     duplicates: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
+    retry_after: float | None = None  # seconds the collector asked to wait (503/429 Retry-After)
 
 
 class Transport:
@@ -95,7 +100,7 @@ class Transport:
 
     def _exchange(
         self, body: bytes, timeout: float, while_waiting: Callable[[], None] | None
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, str | None]:
         conn = self._connection(timeout)
         conn.request("POST", self.path, body=body, headers=self._headers)
         if while_waiting is not None and conn.sock is not None:
@@ -110,7 +115,7 @@ class Transport:
         payload = response.read()
         if response.will_close:
             self.close()
-        return response.status, payload
+        return response.status, payload, response.getheader("Retry-After")
 
     def close(self) -> None:
         """Close the connection (a new one is opened by the next POST)."""
@@ -135,18 +140,35 @@ class Transport:
         reused = self._conn is not None
         try:
             try:
-                status, payload = self._exchange(body, wait, while_waiting)
+                status, payload, retry_after = self._exchange(body, wait, while_waiting)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 if not reused:
                     raise
                 # The server closed an idle keep-alive connection: once more on a fresh one
                 # (safe: the records' uuids make a resend idempotent).
                 self.close()
-                status, payload = self._exchange(body, wait, while_waiting)
+                status, payload, retry_after = self._exchange(body, wait, while_waiting)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             return Result(Outcome.RETRY, message=f"{type(exc).__name__}: {exc}")
-        return _classify(status, payload)
+        result = _classify(status, payload)
+        if status in (429, 503):
+            result.retry_after = parse_retry_after(retry_after)
+        return result
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP date), or ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _classify(status: int, payload: bytes) -> Result:

@@ -6,6 +6,9 @@ Attach it to handlers (a filter on a logger does not see the records its childre
     logging.Formatter("%(request_id)s %(message)s")
 
 Outside a request the fields exist and are empty strings, so ``%(request_id)s`` never raises.
+A record that has some of them but no ``request_id`` (``extra={"kind": ...}``) keeps those values
+as the caller's data: they move to ``record._c2c_extra``, which the JSON schema writes under
+``c2c_extra`` (see :mod:`c2cwsgiutils.logging.record`).
 :func:`install` adds the filter to every handler already configured (what the Pyramid include
 does); :class:`ContextFormatter` is the way for ``fileConfig`` ini files, which cannot attach filters.
 """
@@ -23,6 +26,17 @@ __all__ = ["FIELDS", "ContextFilter", "ContextFormatter", "add_context", "instal
 FIELDS = ("request_id", "trace_id", "span_id", "parent_span_id", "kind", "task_id")
 
 _get_context = _CURRENT.get
+_OTHER_FIELDS = frozenset(FIELDS[1:])
+
+
+def _keep_callers_fields(attributes: dict[str, Any]) -> None:
+    """Move the correlation-named extras of a record without ``request_id`` to ``_c2c_extra``."""
+    saved = attributes.get("_c2c_extra")
+    if not isinstance(saved, dict):
+        saved = attributes["_c2c_extra"] = {}
+    for name in FIELDS[1:]:
+        if name in attributes:
+            saved[name] = attributes[name]
 
 
 def add_context(record: logging.LogRecord) -> None:
@@ -30,6 +44,8 @@ def add_context(record: logging.LogRecord) -> None:
     attributes = record.__dict__
     if "request_id" in attributes:
         return
+    if not _OTHER_FIELDS.isdisjoint(attributes):
+        _keep_callers_fields(attributes)
     ctx = _get_context()
     attributes["request_id"] = ctx.request_id
     attributes["trace_id"] = ctx.trace_id
@@ -49,6 +65,8 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         attributes = record.__dict__
         if "request_id" not in attributes:
+            if not _OTHER_FIELDS.isdisjoint(attributes):
+                _keep_callers_fields(attributes)
             ctx = _get_context()
             attributes["request_id"] = ctx.request_id
             attributes["trace_id"] = ctx.trace_id

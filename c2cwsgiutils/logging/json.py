@@ -22,9 +22,34 @@ import os
 from collections.abc import Callable
 from typing import IO, Any
 
+from c2cwsgiutils import config
 from c2cwsgiutils.logging.record import HOSTNAME, constant_fields, record_to_dict, record_to_json
 
-__all__ = ["JsonFormatter", "JsonLogHandler"]
+__all__ = ["LOG_FORMAT", "TEXT_FORMAT", "JsonFormatter", "JsonLogHandler"]
+
+LOG_FORMAT = config.declare(
+    "C2C_LOG_FORMAT",
+    "",
+    "json",
+    config.choice("json", "text"),
+    "What `JsonLogHandler` writes: `json`, one object per line (the default, for production and "
+    "log shippers), or `text`, readable lines with the request ID (`time LEVEL [request_id] "
+    "logger: message`, for a terminal in development). Read from the environment when the handler "
+    "is created.",
+    feature="logging",
+)
+# The readable console line of C2C_LOG_FORMAT=text.
+TEXT_FORMAT = "%(asctime)s %(levelname)-5s [%(request_id)s] %(name)s: %(message)s"
+
+
+def _console_format() -> str:
+    try:
+        return LOG_FORMAT.get(None)
+    except config.ConfigError:
+        # Logging is configured before the application validates its settings, which then stops
+        # start-up naming the variable: the handler itself never breaks the logging set-up.
+        return LOG_FORMAT.default
+
 
 SERVICE_ENV = "C2C_SERVICE_NAME"
 
@@ -113,12 +138,18 @@ def _plain(value: Any) -> Any:
 
 class JsonLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler (default ``sys.stderr``, like :class:`logging.StreamHandler`) writing one
-    JSON object per line with :class:`JsonFormatter`, unless another formatter is set.
+    JSON object per line with :class:`JsonFormatter`, unless another formatter is set, or readable
+    text lines with the request ID when ``C2C_LOG_FORMAT=text`` (development).
     """
 
     def __init__(self, stream: IO[str] | None = None, service: str | None = None) -> None:
         super().__init__(stream)
-        self.setFormatter(JsonFormatter(service=service))
+        if _console_format() == "text":
+            from c2cwsgiutils.logging.filter import ContextFormatter
+
+            self.setFormatter(ContextFormatter(TEXT_FORMAT))
+        else:
+            self.setFormatter(JsonFormatter(service=service))
 
     def handle(self, record: logging.LogRecord) -> bool:
         """:meth:`logging.Handler.handle` without its overhead when there is no filter."""

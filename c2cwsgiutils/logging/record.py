@@ -1,8 +1,11 @@
 """The one JSON schema of a log record, shared by the JSON formatter and the collector handler.
 
 Field names follow the original c2cwsgiutils JSON handler where one exists; the correlation
-fields come from the record (set by the context filter) or, failing that, from the current
-context. Every ``extra=`` field is kept; values that JSON cannot encode become their ``repr``.
+fields come from the record (set by the context filter, or all six by the caller) or, failing
+that, from the current context. Every ``extra=`` field is kept; values that JSON cannot encode
+become their ``repr``. An ``extra=`` field named like a field of the schema below (``level``,
+``host``, ``timestamp``, ``kind`` without ``request_id`` ...) never replaces the real value and is
+never dropped: it goes, with its value, into the ``c2c_extra`` object.
 
 | field | meaning |
 | --- | --- |
@@ -19,7 +22,9 @@ context. Every ``extra=`` field is kept; values that JSON cannot encode become t
 | ``request_id``, ``trace_id``, ``span_id``, ``parent_span_id``, ``kind``, ``task_id`` | correlation |
 | ``exception`` | the formatted traceback, when the record has one |
 | ``stack`` | ``stack_info``, when asked for |
-| any other key | an ``extra=`` field, as given (names starting with ``_`` are skipped) |
+| ``c2c_extra`` | the ``extra=`` fields named like a field of this table, ``{name: value}`` (if any) |
+| ``c2c_uuid`` | set by the ``CollectorHandler`` only: the record's idempotency key (32 hex characters) |
+| any other key | an ``extra=`` field, as given (names starting with ``_`` are skipped; ``uuid`` is one) |
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from c2cwsgiutils import context
 __all__ = [
     "CONTEXT_FIELDS",
     "RESERVED_ATTRIBUTES",
+    "SCHEMA_FIELDS",
     "SYSLOG_LEVELS",
     "constant_fields",
     "extra_keys",
@@ -61,6 +67,36 @@ RESERVED_ATTRIBUTES = frozenset(
 )
 
 CONTEXT_FIELDS = ("request_id", "trace_id", "span_id", "parent_span_id", "kind", "task_id")
+
+# The names the schema (and the formatters and handler built on it) write: an ``extra=`` field
+# with one of these names goes into ``c2c_extra`` instead of replacing the real value.
+SCHEMA_FIELDS = frozenset(
+    {
+        "timestamp",
+        "created",
+        "msg",
+        "level",
+        "level_name",
+        "levelno",
+        "logger_name",
+        "file",
+        "line",
+        "function",
+        "pid",
+        "process_name",
+        "thread_name",
+        "host",
+        "service",
+        *CONTEXT_FIELDS,
+        "exception",
+        "stack",
+        "c2c_uuid",
+        "c2c_extra",
+        "encoding_error",  # JsonFormatter's fallback
+        "truncated",  # CeeSysLogHandler's cut records
+    }
+)
+_CORRELATION_EXTRAS = frozenset(CONTEXT_FIELDS)
 
 SYSLOG_LEVELS = {
     logging.CRITICAL: 2,
@@ -123,6 +159,38 @@ def extra_keys(attributes: dict[str, Any]) -> list[str]:
     return found
 
 
+def _collides(name: str, own_correlation: bool) -> bool | None:
+    """Whether the extra field ``name`` goes into ``c2c_extra`` (``None``: it is not written at all).
+
+    The correlation fields are the record's own when it carries a ``request_id`` (the filter sets
+    all six); without one, any of them on the record is the caller's data.
+    """
+    if name in RESERVED_ATTRIBUTES:
+        if name in _CORRELATION_EXTRAS and not own_correlation:
+            return True
+        return None
+    return name in SCHEMA_FIELDS
+
+
+def split_extras(attributes: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The ``extra=`` names of a record's ``__dict__``: written as they are, and into ``c2c_extra``."""
+    own_correlation = attributes.get("request_id") is not None
+    plain: list[str] = []
+    collided: list[str] = []
+    for key in reversed(attributes):
+        if key == _LAST_STANDARD:
+            break
+        if key[0] == "_":
+            continue
+        where = _collides(key, own_correlation)
+        if where is None or (key == "request_id" and attributes[key] is None):
+            continue
+        (collided if where else plain).append(key)
+    plain.reverse()
+    collided.reverse()
+    return plain, collided
+
+
 _get_context = context._CURRENT.get
 
 
@@ -140,10 +208,14 @@ def _message(record: logging.LogRecord) -> str:
 
 
 def record_to_dict(
-    record: logging.LogRecord, service: str = "", formatter: logging.Formatter | None = None
+    record: logging.LogRecord,
+    service: str = "",
+    formatter: logging.Formatter | None = None,
+    ctx: context.Context | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready dict of ``record`` (values may still need ``default=repr`` when encoding).
 
+    ``ctx``: the correlation context when the record carries none (default: the current one).
     Never raises for a broken ``msg % args``: the message then shows both, and the error's type.
     """
     attributes = record.__dict__
@@ -177,14 +249,16 @@ def record_to_dict(
         result["kind"] = attributes.get("kind", "")
         result["task_id"] = attributes.get("task_id", "")
     else:
-        ctx = _get_context()
+        if ctx is None:
+            ctx = _get_context()
         result["request_id"] = ctx.request_id
         result["trace_id"] = ctx.trace_id
         result["span_id"] = ctx.span_id
         result["parent_span_id"] = ctx.parent_span_id
         result["kind"] = ctx.kind
         result["task_id"] = ctx.task_id
-    for key in extra_keys(attributes):
+    plain, collided = split_extras(attributes)
+    for key in plain:
         result[key] = attributes[key]
     if record.exc_info:
         if not record.exc_text:
@@ -194,6 +268,11 @@ def record_to_dict(
         result["exception"] = record.exc_text
     if record.stack_info:
         result["stack"] = record.stack_info
+    saved = attributes.get("_c2c_extra")  # what the context filter kept (see filter.py)
+    if collided or saved:
+        result["c2c_extra"] = {**saved} if isinstance(saved, dict) else {}
+        for key in collided:
+            result["c2c_extra"][key] = attributes[key]
     return result
 
 
@@ -252,12 +331,14 @@ def record_to_json(
     constant: str,
     encode: Callable[[Any], str],
     formatter: logging.Formatter | None = None,
+    ctx: context.Context | None = None,
 ) -> str:
     """The JSON text of :func:`record_to_dict` for ``record``, built faster.
 
     ``constant`` is ``,"host":...,"service":...`` already encoded (see :func:`constant_fields`);
     ``encode`` encodes the ``extra=`` fields that are neither ``str`` nor ``int`` (a JSON encoder
-    function). Raises what ``encode`` raises for values it cannot encode.
+    function); ``ctx`` is the correlation context when the record carries none (default: the
+    current one). Raises what ``encode`` raises for values it cannot encode.
     """
     attributes = record.__dict__
     message = _message(record)
@@ -289,7 +370,8 @@ def record_to_json(
         kind = attributes.get("kind", "")
         task_id = attributes.get("task_id", "")
     else:
-        ctx = _get_context()
+        if ctx is None:
+            ctx = _get_context()
         request_id, trace_id, span_id, parent_span_id = ctx[0], ctx[1], ctx[2], ctx[3]
         kind, task_id = ctx[5], ctx[6]
     text = (
@@ -303,11 +385,19 @@ def record_to_json(
         f'"task_id":{_escape(task_id) if task_id else EMPTY_STRING}'
     )
     extra: list[str] | None = None
-    for name in reversed(attributes):  # the extra= fields: see extra_keys
+    collided: list[str] | None = None
+    own_correlation = attributes.get("request_id") is not None
+    for name in reversed(attributes):  # the extra= fields: see split_extras
         if name == _LAST_STANDARD:
             break
-        if name in RESERVED_ATTRIBUTES or name[0] == "_":
+        if name[0] == "_":
             continue
+        into_c2c_extra = False
+        if name in RESERVED_ATTRIBUTES or name in SCHEMA_FIELDS:
+            where = _collides(name, own_correlation)
+            if where is None or (name == "request_id" and attributes[name] is None):
+                continue
+            into_c2c_extra = where
         value = attributes[name]
         kind_of_value = type(value)
         if kind_of_value is str:
@@ -316,6 +406,11 @@ def record_to_json(
             encoded = str(value)
         else:
             encoded = encode(value)
+        if into_c2c_extra:
+            if collided is None:
+                collided = []
+            collided.append(f"{escaped(name)}:{encoded}")
+            continue
         if extra is None:
             extra = []
         extra.append(f",{_escaped.get(name) or escaped(name)}:{encoded}")
@@ -330,6 +425,14 @@ def record_to_json(
         text += ',"exception":' + _escape(record.exc_text)
     if record.stack_info:
         text += ',"stack":' + _escape(record.stack_info)
+    saved = attributes.get("_c2c_extra")  # what the context filter kept (see filter.py)
+    if saved:
+        kept = [f"{escaped(str(k))}:{encode(v)}" for k, v in saved.items()] if type(saved) is dict else []
+        collided = kept + (collided[::-1] if collided else [])
+    elif collided is not None:
+        collided.reverse()
+    if collided:
+        text += ',"c2c_extra":{' + ",".join(collided) + "}"
     return text + "}"
 
 

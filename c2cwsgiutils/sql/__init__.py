@@ -8,7 +8,8 @@ Engines reach these features through :func:`instrument` (called for you by
 
 - :mod:`c2cwsgiutils.sql.tagging`: the request ID in ``application_name`` and/or a sqlcommenter comment;
 - :mod:`c2cwsgiutils.sql.activity`: ``{C2C_BASE_PATH}/sql/activity``, what PostgreSQL runs now;
-- :mod:`c2cwsgiutils.sql.profiler`: ``{C2C_BASE_PATH}/sql_profiler``, EXPLAIN ANALYZE of each SELECT.
+- :mod:`c2cwsgiutils.sql.profiler`: ``{C2C_BASE_PATH}/sql_profiler``, EXPLAIN ANALYZE of each SELECT;
+- :mod:`c2cwsgiutils.sql.spans`: each statement a span (normalised text, duration, rows, database, role).
 
 Importing this package imports no third-party library; SQLAlchemy is imported when an engine is
 instrumented.
@@ -54,24 +55,28 @@ def instrument(
     name: str | None = None,
     *,
     settings: Mapping[str, Any] | None = None,
+    role: str | None = None,
 ) -> None:
     """Attach this toolkit's SQL hooks to ``engine``; idempotent.
 
     - statement tagging, when ``C2C_SQL_REQUEST_ID`` is on (see :mod:`c2cwsgiutils.sql.tagging`);
     - the SQL profiler hook (costs one flag check per statement while the profiler is off);
+    - SQL spans, when ``C2C_SQL_SPANS`` is on (see :mod:`c2cwsgiutils.sql.spans`), with ``role``
+      (``master`` / ``slave``) on each span when given;
     - with a Pyramid ``Configurator`` or registry, the engine is registered under ``name``
       (default: its URL without password) for the SQL activity view.
 
     Settings come from ``settings`` (e.g. the ini settings of a Celery worker), else from the
     registry's settings, else only from the environment.
     """
-    from c2cwsgiutils.sql import profiler, tagging
+    from c2cwsgiutils.sql import hooks, profiler, spans, tagging
 
     registry = getattr(config_or_registry, "registry", config_or_registry)
     if settings is None:
         settings = getattr(registry, "settings", None) if registry is not None else None
     tagging.instrument(engine, tagging.TaggingSettings.from_settings(settings or {}))
     profiler.attach(engine)
+    spans.attach(hooks.hooks_for(engine.dialect), spans.SqlSpanSettings.from_settings(settings or {}), role)
     if registry is not None:
         register_engine(registry, name or engine.url.render_as_string(hide_password=True), engine)
 
@@ -88,11 +93,13 @@ def _on_do_connect(dialect: Any, connection_record: Any, cargs: Any, cparams: An
         return  # the profiler's own connections
     _AUTO_SEEN.add(dialect)
     try:
-        from c2cwsgiutils.sql import hooks, tagging
+        from c2cwsgiutils.sql import hooks, spans, tagging
 
         dialect_hooks = hooks.hooks_for(dialect)
         tagging.apply(dialect_hooks, tagging.TaggingSettings.from_settings(registry.settings or {}))
         dialect_hooks.profile = True
+        if dialect_hooks.spans is None:  # an engine given to instrument() keeps its own settings
+            spans.attach(dialect_hooks, spans.SqlSpanSettings.from_settings(registry.settings or {}))
     except Exception:  # instrumentation must never stop the application from connecting
         LOG.warning("Could not instrument a SQLAlchemy engine", exc_info=True)
 
@@ -101,9 +108,10 @@ def instrument_new_engines(registry: Any) -> None:
     """Instrument each SQLAlchemy engine of the process when it opens its first connection.
 
     The settings are ``registry``'s. Called by the ``c2cwsgiutils.sql.tagging`` include when
-    ``C2C_SQL_REQUEST_ID`` is on and by the ``c2cwsgiutils.sql.profiler`` include when its secret
-    is set, so that engines the application creates itself are tagged and profiled too (as the
-    original toolkit did for every session). The last registry given wins. Such engines are not
+    ``C2C_SQL_REQUEST_ID`` is on, by the ``c2cwsgiutils.sql.profiler`` include when its secret
+    is set and by the ``c2cwsgiutils.sql.spans`` include when SQL spans are on, so that engines
+    the application creates itself are tagged, profiled and traced too (as the original toolkit
+    did for every session). The last registry given wins. Such engines are not
     listed by the activity view (only those given to :func:`instrument` with a registry are).
     """
     global _auto_registry
@@ -129,7 +137,8 @@ def stop_instrumenting_new_engines() -> None:
 
 
 def includeme(config: Any) -> None:
-    """Pyramid include: tagging settings, the SQL activity view and the SQL profiler view."""
+    """Pyramid include: tagging settings, the SQL activity view, the SQL profiler view, SQL spans."""
     config.include("c2cwsgiutils.sql.tagging")
     config.include("c2cwsgiutils.sql.activity")
     config.include("c2cwsgiutils.sql.profiler")
+    config.include("c2cwsgiutils.sql.spans")

@@ -1,4 +1,4 @@
-"""The one hook per dialect that runs tagging and the profiler.
+"""The one hook per dialect that runs tagging, the profiler and the SQL spans.
 
 It replaces, on the dialect *instance* of an engine, the three methods SQLAlchemy calls to run a
 statement (``do_execute``, ``do_execute_no_params``, ``do_executemany``: the documented points a
@@ -8,15 +8,19 @@ its slow statement path for the whole engine: about 20,000 more CPU instructions
 nor a ``do_execute`` dialect event (SQLAlchemy's event dispatch around the listener costs more
 than the tagging itself); ``bench/bench_sql.py`` counts the instructions of each.
 
-``executemany`` statements get the ``application_name`` but no comment (psycopg2's dialect runs
-them its own way).
+``executemany`` statements get the ``application_name`` and a span but no comment (psycopg2's
+dialect runs them its own way). With SQL spans on (:mod:`c2cwsgiutils.sql.spans`) each statement
+is timed here, two ``perf_counter()`` calls around the DB-API call, and reported afterwards.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from c2cwsgiutils.sql import profiler, tagging
+
+_perf_counter = time.perf_counter
 
 __all__ = ["DialectHooks", "hooks_for"]
 
@@ -34,6 +38,7 @@ class DialectHooks:
         "percent",
         "position",
         "profile",
+        "spans",
     )
 
     def __init__(self, dialect_name: str = "postgresql", paramstyle: str = "pyformat") -> None:
@@ -45,6 +50,7 @@ class DialectHooks:
         self.comment = False
         self.position = "start"
         self.profile = False
+        self.spans: Any = None  # c2cwsgiutils.sql.spans.SqlSpans when SQL spans are on
         self._execute: Any = None
         self._execute_no_params: Any = None
         self._executemany: Any = None
@@ -59,32 +65,68 @@ class DialectHooks:
         dialect.do_executemany = self.do_executemany
 
     def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
-        """The dialect's ``do_execute``, with the tagging and the profiler."""
+        """The dialect's ``do_execute``, with the tagging, the profiler and the span."""
         if self.application_name:
             tagging.ensure_application_name(context)
         if self.comment:
             statement = tagging.commented(statement, cursor, self.percent, self.position)
-        if self.profile and profiler.is_enabled():
-            profiler.execute_profiled(cursor, statement, parameters, True, context)
-        else:
-            self._execute(cursor, statement, parameters, context)
+        spans = self.spans
+        if spans is None:
+            if self.profile and profiler.is_enabled():
+                profiler.execute_profiled(cursor, statement, parameters, True, context)
+            else:
+                self._execute(cursor, statement, parameters, context)
+            return
+        t0 = _perf_counter()
+        try:
+            if self.profile and profiler.is_enabled():
+                profiler.execute_profiled(cursor, statement, parameters, True, context)
+            else:
+                self._execute(cursor, statement, parameters, context)
+        except BaseException as error:
+            spans.record(cursor, statement, context, t0, error)
+            raise
+        spans.record(cursor, statement, context, t0, None)
 
     def do_execute_no_params(self, cursor: Any, statement: Any, context: Any = None) -> None:
-        """The dialect's ``do_execute_no_params``, with the tagging and the profiler."""
+        """The dialect's ``do_execute_no_params``, with the tagging, the profiler and the span."""
         if self.application_name:
             tagging.ensure_application_name(context)
         if self.comment:
             statement = tagging.commented(statement, cursor, False, self.position)
-        if self.profile and profiler.is_enabled():
-            profiler.execute_profiled(cursor, statement, None, False, context)
-        else:
-            self._execute_no_params(cursor, statement, context)
+        spans = self.spans
+        if spans is None:
+            if self.profile and profiler.is_enabled():
+                profiler.execute_profiled(cursor, statement, None, False, context)
+            else:
+                self._execute_no_params(cursor, statement, context)
+            return
+        t0 = _perf_counter()
+        try:
+            if self.profile and profiler.is_enabled():
+                profiler.execute_profiled(cursor, statement, None, False, context)
+            else:
+                self._execute_no_params(cursor, statement, context)
+        except BaseException as error:
+            spans.record(cursor, statement, context, t0, error)
+            raise
+        spans.record(cursor, statement, context, t0, None)
 
     def do_executemany(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
-        """The dialect's ``do_executemany``, with the application_name only."""
+        """The dialect's ``do_executemany``, with the application_name and the span."""
         if self.application_name:
             tagging.ensure_application_name(context)
-        self._executemany(cursor, statement, parameters, context)
+        spans = self.spans
+        if spans is None:
+            self._executemany(cursor, statement, parameters, context)
+            return
+        t0 = _perf_counter()
+        try:
+            self._executemany(cursor, statement, parameters, context)
+        except BaseException as error:
+            spans.record(cursor, statement, context, t0, error)
+            raise
+        spans.record(cursor, statement, context, t0, None)
 
 
 _ATTRIBUTE = "_c2cwsgiutils_hooks"

@@ -3,8 +3,8 @@
 Switched on and off in every worker process at once by the view ``{C2C_BASE_PATH}/sql_profiler``
 (``?enable=1`` / ``?enable=0``, behind ``SQL_PROFILER_SECRET`` or ``C2C_SECRET``) through
 :mod:`c2cwsgiutils.broadcast`. The plan goes to the logger ``c2cwsgiutils.sql_profiler`` with the
-request ID. Statements are told apart by their normalized text (comments, literals, bound
-parameters and IN-lists collapsed), so a SELECT is explained once however often it runs.
+request ID. Statements are told apart by their normalised text (:mod:`c2cwsgiutils.sql.normalise`,
+the same as the SQL metrics' and spans'), so a SELECT is explained once however often it runs.
 
 The ``EXPLAIN ANALYZE`` runs on a connection of its own (a tiny pool per engine, application_name
 ``c2cwsgiutils-sql-profiler``), in a read-only transaction with a lock timeout, and is rolled back:
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from c2cwsgiutils import admin, auth, broadcast, config
 from c2cwsgiutils import context as c2c_context
+from c2cwsgiutils.sql.normalise import normalise
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -77,22 +78,10 @@ class _State:
 
 # ---- statement classification ------------------------------------------------------------
 
-_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.S)
-_STRINGS = re.compile(r"'(?:[^']|'')*'")
-_PARAMS = re.compile(r"%\(\w+\)s|%s|\$\d+|:\w+|\?")
-_NUMBERS = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
-_IN_LISTS = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
-_SPACES = re.compile(r"\s+")
-
 
 def normalize(statement: str) -> str:
-    """The statement with comments removed, literals, parameters and IN-lists collapsed to ``?``."""
-    text = _COMMENTS.sub(" ", statement)
-    text = _STRINGS.sub("?", text)
-    text = _PARAMS.sub("?", text)
-    text = _NUMBERS.sub("?", text)
-    text = _IN_LISTS.sub("(?)", text)
-    return _SPACES.sub(" ", text).strip()
+    """The statement as :func:`c2cwsgiutils.sql.normalise.normalise` gives it (explained once)."""
+    return normalise(statement)
 
 
 _LEADING = re.compile(r"(?:\s+|/\*.*?\*/|--[^\n]*\n|\()*", re.S)
@@ -244,12 +233,12 @@ def _view(request: Any) -> dict[str, Any]:
 
     enable = request.params.get("enable")
     if enable is None:
-        return {"enabled": _State.enabled, "min_duration_ms": _State.min_duration_s * 1000}
+        return {"status": 200, "enabled": _State.enabled, "min_duration_ms": _State.min_duration_s * 1000}
     try:
         value = config.as_bool(enable)
     except ValueError:
         raise HTTPBadRequest(f"enable must be {config.as_bool.accepted}") from None
-    return {"enabled": value, "processes": _set_enabled_everywhere(enable=value)}
+    return {"status": 200, "enabled": value, "processes": _set_enabled_everywhere(enable=value)}
 
 
 def includeme(config_: Any) -> None:

@@ -9,18 +9,16 @@ calls :func:`instrument`), or for one engine::
 The time is measured in wall-clock time around the DB-API ``execute`` (SQLAlchemy's
 ``before_cursor_execute`` / ``after_cursor_execute`` events; the start is kept on the execution
 context, so concurrent statements on other connections or threads do not mix). The statement is
-normalized so that the number of distinct metrics stays bounded: comments (the request-ID
-comments included) are removed, string and number literals and bind parameters become ``?``, lists
-such as ``IN (1, 2, 3)`` or multi-row ``VALUES`` collapse to one ``(?)``, whitespace is collapsed,
-and long statements are truncated (with a short hash to keep different ones apart). Past
+normalised by :func:`c2cwsgiutils.sql.normalise.normalise` (the profiler's and the SQL spans' too)
+so that the number of distinct metrics stays bounded: comments (the request-ID comments included)
+are removed, string and number literals and bind parameters become ``?``, lists such as
+``IN (1, 2, 3)`` or multi-row ``VALUES`` collapse to one ``(?)``, whitespace is collapsed, and long
+statements are truncated (with a short hash to keep different ones apart). Past
 :data:`MAX_STATEMENTS` distinct statements, new ones are counted as ``sql.other``.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import re
 import time
 from typing import Any
 
@@ -28,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from c2cwsgiutils import stats
+from c2cwsgiutils.sql import normalise
 
 __all__ = ["MAX_LENGTH", "MAX_STATEMENTS", "instrument", "normalize", "uninstrument"]
 
@@ -39,31 +38,10 @@ MAX_STATEMENTS = 1000
 _START = "_c2c_stats_start"
 _KEY = ("sql",)
 
-_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.S)
-_STRINGS = re.compile(r"(?:\b[EeBbXxNnUu]&?)?'(?:[^']|'')*'|\$\$.*?\$\$", re.S)
-_PARAMS = re.compile(r"%\(\w+\)s|%s|\$\d+|(?<![:\w]):\w+|\?")
-_NUMBERS = re.compile(r"(?<![\w$.\"])[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?(?![\w\"])")
-_SPACES = re.compile(r"\s+")
-_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)")
-_ARRAY = re.compile(r"\[\s*\?(?:\s*,\s*\?)*\s*\]")
-_ROWS = re.compile(r"\(\?\)(?:\s*,\s*\(\?\))+")
 
-
-@functools.lru_cache(maxsize=2048)
 def normalize(statement: str) -> str:
-    """The metric name of a statement: literals and parameters as ``?``, lists collapsed, bounded length."""
-    text = _COMMENTS.sub(" ", statement)
-    text = _STRINGS.sub("?", text)
-    text = _PARAMS.sub("?", text)
-    text = _NUMBERS.sub("?", text)
-    text = _SPACES.sub(" ", text).strip()
-    text = _LIST.sub("(?)", text)
-    text = _ARRAY.sub("[?]", text)
-    text = _ROWS.sub("(?)", text)
-    if len(text) > MAX_LENGTH:
-        digest = hashlib.blake2s(text.encode("utf-8"), digest_size=3).hexdigest()
-        text = f"{text[:MAX_LENGTH]}...{digest}"
-    return text
+    """The metric name of a statement: :func:`c2cwsgiutils.sql.normalise.normalise`, bounded in length."""
+    return normalise.shortened(normalise.normalise(statement), MAX_LENGTH)
 
 
 _seen: set[str] = set()

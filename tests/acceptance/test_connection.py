@@ -71,9 +71,9 @@ def test_paths_are_relative_to_the_base_url(server: tuple[str, list[dict[str, An
 def test_json_verbs_send_and_decode_json(server: tuple[str, list[dict[str, Any]]]) -> None:
     url, _ = server
     with Connection(url) as connection:
-        assert connection.post_json("items", {"a": 1}) == {"method": "POST", "body": '{"a": 1}'}
-        assert connection.put_json("items/1", {"b": 2})["method"] == "PUT"
-        assert connection.patch_json("items/1", {"c": 3})["method"] == "PATCH"
+        assert connection.post_json("items", json={"a": 1}) == {"method": "POST", "body": '{"a": 1}'}
+        assert connection.put_json("items/1", json={"b": 2})["method"] == "PUT"
+        assert connection.patch_json("items/1", json={"c": 3})["method"] == "PATCH"
         assert connection.get_json("items") == {"method": "GET", "body": ""}
         assert connection.delete("items/1").status_code == 204
         assert connection.options("items").status_code == 200
@@ -120,3 +120,53 @@ def test_connection_errors_are_retried_then_raised() -> None:
     connection = Connection(f"http://127.0.0.1:{free_port()}/", retries=2, retry_interval=0.01)
     with connection, pytest.raises(requests.ConnectionError):
         connection.get("x")
+
+
+# ---- 6.x API ---------------------------------------------------------------------------------
+
+
+def test_6x_positional_expected_status_and_cors_off(server: tuple[str, list[dict[str, Any]]]) -> None:
+    from c2cwsgiutils.acceptance.connection import CacheExpected
+
+    url, seen = server
+    with Connection(url, origin="https://bad.example") as connection:
+        assert connection.get_json("missing", 404, cors=False) == {"method": "GET", "body": ""}
+        assert "Origin" not in seen[-1]["headers"]
+        assert connection.post("items", 200, None, False, CacheExpected.NO, data=b"x") == (
+            '{"method": "POST", "body": "x"}'
+        )
+        assert connection.post_files("items", cors=False, files={"f": ("f.txt", b"data")})["method"] == "POST"
+
+
+def test_6x_cache_expected_checks_cache_control(server: tuple[str, list[dict[str, Any]]]) -> None:
+    from c2cwsgiutils.acceptance.connection import CacheExpected
+
+    url, _ = server
+    with Connection(url) as connection:
+        connection.get("hello", cache_expected=CacheExpected.NO)
+        with pytest.raises(AssertionError, match="max-age"):
+            connection.get("hello", cache_expected=CacheExpected.YES)
+
+
+def test_6x_retry_decorator_calls_again_until_it_works() -> None:
+    from c2cwsgiutils.acceptance import retry
+
+    calls: list[int] = []
+
+    @retry(ValueError, tries=3, delay=0.01)
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ValueError("not yet")
+        return "done"
+
+    assert flaky() == "done"
+    assert len(calls) == 3
+
+
+def test_6x_acceptance_utils_are_aliases() -> None:
+    from c2cwsgiutils.acceptance import waiting
+
+    with pytest.warns(DeprecationWarning, match=r"use c2cwsgiutils\.acceptance\.waiting\.wait_url"):
+        from c2cwsgiutils.acceptance.utils import wait_url
+    assert wait_url is waiting.wait_url

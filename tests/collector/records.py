@@ -15,9 +15,9 @@ BASE = 1_763_800_000.0  # 2025-11-22T08:26:40Z
 
 
 def wire(message: str = "hello", **fields: Any) -> dict[str, Any]:
-    """A record in the wire schema (c2cwsgiutils/logging/record.py plus uuid)."""
+    """A record in the wire schema (c2cwsgiutils/logging/record.py plus its c2c_uuid key)."""
     record: dict[str, Any] = {
-        "uuid": uuid_module.uuid4().hex,
+        "c2c_uuid": uuid_module.uuid4().hex,
         "timestamp": "2025-11-22T08:26:40.000000Z",
         "created": BASE,
         "level": 6,

@@ -155,3 +155,59 @@ def test_listening_beyond_localhost_without_credentials_is_refused() -> None:
 def test_listening_beyond_localhost_with_credentials_is_allowed() -> None:
     check_listen_address("0.0.0.0", Authenticator(("a:admin:s",)))
     check_listen_address("127.0.0.1", Authenticator())
+
+
+def _slow_file(tmp_path: Path, count: int = 4, iterations: int = 20_000) -> Path:
+    path = tmp_path / "credentials"
+    lines = [f"app{i}:writer:{hash_secret(f'pw{i}', iterations)}" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_random_bearer_tokens_cost_one_hash_with_fast_credentials() -> None:
+    authenticator = Authenticator([f"app{i}:writer:secret-{i}" for i in range(200)])
+    assert authenticator.caller(None, "Bearer secret-199", "10.0.0.1") is not None
+    for attempt in range(1000):  # never rate-limited: a wrong token costs one SHA-256
+        assert authenticator.caller(None, f"Bearer random-{attempt}", "10.0.0.1") is None
+
+
+def test_failed_slow_checks_are_rate_limited_per_address(tmp_path: Path) -> None:
+    from c2cwsgiutils.collector.auth import MAX_FAILURES, AuthError
+
+    authenticator = Authenticator(credentials_file=str(_slow_file(tmp_path)))
+    for attempt in range(MAX_FAILURES):
+        assert authenticator.caller(None, f"Bearer random-{attempt}", "10.0.0.1") is None
+    with pytest.raises(AuthError) as raised:
+        authenticator.caller(None, "Bearer one-more", "10.0.0.1")
+    assert raised.value.status == 429
+    assert raised.value.retry_after > 0
+    # Another address, and a known good secret from the limited one, still get through.
+    assert authenticator.caller(None, "Bearer pw1", "10.0.0.2") is not None
+    assert authenticator.caller(None, "Bearer pw1", "10.0.0.1") is not None
+
+
+def test_a_token_may_name_its_credential(tmp_path: Path) -> None:
+    authenticator = Authenticator(["fast:reader:f-secret"], credentials_file=str(_slow_file(tmp_path)))
+    assert authenticator.caller("app2:pw2", None) == authenticator.caller(None, "Bearer pw2")
+    assert authenticator.caller(None, "Bearer fast:f-secret") is not None
+    assert authenticator.caller(None, "Bearer app2:wrong") is None
+    assert authenticator.caller(None, "Bearer app1:pw2") is None  # another credential's secret
+
+
+def test_too_many_failures_answer_429_with_retry_after(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp], tmp_path: Path
+) -> None:
+    app = make_app(sqlite_url, credentials_file=str(_slow_file(tmp_path, count=1)))
+    statuses = [
+        app.post(
+            "/api/v1/record",
+            ndjson(wire()),
+            headers={"Content-Type": NDJSON, "Authorization": f"Bearer x{i}"},
+            expect_errors=True,
+        )
+        for i in range(12)
+    ]
+    assert [r.status_int for r in statuses[:10]] == [401] * 10
+    assert statuses[-1].status_int == 429
+    assert int(statuses[-1].headers["Retry-After"]) > 0
+    assert statuses[-1].json["type"] == "too_many_attempts"

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.collector.cli_process import SCRIPT, Collector, collector, logs, wait_for
+from tests.collector.cli_process import SCRIPT, TOKEN, Collector, collector, logs, wait_for
 from tests.collector.records import wire
 
 __all__ = ["collector"]
@@ -186,6 +186,23 @@ def test_status_lists_the_last_record_of_each_service(collector: Collector) -> N
     assert status["storage"]["bytes"] > 0
     text = logs(collector, "status")
     assert "status-svc" in text.stdout
+
+
+def test_url_and_token_may_come_before_the_sub_command(collector: Collector) -> None:
+    environment = {
+        k: v for k, v in collector.env().items() if k not in ("C2C_COLLECTOR_URL", "C2C_COLLECTOR_TOKEN")
+    }
+    result = subprocess.run(
+        [SCRIPT, "--url", collector.url, "--token", TOKEN, "status"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("records:")
+    assert "ago)" in result.stdout.splitlines()[2]
 
 
 def test_a_bad_token_is_reported_without_a_traceback(collector: Collector) -> None:

@@ -23,7 +23,7 @@ NDJSON = {**WRITER, "Content-Type": "application/x-ndjson"}
 # Headers the HTTP server adds on its own (a date changes between the two answers).
 SERVER_HEADERS = {"date", "server", "connection", "keep-alive"}
 
-ONE = wire("one", uuid="0" * 31 + "1")
+ONE = wire("one", c2c_uuid="0" * 31 + "1")
 REQUESTS: list[tuple[str, str, bytes, dict[str, str]]] = [
     (
         "HTTPHandler form",

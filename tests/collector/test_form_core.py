@@ -32,7 +32,8 @@ def _same_or_declined(body: bytes) -> tuple[Any, ...] | None:
     [
         ("hello %s", ("world",), {}),
         ("%d items", (3,), {"user_id": 7}),
-        ("%s and %s", ("a", "b"), {"request_id": "r" * 32, "host": "web-1"}),
+        ("%s and %s", ("a", "b"), {"request_id": "r" * 32, "span_id": "s" * 16}),
+        ("%s", ("x",), {"n": 7, "ratio": 1.5, "flag": True, "nothing": None, "items": [1, (2, "b")]}),
         ("100% plain", (), {"note": "café & co = 1+1"}),
         ("%(x)s", ({"x": 1},), {}),
         ("bad %d", ("text",), {}),
@@ -75,6 +76,9 @@ NAMES = st.sampled_from(
         "file",
         "line",
         "logger_name",
+        "c2c_uuid",
+        "c2c_extra",
+        "service",
         "user_id",
         "a b",
         "",
@@ -83,6 +87,7 @@ NAMES = st.sampled_from(
 VALUES = st.one_of(
     st.sampled_from(["None", "", "0", "12", "007", "-5", "1e3", "nan", "inf", "1_5", "2" * 20, "17638e5"]),
     st.sampled_from(["0123456789abcdef" * 2, "0123456789ABCDEF" * 2, "xyz", "(1,)", "('a',)", "(1, 'b')"]),
+    st.sampled_from(["True", "False", "1.5", "[1, {'a': None}]", "{1: 2}", "{'a'}", "2" * 30, "1e999"]),
     st.text(alphabet="ab%+=&é\x00 (),'12", max_size=12),
 )
 

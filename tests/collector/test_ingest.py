@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import webtest
 
+from c2cwsgiutils.collector import ingest
 from tests.collector.records import httphandler_form, ndjson, wire
 
 NDJSON = "application/x-ndjson"
@@ -29,7 +30,7 @@ def test_httphandler_form_is_stored_with_201_and_its_id(app: webtest.TestApp) ->
     assert (record["data"]["line"], record["data"]["function"], record["data"]["user_id"]) == (
         33,
         "func",
-        "7",
+        7,  # an extra keeps the type of its literal
     )
 
 
@@ -90,7 +91,8 @@ def test_correlation_fields_are_columns_and_extras_are_kept(app: webtest.TestApp
     full = app.get(f"/api/v1/record/{stored['id']}").json
     keys = ("request_id", "trace_id", "span_id", "parent_span_id", "task_id", "host", "service")
     assert [full[key] for key in keys] == ["r1", "t1", "s1", "p1", "k1", "web-1", "demo"]
-    assert (full["data"]["user_id"], full["data"]["pid"], full["uuid"]) == (42, 42, record["uuid"])
+    assert (full["data"]["user_id"], full["data"]["pid"]) == (42, 42)
+    assert full["uuid"] == ingest.scoped_key("", record["c2c_uuid"])
 
 
 def test_body_over_the_limit_is_413_naming_the_limit(

@@ -49,24 +49,24 @@ def test_httphandler_form_row_holds_the_formatted_message_and_typed_attributes()
         "hello you",
         33,
         True,
-        "3",
+        3,
     )
 
 
 def test_form_nan_is_kept_as_text_and_stays_valid_json() -> None:
-    row = ingest.parse_form_body(b"msg=m&msecs=nan&relativeCreated=inf")
+    row = ingest.parse_form_body(b"msg=m&name=n&levelno=20&msecs=nan&relativeCreated=inf")
     assert json.loads(row[-1]) == {"msecs": "nan", "relativeCreated": "inf"}
 
 
 def test_form_integer_fields_are_converted_only_when_plain_integers() -> None:
-    body = b"msg=m&lineno=-5&process=%C2%B2&thread=12345678901234567890&levelno=007&msecs=1_5"
+    body = b"msg=m&name=n&lineno=-5&process=%C2%B2&thread=12345678901234567890&levelno=007&msecs=1_5"
     data = json.loads(ingest.parse_form_body(body)[-1])
     assert data == {"line": -5, "pid": "\u00b2", "thread": "12345678901234567890", "msecs": 15.0}
 
 
 def test_form_created_must_be_a_finite_number() -> None:
     with pytest.raises(ingest.BadRecord, match="created must be a number"):
-        ingest.parse_form_body(b"msg=m&created=nan")
+        ingest.parse_form_body(b"msg=m&name=n&levelno=20&created=nan")
 
 
 @pytest.mark.parametrize("number", [2**64 + 1, -(2**63) - 1, 10**30, 1234567890123456789])
@@ -114,7 +114,7 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=6,
 )
-FIELDS = [*wire(), "message", "name", "extra"]
+FIELDS = [*wire(), "message", "name", "extra", "uuid", "c2c_extra"]
 
 
 # Generating these batches can take seconds when other jobs load the machine (CI failed so).
@@ -210,3 +210,50 @@ def test_records_nested_too_deep_are_refused() -> None:
         nested = [nested]
     batch = ingest.parse_ndjson(ndjson(wire(deep=nested)), 10)
     assert batch.errors == [{"line": 1, "error": "nested deeper than 64 levels"}]
+
+
+def _structural_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_structural_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_structural_depth, value), default=0)
+    return 0
+
+
+_TRICKY = st.sampled_from(['a"b', "\\", '\\"', "[{" * 20, '"]}', '\\\\"[[[[', "x"])
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.recursive(
+        _TRICKY,
+        lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_TRICKY, inner, max_size=2),
+        max_leaves=80,
+    ),
+    st.integers(55, 70),
+)
+def test_depth_check_counts_structure_only(value: object, wrap: int) -> None:
+    for _ in range(wrap):
+        value = [value]
+    line = json.dumps(value).encode()
+    assert ingest._too_deep(line) == (_structural_depth(value) > 64)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # The hostile line of issue #18: the old regular expression backtracked over it in O(n²).
+        b"[" * 65 + b'"' + b'\\"' * 500_000,
+        b"[" * 65 + b'"' + b"\\\\" * 500_000,
+        b'{"a": "' + b'\\"' * 500_000 + b"[" * 70,
+        b"[" * 1_000_000,
+        b'["' * 500_000,
+    ],
+)
+def test_a_hostile_megabyte_line_is_refused_in_linear_time(line: bytes) -> None:
+    start = time.perf_counter()
+    batch = ingest.parse_ndjson(line, 10)
+    elapsed = time.perf_counter() - start
+    assert batch.rows == []
+    assert len(batch.errors) == 1
+    assert elapsed < 1.0, f"{len(line)} bytes took {elapsed:.2f} s"

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.collector.records import ndjson, ship_with_httphandler, wire
+from tests.collector.serve import serve_collector
 from tests.helpers import free_port, start_process, wait_port
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
@@ -112,8 +114,8 @@ def test_ingest_port_stores_forms_and_batches_and_refuses_the_rest(tmp_path: Pat
         (summary,) = json.loads(body)
         status, body = _request(port, "GET", f"/api/v1/record/{summary['id']}", READER)
         record = json.loads(body)
-        # A form: every value is a string.
-        assert (record["message"], record["data"]["order"]) == ("through the ingest port", "3")
+        # A form extra keeps the type of its literal.
+        assert (record["message"], record["data"]["order"]) == ("through the ingest port", 3)
 
         # Auth is the same on both ports.
         status, body = _request(ingest, "POST", "/api/v1/record", READER, b"msg=x")
@@ -256,3 +258,14 @@ def test_with_gunicorn_a_worker_that_exits_leaves_the_ingest_listener_alone(tmp_
         assert _children(process.pid) == [child]
         status, _ = _post_json(ingest, "gunicorn")
         assert status == 201
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_second_collector_on_a_taken_main_port_exits_2(tmp_path: Path, server: str) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    with serve_collector(first, "--server", server) as port:
+        output = _serve_fails(tmp_path, "--port", str(port), "--server", server)
+        assert f"port {port} on 127.0.0.1 is taken" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=10) as answer:
+            assert answer.status == 200

@@ -15,6 +15,33 @@ from c2cwsgiutils.collector.state import get_state
 from tests.collector.records import ndjson, wire
 
 
+def _span_events() -> list[dict[str, object]]:
+    """A request's root span event and one SQL span event (what /api/v1/requests and routes read)."""
+    common = {"logger_name": "c2cwsgiutils.spans", "request_id": "r1", "status": "ok"}
+    return [
+        wire(
+            "span sql ok",
+            span_id="s3",
+            parent_span_id="s1",
+            span_name="sql",
+            span_kind="sql",
+            sql="SELECT ?",
+            duration_ms=1.5,
+            **common,
+        ),
+        wire(
+            "span request ok",
+            span_id="s1",
+            span_name="request",
+            method="GET",
+            route="x",
+            status_code=200,
+            duration_ms=3.0,
+            **common,
+        ),
+    ]
+
+
 @pytest.fixture(scope="module")
 def collector_wsgi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     path: Path = tmp_path_factory.mktemp("openapi") / "o.sqlite"
@@ -24,6 +51,7 @@ def collector_wsgi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]
         ndjson(
             wire("a", request_id="r1", span_id="s1"),
             wire("b", request_id="r1", span_id="s2", parent_span_id="s1"),
+            *_span_events(),
         ),
         content_type="application/x-ndjson",
     )
@@ -37,6 +65,8 @@ OPERATIONS = [
     ("POST", "/api/v1/record"),
     ("GET", "/api/v1/record/{id}"),
     ("GET", "/api/v1/request/{request_id}"),
+    ("GET", "/api/v1/requests"),
+    ("GET", "/api/v1/routes"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/status"),
 ]

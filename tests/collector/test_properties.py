@@ -35,6 +35,9 @@ JSON_VALUES = st.recursive(
 RECORD_KEYS = st.sampled_from(
     [
         "uuid",
+        "c2c_uuid",
+        "c2c_extra",
+        "message",
         "created",
         "timestamp",
         "levelno",

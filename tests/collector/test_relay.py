@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import webtest
 
+from c2cwsgiutils.collector import ingest
 from c2cwsgiutils.collector.app import create_app
 from c2cwsgiutils.collector.relay import get_relay
 from c2cwsgiutils.logging.spool import Spool
@@ -92,21 +93,39 @@ def test_relay_serves_the_web_ui(relay_app: tuple[webtest.TestApp, Path]) -> Non
     assert (page.status_int, b'src="ui/app.js"' in page.body) == (200, True)
 
 
-def test_relay_spools_form_and_json_records_with_a_uuid(relay_app: tuple[webtest.TestApp, Path]) -> None:
+def test_relay_spools_form_and_json_records_with_a_key(relay_app: tuple[webtest.TestApp, Path]) -> None:
     app, spool = relay_app
     app.post("/api/v1/record", httphandler_form(), content_type="application/x-www-form-urlencoded")
     record = wire("object")
-    del record["uuid"]
+    del record["c2c_uuid"]
     app.post("/api/v1/record", json.dumps(record, indent=2), content_type="application/json")
     lines = _spooled(spool)
-    assert [(line["msg"], len(line["uuid"])) for line in lines] == [("hello world", 32), ("object", 32)]
+    assert [(line["msg"], len(line["c2c_uuid"])) for line in lines] == [("hello world", 32), ("object", 32)]
 
 
-def test_relay_keeps_the_client_uuid(relay_app: tuple[webtest.TestApp, Path]) -> None:
+def test_relay_forwards_the_client_key_scoped_to_the_client(relay_app: tuple[webtest.TestApp, Path]) -> None:
     app, spool = relay_app
-    record = wire("kept")
+    record = wire("kept", uuid="user data")
     app.post("/api/v1/record", ndjson(record), content_type="application/x-ndjson", status=201)
-    assert [line["uuid"] for line in _spooled(spool)] == [record["uuid"]]
+    lines = _spooled(spool)
+    assert [(line["c2c_uuid"], line["uuid"]) for line in lines] == [
+        (ingest.scoped_key("", record["c2c_uuid"]), "user data")
+    ]
+
+
+def test_relay_keeps_form_extras_whose_names_the_schema_takes(
+    relay_app: tuple[webtest.TestApp, Path],
+) -> None:
+    app, spool = relay_app
+    form = httphandler_form("m", (), level="user level", host="user host", file="user file", n="7")
+    app.post("/api/v1/record", form, content_type="application/x-www-form-urlencoded", status=201)
+    (line,) = _spooled(spool)
+    assert "host" not in line
+    assert (line["file"], line["c2c_extra"]) == (
+        "/src/mod.py",
+        {"level": "user level", "host": "user host", "file": "user file"},
+    )
+    assert line["n"] == 7
 
 
 def test_relay_reports_invalid_lines_and_spools_the_valid_ones(
@@ -251,7 +270,7 @@ class NdjsonLoad(threading.Thread):
         while not self.stopping.is_set():
             records = [wire(f"load {batch}.{n}", logger_name="tests.relay.load") for n in range(20)]
             for record in records[:2]:
-                del record["uuid"]
+                del record["c2c_uuid"]
             headers = {"Content-Type": "application/x-ndjson", "Authorization": "Bearer pw"}
             try:
                 connection.request("POST", "/api/v1/record", ndjson(*records), headers=headers)
@@ -262,7 +281,11 @@ class NdjsonLoad(threading.Thread):
                 connection.close()
                 continue
             if response.status // 100 == 2:
-                self.acknowledged.extend(record["uuid"] for record in records[2:])
+                # As the upstream stores them: scoped to the client, then to the relay.
+                self.acknowledged.extend(
+                    ingest.scoped_key("relay", ingest.scoped_key("logger", record["c2c_uuid"]))
+                    for record in records[2:]
+                )
                 self.anonymous += 2
             else:
                 self.failures.append(str(response.status))

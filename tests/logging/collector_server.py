@@ -1,9 +1,11 @@
 """A small real collector implementing the ingestion wire contract, for the handler's tests.
 
-``POST /api/v1/record`` with a gzip NDJSON body; each line needs a 32-hex ``uuid``; records are
-kept once per uuid (resends count as duplicates). Answers 201, 207 (lines carrying
+``POST /api/v1/record`` with a gzip NDJSON body; each line needs a 32-hex ``c2c_uuid`` (the
+idempotency key the handler sets; ``uuid`` is user data); records are kept once per ``c2c_uuid``
+(resends count as duplicates). Answers 201, 207 (lines carrying
 ``"poison": true`` or that are not JSON objects are invalid), 400 (body not gzip/UTF-8), 413
-(more lines than ``max_lines``), 401 (wrong token), or whatever ``status`` forces (500 ...).
+(more lines than ``max_lines``, or a body over ``max_body`` bytes), 401 (wrong token), or whatever
+``status`` forces (500 ...; with ``Retry-After: retry_after`` when that is set).
 ``delay`` makes it slow. It can be stopped and started again on the same port (open keep-alive
 connections are cut, like a real restart).
 
@@ -47,6 +49,8 @@ class CollectorServer:
         self.delay = delay
         self.lean = lean  # keep only the uuids in memory (long benchmarks: no GC pauses)
         self.status = 0  # forced status (0: normal behaviour)
+        self.retry_after: float | None = None  # sent as Retry-After with a forced status
+        self.max_body = 0  # bytes of a decoded body past which it answers 413 (0: no limit)
         self.records: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.duplicates = 0
@@ -68,11 +72,12 @@ class CollectorServer:
         self._connections: set[socket.socket] = set()
 
     def _keep(self, record: dict[str, Any]) -> bool:
-        if record["uuid"] in self.records:
+        key = record["c2c_uuid"]
+        if key in self.records:
             self.duplicates += 1
             return False
-        self.records[record["uuid"]] = {} if self.lean else record
-        self.order.append(record["uuid"])
+        self.records[key] = {} if self.lean else record
+        self.order.append(key)
         return True
 
     @property
@@ -117,10 +122,14 @@ class CollectorServer:
             time.sleep(self.delay)
         if self.status:
             return self.status, {"error": "forced", "message": f"forced status {self.status}"}
+        if self.max_body and len(body) > self.max_body:
+            return 413, {"error": "too_large", "message": f"at most {self.max_body} bytes"}
         try:
             text = (gzip.decompress(body) if headers.get("content-encoding") == "gzip" else body).decode()
         except (OSError, EOFError, UnicodeDecodeError):
             return 400, {"error": "bad_body", "message": "body is not gzip-encoded UTF-8"}
+        if self.max_body and len(text) > self.max_body:
+            return 413, {"error": "too_large", "message": f"at most {self.max_body} bytes"}
         lines = text.splitlines()
         if self.max_lines and len(lines) > self.max_lines:
             return 413, {"error": "too_large", "message": f"at most {self.max_lines} records per batch"}
@@ -133,8 +142,8 @@ class CollectorServer:
             except ValueError as exc:
                 errors.append({"line": number, "error": f"invalid JSON: {exc}"})
                 continue
-            if not isinstance(record, dict) or not _UUID.match(str(record.get("uuid", ""))):
-                errors.append({"line": number, "error": "a record is an object with a 32-hex uuid"})
+            if not isinstance(record, dict) or not _UUID.match(str(record.get("c2c_uuid", ""))):
+                errors.append({"line": number, "error": "a record is an object with a 32-hex c2c_uuid"})
                 continue
             if record.get("poison"):
                 errors.append({"line": number, "error": "poisoned record"})
@@ -189,6 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server_owner.peers.append(self.client_address[1])
         data = json.dumps(answer).encode()
         self.send_response(status)
+        if self.server_owner.status and self.server_owner.retry_after is not None:
+            self.send_header("Retry-After", f"{self.server_owner.retry_after:g}")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

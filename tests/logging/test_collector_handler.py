@@ -123,9 +123,9 @@ def test_records_arrive_with_schema_fields_correlation_and_uuid(server, make_han
     )
     assert first["user_id"] == 42
     assert first["pid"] == os.getpid()
-    assert len(first["uuid"]) == 32
-    assert int(first["uuid"], 16) >= 0
-    assert first["uuid"] != second["uuid"]
+    assert len(first["c2c_uuid"]) == 32
+    assert int(first["c2c_uuid"], 16) >= 0
+    assert first["c2c_uuid"] != second["c2c_uuid"]
     assert "ValueError: boom" in second["exception"]
 
 
@@ -271,7 +271,8 @@ def test_records_past_the_spool_bound_are_dropped_counted_and_reported(
     server, make_handler, warnings_seen
 ) -> None:
     server.stop()
-    handler = make_handler(server.url, spool_max_bytes=30_000, report_interval=0.2)
+    # A small queue: what the spool refuses is held in memory up to queue_size records, then dropped.
+    handler = make_handler(server.url, spool_max_bytes=30_000, report_interval=0.2, queue_size=50)
     log = logger_for(handler)
     log_many(log, 300)
     handler.flush()
@@ -399,7 +400,7 @@ def test_sigkilled_collector_under_load_ends_with_every_record_stored_once(
         def stored() -> list[str]:
             # Only complete lines: the server may be writing right now.
             text = store.read_text()
-            return [json.loads(line)["uuid"] for line in text[: text.rfind("\n") + 1].splitlines()]
+            return [json.loads(line)["c2c_uuid"] for line in text[: text.rfind("\n") + 1].splitlines()]
 
         wait_for(lambda: len(set(stored())) == total, timeout=30, what="every record stored")
         assert len(stored()) == total  # nothing stored twice
@@ -530,7 +531,7 @@ def test_spool_files_hold_one_json_record_per_line(make_handler, spool_dir) -> N
     logger_for(handler).info("kept on disk")
     handler.flush()
     (segment,) = [name for name in os.listdir(spool_dir) if name.endswith(".ndjson")]
-    assert segment.endswith(f"-{os.getpid()}.ndjson")
+    assert segment.split("-")[1] == str(os.getpid())  # {time_ns}-{pid}-{random token}.ndjson
     data = (Path(spool_dir) / segment).read_text()
     assert json.loads(data.strip())["msg"] == "kept on disk"
 
@@ -623,3 +624,18 @@ def test_records_the_sender_was_serialising_at_close_are_spooled_once(
     time.sleep(0.5)  # the abandoned thread must not send them too
     assert server.messages() == [f"slow {i}" for i in range(5)]
     assert server.duplicates == 0
+
+
+def test_user_fields_named_uuid_or_like_schema_fields_are_shipped_as_data(server, make_handler) -> None:
+    log = logger_for(make_handler(server.url))
+    same = "a" * 32
+    log.info("one", extra={"uuid": same, "level": 99, "host": "h", "kind": "batch"})
+    log.info("two", extra={"uuid": same})
+    log.info("three", extra={"uuid": "not-hex"})
+    wait_for(lambda: len(server.records) == 3)
+    one, two, three = (server.records[u] for u in server.order)
+    assert (one["uuid"], two["uuid"], three["uuid"]) == (same, same, "not-hex")
+    assert one["c2c_uuid"] != two["c2c_uuid"]
+    assert (one["level"], one["kind"]) == (6, "")
+    assert one["host"] != "h"
+    assert one["c2c_extra"] == {"level": 99, "host": "h", "kind": "batch"}

@@ -186,7 +186,21 @@ def _records() -> list[logging.LogRecord]:
     stacked = make()
     stacked.stack_info = "Stack (most recent call last):\n  here"
     not_a_string = make(msg=ValueError("as message"), args=())  # type: ignore[arg-type]
-    return [plain, with_extras, with_filter, custom_level, failing, stacked, not_a_string]
+    collisions = make(level=99, host="h", timestamp="t", kind="batch", c2c_extra={"a": [1]}, uuid="u", n=1.5)
+    filtered_collision = make(kind="batch", level=1.5)
+    with context.bind(request_id="r2", kind="web"):
+        ContextFilter().filter(filtered_collision)
+    return [
+        plain,
+        with_extras,
+        with_filter,
+        custom_level,
+        failing,
+        stacked,
+        not_a_string,
+        collisions,
+        filtered_collision,
+    ]
 
 
 @pytest.mark.parametrize("record", _records(), ids=lambda r: str(r.msg)[:10])
@@ -200,3 +214,40 @@ def test_the_json_text_is_exactly_the_documented_record(record: logging.LogRecor
     # ``created`` is written with microsecond precision
     assert formatted.pop("created") == pytest.approx(expected.pop("created"), abs=1e-6)
     assert formatted == expected
+
+
+def test_c2c_log_format_text_makes_the_handler_write_readable_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from c2cwsgiutils import context
+    from c2cwsgiutils.logging import JsonLogHandler
+
+    monkeypatch.setenv("C2C_LOG_FORMAT", "text")
+    stream = io.StringIO()
+    handler = JsonLogHandler(stream)
+    logger = logging.getLogger("tests.console_text")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with context.bind(request_id="text-req-1"):
+            logger.warning("hello %s", "there")
+    finally:
+        logger.removeHandler(handler)
+    line = stream.getvalue()
+    assert line.endswith(" WARNING [text-req-1] tests.console_text: hello there\n"), line
+    assert not line.startswith("{")
+
+
+def test_a_bad_c2c_log_format_keeps_json_and_fails_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from c2cwsgiutils import config
+    from c2cwsgiutils.logging import JsonLogHandler
+
+    monkeypatch.setenv("C2C_LOG_FORMAT", "yaml")
+    stream = io.StringIO()
+    handler = JsonLogHandler(stream)
+    handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "hi", (), None))
+    assert json.loads(stream.getvalue())["msg"] == "hi"
+    with pytest.raises(config.ConfigError, match="C2C_LOG_FORMAT"):
+        config.validate_all({})

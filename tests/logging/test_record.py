@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from c2cwsgiutils import context
+from c2cwsgiutils.logging.filter import ContextFilter
 from c2cwsgiutils.logging.record import record_to_dict, syslog_level
 
 
@@ -62,3 +63,38 @@ def test_custom_levels_map_to_syslog() -> None:
     assert syslog_level(25) == 6
     assert syslog_level(5) == 7
     assert syslog_level(45) == 3
+
+
+def test_an_extra_named_like_a_schema_field_goes_into_c2c_extra_and_never_replaces_it() -> None:
+    collisions = {"level": 99, "host": "h", "timestamp": "t", "file": "f", "line": -1, "service": "s"}
+    data = record_to_dict(
+        make_record(**collisions, c2c_uuid="x", c2c_extra={"a": 1}, user_id=7), service="demo"
+    )
+    assert (data["level"], data["service"], data["file"], data["line"]) == (4, "demo", "/src/app.py", 12)
+    assert data["host"] != "h"
+    assert data["timestamp"] != "t"
+    assert "c2c_uuid" not in data
+    assert data["c2c_extra"] == {**collisions, "c2c_uuid": "x", "c2c_extra": {"a": 1}}
+    assert data["user_id"] == 7
+
+
+def test_a_correlation_named_extra_without_request_id_is_kept_in_c2c_extra() -> None:
+    with context.bind(request_id="rid", kind="web"):
+        data = record_to_dict(make_record(kind="batch", task_id="t-1"))
+    assert (data["request_id"], data["kind"], data["task_id"]) == ("rid", "web", "")
+    assert data["c2c_extra"] == {"kind": "batch", "task_id": "t-1"}
+
+
+def test_a_correlation_named_extra_survives_the_context_filter() -> None:
+    record = make_record(kind="batch")
+    with context.bind(request_id="rid", kind="web"):
+        ContextFilter().filter(record)
+    data = record_to_dict(record)
+    assert (data["request_id"], data["kind"]) == ("rid", "web")
+    assert data["c2c_extra"] == {"kind": "batch"}
+
+
+def test_uuid_is_user_data_like_any_other_extra() -> None:
+    data = record_to_dict(make_record(uuid="not-hex"))
+    assert data["uuid"] == "not-hex"
+    assert "c2c_extra" not in data

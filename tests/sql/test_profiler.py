@@ -68,6 +68,7 @@ def plans(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 def test_the_view_reports_the_state(app: TestApp) -> None:
     assert app.get("/c2c/sql_profiler", params={"secret": SECRET}).json == {
+        "status": 200,  # as in 6.x
         "enabled": False,
         "min_duration_ms": 0.0,
     }

@@ -44,7 +44,9 @@ def _setup_logging(**_: Any) -> None:
     install_log_filter()
 
 
-app = create_app(__name__, _settings(), task_default_queue=os.environ.get("DEMO_CELERY_QUEUE", "celery"))
+# The demo's own queue (DEMO_CELERY_QUEUE): a shared broker never hands its tasks to another project.
+QUEUE = os.environ.get("DEMO_CELERY_QUEUE", "c2cwsgiutils_demo")
+app = create_app(__name__, _settings(), task_default_queue=QUEUE)
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()

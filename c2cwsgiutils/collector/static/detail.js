@@ -2,6 +2,7 @@
 // (a waterfall of the request's span tree with its records placed where they happened).
 
 import { api, fill, formatDuration, formatTime, h, tsToUs } from "./dom.js";
+import { spanBounds, spanClass, spanLabel, summaryBlock } from "./request_summary.js";
 
 const TRACEBACK_KEYS = new Set(["exception", "stack", "exc_text", "stack_info", "traceback"]);
 const MAIN_FIELDS = ["id", "uuid", "ts", "level_name", "service", "host", "name", "message", "request_id",
@@ -123,12 +124,12 @@ export async function renderRequest(requestId, title, body, openRecord) {
   const loose = [];
   for (const record of records) {
     const span = spans.get(record.span_id || "");
+    if (span && span.event_id === record.id) continue; // the span's own event: its row stands for it
     (span ? span.items : loose).push({ type: "record", record, start: record.start });
   }
   const bounds = (span) => {
     if (span.bounds) return span.bounds;
-    let start = Infinity;
-    let end = -Infinity;
+    let [start, end] = spanBounds(span) || [Infinity, -Infinity];
     for (const item of span.items) {
       start = Math.min(start, item.record.start);
       end = Math.max(end, item.record.end);
@@ -167,11 +168,12 @@ export async function renderRequest(requestId, title, body, openRecord) {
     const bar = h("span", { class: "sbar", title: `${formatTime(start / 1000)} → ${formatTime(end / 1000)}` });
     bar.style.left = pct(start);
     bar.style.width = width(end - start);
-    const label = h("td", { class: "label" }, span.kinds.map((kind) => [h("span", { class: `tag ${kind}` }, kind), " "]),
-      span.services.join(", ") || "span", " ", h("span", { class: "muted mono" }, span.span_id.slice(0, 16)));
+    const label = h("td", { class: "label", title: span.label ? `${span.label}\nspan ${span.span_id}` : null }, spanLabel(span)
+      || [span.kinds.map((kind) => [h("span", { class: `tag ${kind}` }, kind), " "]),
+        span.services.join(", ") || "span", " ", h("span", { class: "muted mono" }, span.span_id.slice(0, 16))]);
     label.style.paddingLeft = `${8 + depth * 16}px`;
-    rows.push(h("tr", { class: "span-row", "data-span": span.span_id }, label, h("td", {}, formatDuration(end - start)),
-      h("td", {}, h("div", { class: "track" }, bar))));
+    rows.push(h("tr", { class: spanClass(span), "data-span": span.span_id, onclick: span.event_id ? () => openRecord(span.event_id) : null },
+      label, h("td", {}, formatDuration(end - start)), h("td", {}, h("div", { class: "track" }, bar))));
     const items = [...span.items, ...span.children.map((child) => ({ type: "span", span: spans.get(child), start: bounds(spans.get(child))[0] }))];
     items.sort((a, b) => a.start - b.start);
     for (const item of items) {
@@ -185,11 +187,19 @@ export async function renderRequest(requestId, title, body, openRecord) {
   }
   for (const root of result.roots) spanRow(spans.get(root), 0);
   const services = [...new Set(records.map((r) => r.service).filter(Boolean))];
+  const focusSpan = (spanId) => {
+    const row = body.querySelector(`tr[data-span="${CSS.escape(spanId)}"]`);
+    if (!row) return;
+    body.querySelectorAll("tr.focus").forEach((other) => other.classList.remove("focus"));
+    row.classList.add("focus");
+    row.scrollIntoView({ block: "center" });
+  };
   fill(
     body,
     h("p", { class: "summary" }, `${records.length} records · ${spans.size} spans · ${services.join(", ") || "no service"} · `,
       `${formatTime(t0 / 1000)} → ${formatTime(t1 / 1000, false)} · ${formatDuration(t1 - t0)}`,
       result.truncated ? h("strong", { class: "error" }, " · truncated") : null),
+    summaryBlock(result, focusSpan),
     h("table", { class: "waterfall" }, h("colgroup", {}, h("col", { class: "w-label" }), h("col", { class: "w-dur" }), h("col")),
       h("tbody", {}, rows)),
   );

@@ -1,0 +1,180 @@
+"""The settings of c2cwsgiutils 6.x: each one honoured, or refused at start-up in one line.
+
+- The 6.x ``*_ENABLED`` switches keep their meaning: a feature switched off is not included (its
+  views answer 404). Unset, the 7 rule applies (admin views open to the holders of the secret).
+- 6.x spellings of settings that 7 has under another name are read when the new name is unset
+  (:data:`c2cwsgiutils.config.ALIASES`).
+- Every other 6.x setting found in the environment or the ini is either refused (start-up fails
+  with one line per setting naming what to do) when ignoring it would change what the
+  application does, or reported by one warning line when its loss is harmless.
+
+:func:`check` runs with :func:`c2cwsgiutils.config.validate_all` (``config.include`` of
+``c2cwsgiutils.pyramid`` and ``c2cwsgiutils_run``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from c2cwsgiutils import config
+
+__all__ = ["FEATURE_SWITCHES", "REFUSED", "WARNED", "check", "switched_off"]
+
+LOG = logging.getLogger(__name__)
+
+_optional_bool: config.Converter[bool | None] = config.Converter(
+    config.as_bool.func, config.as_bool.accepted, "boolean"
+)
+
+
+def _switch(env: str, ini: str, what: str) -> config.Setting[bool | None]:
+    return config.declare(
+        env,
+        ini,
+        None,
+        _optional_bool,
+        f"6.x switch of {what}. false: not included (404); true or unset: on (admin views still need "
+        "their secret).",
+        feature="compat",
+    )
+
+
+LOG_VIEW_ENABLED = _switch("C2C_LOG_VIEW_ENABLED", "c2c.log_view_enabled", "the logging/level view")
+SQL_PROFILER_ENABLED = _switch("C2C_SQL_PROFILER_ENABLED", "c2c.sql_profiler_enabled", "the SQL profiler")
+DEBUG_VIEW_ENABLED = _switch("C2C_DEBUG_VIEW_ENABLED", "c2c.debug_view_enabled", "the debug views")
+EXCEPTION_HANDLING = _switch(
+    "C2C_ENABLE_EXCEPTION_HANDLING", "c2c.enable_exception_handling", "the JSON error views"
+)
+
+FEATURE_SWITCHES: dict[str, config.Setting[bool | None]] = {
+    "c2cwsgiutils.logging.level_view": LOG_VIEW_ENABLED,
+    "c2cwsgiutils.sql.profiler": SQL_PROFILER_ENABLED,
+    "c2cwsgiutils.debug": DEBUG_VIEW_ENABLED,
+    "c2cwsgiutils.errors": EXCEPTION_HANDLING,
+}
+
+
+def switched_off(feature: str, settings: Mapping[str, Any] | None) -> bool:
+    """Whether a 6.x switch explicitly turns ``feature`` (a module name) off."""
+    switch = FEATURE_SWITCHES.get(feature)
+    return switch is not None and switch.get(settings) is False
+
+
+# 6.x spelling -> the setting of 7 it sets when that one is unset.
+_ALIASES: dict[str, tuple[tuple[str, str], ...]] = {
+    "C2C_DEVELOPMENT": (("DEVELOPMENT", ""),),
+    "C2C_REDIS_PREFIX": (("C2C_BROADCAST_PREFIX", "c2c.broadcast_prefix"),),
+    "SENTRY_EVENT_LEVEL": (("SENTRY_LEVEL", "c2c.sentry_level"),),
+    "SENTRY_TRACES_SAMPLE_RATE": (("", "c2c.sentry_traces_sample_rate"),),
+}
+for _env, _old in _ALIASES.items():
+    config.ALIASES[_env] = config.ALIASES.get(_env, ()) + _old
+
+_GITHUB = (
+    "GitHub OAuth for the admin views is not supported by c2cwsgiutils 7: remove it and give the "
+    "admins C2C_SECRET (or the per-view secrets)"
+)
+_GITHUB_SETTINGS = (
+    "ACCESS_TYPE",
+    "AUTH_URL",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "COOKIE",
+    "PROXY_URL",
+    "REPOSITORY",
+    "REPO_URL",
+    "SCOPE",
+    "SECRET",
+    "TOKEN_URL",
+    "USER_URL",
+)
+_GITHUB_INI = {"COOKIE": "auth.cookie", "SECRET": "auth.secret", "PROXY_URL": "auth.proxy_url"}
+
+REFUSED: dict[tuple[str, str], str] = {
+    **{
+        (f"C2C_AUTH_GITHUB_{name}", f"c2c.auth.github.{_GITHUB_INI.get(name, name.lower())}"): _GITHUB
+        for name in _GITHUB_SETTINGS
+    },
+    ("C2C_USE_SESSION", "c2c.use_session"): _GITHUB,
+}
+"""6.x settings whose loss would change behaviour: start-up fails, naming what to do instead."""
+
+_INTEGRATIONS = ("LOGGING", "PYRAMID", "SQLALCHEMY", "REDIS", "ASYNCIO")
+
+WARNED: dict[tuple[str, str], str] = {
+    ("C2C_TRACK_REDIS", "c2c.track_redis"): "gone: Redis calls are not timed by c2cwsgiutils 7",
+    ("C2C_PROMETHEUS_PACKAGES", ""): "gone: package versions are served by {C2C_BASE_PATH}/versions.json",
+    (
+        "C2C_PROMETHEUS_APPLICATION_PACKAGE",
+        "",
+    ): "gone: the versions are served by {C2C_BASE_PATH}/versions.json",
+    (
+        "C2C_PROMETHEUS_APPLICATION_PACKAGES",
+        "",
+    ): "gone: the versions are served by {C2C_BASE_PATH}/versions.json",
+    ("C2C_REDIS_PUBSUB_RETRY_DELAY", "c2c.redis_pubsub_retry_delay"): "gone: the broadcast listener "
+    "reconnects by itself",
+    ("C2C_REDIS_PUBSUB_GET_MESSAGE_TIMEOUT", "c2c.redis_pubsub_get_message_timeout"): "gone: the broadcast "
+    "listener blocks on its connection",
+    (
+        "C2C_PROFILER_PATH",
+        "",
+    ): "gone: the 6.x Python profiler view was removed; use c2cwsgiutils.profiler.Profile",
+    ("C2C_PROFILER_MODULES", ""): "gone: the 6.x Python profiler view was removed",
+    ("SENTRY_EXCLUDES", "c2c.sentry.excludes"): "gone: only sentry_sdk's own logger is kept out of Sentry",
+    ("C2CWSGIUTILS_STATS_DB_TRYNUMBER", ""): "gone: c2cwsgiutils-stats-db connects once",
+    ("C2CWSGIUTILS_STATS_DB_SLEEP", ""): "gone: c2cwsgiutils-stats-db connects once",
+    ("GUNICORN_PARAMS", ""): "not read by c2cwsgiutils_run: put gunicorn options in GUNICORN_CMD_ARGS",
+}
+"""6.x settings whose loss is harmless: one warning line at start-up."""
+
+READ_DIRECTLY = ("GIT_HASH", "C2CWSGIUTILS_CONFIG")
+"""6.x settings a module of 7 reads itself (GIT_HASH: the Sentry release; the ini file path)."""
+
+_SENTRY_CLIENT_KEPT = frozenset(("SENTRY_CLIENT_RELEASE", "SENTRY_CLIENT_ENVIRONMENT"))
+_warned: set[str] = set()
+
+
+def _present(env: str, ini: str, settings: Mapping[str, Any] | None, environ: Mapping[str, str]) -> Any:
+    value = environ.get(env) if env else None
+    if (value is None or value == "") and settings is not None and ini:
+        value = settings.get(ini)
+    return None if value is None or value == "" else value
+
+
+def check(settings: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse (:class:`~c2cwsgiutils.config.ConfigError`) or warn about the 6.x settings present."""
+    import os
+
+    env = os.environ if environ is None else environ
+    errors = [
+        f"{name} is a c2cwsgiutils 6.x setting: {message}"
+        for (key, ini), message in REFUSED.items()
+        if _present(key, ini, settings, env) is not None
+        for name in [key if env.get(key) else ini]
+    ]
+    for integration in _INTEGRATIONS:
+        key, ini = f"SENTRY_INTEGRATION_{integration}", f"c2c.sentry_integration_{integration.lower()}"
+        value = _present(key, ini, settings, env)
+        if value is not None and str(value).strip().lower() in ("false", "0", "no", "off"):
+            errors.append(
+                f"{key} is a c2cwsgiutils 6.x setting: turning the {integration.lower()} integration off "
+                "is not supported (7 enables each integration whose library is installed)"
+            )
+    if errors:
+        raise config.ConfigError("; ".join(errors))
+    notes = [(key, message) for (key, ini), message in WARNED.items() if _present(key, ini, settings, env)]
+    notes += [
+        (key, "ignored: only SENTRY_CLIENT_RELEASE and SENTRY_CLIENT_ENVIRONMENT are passed to Sentry")
+        for key in env
+        if key.startswith("SENTRY_CLIENT_") and key not in _SENTRY_CLIENT_KEPT
+    ]
+    for key, message in notes:
+        if key not in _warned:
+            _warned.add(key)
+            LOG.warning("%s is a c2cwsgiutils 6.x setting, %s", key, message)
+
+
+config.VALIDATORS.append(check)

@@ -1,0 +1,123 @@
+"""The requests page and the request view's summary in headless Chromium, on a real collector fed
+with the records of real requests (request spans and SQL spans on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.collector.browser import CHROMIUM, chromium
+from tests.collector.serve import serve_collector
+from tests.collector.traffic import REPEATED, make_traffic, post
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (make browser)")
+
+
+@pytest.fixture(scope="module")
+def collector(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    records, ids = make_traffic(pg_url)
+    with serve_collector(tmp_path_factory.mktemp("ui-requests"), "--workers", "1") as port:
+        post(port, records)
+        yield f"http://127.0.0.1:{port}", ids
+
+
+@pytest.fixture
+def errors() -> list[str]:
+    """The console and page errors of the test's page (none allowed unless the test takes them)."""
+    return []
+
+
+@pytest.fixture
+def page(collector: tuple[str, dict[str, str]], errors: list[str]) -> Iterator[Any]:
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
+        opened = context.new_page()
+        opened.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+        opened.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        yield opened
+        context.close()
+    assert errors == []
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def test_the_slow_request_is_found_by_sorting_on_duration_and_opens_its_request_view(
+    page: Any, collector: tuple[str, dict[str, str]]
+) -> None:
+    base, ids = collector
+    page.goto(f"{base}/requests")
+    rows = page.locator("#requests tbody tr")
+    sync_api.expect(rows).to_have_count(4)
+    page.select_option("#sort", "duration")
+    sync_api.expect(rows.first).to_have_attribute("data-request", ids["item"])
+    assert "sort=duration" in page.url
+    cells = [" ".join(text.split()) for text in rows.first.locator("td").all_inner_texts()]
+    assert cells[2:6] == ["200", "GET item", "shop", str(REPEATED + 2)]
+    routes = page.locator("#routes tbody tr")
+    sync_api.expect(routes).to_have_count(3)
+    _shot(page, "requests-page")
+
+    rows.first.locator("td.rid a").click()
+    view = page.locator("#request-view")
+    summary = view.locator(".request-summary")
+    summary.wait_for()
+    assert f"request={ids['item']}" in page.url
+    assert " ".join(summary.locator("[data-fact=sql]").inner_text().split()).startswith(
+        f"{REPEATED + 2} SQL statements"
+    )
+    repeated = summary.locator(".repeated-list .flag")
+    sync_api.expect(repeated).to_have_count(1)
+    assert f"N+1 \N{MULTIPLICATION SIGN}{REPEATED}" in repeated.inner_text()
+    assert "SELECT ? AS price WHERE ? = ?" in repeated.inner_text()
+    assert "SELECT pg_sleep(?)" in summary.locator(".slowest-list").inner_text()
+    root = view.locator("table.waterfall tr.span-row").first
+    assert "GET item 200" in root.inner_text()
+    slow = view.locator("table.waterfall tr.span-row.slow", has_text="SELECT pg_sleep(?)")
+    sync_api.expect(slow).to_have_count(1)
+    sync_api.expect(view.locator("table.waterfall tr.span-row.repeated")).to_have_count(REPEATED)
+    # No hex ids as labels, and the span events are not listed again under their own spans.
+    assert view.locator("table.waterfall tr.rec-row", has_text="span sql ok in").count() == 0
+    _shot(page, "request-view-summary")
+    # The N+1 flag leads to the first of its spans.
+    repeated.locator("button.link").click()
+    sync_api.expect(view.locator("tr.span-row.focus")).to_have_count(1)
+
+
+def test_requests_filter_by_status_and_route_from_the_url(
+    page: Any, collector: tuple[str, dict[str, str]]
+) -> None:
+    base, ids = collector
+    page.goto(f"{base}/requests?status=5xx")
+    rows = page.locator("#requests tbody tr")
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first).to_have_attribute("data-request", ids["fail"])
+    assert page.input_value("#status") == "5xx"
+    page.fill("#status", "")
+    page.fill("#route", "fast")
+    page.click("#apply")
+    sync_api.expect(rows).to_have_count(2)
+    assert "route=fast" in page.url
+
+
+def test_a_bad_filter_is_shown_with_the_parameter_it_names(
+    page: Any, collector: tuple[str, dict[str, str]], errors: list[str]
+) -> None:
+    base, _ = collector
+    page.goto(f"{base}/requests?status=teapot")
+    error = page.locator("#req-error")
+    error.wait_for(state="visible")
+    assert error.inner_text().startswith("status:")
+    # The browser reports the API's 400 answers itself; nothing else may appear.
+    assert errors
+    assert all("status of 400" in text for text in errors), errors
+    errors.clear()
