@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -244,8 +245,12 @@ def _every_route(registry: Any) -> list[str]:
     from pyramid.interfaces import IRoutesMapper
 
     mapper = registry.queryUtility(IRoutesMapper)
-    names = ("name", "id", "request_id", "subpath")
-    return [route.generate(dict.fromkeys(names, "x")) for route in mapper.get_routes()]
+    paths = []
+    for route in mapper.get_routes():
+        # Every placeholder of the pattern ({name}, {name:regex}, *name) gets a value.
+        names = re.findall(r"\{(\w+)(?::[^}]*)?\}|\*(\w+)", route.pattern)
+        paths.append(route.generate({name or star: "x" for name, star in names}))
+    return paths
 
 
 @pytest.mark.parametrize("query", ["x=%FF", "secret=%C3&x=1", "%FF=1"])

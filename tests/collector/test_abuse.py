@@ -170,4 +170,5 @@ def test_random_bearer_tokens_do_not_slow_a_writer(collector: tuple[int, int, Pa
             attacker.join(60)
     assert statistics.median(latencies) < 0.5, f"legit median {statistics.median(latencies):.3f} s"
     assert sum(statuses.values()) > 0
-    assert set(statuses) <= {401, 429}, statuses
+    # 503: refused on arrival by the back-pressure (issue #17), before the token is looked at.
+    assert set(statuses) <= {401, 429, 503}, statuses

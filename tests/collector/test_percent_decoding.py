@@ -47,8 +47,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, len(row[4]))
 @pytest.mark.parametrize(
     "body",
     [
-        b"msg=" + b"%C3%A9" * (16 * 1024 * 1024 // 6),  # 1.6 GB of RSS before issue #18
-        b"msg=" + b"%" * (4 * 1024 * 1024),  # 783 MB
+        # (name and levelno: a form without them is refused, issue #17)
+        b"name=x&levelno=20&msg=" + b"%C3%A9" * (16 * 1024 * 1024 // 6),  # 1.6 GB of RSS before issue #18
+        b"name=x&levelno=20&msg=" + b"%" * (4 * 1024 * 1024),  # 783 MB
         b"name=x&levelno=20&msg=" + b"%41a" * (1024 * 1024),
     ],
     ids=["utf8-escapes", "lone-percents", "ascii-escapes"],
