@@ -1,7 +1,8 @@
 """The settings of c2cwsgiutils 6.x: each one honoured, or refused at start-up in one line.
 
-- The 6.x ``*_ENABLED`` switches keep their meaning: a feature switched off is not included (its
-  views answer 404). Unset, the 7 rule applies (admin views open to the holders of the secret).
+- The 6.x ``*_ENABLED`` switches keep their meaning: the debug, log-level and SQL-profiler views are
+  included only when their switch is true (unset: off, as in 6.x), and then need their secret; the
+  JSON error views are on unless ``C2C_ENABLE_EXCEPTION_HANDLING`` is false.
 - 6.x spellings of settings that 7 has under another name are read when the new name is unset
   (:data:`c2cwsgiutils.config.ALIASES`).
 - Every other 6.x setting found in the environment or the ini is either refused (start-up fails
@@ -29,24 +30,33 @@ _optional_bool: config.Converter[bool | None] = config.Converter(
 )
 
 
-def _switch(env: str, ini: str, what: str) -> config.Setting[bool | None]:
+def _switch(env: str, ini: str, what: str, default_on: bool) -> config.Setting[bool | None]:
+    unset = (
+        "unset: on"
+        if default_on
+        else "unset: off, as in 6.x (these views show process internals: turn them on explicitly)"
+    )
     return config.declare(
         env,
         ini,
         None,
         _optional_bool,
-        f"6.x switch of {what}. false: not included (404); true or unset: on (admin views still need "
-        "their secret).",
+        f"Switch of {what} (the 6.x setting). true: included (admin views still need their secret); "
+        f"false: not included (404); {unset}.",
         feature="compat",
     )
 
 
-LOG_VIEW_ENABLED = _switch("C2C_LOG_VIEW_ENABLED", "c2c.log_view_enabled", "the logging/level view")
-SQL_PROFILER_ENABLED = _switch("C2C_SQL_PROFILER_ENABLED", "c2c.sql_profiler_enabled", "the SQL profiler")
-DEBUG_VIEW_ENABLED = _switch("C2C_DEBUG_VIEW_ENABLED", "c2c.debug_view_enabled", "the debug views")
-EXCEPTION_HANDLING = _switch(
-    "C2C_ENABLE_EXCEPTION_HANDLING", "c2c.enable_exception_handling", "the JSON error views"
+LOG_VIEW_ENABLED = _switch("C2C_LOG_VIEW_ENABLED", "c2c.log_view_enabled", "the logging/level view", False)
+SQL_PROFILER_ENABLED = _switch(
+    "C2C_SQL_PROFILER_ENABLED", "c2c.sql_profiler_enabled", "the SQL profiler", False
 )
+DEBUG_VIEW_ENABLED = _switch("C2C_DEBUG_VIEW_ENABLED", "c2c.debug_view_enabled", "the debug views", False)
+EXCEPTION_HANDLING = _switch(
+    "C2C_ENABLE_EXCEPTION_HANDLING", "c2c.enable_exception_handling", "the JSON error views", True
+)
+# The switches whose feature is on when they are unset (7's JSON errors; 6.x had them off).
+_ON_UNLESS_FALSE = frozenset(("C2C_ENABLE_EXCEPTION_HANDLING",))
 
 FEATURE_SWITCHES: dict[str, config.Setting[bool | None]] = {
     "c2cwsgiutils.logging.level_view": LOG_VIEW_ENABLED,
@@ -57,9 +67,19 @@ FEATURE_SWITCHES: dict[str, config.Setting[bool | None]] = {
 
 
 def switched_off(feature: str, settings: Mapping[str, Any] | None) -> bool:
-    """Whether a 6.x switch explicitly turns ``feature`` (a module name) off."""
+    """Whether the switch of ``feature`` (a module name) leaves it out.
+
+    The admin views of the debug, log-level and SQL-profiler features are off unless their switch
+    is true, as in 6.x (a 6.x application that never enabled them keeps them off); the JSON error
+    views are on unless ``C2C_ENABLE_EXCEPTION_HANDLING`` is false.
+    """
     switch = FEATURE_SWITCHES.get(feature)
-    return switch is not None and switch.get(settings) is False
+    if switch is None:
+        return False
+    value = switch.get(settings)
+    if value is None:
+        return switch.env not in _ON_UNLESS_FALSE
+    return not value
 
 
 # 6.x spelling -> the setting of 7 it sets when that one is unset.

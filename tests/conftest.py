@@ -16,6 +16,12 @@ import pytest
 
 from tests.helpers import free_port  # noqa: F401 - re-exported for test modules
 
+# The admin views of the debug, log-level and SQL-profiler features are off unless switched on
+# (6.x's defaults); the suite tests them, so it switches them on, for its own processes and their
+# children (tests/test_v6_settings.py checks the defaults with the variables removed).
+for _switch in ("C2C_DEBUG_VIEW_ENABLED", "C2C_LOG_VIEW_ENABLED", "C2C_SQL_PROFILER_ENABLED"):
+    os.environ.setdefault(_switch, "true")
+
 PG_ADMIN_URL = os.environ.get("C2C_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("C2C_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -21,6 +21,13 @@ def make_app(settings: Mapping[str, Any]) -> TestApp:
         return TestApp(configurator.make_wsgi_app())
 
 
+@pytest.fixture(autouse=True)
+def _switches_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/conftest.py turns the switches on for the rest of the suite: not here."""
+    for variable in ("C2C_DEBUG_VIEW_ENABLED", "C2C_LOG_VIEW_ENABLED", "C2C_SQL_PROFILER_ENABLED"):
+        monkeypatch.delenv(variable, raising=False)
+
+
 @pytest.mark.parametrize(
     ("switch", "path"),
     [
@@ -30,8 +37,23 @@ def make_app(settings: Mapping[str, Any]) -> TestApp:
     ],
 )
 def test_a_view_switched_off_answers_404(switch: str, path: str) -> None:
-    assert make_app(SECRET).get(path, {"secret": "s3cret"}).status_int == 200
+    assert make_app({**SECRET, switch: "true"}).get(path, {"secret": "s3cret"}).status_int == 200
     make_app({**SECRET, switch: "false"}).get(path, {"secret": "s3cret"}, status=404)
+
+
+@pytest.mark.parametrize(
+    ("variable", "path"),
+    [
+        ("C2C_DEBUG_VIEW_ENABLED", "/c2c/debug/stacks"),
+        ("C2C_LOG_VIEW_ENABLED", "/c2c/logging/level"),
+        ("C2C_SQL_PROFILER_ENABLED", "/c2c/sql_profiler"),
+    ],
+)
+def test_with_only_the_secret_the_internal_views_stay_off_as_in_6(
+    variable: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_app(SECRET).get(path, {"secret": "s3cret"}, status=404)
+    make_app({**SECRET, variable.lower().replace("c2c_", "c2c.", 1): "true"}).get(path, {"secret": "s3cret"})
 
 
 def test_a_switch_in_the_environment_turns_the_view_off(monkeypatch: pytest.MonkeyPatch) -> None:
