@@ -86,6 +86,8 @@ NAMES_6X = [
     "c2cwsgiutils.db:get_tm_session",
     "c2cwsgiutils.db:get_tm_session_pyramid",
     "c2cwsgiutils.db:init",
+    "c2cwsgiutils.db_maintenance_view:install_subscriber",
+    "c2cwsgiutils.db_maintenance_view:includeme",
     "c2cwsgiutils.debug:CONFIG_KEY",
     "c2cwsgiutils.debug:ENV_KEY",
     "c2cwsgiutils.debug:get_size",
