@@ -203,3 +203,23 @@ def test_with_credentials_cross_origin_writes_are_refused_too(collector: tuple[i
     headers = {**WRITER, "Content-Type": "application/json", "Origin": "https://evil.example"}
     status, _, _ = request(port, "POST", "/api/v1/record", headers, json.dumps(wire("x")).encode())
     assert status == 403
+
+
+def test_open_live_tails_do_not_starve_status_or_ingestion(collector: tuple[int, int, Path]) -> None:
+    port = collector[0]  # two threads (--threads 2): eight tails used to hold them all
+    tails = []
+    try:
+        for _ in range(8):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/api/v1/stream?timeout=60", headers=READER)
+            response = connection.getresponse()
+            assert response.status == 200
+            tails.append(connection)
+        start = time.perf_counter()
+        status, body, _ = request(port, "GET", "/api/v1/status", READER, timeout=10)
+        assert status == 200, body
+        assert post_record(port, "written beside eight live tails", timeout=10)[0] == 201
+        assert time.perf_counter() - start < 5
+    finally:
+        for connection in tails:
+            connection.close()
