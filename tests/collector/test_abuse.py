@@ -209,9 +209,10 @@ def test_open_live_tails_do_not_starve_status_or_ingestion(collector: tuple[int,
     port = collector[0]  # two threads (--threads 2): eight tails used to hold them all
     tails = []
     try:
-        for _ in range(8):
+        for index in range(8):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            connection.request("GET", "/api/v1/stream?timeout=60", headers=READER)
+            path = "/api/v1/stream" if index % 2 else "/api/v1/stream/" + "ab" * 16  # the UI's path
+            connection.request("GET", f"{path}?timeout=60", headers=READER)
             response = connection.getresponse()
             assert response.status == 200
             tails.append(connection)
