@@ -244,7 +244,7 @@ def _every_route(registry: Any) -> list[str]:
     from pyramid.interfaces import IRoutesMapper
 
     mapper = registry.queryUtility(IRoutesMapper)
-    names = ("name", "id", "request_id", "subpath")
+    names = ("name", "id", "request_id", "subpath", "scope")
     return [route.generate(dict.fromkeys(names, "x")) for route in mapper.get_routes()]
 
 
