@@ -35,6 +35,7 @@ NDJSON_TYPES = frozenset(
     )
 )
 FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_TIMELINE_PERIODS = 1500  # a day and a bit of minutes; ~17 KB per header at most
 MAX_REQUEST_RECORDS_FACTOR = 10  # the request view returns up to 10 pages
 WRITER_KEY = "c2cwsgiutils.collector.writer"  # environ: the caller's credential name
 
@@ -337,6 +338,16 @@ def _head(request: Any, state: CollectorState) -> Any:
     except ValueError as exc:
         raise ApiError(400, "invalid_parameter", str(exc), parameter="timezone") from None
     periods = group_buckets(state.storage.buckets(where, seconds), group, tz)
+    if len(periods) > MAX_TIMELINE_PERIODS:
+        # Two headers of one entry per period: a minute timeline over weeks made 220 KB of headers,
+        # past what HTTP clients take (http.client: LineTooLong).
+        raise ApiError(
+            400,
+            "too_many_periods",
+            f"{len(periods)} periods of one {group}, more than {MAX_TIMELINE_PERIODS}: narrow the range "
+            "(after, before) or group by a longer period",
+            parameter="group",
+        )
     response.headers["X-Record-Count"] = ",".join(str(count) for _, count in periods)
     response.headers["X-Record-Group"] = ",".join(str(start) for start, _ in periods)
     return response

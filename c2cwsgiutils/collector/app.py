@@ -65,11 +65,14 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
     config.add_notfound_view(api.not_found)
     app = config.make_wsgi_app()
     state = find_state(app.registry)  # none in relay mode
-    if state is not None and collector_settings(app.registry).fast_ingest:
+    settings_ = collector_settings(app.registry)
+    if state is not None and settings_.fast_ingest:
         from c2cwsgiutils.collector.fast_ingest import FastIngest
 
-        return FastIngest(app, state, app.registry.settings)
-    return app
+        app = FastIngest(app, state, app.registry.settings)
+    from c2cwsgiutils.collector.origin_guard import OriginGuard
+
+    return OriginGuard(app, loopback_only=not (settings_.tokens or settings_.credentials_file))
 
 
 def create_ingest_app(settings: Mapping[str, Any] | None = None) -> Any:

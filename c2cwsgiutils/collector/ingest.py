@@ -110,14 +110,27 @@ def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
         return body
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise ValueError(f"unsupported Content-Encoding {encoding[:40]!r} (use gzip)")
-    decompressor = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
-    try:
-        decoded = decompressor.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ValueError(f"body is not valid {encoding}: {exc}") from None
-    if len(decoded) > limit or decompressor.unconsumed_tail:
-        raise BodyTooLarge(f"decoded body larger than the limit of {limit} bytes")
-    return decoded
+    # A gzip body may hold several members one after the other (what concatenated gzip files
+    # are, and what gzip tools write for a stream): each is decoded, not only the first.
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while True:
+        decompressor = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
+        try:
+            decoded = decompressor.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise ValueError(f"body is not valid {encoding}: {exc}") from None
+        size += len(decoded)
+        if size > limit or decompressor.unconsumed_tail:
+            raise BodyTooLarge(f"decoded body larger than the limit of {limit} bytes")
+        parts.append(decoded)
+        if not decompressor.eof:
+            raise ValueError(f"body is not valid {encoding}: it ends within a compressed stream")
+        rest = decompressor.unused_data
+        if not rest or encoding == "deflate":
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _finite(text: str) -> float:

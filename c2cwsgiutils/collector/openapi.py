@@ -57,7 +57,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
     """The OpenAPI 3.0 description of every collector endpoint."""
     summary = {"$ref": "#/components/schemas/Record"}
     batch = {"$ref": "#/components/schemas/BatchResult"}
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "c2cwsgiutils log collector", "version": "1"},
         "servers": [{"url": server_url or "/"}],
@@ -148,8 +148,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             "/api/v1/stream": {
                 "get": {
                     "summary": "New matching records as Server-Sent Events (resume with Last-Event-ID)",
-                    # EventSource cannot send headers: the web UI authenticates with a cookie.
-                    "security": [{"bearer": []}, {"apiKey": []}, {"basic": []}, {"cookie": []}, {}],
+                    "security": [{"bearer": []}, {"apiKey": []}, {"basic": []}, {}],
                     "parameters": [
                         *_FILTERS,
                         {
@@ -356,3 +355,23 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
             },
         },
     }
+    # The web UI's EventSource cannot send headers: it authenticates with a cookie it sets for a
+    # path of its own, /api/v1/stream/<32 random hex digits>, where alone the cookie is accepted.
+    stream = document["paths"]["/api/v1/stream"]["get"]
+    document["paths"]["/api/v1/stream/{scope}"] = {
+        "get": {
+            **stream,
+            "summary": stream["summary"] + "; the web UI's path, where the token cookie is accepted",
+            "security": [*stream["security"][:-1], {"cookie": []}, {}],
+            "parameters": [
+                {
+                    "name": "scope",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                },
+                *stream["parameters"],
+            ],
+        }
+    }
+    return document

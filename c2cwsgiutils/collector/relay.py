@@ -41,7 +41,7 @@ from c2cwsgiutils.collector.auth import Authenticator, AuthError
 from c2cwsgiutils.collector.proxy import Upstream, UpstreamError
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 from c2cwsgiutils.collector.settings import CollectorSettings
-from c2cwsgiutils.collector.stream import accept_token_cookie
+from c2cwsgiutils.collector.stream import SCOPED_ROUTE, accept_token_cookie
 from c2cwsgiutils.logging._collector_sender import Item, Sender
 from c2cwsgiutils.logging.spool import Spool
 from c2cwsgiutils.redaction import redact_url
@@ -322,9 +322,15 @@ def post_record(request: Any, state: RelayState) -> Any:
 @_endpoint("reader")
 def proxied(request: Any, state: RelayState) -> Any:
     """A read endpoint of a relay: the upstream collector answers it."""
+    if request.matched_route.name == SCOPED_ROUTE:  # the relay's own cookie scope, not the upstream's
+        return _forward(request, state, "/api/v1/stream")
     path = request.matched_route.pattern
     for name, value in request.matchdict.items():
         path = path.replace(f"{{{name}}}", urllib.parse.quote(value, safe=""))
+    return _forward(request, state, path)
+
+
+def _forward(request: Any, state: RelayState, path: str) -> Any:
     try:
         return state.upstream.request(request.method, path, request.query_string, request.headers)
     except UpstreamError as exc:
@@ -405,5 +411,7 @@ def includeme(config: Any) -> None:
         config.add_route(name, pattern)
         config.add_view(api.read_only(proxied), route_name=name)
     config.add_route("c2c_collector_stream", "/api/v1/stream")
-    config.add_view(api.read_only(accept_token_cookie(proxied)), route_name="c2c_collector_stream")
+    config.add_view(api.read_only(proxied), route_name="c2c_collector_stream")
+    config.add_route(SCOPED_ROUTE, "/api/v1/stream/{scope}")
+    config.add_view(api.read_only(accept_token_cookie(proxied)), route_name=SCOPED_ROUTE)
     config.include("c2cwsgiutils.collector.ui")

@@ -40,6 +40,7 @@ from c2cwsgiutils.collector.limits import Limits
 __all__ = ["STREAM_PATH", "WsgiOverRsgi", "create_app", "create_ingest_app"]
 
 STREAM_PATH = "/api/v1/stream"
+_STREAM_PREFIX = STREAM_PATH + "/"  # the web UI's scoped path (see collector.stream)
 
 
 class _BodyRefused(Exception):
@@ -212,7 +213,8 @@ class WsgiOverRsgi:
                 _close(result)
             return
         pool = self._pool
-        if scope.path == STREAM_PATH and self._streams is not None:
+        path = scope.path
+        if self._streams is not None and (path == STREAM_PATH or path.startswith(_STREAM_PREFIX)):
             if self._open_streams >= self._limits.max_streams:
                 _error(
                     protocol,

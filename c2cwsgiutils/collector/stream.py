@@ -17,14 +17,18 @@ and skips ids it already sent. The high-water mark is the table's newest id, not
 had no use for), a ``:`` comment otherwise.
 
 A browser's ``EventSource`` cannot send an ``Authorization`` header: the view also accepts the
-token in the ``c2c_collector_token`` cookie (URL-encoded; the web UI sets it for this path only,
-``SameSite=Strict``), checked by the same authenticator (hashed, compared in constant time).
-Headers win over the cookie; the cookie is never logged.
+token in the ``c2c_collector_token`` cookie (URL-encoded), checked by the same authenticator
+(hashed, compared in constant time), on ``/api/v1/stream/{scope}`` only, where ``scope`` is 32
+random hexadecimal digits the web UI draws for each page and sets the cookie for
+(``Path=.../api/v1/stream/{scope}``, ``SameSite=Strict``): cookies are not kept apart by port, and
+another service on the same host would otherwise receive the reader token with any request for
+``/api/v1/stream`` (issue #18). Headers win over the cookie; the cookie is never logged.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -39,7 +43,7 @@ from c2cwsgiutils.collector.schema import record_table
 from c2cwsgiutils.collector.state import CollectorState
 from c2cwsgiutils.collector.storage import SUMMARY_COLUMNS, Storage
 
-__all__ = ["TOKEN_COOKIE", "accept_token_cookie", "includeme", "stream_records"]
+__all__ = ["SCOPED_ROUTE", "TOKEN_COOKIE", "accept_token_cookie", "includeme", "stream_records"]
 
 HEARTBEAT_SECONDS = 15.0
 MAX_TIMEOUT = 3600
@@ -47,6 +51,8 @@ BATCH = 500
 REREAD_WINDOW = 200  # ids below the high-water mark re-read for late PostgreSQL commits
 RETRY_MS = 1000
 TOKEN_COOKIE = "c2c_collector_token"  # noqa: S105 - the name of the cookie, not a secret
+SCOPED_ROUTE = "c2c_collector_stream_scoped"
+_SCOPE = re.compile("[0-9a-f]{32}")
 
 
 def _max_id(storage: Storage) -> int:
@@ -114,14 +120,16 @@ def _events(
 
 
 def accept_token_cookie(view: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Let ``view`` authenticate with the :data:`TOKEN_COOKIE` cookie when no header credential came.
+    """Let ``view`` authenticate with the :data:`TOKEN_COOKIE` cookie when no header credential came,
+    on the scoped route (``/api/v1/stream/{scope}``) only.
 
     The cookie's token stands for an ``Authorization: Bearer`` header of this request only.
     """
 
     def with_cookie(request: Any) -> Any:
         headers = request.headers
-        if not headers.get("Authorization") and not headers.get("X-API-Key"):
+        scope = request.matchdict.get("scope", "") if request.matchdict else ""
+        if _SCOPE.fullmatch(scope) and not headers.get("Authorization") and not headers.get("X-API-Key"):
             token = urllib.parse.unquote(request.cookies.get(TOKEN_COOKIE, ""))
             if token:
                 headers["Authorization"] = f"Bearer {token}"
@@ -161,6 +169,8 @@ def stream_records(request: Any, state: CollectorState) -> Any:
 
 
 def includeme(config: Any) -> None:
-    """Add the ``/api/v1/stream`` route."""
+    """Add the ``/api/v1/stream`` routes (the scoped one takes the cookie)."""
     config.add_route("c2c_collector_stream", "/api/v1/stream")
-    config.add_view(read_only(accept_token_cookie(stream_records)), route_name="c2c_collector_stream")
+    config.add_view(read_only(stream_records), route_name="c2c_collector_stream")
+    config.add_route(SCOPED_ROUTE, "/api/v1/stream/{scope}")
+    config.add_view(read_only(accept_token_cookie(stream_records)), route_name=SCOPED_ROUTE)

@@ -14,6 +14,7 @@ and from ini files::
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import socket
@@ -25,12 +26,30 @@ __all__ = ["CeeFormatter", "CeeSysLogHandler"]
 
 CEE_COOKIE = "@cee: "
 MAX_DATAGRAM = 60_000
-"""Longer records have their message and traceback cut so that the datagram can be sent (UDP)."""
-_KEEP = 8_000
+"""Bytes (UTF-8) of a record at most: longer ones have their longest fields cut so that the
+datagram can be sent (UDP), the JSON staying valid."""
+_TRUNCATED = "...[truncated]"
+_MIN_FIELD = 256  # bytes a cut field keeps at least, while other fields can give more
+
+
+def _size(value: Any) -> int:
+    """Bytes of ``value`` in the record's JSON text."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _cut(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` UTF-8 bytes (never inside a character) and marked."""
+    return text.encode("utf-8")[: max(0, size)].decode("utf-8", "ignore") + _TRUNCATED
 
 
 class CeeFormatter(JsonFormatter):
-    """``@cee: `` and the JSON record (see :class:`~c2cwsgiutils.logging.JsonFormatter`); never raises."""
+    """``@cee: `` and the JSON record (see :class:`~c2cwsgiutils.logging.JsonFormatter`); never raises.
+
+    A record longer than ``max_size`` bytes is shortened field by field, the longest first, each
+    string cut at a character boundary and marked ``...[truncated]``, with ``"truncated": true``:
+    the text is always valid JSON within ``max_size`` bytes (issue #18: slicing the JSON text made
+    invalid JSON, and counting characters let 25,000 "€" exceed a datagram, silently not sent).
+    """
 
     def __init__(self, *args: Any, max_size: int = MAX_DATAGRAM, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -38,26 +57,36 @@ class CeeFormatter(JsonFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = CEE_COOKIE + super().format(record)
-        if len(text) <= self.max_size:
+        if len(text) * 4 <= self.max_size or len(text.encode("utf-8")) <= self.max_size:
             return text
-        return self._shortened(record, text)
+        return self._shortened(text)
 
-    def _shortened(self, record: logging.LogRecord, text: str) -> str:
-        import json
-
+    def _shortened(self, text: str) -> str:
+        budget = self.max_size - len(CEE_COOKIE)
         try:
             data = json.loads(text[len(CEE_COOKIE) :])
-            for key, value in list(data.items()):
-                if isinstance(value, str) and len(value) > _KEEP:
-                    data[key] = value[:_KEEP] + "...[truncated]"
-                elif not isinstance(value, (str, int, float, bool)) and value is not None:
-                    encoded = json.dumps(value)
-                    if len(encoded) > _KEEP:
-                        data[key] = encoded[:_KEEP] + "...[truncated]"
-            data["truncated"] = True
-            return CEE_COOKIE + json.dumps(data, ensure_ascii=False, separators=(",", ":"))[: self.max_size]
-        except Exception:
-            return text[: self.max_size]
+        except ValueError:
+            data = {"msg": text[len(CEE_COOKIE) :]}
+        data["truncated"] = True
+        for minimum in (_MIN_FIELD, 0):
+            over = _size(data) - budget
+            sizes = {key: _size(value) for key, value in data.items()}
+            for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+                if over <= 0:
+                    break
+                value = data[key]
+                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                keep = max(minimum, sizes[key] - over - len(_TRUNCATED) - 16)
+                if sizes[key] <= keep + len(_TRUNCATED):
+                    continue
+                data[key] = _cut(shown, keep)
+                over -= sizes[key] - _size(data[key])
+            encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            if len(encoded.encode("utf-8")) <= budget:
+                return CEE_COOKIE + encoded
+        return CEE_COOKIE + json.dumps(
+            {"msg": _cut(str(data.get("msg", "")), budget // 8), "truncated": True}
+        )
 
 
 class CeeSysLogHandler(logging.handlers.SysLogHandler):

@@ -172,3 +172,56 @@ def test_random_bearer_tokens_do_not_slow_a_writer(collector: tuple[int, int, Pa
     assert sum(statuses.values()) > 0
     # 503: refused on arrival by the back-pressure (issue #17), before the token is looked at.
     assert set(statuses) <= {401, 429, 503}, statuses
+
+
+def test_without_credentials_only_localhost_names_and_same_origin_writes(tmp_path: Path) -> None:
+    with serve_collector(tmp_path) as port:
+        record = json.dumps(wire("from a script")).encode()
+        json_type = {"Content-Type": "application/json"}
+        assert request(port, "POST", "/api/v1/record", json_type, record)[0] == 201
+        assert request(port, "GET", "/api/v1/status", {"Host": f"localhost:{port}"})[0] == 200
+        # DNS rebinding: evil.example now resolves to 127.0.0.1, the browser still sends its name.
+        status, body, _ = request(port, "GET", "/api/v1/record", {"Host": f"evil.example:{port}"})
+        assert status == 421
+        assert json.loads(body)["type"] == "misdirected_request"
+        status, _, _ = request(port, "POST", "/api/v1/record", {**json_type, "Host": "evil.example"}, record)
+        assert status == 421
+        # A form posted by a page of another origin (no CORS preflight for forms).
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"}
+        status, body, _ = request(port, "POST", "/api/v1/record", form, b"msg=forged&name=x&levelno=20")
+        assert status == 403
+        assert json.loads(body)["type"] == "cross_origin"
+        cross_site = {**json_type, "Sec-Fetch-Site": "cross-site"}
+        assert request(port, "POST", "/api/v1/record", cross_site, record)[0] == 403
+        # The collector's own UI (same origin) may write.
+        same = {**json_type, "Origin": f"http://127.0.0.1:{port}"}
+        again = json.dumps(wire("from the UI")).encode()
+        assert request(port, "POST", "/api/v1/record", same, again)[0] == 201
+
+
+def test_with_credentials_cross_origin_writes_are_refused_too(collector: tuple[int, int, Path]) -> None:
+    port = collector[0]
+    headers = {**WRITER, "Content-Type": "application/json", "Origin": "https://evil.example"}
+    status, _, _ = request(port, "POST", "/api/v1/record", headers, json.dumps(wire("x")).encode())
+    assert status == 403
+
+
+def test_open_live_tails_do_not_starve_status_or_ingestion(collector: tuple[int, int, Path]) -> None:
+    port = collector[0]  # two threads (--threads 2): eight tails used to hold them all
+    tails = []
+    try:
+        for index in range(8):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            path = "/api/v1/stream" if index % 2 else "/api/v1/stream/" + "ab" * 16  # the UI's path
+            connection.request("GET", f"{path}?timeout=60", headers=READER)
+            response = connection.getresponse()
+            assert response.status == 200
+            tails.append(connection)
+        start = time.perf_counter()
+        status, body, _ = request(port, "GET", "/api/v1/status", READER, timeout=10)
+        assert status == 200, body
+        assert post_record(port, "written beside eight live tails", timeout=10)[0] == 201
+        assert time.perf_counter() - start < 5
+    finally:
+        for connection in tails:
+            connection.close()

@@ -148,3 +148,19 @@ def test_non_finite_numbers_are_refused_per_line(app: webtest.TestApp) -> None:
         status=400,
     )
     assert [error["line"] for error in response.json["errors"]] == [1, 2]
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(app: webtest.TestApp) -> None:
+
+    body = gzip.compress(ndjson(wire("first member"))) + gzip.compress(ndjson(wire("second member")))
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    assert app.post("/api/v1/record", body, headers=headers, status=201).json["stored"] == 2
+    messages = {record["message"] for record in app.get("/api/v1/record").json}
+    assert {"first member", "second member"} <= messages
+
+
+def test_a_truncated_gzip_body_is_refused(app: webtest.TestApp) -> None:
+
+    body = gzip.compress(ndjson(wire("cut"), wire("short")))[:-6]
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    assert app.post("/api/v1/record", body, headers=headers, status=400).json["type"] == "invalid_body"

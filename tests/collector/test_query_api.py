@@ -151,3 +151,14 @@ def test_request_view_orders_records_across_services_with_the_span_tree(app: web
 
 def test_non_ascii_digits_are_not_a_record_id(app: webtest.TestApp) -> None:
     assert app.get("/api/v1/record/%C2%B9", status=404).json["type"] == "not_found"
+
+
+def test_a_minute_timeline_over_a_long_range_is_a_400_not_huge_headers(app: webtest.TestApp) -> None:
+    from c2cwsgiutils.collector.api import MAX_TIMELINE_PERIODS
+
+    start = 1_763_798_400
+    records = [wire(f"m{i}", created=start + i * 60) for i in range(MAX_TIMELINE_PERIODS + 1)]
+    app.post("/api/v1/record", ndjson(*records), headers={"Content-Type": "application/x-ndjson"}, status=201)
+    app.head("/api/v1/record", params={"group": "minute"}, status=400)
+    headers = app.head("/api/v1/record", params={"group": "hour"}).headers
+    assert len(headers["X-Record-Group"]) < 1000

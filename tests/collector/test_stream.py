@@ -18,6 +18,8 @@ from tests.collector.records import ndjson, wire
 
 __all__ = ["collector"]
 
+SCOPE = "0123456789abcdef" * 2  # what the web UI draws at random for its page
+
 
 def _events(app: webtest.TestApp, query: str, **headers: str) -> list[tuple[str | None, str, str]]:
     response = app.get("/api/v1/stream?timeout=0&" + query, headers=headers)
@@ -75,8 +77,19 @@ def test_stream_accepts_the_token_cookie_of_the_web_ui(
 ) -> None:
     app = make_app(sqlite_url, tokens="ui:reader:rd,app:writer:wr")
     app.set_cookie(stream.TOKEN_COOKIE, "r%64")  # URL-encoded, as the UI sets it
-    response = app.get("/api/v1/stream?timeout=0")
+    response = app.get(f"/api/v1/stream/{SCOPE}?timeout=0")
     assert (response.status_int, response.content_type) == (200, "text/event-stream")
+
+
+def test_the_token_cookie_is_only_accepted_on_a_scoped_path(
+    make_app: Callable[..., webtest.TestApp], sqlite_url: str
+) -> None:
+    # Cookies are not kept apart by port: on /api/v1/stream, any service of the host gets it.
+    app = make_app(sqlite_url, tokens="ui:reader:rd")
+    app.set_cookie(stream.TOKEN_COOKIE, "rd")
+    assert app.get("/api/v1/stream?timeout=0", status="*").status_int == 401
+    assert app.get("/api/v1/stream/not-a-scope?timeout=0", status="*").status_int == 401
+    assert app.get(f"/api/v1/stream/{SCOPE}?timeout=0").status_int == 200
 
 
 def test_the_openapi_document_describes_the_stream_cookie(
@@ -84,11 +97,12 @@ def test_the_openapi_document_describes_the_stream_cookie(
 ) -> None:
     app = make_app(sqlite_url, tokens="ui:reader:rd")
     document = app.get("/api/v1/openapi.json").json
-    assert {"cookie": []} in document["paths"]["/api/v1/stream"]["get"]["security"]
+    assert {"cookie": []} in document["paths"]["/api/v1/stream/{scope}"]["get"]["security"]
+    assert {"cookie": []} not in document["paths"]["/api/v1/stream"]["get"]["security"]
     scheme = document["components"]["securitySchemes"]["cookie"]
     assert scheme["in"] == "cookie"
     app.set_cookie(scheme["name"], "rd")
-    assert app.get("/api/v1/stream?timeout=0").status_int == 200
+    assert app.get(f"/api/v1/stream/{SCOPE}?timeout=0").status_int == 200
 
 
 def test_token_cookie_opens_no_other_endpoint(
@@ -104,7 +118,7 @@ def test_stream_refuses_a_wrong_token_cookie(
 ) -> None:
     app = make_app(sqlite_url, tokens="ui:reader:rd")
     app.set_cookie(stream.TOKEN_COOKIE, "wrong")
-    assert app.get("/api/v1/stream?timeout=0", status="*").json["type"] == "unauthorized"
+    assert app.get(f"/api/v1/stream/{SCOPE}?timeout=0", status="*").json["type"] == "unauthorized"
 
 
 def _feed(collector: Collector, service: str, stop: threading.Event) -> None:

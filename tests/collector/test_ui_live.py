@@ -7,6 +7,7 @@ Screenshots go to ``test-artifacts/ui/``; every test fails on a console error or
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -92,9 +93,10 @@ def test_follow_streams_new_records_without_polling_and_stops_when_turned_off(
         page.check("#follow")
         _live(page)
         cookies = [c for c in ui.context.cookies() if c["name"] == "c2c_collector_token"]
-        assert [(c["path"], c["sameSite"], c["value"]) for c in cookies] == [
-            ("/api/v1/stream", "Strict", "rd")
-        ]
+        assert [(c["sameSite"], c["value"]) for c in cookies] == [("Strict", "rd")]
+        # A path of its own: 32 random hex digits no other service of the host can guess.
+        assert re.fullmatch(r"/api/v1/stream/[0-9a-f]{32}", cookies[0]["path"])
+        stream_path = cookies[0]["path"]
         _post(guarded, _records("live one"), "wr")
         page.locator("#records tbody td.msg", has_text="live one").wait_for()
         _post(guarded, _records("live two", "live three"), "wr")
@@ -106,7 +108,7 @@ def test_follow_streams_new_records_without_polling_and_stops_when_turned_off(
         assert page.locator("#count").inner_text() == "8 records"
         following = ui.requests[before_follow:]
         assert [r for r in following if r[:2] == ("GET", "/api/v1/record")] == []
-        assert [r[:2] for r in following if r[1] == "/api/v1/stream"] == [("GET", "/api/v1/stream")]
+        assert [r[:2] for r in following if r[1].startswith("/api/v1/stream")] == [("GET", stream_path)]
 
         page.uncheck("#follow")
         sync_api.expect(page.locator("label.follow")).to_have_attribute("data-state", "")
@@ -128,7 +130,7 @@ def test_follow_reconnects_without_missing_or_repeating_a_record(browser: Any, g
             streams.append(route.request.url)
             route.continue_(url=f"{route.request.url}&timeout=1")
 
-        ui.page.route("**/api/v1/stream?*", shorten)
+        ui.page.route("**/api/v1/stream/*", shorten)
         _post(
             guarded, ndjson(wire("reconnect seed", created=time.time() - 30, logger_name="reconnect")), "wr"
         )

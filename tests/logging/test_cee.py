@@ -9,6 +9,7 @@ import pytest
 
 from c2cwsgiutils import context
 from c2cwsgiutils.logging import CeeSysLogHandler
+from c2cwsgiutils.logging.cee import MAX_DATAGRAM, CeeFormatter
 
 
 @pytest.fixture
@@ -62,4 +63,40 @@ def test_a_huge_record_is_cut_to_fit_a_datagram(receiver: socket.socket, cee_log
     _, data = receive(receiver)
     assert data["truncated"] is True
     assert str(data["msg"]).startswith("xxxx")
-    assert len(str(data["msg"])) < 10_000
+    assert str(data["msg"]).endswith("...[truncated]")
+    assert 50_000 < len(str(data["msg"])) < MAX_DATAGRAM
+
+
+def receive_bytes(sock: socket.socket) -> bytes:
+    return sock.recv(65535)
+
+
+def test_ten_long_fields_are_cut_field_by_field_into_valid_json(
+    receiver: socket.socket, cee_logger: logging.Logger
+) -> None:
+    extra = {f"field{i}": chr(ord("a") + i) * 8_000 for i in range(10)}
+    cee_logger.info("ten fields", extra=extra)
+    datagram = receive_bytes(receiver)
+    assert len(datagram) <= MAX_DATAGRAM + 8  # the "<PRI>" prefix
+    data = json.loads(datagram.decode("utf-8").split(">", 1)[1][len("@cee: ") :])
+    assert data["msg"] == "ten fields"
+    assert data["truncated"] is True
+    assert all(str(data[f"field{i}"]).startswith(chr(ord("a") + i) * 100) for i in range(10))
+
+
+def test_size_is_counted_in_bytes(receiver: socket.socket, cee_logger: logging.Logger) -> None:
+    cee_logger.info("€" * 25_000)  # 75,000 bytes: more than a datagram holds
+    datagram = receive_bytes(receiver)
+    assert len(datagram) <= MAX_DATAGRAM + 8
+    data = json.loads(datagram.decode("utf-8").split(">", 1)[1][len("@cee: ") :])
+    assert str(data["msg"]).startswith("€€€")
+
+
+@pytest.mark.parametrize("value", ['"' * 30_000, "\\x00" * 9_000, "é\n" * 20_000, "x"])
+def test_any_record_fits_as_valid_json(value: str) -> None:
+    formatter = CeeFormatter(max_size=4_000)
+    record = logging.LogRecord("n", logging.INFO, "f", 1, value, None, None)
+    record.other = {"nested": [value] * 3}
+    text = formatter.format(record)
+    assert len(text.encode("utf-8")) <= 4_000
+    json.loads(text[len("@cee: ") :])

@@ -2,8 +2,9 @@
 // (GET api/v1/stream), no polling. The browser's EventSource reconnects by itself after a network
 // error or the server's periodic end of the response, sending Last-Event-ID so that no record is
 // missed or repeated. EventSource cannot send the Authorization header the other calls use: the
-// token goes in a cookie limited to the stream's path (SameSite=Strict), which the collector
-// accepts for that path only.
+// token goes in a cookie limited to api/v1/stream/<scope> (SameSite=Strict), scope being 32 random
+// hex digits drawn for this page, the only path where the collector accepts the cookie: cookies
+// are not kept apart by port, and no other service of this host can guess that path.
 
 import { api, storedToken } from "./dom.js";
 
@@ -11,14 +12,16 @@ const COOKIE = "c2c_collector_token";
 const FLUSH_MS = 150; // records arriving together are shown together
 const RETRY_MS = 5000; // after an answer that was not a stream (401, 502 ...)
 
-function streamPath() {
-  return new URL("api/v1/stream", document.baseURI).pathname;
+const SCOPE = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+function streamUrl() {
+  return new URL(`api/v1/stream/${SCOPE}`, document.baseURI);
 }
 
 function setCookie(token) {
   const secure = location.protocol === "https:" ? "; Secure" : "";
   const value = token ? `${encodeURIComponent(token)}` : "; Max-Age=0";
-  document.cookie = `${COOKIE}=${value}; Path=${streamPath()}; SameSite=Strict${secure}`;
+  document.cookie = `${COOKIE}=${value}; Path=${streamUrl().pathname}; SameSite=Strict${secure}`;
 }
 
 export class Follower {
@@ -64,7 +67,7 @@ export class Follower {
   }
 
   open() {
-    const url = new URL("api/v1/stream", document.baseURI);
+    const url = streamUrl();
     const params = { ...this.params, last_id: this.lastId };
     for (const [key, value] of Object.entries(params)) {
       if (value !== "" && value !== null && value !== undefined) url.searchParams.set(key, String(value));
