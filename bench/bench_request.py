@@ -11,14 +11,20 @@ Variants, each in its own process, alternated round by round:
 
 Every log line goes to a null stream. Prints the median µs/request, the overhead against plain
 Pyramid and the ratios. Usage: ``python bench/bench_request.py [--rounds 9] [--requests 3000]``.
+
+``--instructions`` counts instead, under callgrind, the CPU instructions per request of ``plain
+pyramid`` and ``ours``, without trace headers, with a ``traceparent`` and with a ``traceparent`` and
+a ``tracestate``: a count the load of the machine does not move, to compare two versions.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,7 +84,19 @@ def _build(variant: str) -> object:
     return config.make_wsgi_app()
 
 
-def _worker(variant: str) -> None:
+# Incoming trace headers of the --instructions cases, as WSGI environ keys.
+TRACE_HEADERS: dict[str, dict[str, str]] = {
+    "no trace headers": {},
+    "traceparent": {"HTTP_TRACEPARENT": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+    "traceparent + tracestate": {
+        "HTTP_TRACEPARENT": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "HTTP_TRACESTATE": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+    },
+}
+
+
+def _requester(variant: str, extra: dict[str, str]) -> tuple[Callable[[], bytes], list[str]]:
+    """A function sending one request to the variant's app, and the statuses it answered."""
     app = _build(variant)
     base = {
         "REQUEST_METHOD": "GET",
@@ -95,6 +113,7 @@ def _worker(variant: str) -> None:
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
+        **extra,
     }
     statuses: list[str] = []
 
@@ -111,6 +130,11 @@ def _worker(variant: str) -> None:
             close()
         return body
 
+    return once, statuses
+
+
+def _worker(variant: str) -> None:
+    once, statuses = _requester(variant, {})
     body = once()
     if body != b'{"hello": "world"}' or statuses[-1] != "200 OK":
         raise RuntimeError(f"{variant}: unexpected answer {statuses[-1]} {body!r}")
@@ -123,7 +147,33 @@ def _worker(variant: str) -> None:
     _harness.serve(run)
 
 
+def _callgrind_inner(variant: str, case: str, requests: int) -> None:
+    once, statuses = _requester(variant, TRACE_HEADERS[case])
+    for _ in range(200):  # caches, first log lines
+        once()
+    if statuses[-1] != "200 OK":
+        raise RuntimeError(f"{variant}: unexpected answer {statuses[-1]}")
+    # Only what runs inside this C-level reduce() is counted (see _harness.reduce_instructions).
+    functools.reduce(lambda _acc, _item: once(), range(requests), None)
+
+
+def instruction_counts(requests: int) -> None:
+    """CPU instructions per request of plain Pyramid and ours, with and without trace headers."""
+    print(f"# CPU instructions per request (callgrind, {requests} requests, warm)")
+    print(f"{'variant':<16}{'headers':<28}{'instructions':>13}{'vs plain':>10}")
+    for case in TRACE_HEADERS:
+        counts = {}
+        for variant in ("plain", "ours"):
+            argv = [sys.executable, __file__, "--callgrind-inner", variant, case, str(requests)]
+            counts[variant] = _harness.reduce_instructions(argv) / requests
+            added = counts[variant] - counts["plain"]
+            print(f"{variant:<16}{case:<28}{counts[variant]:>13.0f}{added:>+10.0f}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--callgrind-inner"]:
+        _callgrind_inner(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -131,9 +181,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--no-original", action="store_true", help="skip the original 6.1.10")
+    parser.add_argument("--instructions", action="store_true", help="count CPU instructions (callgrind)")
     args = parser.parse_args()
     if args.worker:
         _worker(args.worker)
+        return
+    if args.instructions:
+        instruction_counts(min(args.requests, 500))
         return
 
     medians = _harness.compare_variants(

@@ -55,11 +55,17 @@ _FIELDS: Final = (
 )
 
 
+def _random_flag(ctx: tuple[Any, ...]) -> Any:
+    # context.random_trace_id(): a context copied by position by code that predates the last field
+    # (ten values) reads as a random trace id.
+    return ctx[10] if len(ctx) > 10 else True
+
+
 def check_context_layout() -> None:
     """Make sure :class:`context.Context` has the fields spans build by position.
 
     A span's context is the current one with its ids and name replaced: built as a tuple by
-    position (``tuple.__new__(Context, (ctx[0], trace_id, ..., *ctx[9:]))``), about twice as fast as
+    position (``tuple.__new__(Context, (ctx[0], trace_id, ..., ctx[10]))``), about twice as fast as
     ``_replace``. A change of the fields is caught here, at import time.
     """
     fields = context.Context._fields
@@ -256,7 +262,20 @@ class Span:
             self._t0 = 0.0
             self._token = _set_context(
                 _new_tuple(
-                    _Context, (ctx[0], ctx[1], ctx[2], ctx[3], False, ctx[5], ctx[6], name, ctx[8], *ctx[9:])
+                    _Context,
+                    (
+                        ctx[0],
+                        ctx[1],
+                        ctx[2],
+                        ctx[3],
+                        False,
+                        ctx[5],
+                        ctx[6],
+                        name,
+                        ctx[8],
+                        ctx[9],
+                        _random_flag(ctx),
+                    ),
                 )
             )
             return _NULL
@@ -288,7 +307,20 @@ class Span:
         self.parent_span_id = parent
         self._token = _set_context(
             _new_tuple(
-                _Context, (ctx[0], trace_id, span_id, parent, ctx[4], ctx[5], ctx[6], name, ctx[8], *ctx[9:])
+                _Context,
+                (
+                    ctx[0],
+                    trace_id,
+                    span_id,
+                    parent,
+                    ctx[4],
+                    ctx[5],
+                    ctx[6],
+                    name,
+                    ctx[8],
+                    ctx[9],
+                    _random_flag(ctx),
+                ),
             )
         )
         self.start = _time()

@@ -16,6 +16,10 @@ elsewhere), so a browser can read them. Unexpected errors are logged
 once, with their traceback, on the ``c2cwsgiutils.errors`` logger; client errors are logged at
 INFO (404 at DEBUG); a client that disconnects while sending its request is logged at INFO and
 answered 400. ``HEAD`` requests get the status and headers without a body.
+
+A query string that is not UTF-8 once percent-decoded (``?x=%FF``) is answered 400 with a message
+before any view runs (:func:`query_string_tween_factory`): WebOb raises ``UnicodeDecodeError``
+when a view reads ``request.params``, which would be a 500.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "includeme",
     "init",
     "is_client_disconnect",
+    "query_string_tween_factory",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -168,13 +173,34 @@ def database_error_view(exc: Exception, request: Request) -> Response:
     return _json_response(request, 400, message, exc)
 
 
+INVALID_QUERY_STRING = "The query string is not valid UTF-8 (percent-escapes must encode UTF-8 text)"
+
+
+def query_string_tween_factory(handler: Any, registry: Any) -> Any:
+    """Tween: a JSON 400 for a query string that does not decode as UTF-8, before any view."""
+
+    def query_string_tween(request: Request) -> Any:
+        query = request.environ.get("QUERY_STRING", "")
+        if query and ("%" in query or not query.isascii()):
+            try:
+                request.GET  # noqa: B018 - parsed once here, WebOb keeps it for the views
+            except UnicodeDecodeError:
+                LOG.info("400 %s: %s", _describe(request), INVALID_QUERY_STRING)
+                return _json_response(request, 400, INVALID_QUERY_STRING, None)
+        return handler(request)
+
+    return query_string_tween
+
+
 def includeme(config_: Any) -> None:
-    """Register the JSON exception views (and the JSON not-found view)."""
+    """Register the JSON exception views (and the JSON not-found view), and the query-string check."""
     import importlib.util
 
     from pyramid.httpexceptions import HTTPException
+    from pyramid.tweens import EXCVIEW
 
     config.core(config_.registry)  # validates C2C_DEVELOPMENT / C2C_SECRET now
+    config_.add_tween("c2cwsgiutils.errors.query_string_tween_factory", over=EXCVIEW)
     config_.add_exception_view(http_exception_view, context=HTTPException)
     config_.add_exception_view(exception_view, context=Exception)
     if importlib.util.find_spec("sqlalchemy") is not None:

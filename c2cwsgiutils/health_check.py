@@ -21,6 +21,7 @@ stack traces are included only for a request carrying the admin secret. No secre
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -52,6 +53,18 @@ HEALTH_CHECK_TIMEOUT = config.declare(
     "Seconds each health check may take before it is reported as failed (URL checks have their own).",
     feature="health_check",
 )
+
+HEALTH_CHECK_BASE_URL = config.declare(
+    "C2C_HEALTH_CHECK_BASE_URL",
+    "c2c.health_check_base_url",
+    "http://localhost:8080",
+    config.as_str,
+    "Where the service reaches itself, for URL checks: a target starting with `/` is joined to it, "
+    "and a target given as a function of the request (6.x) gets a request built from it, never the "
+    "incoming one (whose `Host` header a client chooses).",
+    feature="health_check",
+)
+HIDDEN_DETAILS = "failed (details with the admin secret)"
 
 _REGISTRY_KEY = "c2cwsgiutils.health_checks"
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):[^@\s/]*@")
@@ -103,6 +116,7 @@ class _Check:
     func: Callable[[Any], Any]
     level: int
     timeout: float
+    private: bool = False  # its error messages only with the secret (URL checks)
 
 
 class _Checks:
@@ -137,6 +151,7 @@ class HealthCheck:
             )
         self._checks = checks
         self._settings = config_.get_settings()
+        self._registry = registry
 
     # ---- declaring checks -------------------------------------------------------------------
 
@@ -195,22 +210,32 @@ class HealthCheck:
     ) -> None:
         """Check that a GET of ``url`` answers ``expected_status`` within ``timeout`` seconds.
 
-        ``url``, ``params`` and ``headers`` may be functions of the request. The request ID and
-        ``traceparent`` of the current request are sent along. ``check_cb(request, response)``
-        may check more (raise to fail); what it returns is shown. The positional order is 6.x's.
+        ``url`` comes from the configuration: an absolute URL, or a path (``/api/hello``) joined to
+        ``C2C_HEALTH_CHECK_BASE_URL``. ``url``, ``params`` and ``headers`` may also be functions of
+        a request (the 6.x way), but they get a request built from ``C2C_HEALTH_CHECK_BASE_URL``,
+        never the incoming one: its ``Host`` header would let anyone make the service call any host
+        and port. The request ID and ``traceparent`` of the current request are sent along.
+        ``check_cb(request, response)`` may check more (raise to fail); what it returns is shown.
+        A failure's message is shown only to a request carrying the admin secret. The positional
+        order is 6.x's.
         """
+        base_url = HEALTH_CHECK_BASE_URL.get(self._settings).rstrip("/")
+        registry = self._registry
 
         def url_check(request: Any) -> Any:
             import requests
 
-            target = url(request) if callable(url) else url
-            sent = dict((headers(request) if callable(headers) else headers) or {})
+            configured = _configured_request(base_url, registry)
+            target = url(configured) if callable(url) else url
+            if target.startswith("/"):
+                target = base_url + target
+            sent = dict((headers(configured) if callable(headers) else headers) or {})
             current = context.current()
             if current.request_id:
                 sent.setdefault("X-Request-ID", current.request_id)
             if current.trace_id:
                 sent.setdefault("traceparent", current.traceparent)
-            query = params(request) if callable(params) else params
+            query = params(configured) if callable(params) else params
             response = requests.get(target, params=query, headers=sent, timeout=timeout)
             if response.status_code != expected_status:
                 raise HealthCheckError(f"HTTP {response.status_code} (expected {expected_status})")
@@ -218,6 +243,8 @@ class HealthCheck:
 
         shown = name or (url if isinstance(url, str) else str(getattr(url, "__name__", "url")))
         self.add_custom_check(redact(shown), url_check, level, timeout)
+        check = self._checks.checks[redact(shown)]
+        self._checks.checks[check.name] = dataclasses.replace(check, private=True)
 
     def add_alembic_check(  # noqa: PLR0917 - 6.x positional order
         self,
@@ -368,6 +395,15 @@ def _db_check(engine: Any, query_cb: Callable[[Any], Any] | None, model: Any) ->
     return db_check
 
 
+def _configured_request(base_url: str, registry: Any) -> Any:
+    """A request for ``base_url``: what a 6.x URL-check function gets instead of the incoming one."""
+    from pyramid.request import Request
+
+    request = Request.blank("/", base_url=base_url)
+    request.registry = registry
+    return request
+
+
 def _execute(check: _Check, request: Any, outcome: dict[str, Any], checks: _Checks) -> None:
     start = time.perf_counter()
     try:
@@ -387,7 +423,9 @@ def _execute(check: _Check, request: Any, outcome: dict[str, Any], checks: _Chec
             checks.running.pop(check.name, None)
 
 
-def _run(checks: _Checks, request: Any, max_level: int, names: Iterable[str] | None) -> dict[str, Any]:
+def _run(
+    checks: _Checks, request: Any, max_level: int, names: Iterable[str] | None, details: bool = True
+) -> dict[str, Any]:
     wanted = None if names is None else set(names)
     selected = [
         c for c in checks.checks.values() if c.level <= max_level and (wanted is None or c.name in wanted)
@@ -434,7 +472,7 @@ def _run(checks: _Checks, request: Any, max_level: int, names: Iterable[str] | N
             "timing_ms": round(outcome["timing"] * 1000, 3),
         }
         if "error" in outcome:
-            entry["message"] = redact(outcome["error"])
+            entry["message"] = redact(outcome["error"]) if details or not check.private else HIDDEN_DETAILS
             if outcome.get("result") is not None:
                 entry["result"] = outcome["result"]
             if "stacktrace" in outcome:
@@ -461,8 +499,9 @@ def _view(request: Any) -> dict[str, Any]:
         unknown = sorted(set(names) - set(checks.checks))
         if unknown:
             raise HTTPBadRequest(f"unknown checks: {', '.join(unknown)}")
-    report = _run(checks, request, max_level, names)
-    if not auth.is_authenticated(request):
+    authenticated = auth.is_authenticated(request)
+    report = _run(checks, request, max_level, names, details=authenticated)
+    if not authenticated:
         for failure in report["failures"].values():
             failure.pop("stacktrace", None)
     request.response.status_code = report["status"]

@@ -216,8 +216,9 @@ def route_context_deriver(view: Callable[[Any, Any], Any], info: Any) -> Callabl
         ctx = get_context()
         if route is None or not ctx.request_id or ctx.route:
             return view(context, request)
-        # The tuple constructor directly: ctx._replace() costs several times more.
-        token = set_context(new_context(Context, (*ctx[:8], route.name, *ctx[9:])))
+        # The tuple constructor directly: ctx._replace() costs several times more. Concatenated
+        # slices: cheaper than unpacking them, and whatever the number of fields after route.
+        token = set_context(new_context(Context, ctx[:8] + (route.name,) + ctx[9:]))  # noqa: RUF005
         try:
             return view(context, request)
         finally:

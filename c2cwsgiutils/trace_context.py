@@ -17,8 +17,9 @@ there and in :mod:`c2cwsgiutils.request_tracking`. The rules followed, from the 
     does not follow the grammar (a key of 1-256 of ``a-z 0-9 _ - * / @`` starting with a letter or
     digit; a value of 1-256 printable ASCII characters but ``,`` and ``=``, not ending with a
     space) or when there are more than 32 members: it can never carry a control character into a
-    header or a log line. A later duplicate of a key is dropped. Past 512 characters the list is
-    truncated by whole members: those over 128 characters first (from the right), then from the end.
+    header or a log line. Duplicate keys are passed on as received (the specification lets a
+    vendor drop those it did not write, or not). Past 512 characters the list is truncated by
+    whole members: those over 128 characters first (from the right), then from the end.
 """
 
 from __future__ import annotations
@@ -44,10 +45,21 @@ _OWS = " \t"
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 # version 00: exactly 55 characters; a higher version: its four fields, then the end or "-".
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z", re.DOTALL)
-_MEMBER = re.compile(
-    r"[a-z0-9][a-z0-9_\-*/@]{0,255}=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]\Z"
-).match
+_TRACEPARENT = re.compile(
+    r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]([0-9a-f])(-.*)?", re.DOTALL
+).fullmatch
+_SAMPLED = frozenset("13579bdf")  # the last hex digit of the flags, bit 0
+_RANDOM = frozenset("2367abef")  # bit 1
+_new_tuple = tuple.__new__
+_MEMBER_PATTERN = (
+    r"[a-z0-9][a-z0-9_\-*/@]{0,255}"  # key
+    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"  # value
+)
+_MEMBER = re.compile(_MEMBER_PATTERN).fullmatch
+# The common case, a list already in its normal form (no spaces, no empty member), in one match.
+_NORMAL_LIST = re.compile(
+    rf"{_MEMBER_PATTERN}(?:,{_MEMBER_PATTERN}){{0,{MAX_TRACESTATE_MEMBERS - 1}}}"
+).fullmatch
 # Flags as sent: sampled + 2 * random.
 _FLAGS = ("00", "01", "02", "03")
 
@@ -71,7 +83,9 @@ def parse_traceparent(value: str | None) -> Traceparent | None:
     """
     if not value:
         return None
-    match = _TRACEPARENT.match(value.strip(_OWS))
+    if value[0] in _OWS or value[-1] in _OWS:
+        value = value.strip(_OWS)
+    match = _TRACEPARENT(value)
     if match is None:
         return None
     version, trace_id, span_id, flags, rest = match.groups()
@@ -79,8 +93,7 @@ def parse_traceparent(value: str | None) -> Traceparent | None:
         return None
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    bits = int(flags, 16)
-    return Traceparent(trace_id, span_id, bool(bits & 1), bool(bits & 2))
+    return _new_tuple(Traceparent, (trace_id, span_id, flags in _SAMPLED, flags in _RANDOM))
 
 
 def format_traceparent(trace_id: str, span_id: str, sampled: bool = True, random: bool = True) -> str:
@@ -96,21 +109,16 @@ def parse_tracestate(value: str | None) -> str:
     """
     if not value:
         return ""
+    if len(value) <= MAX_TRACESTATE_LENGTH and _NORMAL_LIST(value) is not None:
+        return value
     members: list[str] = []
-    keys: set[str] = set()
     for raw in value.split(","):
         member = raw.strip(_OWS)
         if not member:
             continue
-        if _MEMBER(member) is None:
+        if _MEMBER(member) is None or len(members) == MAX_TRACESTATE_MEMBERS:
             return ""
-        key = member.split("=", 1)[0]
-        if key in keys:
-            continue
-        keys.add(key)
         members.append(member)
-        if len(members) > MAX_TRACESTATE_MEMBERS:
-            return ""
     return ",".join(_truncate(members))
 
 

@@ -68,6 +68,7 @@ _ALIASES: dict[str, tuple[tuple[str, str], ...]] = {
     "C2C_REDIS_PREFIX": (("C2C_BROADCAST_PREFIX", "c2c.broadcast_prefix"),),
     "SENTRY_EVENT_LEVEL": (("SENTRY_LEVEL", "c2c.sentry_level"),),
     "SENTRY_TRACES_SAMPLE_RATE": (("", "c2c.sentry_traces_sample_rate"),),
+    "SENTRY_CLIENT_RELEASE": (("", "c2c.git_hash"),),
 }
 for _env, _old in _ALIASES.items():
     config.ALIASES[_env] = config.ALIASES.get(_env, ()) + _old

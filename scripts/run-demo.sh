@@ -45,6 +45,7 @@ export C2C_LOG_FORMAT="${C2C_LOG_FORMAT:-text}"
 # The demo's own Redis database and queue, so that it never takes (or leaves) another project's tasks.
 export C2C_CELERY_BROKER_URL="${C2C_CELERY_BROKER_URL:-redis://127.0.0.1:6379/7}"
 export DEMO_CELERY_QUEUE="${DEMO_CELERY_QUEUE:-c2cwsgiutils_demo}"
+export C2C_HEALTH_CHECK_BASE_URL="${C2C_HEALTH_CHECK_BASE_URL:-http://127.0.0.1:${PORT}}"
 
 # The worker runs the demo's tasks (/api/sleep-in-worker); broker: C2C_CELERY_BROKER_URL (default
 # Redis on localhost). Without a reachable broker the web service still runs; that route says so.

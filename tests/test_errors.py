@@ -238,3 +238,26 @@ def test_query_string_is_not_logged(app: TestApp, caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.DEBUG):
         app.get("/boom", {"secret": SECRET}, status=500)
     assert SECRET not in caplog.text
+
+
+def _every_route(registry: Any) -> list[str]:
+    from pyramid.interfaces import IRoutesMapper
+
+    mapper = registry.queryUtility(IRoutesMapper)
+    names = ("name", "id", "request_id", "subpath")
+    return [route.generate(dict.fromkeys(names, "x")) for route in mapper.get_routes()]
+
+
+@pytest.mark.parametrize("query", ["x=%FF", "secret=%C3&x=1", "%FF=1"])
+def test_a_query_string_that_is_not_utf8_is_a_400_on_every_view(query: str) -> None:
+    from c2cwsgiutils.collector.app import create_app
+
+    app = create_app({"c2c.collector.db_url": "sqlite://", "c2c.secret": SECRET})
+    paths = _every_route(app.registry)
+    assert any(path.startswith("/c2c") for path in paths)
+    assert any(path.startswith("/api/v1") for path in paths)
+    test_app = TestApp(app)
+    for path in paths:
+        response = test_app.get(f"{path}?{query}", expect_errors=True)
+        assert response.status_int == 400, (path, response.status, response.body[:200])
+        assert "not valid UTF-8" in response.json["message"]

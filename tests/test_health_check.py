@@ -20,7 +20,7 @@ import webtest
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
 
 from c2cwsgiutils import context
-from c2cwsgiutils.health_check import HealthCheck, HealthCheckError, redact
+from c2cwsgiutils.health_check import HIDDEN_DETAILS, HealthCheck, HealthCheckError, redact
 from tests.helpers import child_env
 
 Setup = Callable[[HealthCheck], None]
@@ -249,9 +249,35 @@ def test_url_check_success_forwards_the_request_id(http_server: str) -> None:
     assert _Recorder.seen[0]["X-Request-ID"] == "health-req-1"
 
 
-def test_url_check_unexpected_status(http_server: str) -> None:
-    app = make_app(lambda hc: hc.add_url_check(http_server + "/down", name="api"))
-    assert check(app, status=500)["failures"]["api"]["message"] == "HTTP 503 (expected 200)"
+def test_url_check_unexpected_status_is_detailed_only_with_the_secret(http_server: str) -> None:
+    app = make_app(lambda hc: hc.add_url_check(http_server + "/down", name="api"), {"c2c.secret": "s3cret"})
+    assert check(app, status=500, secret="s3cret")["failures"]["api"]["message"] == "HTTP 503 (expected 200)"
+    assert check(app, status=500)["failures"]["api"]["message"] == HIDDEN_DETAILS
+
+
+def test_url_check_of_a_path_goes_to_the_configured_base_url(http_server: str) -> None:
+    app = make_app(lambda hc: hc.add_url_check("/up", name="api"), {"c2c.health_check_base_url": http_server})
+    response = app.get("/c2c/health_check", status=200, headers={"Host": "evil.example:9"})
+    assert list(response.json["successes"]) == ["api"]
+    assert _Recorder.seen[0]["path"] == "/up"
+
+
+def test_a_url_function_never_sees_the_incoming_host(http_server: str) -> None:
+    seen: list[str] = []
+
+    def target(request: Any) -> str:
+        seen.append(request.host_url)
+        return request.application_url + "/up"
+
+    app = make_app(
+        lambda hc: hc.add_url_check(target, name="api"), {"c2c.health_check_base_url": http_server}
+    )
+    # The 6.x pattern derived the target from the request: with the incoming Host, anyone could
+    # make the service GET any host and port, and read "Connection refused" or not back.
+    response = app.get("/c2c/health_check", status=200, headers={"Host": "10.0.0.1:22"})
+    assert list(response.json["successes"]) == ["api"]
+    assert seen == [http_server]
+    assert _Recorder.seen[0]["path"] == "/up"
 
 
 def test_url_check_expected_status_and_callback(http_server: str) -> None:
@@ -276,9 +302,9 @@ def test_url_check_against_a_server_that_never_answers_returns_within_its_timeou
     silent.listen(8)  # connections complete in the backlog but nobody ever answers
     url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
     try:
-        app = make_app(lambda hc: hc.add_url_check(url, name="silent", timeout=0.5))
+        app = make_app(lambda hc: hc.add_url_check(url, name="silent", timeout=0.5), {"c2c.secret": "s3cret"})
         start = time.monotonic()
-        failure = check(app, status=500)["failures"]["silent"]
+        failure = check(app, status=500, secret="s3cret")["failures"]["silent"]
         assert time.monotonic() - start < 5  # bounded by the check's timeout, not by the server
         assert "timed out" in failure["message"].lower()
     finally:

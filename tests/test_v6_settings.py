@@ -157,3 +157,8 @@ SIX_X_SETTINGS = [
     "SENTRY_URL",
     "STATS_VIEW",
 ]
+
+
+def test_a_6x_ini_key_sets_the_new_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENTRY_CLIENT_RELEASE", raising=False)
+    assert config.SETTINGS["SENTRY_CLIENT_RELEASE"].get({"c2c.git_hash": "abc123"}) == "abc123"

@@ -20,7 +20,7 @@ def test_unknown_path_is_a_json_404_with_the_request_id(connection: Connection) 
 
 
 def test_items_are_stored_in_postgresql(connection: Connection) -> None:
-    created = connection.post_json("api/items", {"name": "acceptance"}, expected_status=201)
+    created = connection.post_json("api/items", expected_status=201, json={"name": "acceptance"})
     names = [item["name"] for item in connection.get_json("api/items")["items"]]
     assert "acceptance" in names
     assert created["name"] == "acceptance"

@@ -50,6 +50,19 @@ class StatusError(AssertionError):
     """The service answered another status than expected; the message holds the body and request ID."""
 
 
+def _status_first(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """The positional arguments of ``_call`` after the URL, from 6.x's ``post_json(url, 201,
+    json=...)`` as well as ``post_json(url, {"a": 1}, expected_status=201)`` (a body second:
+    anything that is not a status)."""
+    rest = list(args)
+    if rest and not (isinstance(rest[0], int | tuple) and not isinstance(rest[0], bool)):
+        if "json" in kwargs:
+            raise TypeError("the JSON body is given twice (second argument and json=)")
+        kwargs["json"] = rest.pop(0)
+    status = rest.pop(0) if rest else kwargs.pop("expected_status", 200)
+    return [status, *rest]
+
+
 class Connection:
     """Talk to one service under test.
 
@@ -130,21 +143,21 @@ class Connection:
         response = self._call("POST", url, expected_status, *args, **kwargs)
         return None if response.status_code == 204 else str(response.text)
 
-    def post_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+    def post_json(self, url: str, *args: Any, **kwargs: Any) -> Any:
         """POST (a JSON body is ``json=``); returns the decoded JSON answer (``None`` when empty)."""
-        return self._json(self._call("POST", url, expected_status, *args, **kwargs))
+        return self._json(self._call("POST", url, *_status_first(args, kwargs), **kwargs))
 
     def post_files(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
         """POST files (``files={"name": file}``); returns the decoded JSON answer."""
         return self._json(self._call("POST", url, expected_status, *args, **kwargs))
 
-    def put_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+    def put_json(self, url: str, *args: Any, **kwargs: Any) -> Any:
         """PUT (a JSON body is ``json=``); returns the decoded JSON answer (``None`` when empty)."""
-        return self._json(self._call("PUT", url, expected_status, *args, **kwargs))
+        return self._json(self._call("PUT", url, *_status_first(args, kwargs), **kwargs))
 
-    def patch_json(self, url: str, expected_status: Any = 200, *args: Any, **kwargs: Any) -> Any:
+    def patch_json(self, url: str, *args: Any, **kwargs: Any) -> Any:
         """PATCH (a JSON body is ``json=``); returns the decoded JSON answer (``None`` when empty)."""
-        return self._json(self._call("PATCH", url, expected_status, *args, **kwargs))
+        return self._json(self._call("PATCH", url, *_status_first(args, kwargs), **kwargs))
 
     def delete(self, url: str, expected_status: Any = 204, *args: Any, **kwargs: Any) -> Any:
         """DELETE; returns the ``requests.Response``."""

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from c2cwsgiutils.collector.percent_decoding import SLICE, unquote_in_slices
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 
 MAX_STRING: Final = 1_000_000
@@ -114,6 +115,8 @@ def _unquote(text: str) -> str:
     """``unquote(text)``, as parse_qsl does for each name and value (after replacing "+")."""
     if "%" not in text:
         return text
+    if len(text) > SLICE:  # no split of it all into small strings (issue #18): decoded in slices
+        return unquote_in_slices(text)
     parts = text.split("%")
     out = [parts[0]]
     for index in range(1, len(parts)):

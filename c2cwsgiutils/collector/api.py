@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from c2cwsgiutils.collector import ingest, request_view
+from c2cwsgiutils.collector import ingest, query_timeout, request_view
 from c2cwsgiutils.collector.admission import Refused
 from c2cwsgiutils.collector.auth import AuthError
 from c2cwsgiutils.collector.filters import FilterError, build_filter
 from c2cwsgiutils.collector.query_language import QuerySyntaxError
 from c2cwsgiutils.collector.state import CollectorState, get_state
 from c2cwsgiutils.collector.timeline import bucket_seconds, group_buckets, zone
+from c2cwsgiutils.redaction import redact_url
 
 __all__ = ["ApiError", "error_answer", "error_for", "includeme", "ingest_answer", "json_bytes"]
 
@@ -99,7 +100,10 @@ def error_for(exc: Exception, method: str, path_qs: str) -> tuple[int, dict[str,
         )
     if isinstance(exc, FilterError):
         return 400, *error_answer(400, "invalid_parameter", str(exc), parameter=exc.parameter)
-    LOG.error("Collector error on %s %s", method, path_qs[:200], exc_info=exc)
+    if query_timeout.is_query_timeout(exc):
+        message = "the query ran past C2C_COLLECTOR_QUERY_TIMEOUT: narrow it (after/before, level, name)"
+        return 503, *error_answer(503, "query_timeout", message)
+    LOG.error("Collector error on %s %s", method, redact_url(path_qs)[:200], exc_info=exc)
     return 500, *error_answer(500, "internal_error", "Unexpected error, see the collector's log")
 
 
@@ -456,14 +460,60 @@ def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
             value = record.get(key)
             if value and value not in span[plural]:
                 span[plural].append(value)
+    return {"spans": list(spans.values()), "roots": link_spans(spans)}
+
+
+MAX_SPAN_DEPTH = 64
+
+
+def link_spans(spans: dict[str, dict[str, Any]]) -> list[str]:
+    """Fill each span's ``children`` so that they form a forest; return its roots.
+
+    Writers send the parent ids, so they may form a cycle or a chain thousands deep (issue #18):
+    a span of a cycle that no root reaches becomes a root itself (``"cycle": true``), and the
+    descendants of a span ``MAX_SPAN_DEPTH - 1`` deep are its children directly (``"flattened":
+    true``). Every span is in the forest once, no deeper than ``MAX_SPAN_DEPTH``; no recursion.
+    """
+    children: dict[str, list[str]] = {}
     roots: list[str] = []
-    for span in spans.values():
-        parent = spans.get(span["parent_span_id"] or "")
-        if parent is None:
-            roots.append(span["span_id"])
+    for span_id, span in spans.items():
+        parent = span["parent_span_id"] or ""
+        if parent in spans and parent != span_id:
+            children.setdefault(parent, []).append(span_id)
         else:
-            parent["children"].append(span["span_id"])
-    return {"spans": list(spans.values()), "roots": roots}
+            roots.append(span_id)
+    placed: set[str] = set()
+
+    def place(root: str) -> None:
+        # (span, its depth, the span whose children list takes it, whether it was moved up there)
+        stack: list[tuple[str, int, str | None, bool]] = [(root, 0, None, False)]
+        while stack:
+            span_id, depth, holder, flat = stack.pop()
+            if span_id in placed:
+                continue
+            placed.add(span_id)
+            span = spans[span_id]
+            span["depth"] = depth
+            if holder is not None:
+                spans[holder]["children"].append(span_id)
+            if flat:
+                span["flattened"] = True
+            for child in reversed(children.get(span_id, ())):
+                if flat:  # below the cap: beside this span, under the same holder
+                    stack.append((child, depth, holder, True))
+                elif depth >= MAX_SPAN_DEPTH - 1:
+                    stack.append((child, depth + 1, span_id, True))
+                else:
+                    stack.append((child, depth + 1, span_id, False))
+
+    for root in roots:
+        place(root)
+    for span_id, span in spans.items():  # cycles that no root reaches
+        if span_id not in placed:
+            span["cycle"] = True
+            roots.append(span_id)
+            place(span_id)
+    return roots
 
 
 def openapi_view(request: Any) -> Any:

@@ -15,8 +15,10 @@ __all__ = ["create_app", "create_ingest_app", "includeme", "main"]
 
 def includeme(config: Any) -> None:
     """Open the storage (migrating it when asked), set up auth and retention, add the routes."""
+    from c2cwsgiutils.collector import query_timeout
     from c2cwsgiutils.collector.admission import Admission
     from c2cwsgiutils.collector.auth import Authenticator
+    from c2cwsgiutils.collector.limits import Limits
     from c2cwsgiutils.collector.retention import RetentionThread
     from c2cwsgiutils.collector.settings import collector_settings, max_inflight
     from c2cwsgiutils.collector.state import CollectorState, set_state
@@ -33,6 +35,7 @@ def includeme(config: Any) -> None:
         storage = open_storage(settings.db_url)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    query_timeout.install(storage, Limits.from_settings(config.registry.settings).query_timeout)
     if settings.auto_migrate:
         migrate(storage)
     retention = None

@@ -2,6 +2,11 @@
 
 Colours (ANSI) only when asked to, which the commands do when stdout is a terminal and
 ``NO_COLOR`` is not set; ``--json`` prints one JSON object per line instead.
+
+Record fields come from writers: their control characters (ESC and so ANSI sequences, OSC 52
+clipboard writes, CR that would overwrite a line, BEL, C1 controls, bidi overrides) are printed
+escaped (a backslash, ``x`` and the code: ``\\x1b``), coloured or not, and as JSON escapes in
+JSON (issue #18).
 """
 
 from __future__ import annotations
@@ -12,10 +17,27 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-__all__ = ["Printer", "use_colour"]
+__all__ = ["Printer", "safe", "use_colour"]
 
 _LEVEL_COLOURS = ((40, "\033[31m"), (30, "\033[33m"), (20, "\033[32m"), (0, "\033[2m"))
 _DIM, _BOLD, _CYAN, _RESET = "\033[2m", "\033[1m", "\033[36m", "\033[0m"
+
+
+# Control characters (but tab and newline: lines are split at "\n" first), DEL, C1 controls and
+# the bidirectional overrides and isolates -> a visible escape.
+_ESCAPES = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    if code not in (0x09, 0x0A)
+}
+_JSON_ESCAPES = {
+    code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
+def safe(text: object) -> str:
+    """``text`` with every terminal control character escaped (see the module)."""
+    return str(text).translate(_ESCAPES)
 
 
 def use_colour(stream: TextIO, option: str = "auto") -> bool:
@@ -41,6 +63,9 @@ def _parse_ts(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
+_MAX_DEPTH = 64  # indentation levels of the span tree
+
+
 class Printer:
     """Writes records and reports to ``out`` in text (optionally coloured) or JSON lines."""
 
@@ -53,7 +78,7 @@ class Printer:
         return f"{code}{text}{_RESET}" if self.colour else text
 
     def _level(self, record: dict[str, Any]) -> str:
-        name = str(record.get("level_name") or record.get("level"))
+        name = safe(record.get("level_name") or record.get("level"))
         for threshold, code in _LEVEL_COLOURS:
             if int(record.get("level") or 0) >= threshold:
                 return self._c(code, f"{name:<8}")
@@ -65,25 +90,25 @@ class Printer:
         self.out.flush()
 
     def json(self, value: Any) -> None:
-        """Print one JSON line."""
-        self.line(json.dumps(value, ensure_ascii=False, default=str))
+        """Print one JSON line (JSON escapes C0 controls; C1 controls and bidi overrides too here)."""
+        self.line(json.dumps(value, ensure_ascii=False, default=str).translate(_JSON_ESCAPES))
 
     def record(self, record: dict[str, Any], indent: str = "") -> None:
         """One record: time, level, service, logger, request id and message."""
         if self.as_json:
             self.json(record)
             return
-        parts = [self._c(_DIM, str(record.get("ts", ""))), self._level(record)]
+        parts = [self._c(_DIM, safe(record.get("ts", ""))), self._level(record)]
         if record.get("service"):
-            parts.append(self._c(_CYAN, str(record["service"])))
-        parts.append(self._c(_BOLD, str(record.get("name", ""))))
+            parts.append(self._c(_CYAN, safe(record["service"])))
+        parts.append(self._c(_BOLD, safe(record.get("name", ""))))
         if record.get("request_id") and not indent:
-            parts.append(self._c(_DIM, f"[{record['request_id']}]"))
+            parts.append(self._c(_DIM, f"[{safe(record['request_id'])}]"))
         duration = (record.get("data") or {}).get("duration_ms")
         if isinstance(duration, (int, float)):
             parts.append(self._c("\033[35m", f"({duration:.1f} ms)"))
         message = str(record.get("message", ""))
-        lines = message.splitlines() or [""]
+        lines = [safe(line) for line in message.split("\n")]
         self.line(indent + " ".join(parts) + " " + lines[0])
         for more in lines[1:]:
             self.line(indent + "    " + more)
@@ -106,15 +131,15 @@ class Printer:
         else:
             summary = "no record"
         truncated = " (truncated)" if view.get("truncated") else ""
-        self.line(self._c(_BOLD, f"request {view.get('request_id')}") + f": {summary}{truncated}")
+        self.line(self._c(_BOLD, f"request {safe(view.get('request_id'))}") + f": {summary}{truncated}")
         from c2cwsgiutils.collector.cli_requests import summary_lines
 
         for text in summary_lines(view):
-            self.line("  " + text)
+            self.line("  " + safe(text))
         for record in by_span.get(None, []):
             self.record(record, "  ")
 
-        def walk(span_id: str, depth: int) -> None:
+        def show(span_id: str, depth: int) -> None:
             span = spans[span_id]
             seconds = (_parse_ts(span["last"]) - _parse_ts(span["first"])).total_seconds()
             # A span of one record (a SQL statement, an access line) lasts what the record says.
@@ -123,7 +148,7 @@ class Printer:
                 if isinstance(measured, (int, float)):
                     seconds = max(seconds, measured / 1000)
             indent = "  " * (depth + 1)
-            labels = ", ".join([*span.get("services", []), *span.get("kinds", [])])
+            labels = safe(", ".join(map(str, [*span.get("services", []), *span.get("kinds", [])])))
             if isinstance(span.get("duration_ms"), (int, float)):
                 seconds = span["duration_ms"] / 1000
             flags = "".join(
@@ -133,18 +158,28 @@ class Printer:
                 )
             )
             what = (
-                f"{span.get('span_kind', 'span')} {span['label']}" if span.get("label") else f"span {span_id}"
+                f"{safe(span.get('span_kind', 'span'))} {safe(span['label'])}"
+                if span.get("label")
+                else f"span {safe(span_id)}"
             )
             head = f"{indent}└ {what} {_duration(seconds)}{flags}"
             self.line(self._c(_CYAN, head) + (f" ({labels})" if labels else ""))
             for record in by_span.get(span_id, []):
                 if record.get("id") != span.get("event_id"):  # the span line stands for its event
                     self.record(record, indent + "  ")
-            for child in span.get("children", []):
-                walk(child, depth + 1)
 
-        for root in view.get("roots", []):
-            walk(root, 0)
+        # Iterative, each span once, depth capped: the server breaks cycles and flattens deep
+        # chains (api.link_spans), and this holds against any answer too.
+        seen: set[str] = set()
+        stack = [(root, 0) for root in reversed(view.get("roots", []))]
+        while stack:
+            span_id, depth = stack.pop()
+            if span_id in seen or span_id not in spans:
+                continue
+            seen.add(span_id)
+            show(span_id, depth)
+            children = spans[span_id].get("children", [])
+            stack.extend((child, min(depth + 1, _MAX_DEPTH)) for child in reversed(children))
 
     def status(self, status: dict[str, Any]) -> None:
         """The ``/api/v1/status`` document as a short report."""
@@ -164,7 +199,8 @@ class Printer:
         if status["sources"]:
             self.line(self._c(_BOLD, f"{'service':<24} {'host':<24} {'records':>10}  last record"))
             for source in status["sources"]:
+                idle = _duration(source["idle_seconds"])
                 self.line(
-                    f"{source['service'] or '-':<24} {source['host'] or '-':<24} {source['records']:>10}  "
-                    f"{source['last']} ({_duration(source['idle_seconds'])} ago)"
+                    f"{safe(source['service'] or '-'):<24} {safe(source['host'] or '-'):<24} "
+                    f"{source['records']:>10}  {safe(source['last'])} ({idle} ago)"
                 )

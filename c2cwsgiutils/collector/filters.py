@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from c2cwsgiutils.collector.limits import MAX_NAME_PREFIXES
 from c2cwsgiutils.collector.query_language import And, Compare, Node, Not, Or, QuerySyntaxError, parse
 from c2cwsgiutils.collector.schema import record_table
 
@@ -289,6 +290,8 @@ def build_filter(params: Mapping[str, str], dialect: str) -> ColumnElement[bool]
     raw = params.get("name")
     if raw:
         prefixes = [prefix.strip() for prefix in raw.split(",") if prefix.strip()]
+        if len(prefixes) > MAX_NAME_PREFIXES:
+            raise FilterError("name", f"{len(prefixes)} prefixes, more than the limit of {MAX_NAME_PREFIXES}")
         if prefixes:
             clauses.append(sa.or_(*(_starts_with(table.logger_name, prefix) for prefix in prefixes)))
     for name in ("request_id", "trace_id"):

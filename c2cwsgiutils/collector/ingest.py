@@ -25,6 +25,7 @@ import orjson
 
 from c2cwsgiutils import _compiled
 from c2cwsgiutils.collector.filters import LEVEL_NAMES
+from c2cwsgiutils.collector.percent_decoding import SLICE, unquote_in_slices
 from c2cwsgiutils.collector.schema import CORRELATION_COLUMNS
 
 _compiled.load("c2cwsgiutils.collector._form_core")  # compiled when built so (see c2cwsgiutils._compiled)
@@ -427,6 +428,8 @@ def _unquote_ascii(text: str) -> str:
     only matter for bytes past 0x7F); anything else (a multi-byte sequence, a malformed escape) goes
     through ``unquote`` itself.
     """
+    if len(text) > SLICE:  # no split of it all into small strings (issue #18): decoded in slices
+        return unquote_in_slices(text)
     parts = text.split("%")
     escapes = _ASCII_ESCAPES
     out = [parts[0]]
@@ -450,7 +453,7 @@ def _split_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def _unquote_plus(text: str) -> str:
-    return unquote(text.replace("+", " "))
+    return unquote_in_slices(text.replace("+", " "))
 
 
 def parse_form_body(body: bytes) -> Row:

@@ -44,6 +44,16 @@ MAX_STREAMS = config.declare(
     "the `C2C_COLLECTOR_THREADS` that serve the other requests; one more gets a 503 with `Retry-After`.",
     feature="collector",
 )
+QUERY_TIMEOUT = config.declare(
+    "C2C_COLLECTOR_QUERY_TIMEOUT",
+    "c2c.collector.query_timeout",
+    30.0,
+    config.bounded(config.as_float, 0.1, 3600),
+    "Seconds a read of the collector's database may run (SQLite: a progress handler interrupts it; "
+    "PostgreSQL: `statement_timeout`); past it the API answers 503 `query_timeout`.",
+    feature="collector",
+)
+MAX_NAME_PREFIXES = 100  # logger-name prefixes in one `name=` filter
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Limits:
     body_timeout: float = 10.0
     body_min_rate: int = 65536
     max_streams: int = 32
+    query_timeout: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None = None) -> Limits:
@@ -61,6 +72,7 @@ class Limits:
             body_timeout=BODY_TIMEOUT.get(settings),
             body_min_rate=BODY_MIN_RATE.get(settings),
             max_streams=MAX_STREAMS.get(settings),
+            query_timeout=QUERY_TIMEOUT.get(settings),
         )
 
     def body_deadline(self, started: float, received: int) -> float:

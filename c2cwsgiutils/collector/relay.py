@@ -44,6 +44,7 @@ from c2cwsgiutils.collector.settings import CollectorSettings
 from c2cwsgiutils.collector.stream import accept_token_cookie
 from c2cwsgiutils.logging._collector_sender import Item, Sender
 from c2cwsgiutils.logging.spool import Spool
+from c2cwsgiutils.redaction import redact_url
 
 __all__ = ["Forwarder", "RelayState", "get_relay", "includeme", "row_to_line"]
 
@@ -212,7 +213,7 @@ def _endpoint(role: str) -> Callable[[Callable[[Any, RelayState], Any]], Callabl
                     response.headers["Retry-After"] = "5"
                 return response
             except Exception:
-                LOG.exception("Relay error on %s %s", request.method, request.path_qs[:200])
+                LOG.exception("Relay error on %s %s", request.method, redact_url(request.path_qs)[:200])
                 return api._error(500, "internal_error", "Unexpected error, see the collector's log")
 
         view.__name__ = func.__name__

@@ -1,11 +1,13 @@
 """``GET /api/v1/requests`` (recent requests, slowest first on demand) and ``GET /api/v1/routes``
 (per-route p50/p95/p99).
 
-A request is the event of its root web span: a record of the logger ``c2cwsgiutils.spans`` whose
-``span_name`` is ``request`` or whose ``span_kind`` is ``server`` (what the Pyramid tween and the
-WSGI middleware emit). Its fields say the rest: ``duration_ms``, ``status``, and, when the emitter
-gives them, ``method``, ``route`` (or ``route_pattern``) and ``status_code``. The SQL statements of
-the listed requests are counted from their SQL span events (``span_kind`` ``sql``), by request id.
+A request is the event of its web span: a span record (its message starts with ``span ``: those
+of the logger ``c2cwsgiutils.spans`` and the spans of the OTLP intake) whose ``span_name`` is
+``request`` or whose ``span_kind`` is ``server`` (what the Pyramid tween and the WSGI middleware
+emit, and an OpenTelemetry server span). Its fields say the rest: ``duration_ms``, ``status``,
+and, when the emitter gives them, ``method``, ``route`` (or ``route_pattern``) and ``status_code``.
+The SQL statements of the listed requests are counted from their SQL span events (``span_kind``
+``sql``), by request id.
 
 Parameters of both (all optional): ``after``/``before`` (ISO 8601 or POSIX seconds, as the record
 API), ``service``, ``route``, ``method``, ``status`` (``500``, ``5xx``, or ``error`` for a failed
@@ -24,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from c2cwsgiutils.collector import api
-from c2cwsgiutils.collector.filters import _json_parts, build_filter, query_to_sql
+from c2cwsgiutils.collector.filters import _json_parts, _starts_with, build_filter, query_to_sql
 from c2cwsgiutils.collector.query_language import Compare, Node, Or
 from c2cwsgiutils.collector.schema import record_table
 from c2cwsgiutils.collector.state import CollectorState
@@ -73,7 +75,8 @@ def request_filter(params: dict[str, str], dialect: str) -> ColumnElement[bool]:
     """The WHERE clause of the root web span events matching the parameters."""
     table = record_table.c
     clauses: list[ColumnElement[bool]] = [
-        table.logger_name == SPANS_LOGGER,
+        # A text column first: the JSON of the other records is never parsed.
+        _starts_with(table.message, "span "),
         query_to_sql(
             Or((_compare("data.span_name", "=", "request"), _compare("data.span_kind", "=", "server"))),
             dialect,

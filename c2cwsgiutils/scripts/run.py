@@ -79,6 +79,23 @@ def _gunicorn_application(ini: Path, ini_logging: bool) -> Any:
         given with ``--error-logfile``/``--access-logfile`` keeps gunicorn's own handler.
         """
 
+        def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+            """Gunicorn's access-log atoms, with secrets redacted from the request line, the query
+            string, the referrer and the credential headers (issue #18): the line reaches every
+            handler of the ini, the collector's included."""
+            from c2cwsgiutils.redaction import REDACTED, SECRET_HEADERS, redact_query, redact_url
+
+            atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+            for key in ("r", "f"):
+                if isinstance(atoms.get(key), str):
+                    atoms[key] = redact_url(atoms[key])
+            if isinstance(atoms.get("q"), str):
+                atoms["q"] = redact_query(atoms["q"])
+            for header in SECRET_HEADERS:
+                if f"{{{header}}}i" in atoms:
+                    atoms[f"{{{header}}}i"] = REDACTED
+            return atoms
+
         def setup(self, cfg: Any) -> None:
             before = {log: list(log.handlers) for log in (self.error_log, self.access_log)}
             super().setup(cfg)

@@ -208,7 +208,7 @@ class SqlSpans:
         path = f"{ctx[7]}.sql" if ctx[7] else "sql"
         token = _set_context(
             _new_tuple(
-                _Context, (ctx[0], ctx[1], span_id, ctx[2], ctx[4], ctx[5], ctx[6], path, ctx[8], ctx[9])
+                _Context, (ctx[0], ctx[1], span_id, ctx[2], ctx[4], ctx[5], ctx[6], path, ctx[8], *ctx[9:])
             )
         )
         try:

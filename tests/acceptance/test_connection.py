@@ -170,3 +170,12 @@ def test_6x_acceptance_utils_are_aliases() -> None:
     with pytest.warns(DeprecationWarning, match=r"use c2cwsgiutils\.acceptance\.waiting\.wait_url"):
         from c2cwsgiutils.acceptance.utils import wait_url
     assert wait_url is waiting.wait_url
+
+
+def test_a_json_body_may_still_come_second(server: tuple[str, list[dict[str, Any]]]) -> None:
+    url, _ = server
+    with Connection(url) as connection:
+        assert connection.post_json("items", {"a": 1}, expected_status=200)["body"] == '{"a": 1}'
+        assert connection.put_json("items", [1])["body"] == "[1]"
+        with pytest.raises(TypeError, match="given twice"):
+            connection.patch_json("items", {"a": 1}, json={"b": 2})

@@ -3,8 +3,12 @@ fed with the records of real requests (request spans and SQL spans on PostgreSQL
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
+import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,7 +100,7 @@ def _requests(port: int, **params: str) -> list[dict[str, Any]]:
 
 def test_requests_sorted_by_duration_put_the_slow_one_first(collector: tuple[int, dict[str, str]]) -> None:
     port, ids = collector
-    rows = _requests(port, sort="duration")
+    rows = _requests(port, sort="duration", service="shop")
     assert rows[0]["request_id"] == ids["item"]
     durations = [row["duration_ms"] for row in rows]
     assert durations == sorted(durations, reverse=True)
@@ -126,7 +130,7 @@ def test_requests_filter_by_route_status_service_and_duration(collector: tuple[i
 
 def test_routes_give_percentiles(collector: tuple[int, dict[str, str]]) -> None:
     port, _ = collector
-    status, body = get(port, "/api/v1/routes")
+    status, body = get(port, "/api/v1/routes?service=shop")
     assert status == 200, body
     routes = {(entry["method"], entry["route"]): entry for entry in body["routes"]}
     assert set(routes) == {("GET", "item"), ("GET", "fast"), ("GET", "fail")}
@@ -203,3 +207,62 @@ def test_cli_request_says_what_the_request_did(collector: tuple[int, dict[str, s
     assert "[slow]" in output
     assert f"[x{REPEATED}]" in output
     assert "span sql ok in" not in output  # the span line stands for its own event
+
+
+def _otlp_server_span(request_id: str) -> bytes:
+    now_ns = time.time_ns()
+
+    def attribute(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"key": key, "value": value}
+
+    span = {
+        "traceId": uuid.uuid4().hex,
+        "spanId": uuid.uuid4().hex[:16],
+        "name": "GET /orders/<id>",
+        "kind": 2,
+        "startTimeUnixNano": str(now_ns - 42_000_000),
+        "endTimeUnixNano": str(now_ns),
+        "attributes": [
+            attribute("http.route", {"stringValue": "/orders/<id>"}),
+            attribute("http.request.method", {"stringValue": "GET"}),
+            attribute("http.response.status_code", {"intValue": "200"}),
+            attribute(
+                "http.request.header.x-request-id", {"arrayValue": {"values": [{"stringValue": request_id}]}}
+            ),
+        ],
+        "status": {},
+    }
+    resource = {"attributes": [attribute("service.name", {"stringValue": "flask-shop"})]}
+    body = {
+        "resourceSpans": [
+            {
+                "resource": resource,
+                "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.flask"}, "spans": [span]}],
+            }
+        ]
+    }
+    return json.dumps(body).encode()
+
+
+def test_an_opentelemetry_server_span_is_a_request_too(collector: tuple[int, dict[str, str]]) -> None:
+    port, _ = collector
+    request_id = f"otlp-{uuid.uuid4().hex[:12]}"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(
+        "POST", "/v1/traces", _otlp_server_span(request_id), {"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    assert response.status == 200, response.read()
+    response.read()
+    connection.close()
+    (row,) = _requests(port, service="flask-shop")
+    assert (row["request_id"], row["method"], row["route"], row["status_code"]) == (
+        request_id,
+        "GET",
+        "/orders/<id>",
+        200,
+    )
+    assert 41 <= row["duration_ms"] <= 43
+    view = _view(port, request_id)
+    (span,) = view["spans"]
+    assert (span["span_kind"], span["label"]) == ("server", "GET /orders/<id> 200")

@@ -437,3 +437,28 @@ def test_page_asks_for_a_token_when_the_collector_requires_one(
             ui.context.close()
     # The browser reports the first 401 answers itself; nothing else may appear.
     assert all("status of 401" in text for text in ui.errors), ui.errors
+
+
+def test_request_view_survives_a_span_cycle_and_a_chain_10000_deep(browser: Any, tmp_path: Path) -> None:
+    now = time.time() - 60
+    hostile = {"request_id": "req-hostile", "service": "evil"}
+    records = [wire("cycle a", created=now, span_id="a", parent_span_id="b", **hostile)]
+    records.append(wire("cycle b", created=now, span_id="b", parent_span_id="a", **hostile))
+    records.append(wire("chain 0", created=now, span_id="s0", **hostile))
+    records += [
+        wire(f"chain {i}", created=now + i / 1e4, span_id=f"s{i}", parent_span_id=f"s{i - 1}", **hostile)
+        for i in range(1, 10_000)
+    ]
+    with _serve(tmp_path, env={"C2C_COLLECTOR_MAX_PAGE": "20000"}) as port:
+        for start in range(0, len(records), 5000):
+            _post(port, ndjson(*records[start : start + 5000]))
+        page = Page(browser, f"http://127.0.0.1:{port}")
+        try:
+            page.page.goto(f"{page.base}/?request=req-hostile")
+            view = page.page.locator("#request-view")
+            view.locator("table.waterfall tr[data-span=s0]").wait_for(timeout=60_000)
+            view.locator("table.waterfall tr[data-span=a]").wait_for()
+            view.locator("table.waterfall tr[data-span=s9999]").wait_for()
+            assert page.errors == []
+        finally:
+            page.context.close()

@@ -82,6 +82,25 @@ def receiver() -> Iterator[Receiver]:
     found.close()
 
 
+@pytest.fixture(autouse=True)
+def _loggers_restored() -> Iterator[None]:
+    """Every logger this module configures gets its handlers, level and propagation back."""
+    names = ("c2cwsgiutils.spans", "tests.otlp.export", "tests.otlp.json", "tests.otlp.collector")
+    saved = {
+        name: (
+            list(logging.getLogger(name).handlers),
+            logging.getLogger(name).level,
+            logging.getLogger(name).propagate,
+        )
+        for name in names
+    }
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
+
+
 def _logger(handler: logging.Handler, name: str) -> logging.Logger:
     logger = logging.getLogger(name)
     logger.handlers = [handler]
@@ -110,7 +129,7 @@ def test_records_and_spans_are_exported_as_otlp_protobuf(receiver: Receiver, tmp
         receiver.url, {"Authorization": "Bearer abc def"}, "shop", spool_dir=str(tmp_path / "spool")
     )
     logger = _logger(handler, "tests.otlp.export")
-    span_logger = _logger(handler, "c2cwsgiutils.spans")
+    _logger(handler, "c2cwsgiutils.spans")
     spans.configure(events=True)
     try:
         with context.bind(request_id="otlp-out-1"), spans.span("checkout") as span:
@@ -122,7 +141,6 @@ def test_records_and_spans_are_exported_as_otlp_protobuf(receiver: Receiver, tmp
         traces = ExportTraceServiceRequest.FromString(receiver.wait("/v1/traces")[0])
     finally:
         handler.close()
-        span_logger.handlers = []
         spans.configure()
     (_, content_type, headers, _) = receiver.received[0]
     assert (content_type, headers["Authorization"]) == ("application/x-protobuf", "Bearer abc def")

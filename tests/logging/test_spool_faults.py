@@ -10,6 +10,7 @@ reason when this machine does not allow them.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -564,3 +565,53 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(formatdate(time.time() - 60, usegmt=True)) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_writers_overloading_the_real_collector_store_every_record_once(tmp_path: Path) -> None:
+    # The real collector (c2cwsgiutils-logs serve, SQLite) taking one request at a time: the
+    # others are answered 503 + Retry-After at once; six writers sharing one spool keep resending.
+    from tests.collector.serve import serve_collector
+
+    env = {"C2C_COLLECTOR_THREADS": "4", "C2C_COLLECTOR_MAX_INFLIGHT": "1"}
+    spool = tmp_path / "spool"
+    with serve_collector(tmp_path, env=env) as port:
+        url = f"http://127.0.0.1:{port}"
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.logging.fault_child",
+                    url,
+                    str(spool),
+                    "3000",
+                    "--prefix",
+                    f"w{n}-",
+                    "--pace",
+                    "--linger",
+                    "2",
+                ],
+                env=child_env(),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+            )
+            for n in range(6)
+        ]
+        results = []
+        for child in children:
+            out, _ = child.communicate(timeout=45)
+            results.append(json.loads(out.decode().strip().splitlines()[-1]))
+        handler = CollectorHandler(
+            url=url, spool_dir=str(spool), batch_age=0.05, retry_min=0.05, retry_max=0.5
+        )
+        try:
+            wait_for(lambda: not segments(spool), 30, "what the writers left in the spool resent")
+        finally:
+            handler.close()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("HEAD", "/api/v1/record")
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+    assert sum(r["dropped"] for r in results) == 0
+    assert int(response.headers["X-Record-Count"]) == 6 * 3000  # none missing, none stored twice

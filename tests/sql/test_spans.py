@@ -211,3 +211,35 @@ def test_without_sqlalchemy_the_include_says_so_and_goes_on() -> None:
     assert result.returncode == 0, result.stderr
     assert "SQL spans disabled: the 'SQLAlchemy' package is not installed" in result.stdout
     assert result.stdout.strip().endswith("included")
+
+
+class ContextAtEmit(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: list[context.Context] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(context.current())
+
+
+def test_the_span_context_while_its_event_is_emitted_is_a_whole_context(
+    engine: sqlalchemy.Engine, events: Collect
+) -> None:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    watcher = ContextAtEmit()
+    logger.addHandler(watcher)
+    try:
+        with context.bind(request_id="whole"), span("outer") as outer, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            expected = context.current()
+    finally:
+        logger.removeHandler(watcher)
+    during = watcher.seen[0]  # the SQL span's event (the outer span's comes after)
+    assert len(during) == len(context.Context._fields)
+    assert (
+        during._replace(
+            span_id=expected.span_id, parent_span_id=expected.parent_span_id, span_path=expected.span_path
+        )
+        == expected
+    )
+    assert (during.parent_span_id, during.span_path) == (outer.span_id, f"{expected.span_path}.sql")

@@ -12,11 +12,6 @@ from c2cwsgiutils.broadcast import REDIS_URL
 from c2cwsgiutils.health_check import HealthCheck
 
 
-def _api_hello_url(request: Any) -> str:
-    # The service checks itself through its public API, as a client would.
-    return str(request.route_url("hello"))
-
-
 def includeme(config: Any) -> None:
     """Register the checks; the database engine comes from ``.db``."""
     health_check = HealthCheck(config)
@@ -24,4 +19,6 @@ def includeme(config: Any) -> None:
     if REDIS_URL.get(config.get_settings()):
         health_check.add_redis_check(level=2)
         health_check.add_version_check(level=3)
-    health_check.add_url_check(_api_hello_url, name="api_hello", level=3)
+    # The service checks itself through its public API, as a client would: the path is joined to
+    # C2C_HEALTH_CHECK_BASE_URL (configuration), never to the Host header of the incoming request.
+    health_check.add_url_check("/api/hello", name="api_hello", level=3)

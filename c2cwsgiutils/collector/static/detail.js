@@ -127,15 +127,20 @@ export async function renderRequest(requestId, title, body, openRecord) {
     if (span && span.event_id === record.id) continue; // the span's own event: its row stands for it
     (span ? span.items : loose).push({ type: "record", record, start: record.start });
   }
-  const bounds = (span) => {
+  // The server sends a forest no deeper than 64 (cycles broken, deep chains flattened); these
+  // guards keep any other answer from looping or overflowing the stack.
+  const bounds = (span, depth = 0) => {
     if (span.bounds) return span.bounds;
+    span.bounds = [Infinity, -Infinity];
+    if (depth > 256) return span.bounds;
     let [start, end] = spanBounds(span) || [Infinity, -Infinity];
     for (const item of span.items) {
       start = Math.min(start, item.record.start);
       end = Math.max(end, item.record.end);
     }
     for (const child of span.children) {
-      const [childStart, childEnd] = bounds(spans.get(child));
+      if (!spans.has(child)) continue;
+      const [childStart, childEnd] = bounds(spans.get(child), depth + 1);
       start = Math.min(start, childStart);
       end = Math.max(end, childEnd);
     }
@@ -163,7 +168,10 @@ export async function renderRequest(requestId, title, body, openRecord) {
       h("td", {}, h("div", { class: "track" }, mark)));
     rows.push(row);
   };
+  const shown = new Set();
   const spanRow = (span, depth) => {
+    if (!span || shown.has(span.span_id) || depth > 256) return;
+    shown.add(span.span_id);
     const [start, end] = bounds(span);
     const bar = h("span", { class: "sbar", title: `${formatTime(start / 1000)} → ${formatTime(end / 1000)}` });
     bar.style.left = pct(start);
@@ -174,7 +182,8 @@ export async function renderRequest(requestId, title, body, openRecord) {
     label.style.paddingLeft = `${8 + depth * 16}px`;
     rows.push(h("tr", { class: spanClass(span), "data-span": span.span_id, onclick: span.event_id ? () => openRecord(span.event_id) : null },
       label, h("td", {}, formatDuration(end - start)), h("td", {}, h("div", { class: "track" }, bar))));
-    const items = [...span.items, ...span.children.map((child) => ({ type: "span", span: spans.get(child), start: bounds(spans.get(child))[0] }))];
+    const items = [...span.items, ...span.children.filter((child) => spans.has(child))
+      .map((child) => ({ type: "span", span: spans.get(child), start: bounds(spans.get(child))[0] }))];
     items.sort((a, b) => a.start - b.start);
     for (const item of items) {
       if (item.type === "record") recordRow(item.record, depth + 1);
