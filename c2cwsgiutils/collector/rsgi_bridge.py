@@ -299,7 +299,7 @@ def _bridge(app: Any, threads: int | None) -> WsgiOverRsgi:
 
     registry = app.registry
     settings = collector_settings(registry)
-    gate = None if settings.forward_url else pending_gate(settings)
+    gate = None if settings.forward_url else pending_gate(settings, inline=threads is None)
     return WsgiOverRsgi(app, Limits.from_settings(registry.settings), settings.max_body_bytes, threads, gate)
 
 

@@ -298,13 +298,15 @@ def max_inflight(settings: CollectorSettings) -> int:
     return settings.max_inflight or max(1, settings.threads // 2)
 
 
-def pending_gate(settings: CollectorSettings) -> Any:
+def pending_gate(settings: CollectorSettings, inline: bool) -> Any:
     """The :class:`~c2cwsgiutils.collector.admission.PendingGate` of one worker process: at most
-    ``max(8, 4 x max_inflight)`` ingestion requests held at once, and ``4 x max_body_bytes`` of
-    their declared bodies."""
+    ``max(16, 4 x threads)`` ingestion requests held at once (8 when they are worked on inline, one
+    at a time, in the event loop: the ingest port), and ``4 x max_body_bytes`` of their declared
+    bodies."""
     from c2cwsgiutils.collector.admission import PendingGate
 
-    return PendingGate(max(8, 4 * max_inflight(settings)), 4 * settings.max_body_bytes, settings.retry_after)
+    count = 8 if inline else max(16, 4 * settings.threads)
+    return PendingGate(count, 4 * settings.max_body_bytes, settings.retry_after)
 
 
 def collector_settings(registry: Any) -> CollectorSettings:
