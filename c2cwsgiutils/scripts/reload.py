@@ -7,13 +7,17 @@ master and sends it that signal. The master is, in this order:
 1. the PID given with ``--pid``;
 2. the PID written in the file given with ``--pid-file`` or ``C2C_GUNICORN_PID_FILE`` (gunicorn's
    own ``--pid FILE`` option writes one);
-3. PID 1 when it is gunicorn (the usual container, where gunicorn is the entry point);
+3. PID 1 when it is gunicorn (the usual container, where gunicorn or ``c2cwsgiutils_run`` is the
+   entry point);
 4. the only gunicorn master among this machine's processes (a gunicorn process whose parent is
    not gunicorn); several masters is an error that asks for ``--pid-file``.
 
+A process counts as gunicorn when its program is ``gunicorn`` or ``c2cwsgiutils_run`` (also run as
+``python -m``), or when its title starts with ``gunicorn:`` (gunicorn with ``setproctitle``).
+
 A process that is not gunicorn is never signalled (``SIGHUP`` makes many daemons, init among them,
 do something else). ``--wait SECONDS`` waits until every old worker is gone and as many new ones
-run, and fails when that takes longer. Process discovery reads ``/proc`` (Linux).
+run, and fails when that takes longer or the master exits. Process discovery reads ``/proc`` (Linux).
 """
 
 from __future__ import annotations
@@ -43,11 +47,19 @@ def _cmdline(pid: int) -> list[str]:
     return raw.decode("utf-8", "replace").rstrip("\0").split("\0")
 
 
+# The programs that run a gunicorn master: gunicorn itself and c2cwsgiutils_run (which runs it in
+# its own process, so its command line never says gunicorn). A module name for "python -m".
+_GUNICORN_PROGRAMS = frozenset(
+    ("gunicorn", "c2cwsgiutils_run", "c2cwsgiutils-run", "c2cwsgiutils.scripts.run")
+)
+
+
 def _is_gunicorn(pid: int) -> bool:
-    # "/venv/bin/gunicorn ...", "python /venv/bin/gunicorn ...", "python -m gunicorn ..." or, with
-    # setproctitle, "gunicorn: master [app]"; not any process that merely mentions gunicorn.
+    # "/venv/bin/gunicorn ...", "python /venv/bin/gunicorn ...", "python -m gunicorn ...", the same
+    # with c2cwsgiutils_run or, with setproctitle, "gunicorn: master [app]"; not any process that
+    # merely mentions gunicorn in a later argument.
     for arg in _cmdline(pid)[:3]:
-        if arg.startswith("gunicorn:") or os.path.basename(arg) == "gunicorn":
+        if arg.startswith("gunicorn:") or os.path.basename(arg) in _GUNICORN_PROGRAMS:
             return True
     return False
 
@@ -121,10 +133,13 @@ def reload(master: int, wait: float = 0.0) -> tuple[set[int], set[int]]:
         # New workers start before the old ones stop: done when no old one is left and as many run.
         if not (after & before) and len(after) >= len(before):
             return before, after
+        if not (_PROC / str(master)).exists():
+            raise ReloadError(f"gunicorn master {master} exited during the reload; see its log")
         if time.monotonic() > deadline:
             raise ReloadError(
                 f"gunicorn master {master} did not replace its workers within {wait:g}s "
-                f"(before: {sorted(before)}, now: {sorted(after)})"
+                f"(before: {sorted(before)}, now: {sorted(after)}); see its log (c2cwsgiutils_run "
+                "refuses a reload whose ini, settings or application do not load)"
             )
         time.sleep(0.1)
 
