@@ -26,7 +26,14 @@ RUN = BIN / "c2cwsgiutils_run"
 
 # A service of its own in a temporary directory, as a user's would be; the tests rewrite its view.
 PROBE_APP = """\
+import os
+import pathlib
+
 from pyramid.config import Configurator
+
+# Which processes import this module.
+with open(pathlib.Path(__file__).with_name("imported-by"), "a") as file:
+    file.write(f"{{os.getpid()}}\\n")
 
 
 def version(request):
@@ -333,3 +340,13 @@ def test_reload_of_an_application_that_no_longer_imports_is_refused(tmp_path: Pa
         assert "Reload refused" in log
         assert process.poll() is None
         _wait_for_version(port, "first")
+
+
+@pytest.mark.slow
+def test_the_master_of_c2cwsgiutils_run_never_imports_the_application(tmp_path: Path) -> None:
+    with _run_probe([], tmp_path) as (process, port):
+        _wait_for_version(port, "first")
+        wait_for(lambda: len(children_of(process.pid)) == 2, what="2 workers")
+        importers = {int(pid) for pid in (tmp_path / "imported-by").read_text().split()}
+        assert process.pid not in importers
+        assert children_of(process.pid) <= importers  # the workers, and the start-up check's child
