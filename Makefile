@@ -11,29 +11,31 @@ PORT ?= 8080
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-# The modules setup.py compiles with mypyc (the list is setup.py's COMPILED).
-COMPILED := $(shell sed -n '/^COMPILED = \[/,/\]/p' setup.py | grep -o '"[^"]*\.py"' | tr -d '"')
 
 $(VENV)/.installed: pyproject.toml setup.py acceptance_tests/app/pyproject.toml
 	@echo "Creating $(VENV): dependencies, then the hot paths compiled with mypyc (about 2 to 4 minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --progress-bar off -e '.[dev]' -e acceptance_tests/app
-	touch $@ $(VENV)/.compiled
+	touch $@
 	@echo "$(VENV) is ready"
 
-# A compiled module's source changed: compile it again (c2cwsgiutils._compiled runs the source,
-# with a warning, while its build is older than it). Make decided this target was missing before
-# the recipe above created it: check again here, so a fresh clone compiles once, not twice.
-$(VENV)/.compiled: $(COMPILED) | $(VENV)/.installed
-	@if [ -e $@ ] && [ -z "$$(find $(COMPILED) -newer $@)" ]; then \
+# The hot paths (c2cwsgiutils._compiled runs the source, with a warning, while a build is older than
+# it). Checked at every make: the build falls back to plain Python without a word when mypyc fails
+# (a type error in a compiled module), so the extensions themselves are looked at, not time stamps;
+# a fresh clone compiles once (the step above), and again only when a compiled module changed.
+HOT_PATHS_BUILT := C2C_PURE_PYTHON= $(PY) -c 'import sys; from c2cwsgiutils import _compiled; sys.exit(any(s != "compiled" for s in _compiled.build_status().values()))'
+.PHONY: compiled
+compiled: $(VENV)/.installed
+	@if $(HOT_PATHS_BUILT); then \
 		echo "compiled hot paths are up to date"; \
 	else \
-		echo "Compiling the hot paths again (mypyc, about a minute)"; \
-		$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e . && touch $@; \
+		echo "Compiling the hot paths (mypyc, about a minute)"; \
+		$(PY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .; \
+		$(HOT_PATHS_BUILT) || echo "WARNING: the hot paths run as plain Python (mypyc failed?): see why with $(PY) -m pip install -v --no-deps --no-build-isolation -e ." >&2; \
 	fi
 
 .PHONY: install
-install: $(VENV)/.compiled browser  ## Create .venv with the package (hot paths compiled), every extra and the dev tools
+install: compiled browser  ## Create .venv with the package (hot paths compiled), every extra and the dev tools
 
 # The UI tests drive Debian's chromium with Playwright (never `playwright install`).
 .PHONY: browser

@@ -161,3 +161,13 @@ def test_fast_path_stores_what_the_pyramid_view_stores(
     del answers  # sent
     fast, slow = servers
     assert _stored(fast) == _stored(slow) != []
+
+
+def test_the_context_during_a_fast_ingest_is_whole() -> None:
+    """The route is set without dropping a field of the context (it has eleven since W3C level 2)."""
+    from c2cwsgiutils import context
+
+    ctx = context.Context(request_id="r", tracestate="a=1", random_trace_id=False)
+    routed = context.with_route(ctx, "c2c_collector_record")
+    assert routed == ctx._replace(route="c2c_collector_record")
+    assert repr(routed)  # a ten-value copy raised here
