@@ -136,6 +136,15 @@ class Transport:
         """
         text = "\n".join(lines) + "\n"
         body = gzip.compress(text.encode("utf-8", "backslashreplace"), self.compresslevel)
+        return self.post_body(body, timeout, while_waiting)
+
+    def post_body(
+        self,
+        body: bytes,
+        timeout: float | None = None,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Result:
+        """POST ``body`` (already encoded) to ``self.path`` and classify the answer; never raises."""
         wait = self.timeout if timeout is None else max(0.05, min(timeout, self.timeout))
         reused = self._conn is not None
         try:
@@ -145,7 +154,7 @@ class Transport:
                 if not reused:
                     raise
                 # The server closed an idle keep-alive connection: once more on a fresh one
-                # (safe: the records' uuids make a resend idempotent).
+                # (safe: the records' idempotency keys make a resend harmless).
                 self.close()
                 status, payload, retry_after = self._exchange(body, wait, while_waiting)
         except (OSError, http.client.HTTPException) as exc:

@@ -22,7 +22,6 @@ resent batch twice (the collector's own OTLP intake does not).
 from __future__ import annotations
 
 import gzip
-import http.client
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -107,46 +106,13 @@ class OtlpTransport(Transport):
                 body = otlp_export.encode(document, signal, self.content_type)
             except Exception as exc:  # a value protobuf refuses
                 return Result(Outcome.INVALID, status=400, message=f"cannot encode the batch: {exc}")
-            result = self._post_one(f"{self.base}/v1/{signal}", body, timeout, while_waiting)
+            self.path = f"{self.base}/v1/{signal}"
+            self._headers["Content-Type"] = self.content_type
+            result = self.post_body(gzip.compress(body, self.compresslevel), timeout, while_waiting)
             if result.outcome is not Outcome.SENT:
                 return result
         result.stored = len(lines) - invalid
         result.errors = [{"line": 0, "error": "not a JSON object"}] * invalid
-        return result
-
-    def _post_one(
-        self, path: str, body: bytes, timeout: float | None, while_waiting: Callable[[], None] | None
-    ) -> Result:
-        self.path = path
-        self._headers["Content-Type"] = self.content_type
-        payload = gzip.compress(body, self.compresslevel)
-        wait = self.timeout if timeout is None else max(0.05, min(timeout, self.timeout))
-        reused = self._conn is not None
-        try:
-            try:
-                status, answer, retry_after = self._exchange(payload, wait, while_waiting)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                if not reused:
-                    raise
-                self.close()
-                status, answer, retry_after = self._exchange(payload, wait, while_waiting)
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            return Result(Outcome.RETRY, message=f"{type(exc).__name__}: {exc}")
-        message = answer[:200].decode("utf-8", "replace")
-        if 200 <= status < 300:
-            return Result(Outcome.SENT, status=status)
-        result = Result(Outcome.RETRY, status=status, message=message)
-        if status == 400:
-            result.outcome = Outcome.INVALID
-        elif status == 413:
-            result.outcome = Outcome.TOO_LARGE
-        elif status in (401, 403):
-            result.outcome = Outcome.AUTH
-        if status in (429, 503):
-            from c2cwsgiutils.logging.collector_transport import parse_retry_after
-
-            result.retry_after = parse_retry_after(retry_after)
         return result
 
 
