@@ -28,7 +28,7 @@ QUEUE = os.environ.get("C2C_TEST_CELERY_QUEUE", "c2c_test_celery")
 LEFTOVER: dict[str, str] = {}
 
 
-@signals.task_prerun.connect(weak=False)
+@signals.task_prerun.connect(weak=False)  # type: ignore[untyped-decorator]  # celery is untyped
 def _remember_leftover(task_id: str, **_: Any) -> None:
     LEFTOVER[task_id] = context.current().request_id
 
@@ -49,7 +49,7 @@ class JsonLines(logging.Formatter):
         return json.dumps(record_to_dict(record, formatter=self), default=repr)
 
 
-@signals.after_setup_logger.connect(weak=False)
+@signals.after_setup_logger.connect(weak=False)  # type: ignore[untyped-decorator]  # celery is untyped
 def _json_log(logger: logging.Logger, **_: Any) -> None:
     path = os.environ.get("C2C_TEST_CELERY_JSON_LOG")
     if path:
@@ -72,7 +72,7 @@ def _seen() -> dict[str, Any]:
     }
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # celery is untyped
 def whoami(*_: Any) -> dict[str, Any]:
     """Log a line and return the context the task ran in (and what was left before it)."""
     LOG.info("whoami runs")
@@ -81,35 +81,36 @@ def whoami(*_: Any) -> dict[str, Any]:
     return seen
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # celery is untyped
 def fail() -> None:
     LOG.info("about to fail")
     raise ValueError("expected failure")
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # celery is untyped
 def send_nested() -> str:
     """Send another task from inside this one and return its id."""
     return str(whoami.delay().id)
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # celery is untyped
 def spanned() -> dict[str, Any]:
     with spans.span(".work") as work:
         work.set("answer", 42)
     return _seen()
 
 
-@app.task(bind=True, max_retries=1, default_retry_delay=0)
+@app.task(bind=True, max_retries=1, default_retry_delay=0)  # type: ignore[untyped-decorator]  # celery is untyped
 def retry_once(self: Any) -> dict[str, Any]:
     """Ask for a retry on the first run, return the context (and the leftover) on the second."""
     if self.request.retries == 0:
         LOG.info("asking for a retry")
         raise self.retry(countdown=0)
-    return whoami.run()
+    context_seen: dict[str, Any] = whoami.run()
+    return context_seen
 
 
-@app.task(soft_time_limit=0.3)
+@app.task(soft_time_limit=0.3)  # type: ignore[untyped-decorator]  # celery is untyped
 def too_slow() -> None:
     import time
 
@@ -117,7 +118,7 @@ def too_slow() -> None:
     time.sleep(5)
 
 
-@app.task(time_limit=1)
+@app.task(time_limit=1)  # type: ignore[untyped-decorator]  # celery is untyped
 def far_too_slow() -> None:
     import time
 
@@ -128,7 +129,7 @@ def far_too_slow() -> None:
 _ENGINES: dict[str, Any] = {}
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # celery is untyped
 def sql_tags(url: str) -> dict[str, str]:
     """What PostgreSQL sees of this task's SQL: its application_name and its (commented) query."""
     import sqlalchemy

@@ -52,7 +52,7 @@ app = create_app(
 )
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # celery is untyped
 def hello() -> str:
     LOG.info("hello from the worker")
     return "hello"

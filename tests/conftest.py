@@ -46,7 +46,7 @@ def _with_database(url: str, database: str) -> str:
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """An admin connection URL to the test PostgreSQL server (checked reachable)."""
-    import psycopg2
+    import psycopg2  # type: ignore[import-untyped]  # no stubs
 
     try:
         psycopg2.connect(

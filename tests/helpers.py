@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,16 @@ def wait_port(port: int, timeout: float = 20.0, process: subprocess.Popen[bytes]
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, message: str = "condition") -> None:
+    """Poll ``predicate`` until it returns something true; AssertionError naming ``message`` after
+    ``timeout`` seconds. The predicate is called at least once, even with a zero timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not reached within {timeout} s")
+        time.sleep(0.05)
+
+
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a child process: this one, with the repo on PYTHONPATH, plus ``extra``."""
     env = dict(os.environ)
@@ -53,12 +63,21 @@ def start_process(
 ) -> subprocess.Popen[bytes]:
     """Start ``args`` (``python`` is replaced by this interpreter) in its own process group."""
     argv = [sys.executable if args[0] == "python" else args[0], *args[1:]]
-    options: dict[str, object] = {"env": child_env(env), "cwd": cwd or ROOT, "start_new_session": True}
+    environ, directory = child_env(env), cwd or ROOT
     if log is None:
-        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **options)  # type: ignore[call-overload]
+        return subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env=environ,
+            cwd=directory,
+            start_new_session=True,
+        )
     # The child keeps its own copy of the descriptor: ours is closed at once.
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **options)  # type: ignore[call-overload]
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=environ, cwd=directory, start_new_session=True
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -9,6 +9,6 @@ from c2cwsgiutils import services
 scanned_service = services.create("scanned", "/scanned")
 
 
-@scanned_service.get()
+@scanned_service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
 def scanned_get(request: Any) -> dict[str, bool]:
     return {"scanned": True}

@@ -17,7 +17,7 @@ def seen() -> Any:
     app = Celery("eager", broker="memory://", backend="cache+memory://")
     app.conf.task_store_eager_result = False
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # celery is untyped
     def whoami() -> context.Context:
         return context.current()
 

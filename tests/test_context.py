@@ -33,11 +33,13 @@ def test_bind_restores_after_an_exception() -> None:
 
 def test_plain_threads_do_not_inherit_but_wrapped_ones_do() -> None:
     seen: dict[str, str] = {}
+
+    def note(name: str) -> None:
+        seen[name] = context.current().request_id
+
     with context.bind(request_id="r1"):
-        plain = threading.Thread(target=lambda: seen.__setitem__("plain", context.current().request_id))
-        wrapped = threading.Thread(
-            target=context.wrap(lambda: seen.__setitem__("wrapped", context.current().request_id))
-        )
+        plain = threading.Thread(target=note, args=("plain",))
+        wrapped = threading.Thread(target=context.wrap(note), args=("wrapped",))
         plain.start()
         wrapped.start()
         plain.join()

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
+import psycopg2  # type: ignore[import-untyped]  # no stubs
 import pytest
 import sqlalchemy
 import zope.sqlalchemy
@@ -256,5 +256,6 @@ def test_setup_session_tags_statements_when_enabled(roles: dict[str, str]) -> No
         query = session.execute(
             text("SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")
         ).scalar()
+    assert query is not None
     assert query.startswith("/*request_id='req-db'*/ ")
     read_write.dispose()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from c2cwsgiutils_demo import create_app
 from c2cwsgiutils_demo.models import Base, Item
 from webtest import TestApp
@@ -37,7 +38,7 @@ def demo(demo_app: TestApp) -> Iterator[TestApp]:
     """The demo application, its tables emptied after the test."""
     yield demo_app
     with demo_app.app.registry["dbengine"].begin() as connection:
-        connection.execute(Item.__table__.delete())
+        connection.execute(sa.delete(Item))
 
 
 def test_hello_returns_the_configured_greeting(demo: TestApp) -> None:

@@ -185,7 +185,7 @@ def test_db_check_at_least_one_model(pg_engine: sa.Engine) -> None:
         name = f"db_engine_{pg_engine.url.database}"
         assert check(app, status=500)["failures"][name]["message"] == "no row in hello"
         with pg_engine.begin() as conn:
-            conn.execute(sa.insert(Hello.__table__).values(id=1))
+            conn.execute(sa.insert(Hello).values(id=1))
         assert list(check(app)["successes"]) == [name]
     finally:
         Base.metadata.drop_all(pg_engine)
@@ -267,7 +267,7 @@ def test_a_url_function_never_sees_the_incoming_host(http_server: str) -> None:
 
     def target(request: Any) -> str:
         seen.append(request.host_url)
-        return request.application_url + "/up"
+        return f"{request.application_url}/up"
 
     app = make_app(
         lambda hc: hc.add_url_check(target, name="api"), {"c2c.health_check_base_url": http_server}

@@ -8,11 +8,13 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 
 from c2cwsgiutils import ConfigError, broadcast, redis_client
+from c2cwsgiutils.config import Setting
 from tests.helpers import child_env, free_port, start_process, stop_process, wait_port
 
 
@@ -136,13 +138,13 @@ def test_an_unknown_service_name_fails_on_first_use(sentinel: dict[str, int]) ->
     ],
 )
 def test_bad_values_fail_start_up_naming_the_variable(key: str, value: str, env: str) -> None:
-    setting = {
+    settings: dict[str, Setting[Any]] = {
         "C2C_REDIS_SENTINELS": redis_client.REDIS_SENTINELS,
         "C2C_REDIS_OPTIONS": redis_client.REDIS_OPTIONS,
         "C2C_REDIS_DB": redis_client.REDIS_DB,
-    }[env]
+    }
     with pytest.raises(ConfigError, match=env):
-        setting.get({key: value})
+        settings[env].get({key: value})
 
 
 def test_configured_names_the_redis_without_secrets() -> None:

@@ -29,11 +29,11 @@ def make_app(service: Any, **settings: Any) -> webtest.TestApp:
 def hello_service(name: str = "hello", **kwargs: Any) -> Any:
     service = services.create(name, f"/{name}", **kwargs)
 
-    @service.get()
+    @service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
     def hello_get(request: Any) -> dict[str, bool]:
         return {"hello": True}
 
-    @service.post()
+    @service.post()  # type: ignore[untyped-decorator]  # cornice is untyped
     def hello_post(request: Any) -> dict[str, bool]:
         return {"posted": True}
 
@@ -146,7 +146,7 @@ def test_config_scan_finds_a_service_created_at_module_level() -> None:
 def failing_service(exc: Exception) -> Any:
     service = services.create("failing", "/failing")
 
-    @service.get()
+    @service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
     def failing_get(request: Any) -> Any:
         raise exc
 

@@ -64,11 +64,11 @@ def test_admin_views_need_the_secret(product: Product, connection: Connection) -
 
 def test_stats_view_counts_requests(connection: Connection) -> None:
     # Each gunicorn worker keeps its own figures: ask until one that served /api/hello answers.
-    def counted() -> dict[str, object]:
+    def counted() -> dict[str, float]:
         connection.get_json("api/hello")
-        timers = connection.get_json("c2c/stats.json")["timers"]
+        timers: dict[str, dict[str, float]] = connection.get_json("c2c/stats.json")["timers"]
         assert "route.GET.hello.200" in timers
-        return timers["route.GET.hello.200"]  # type: ignore[no-any-return]
+        return timers["route.GET.hello.200"]
 
     assert retry_timeout(counted, timeout=10, interval=0.1)["count"] >= 1
 

@@ -3,13 +3,19 @@
 Options (or ini keys of the same name with ``_`` instead of ``-``):
 
 - ``--c2c-composition FILE``: a local-processes YAML (see :mod:`.composition`) started once per
-  session by the ``composition`` fixture and stopped at the end, even when tests fail;
+  session by the ``c2c_composition`` fixture and stopped at the end, even when tests fail;
 - ``--c2c-docker-compose FILE``: the same with ``docker compose``;
-- ``--c2c-base-url URL``: the service the ``connection`` fixture talks to.
+- ``--c2c-base-url URL``: the service the ``c2c_connection`` fixture talks to.
+
+The fixtures carry the ``c2c_`` prefix so that installing the package does not hand every project
+fixtures named ``composition`` and ``connection``. Those names still work in 7.x, with a
+``DeprecationWarning`` naming the new one (a project's own fixture of that name takes precedence
+over the plugin's, as for any pytest plugin); they go in 8.0.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +44,7 @@ def _option(config: Any, name: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def composition(pytestconfig: Any) -> Iterator[Composition]:
+def c2c_composition(pytestconfig: Any) -> Iterator[Composition]:
     """The running composition (started once per session, always stopped at the end)."""
     local = _option(pytestconfig, "c2c-composition")
     docker = _option(pytestconfig, "c2c-docker-compose")
@@ -47,7 +53,9 @@ def composition(pytestconfig: Any) -> Iterator[Composition]:
     elif docker:
         result = Composition.docker_compose(docker)
     else:
-        pytest.fail("the composition fixture needs --c2c-composition or --c2c-docker-compose", pytrace=False)
+        pytest.fail(
+            "the c2c_composition fixture needs --c2c-composition or --c2c-docker-compose", pytrace=False
+        )
     try:
         result.up()
         yield result
@@ -56,10 +64,32 @@ def composition(pytestconfig: Any) -> Iterator[Composition]:
 
 
 @pytest.fixture
-def connection(pytestconfig: Any) -> Iterator[Connection]:
+def c2c_connection(pytestconfig: Any) -> Iterator[Connection]:
     """A :class:`Connection` to ``--c2c-base-url``."""
     base_url = _option(pytestconfig, "c2c-base-url")
     if not base_url:
-        pytest.fail("the connection fixture needs --c2c-base-url", pytrace=False)
+        pytest.fail("the c2c_connection fixture needs --c2c-base-url", pytrace=False)
     with Connection(base_url) as result:
         yield result
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"the pytest fixture {old!r} of c2cwsgiutils is deprecated: use {new!r} (removed in 8.0)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def composition(c2c_composition: Composition) -> Composition:
+    """Deprecated since 7.0: :func:`c2c_composition`."""
+    _deprecated("composition", "c2c_composition")
+    return c2c_composition
+
+
+@pytest.fixture
+def connection(c2c_connection: Connection) -> Connection:
+    """Deprecated since 7.0: :func:`c2c_connection`."""
+    _deprecated("connection", "c2c_connection")
+    return c2c_connection

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from c2cwsgiutils.acceptance import Composition, DockerComposeBackend, LocalProcessesBackend
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 
 SERVER = f"{sys.executable} -m http.server --bind 127.0.0.1"
 
@@ -72,10 +72,7 @@ def test_restart_replaces_one_service(two_services: Composition) -> None:
 def test_logs_hold_what_the_service_printed(two_services: Composition) -> None:
     with two_services:
         # The readiness probe itself made a GET / that http.server logged.
-        deadline = time.monotonic() + 5
-        while "GET /" not in two_services.logs("web") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "GET /" in two_services.logs("web")
+        wait_for(lambda: "GET /" in two_services.logs("web"), 5, "the probe's request logged")
 
 
 def test_exec_runs_in_the_service_environment(two_services: Composition) -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.parse
 
-import atheris
+import atheris  # type: ignore[import-untyped]  # no stubs
 
 _started = time.monotonic()
 # The dependencies first, not instrumented (SQLAlchemy is large): only the collector's own code is.

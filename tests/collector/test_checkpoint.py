@@ -10,6 +10,7 @@ from pathlib import Path
 from c2cwsgiutils.collector import ingest
 from c2cwsgiutils.collector.storage import JOURNAL_SIZE_LIMIT, migrate, open_storage
 from tests.collector.records import wire
+from tests.helpers import wait_for
 
 
 def _checkpointed(path: Path) -> int:
@@ -23,15 +24,6 @@ def _checkpointed(path: Path) -> int:
         connection.close()
 
 
-def _wait_for(path: Path, expected: int) -> int:
-    deadline = time.monotonic() + 20
-    found = _checkpointed(path)
-    while found != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        found = _checkpointed(path)
-    return found
-
-
 def test_committed_records_are_checkpointed_in_the_background(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     storage = open_storage(f"sqlite:///{path}")
@@ -41,7 +33,7 @@ def test_committed_records_are_checkpointed_in_the_background(tmp_path: Path) ->
         for batch in range(5):
             storage.insert([ingest.record_to_row(wire(f"{batch}-{i}"), now) for i in range(100)])
         storage.insert([ingest.record_to_row(wire("single"), now)])
-        assert _wait_for(path, 501) == 501
+        wait_for(lambda: _checkpointed(path) == 501, 20, "501 records checkpointed")
     finally:
         storage.dispose()
 
@@ -61,13 +53,6 @@ def _backfilled(path: Path) -> bool:
     return int.from_bytes(data[16:20], sys.byteorder) == int.from_bytes(data[96:100], sys.byteorder)
 
 
-def _wait_backfilled(path: Path) -> bool:
-    deadline = time.monotonic() + 20
-    while not _backfilled(path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return _backfilled(path)
-
-
 def test_the_wal_starts_over_once_checkpointed_and_stays_small(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     storage = open_storage(f"sqlite:///{path}")
@@ -75,8 +60,8 @@ def test_the_wal_starts_over_once_checkpointed_and_stays_small(tmp_path: Path) -
     try:
         now = time.time()
         storage.insert([ingest.record_to_row(wire(f"r{i}"), now) for i in range(2000)])
-        assert _wait_for(path, 2000) == 2000
-        assert _wait_backfilled(path)
+        wait_for(lambda: _checkpointed(path) == 2000, 20, "2000 records checkpointed")
+        wait_for(lambda: _backfilled(path), 20, "the WAL backfilled into the database")
         restarts = _wal_restarts(path)
         storage.insert([ingest.record_to_row(wire("next"), now)])
         assert _wal_restarts(path) == restarts + 1

@@ -8,8 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.collector.cli_process import SCRIPT, TOKEN, Collector, collector, logs, wait_for
+from tests.collector.cli_process import SCRIPT, TOKEN, Collector, collector, logs
 from tests.collector.records import wire
+from tests.helpers import wait_for
 
 __all__ = ["collector"]
 

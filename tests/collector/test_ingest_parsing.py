@@ -141,7 +141,7 @@ def test_ndjson_batches_give_the_rows_and_errors_of_the_general_path(
             record.pop(name, None)
         record.update(fields)
         lines.append(json.dumps(record).encode())
-    with patch.object(ingest.time, "time", return_value=BASE):
+    with patch("time.time", return_value=BASE):
         batch = ingest.parse_ndjson(b"\n".join(lines), 10)
         expected_rows, expected_errors = [], []
         for number, line in enumerate(lines, 1):

@@ -19,7 +19,7 @@ import pytest
 
 from tests.collector.records import ndjson, ship_with_httphandler, wire
 from tests.collector.serve import serve_collector
-from tests.helpers import free_port, start_process, wait_port
+from tests.helpers import free_port, start_process, wait_for, wait_port
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
 WRITER = {"Authorization": "Basic " + base64.b64encode(b"logger:pw").decode()}
@@ -62,17 +62,12 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def _gone(pid: int, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":  # exited, its parent has not reaped it yet
-            return True
-        time.sleep(0.05)
-    return False
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # exited, its parent has not reaped it yet
 
 
 @contextmanager
@@ -155,7 +150,7 @@ def test_the_ingest_listener_ends_with_serve(tmp_path: Path) -> None:
         assert len(children) == 1
         process.send_signal(signal.SIGTERM)  # the parent only, not its group
         process.wait(30)
-        assert _gone(children[0])
+        wait_for(lambda: _gone(children[0]), 20, "the ingest listener gone")
         with pytest.raises(TimeoutError):
             wait_port(ingest, timeout=0.5)
 
@@ -166,17 +161,14 @@ def test_a_killed_serve_leaves_no_ingest_listener(tmp_path: Path) -> None:
         assert len(children) == 1
         process.kill()  # SIGKILL: no clean-up of its own; the kernel signals the child
         process.wait(10)
-        assert _gone(children[0])
+        wait_for(lambda: _gone(children[0]), 20, "the ingest listener gone")
 
 
 def test_the_ingest_listener_is_started_again_when_it_dies(tmp_path: Path) -> None:
     with _serve(tmp_path) as (process, _, ingest):
         (child,) = _children(process.pid)
         os.kill(child, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and [c for c in _children(process.pid) if c != child] == []:
-            time.sleep(0.1)
-        assert [c for c in _children(process.pid) if c != child]
+        wait_for(lambda: [c for c in _children(process.pid) if c != child], 30, "a new ingest listener")
         wait_port(ingest, timeout=30)
         status, _ = _post_json(ingest, "after the restart")
         assert status == 201
@@ -248,13 +240,14 @@ def test_with_gunicorn_a_worker_that_exits_leaves_the_ingest_listener_alone(tmp_
     # gunicorn's workers are forks of serve's process: one that exits must not stop the child.
     with _serve(tmp_path, "--server", "gunicorn") as (process, _, ingest):
         (child,) = _children(process.pid)
-        deadline = time.monotonic() + 30
-        while not _gunicorn_workers(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: _gunicorn_workers(process.pid), 30, "a gunicorn worker")
         (worker,) = _gunicorn_workers(process.pid)
         os.kill(worker, signal.SIGTERM)  # a graceful worker exit: it unwinds serve's stack
-        assert _gone(worker)
-        time.sleep(2)  # what a wrongly stopped child would take to be noticed and restarted
+        wait_for(lambda: _gone(worker), 20, "the gunicorn worker gone")
+        # A wrong stop would have signalled the child before the worker was gone; by the time
+        # gunicorn has replaced the worker, the child would be exiting or restarted.
+        wait_for(lambda: set(_gunicorn_workers(process.pid)) - {worker}, 30, "a new gunicorn worker")
+        assert not _gone(child)
         assert _children(process.pid) == [child]
         status, _ = _post_json(ingest, "gunicorn")
         assert status == 201

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -79,7 +80,7 @@ def test_api_conforms_to_its_openapi_document(collector_wsgi: object, method: st
 
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy())
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         # Every check but "schema-valid data is accepted": a parameter typed as a string (after,
         # level, query ...) has its own syntax that the document describes in words, not as a regex.
         case.call_and_validate(excluded_checks=[schemathesis.checks.positive_data_acceptance])

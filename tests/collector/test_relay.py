@@ -28,7 +28,7 @@ from c2cwsgiutils.collector.app import create_app
 from c2cwsgiutils.collector.relay import get_relay
 from c2cwsgiutils.logging.spool import Spool
 from tests.collector.records import httphandler_form, ndjson, wire
-from tests.helpers import child_env, free_port, start_process, stop_process, wait_port
+from tests.helpers import child_env, free_port, start_process, stop_process, wait_for, wait_port
 
 UPSTREAM_TOKENS = "relay:writer:up,ui:reader:rd"
 RELAY_TOKENS = "logger:writer:pw"
@@ -222,12 +222,11 @@ class Cluster:
                 return uuids
 
     def wait_drained(self, expected: int) -> int:
-        deadline = time.monotonic() + DRAIN_SECONDS
-        count = self.upstream_count()
-        while count < expected and time.monotonic() < deadline:
-            time.sleep(0.2)
-            count = self.upstream_count()
-        time.sleep(0.5)  # anything forwarded twice would show up now
+        """The upstream's count once it holds ``expected`` records and the relay stopped: nothing
+        can be forwarded after that, so a record forwarded twice is counted by then."""
+        wait_for(lambda: self.upstream_count() >= expected, DRAIN_SECONDS, f"{expected} records upstream")
+        assert self.relay is not None
+        stop_process(self.relay)  # SIGTERM: it forwards what it still holds, then exits
         return self.upstream_count()
 
     def close(self) -> None:
@@ -351,13 +350,6 @@ class HandlerLoad(threading.Thread):
         return sum(1 for status in self.handler.statuses if status // 100 == 2)
 
 
-def _wait_for(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_upstream_restarted_under_load_stores_every_acknowledged_record_once(
     cluster: Cluster, sig: signal.Signals
@@ -369,13 +361,18 @@ def test_upstream_restarted_under_load_stores_every_acknowledged_record_once(
         warnings.simplefilter("ignore", ResourceWarning)
         load.start()
         handler_load.start()
-        _wait_for(lambda: load.count >= 400 and handler_load.count >= 20)
+        wait_for(lambda: load.count >= 400 and handler_load.count >= 20)
         cluster.kill(cluster.upstream, sig)
         during_outage = load.count
-        _wait_for(lambda: load.count >= during_outage + 600)
+        wait_for(lambda: load.count >= during_outage + 600)
         spooled = sum(path.stat().st_size for path in cluster.spool.glob("*.ndjson"))
         cluster.start_upstream()
-        time.sleep(1.0)
+        resumed, stored_before = load.count, cluster.upstream_count()
+        wait_for(
+            lambda: load.count >= resumed + 200 and cluster.upstream_count() > stored_before,
+            30,
+            "forwarding under load again after the restart",
+        )
         load.stopping.set()
         handler_load.stopping.set()
         load.join(30)
@@ -394,7 +391,7 @@ def test_relay_killed_resends_its_spool_when_restarted(cluster: Cluster, server:
     cluster.start_relay(server)  # the upstream is not running yet: everything stays in the spool
     load = NdjsonLoad(cluster.relay_port)
     load.start()
-    _wait_for(lambda: load.count >= 500)
+    wait_for(lambda: load.count >= 500)
     load.stopping.set()
     load.join(30)
     cluster.kill(cluster.relay, signal.SIGKILL)

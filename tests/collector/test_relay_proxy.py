@@ -115,9 +115,19 @@ def test_the_stream_through_the_relay_delivers_a_record_posted_to_the_relay(
     reader = _client(clients, relay, "rl")
     params = {"query": "service = streamed"}
     events: list[ServerEvent] = []
-    listening = threading.Thread(target=lambda: events.extend(_events_until(reader, params, "live 1", None)))
+    started = threading.Event()
+
+    def listen() -> None:
+        for event in reader.stream({**params, "timeout": "20"}, read_timeout=30):
+            started.set()  # the first block (an id, no data) marks where the stream starts
+            events.append(event)
+            if "live 1" in event.data:
+                break
+
+    listening = threading.Thread(target=listen)
     listening.start()
-    time.sleep(1.0)  # the stream's start; a record posted before it would rightly not be streamed
+    # A record posted before the stream's start would rightly not be streamed.
+    assert started.wait(30), "the stream through the relay did not start"
     _client(clients, relay, "pw").post_records([wire("live 1", service="streamed", created=time.time())])
     listening.join(40)
     records = [event for event in events if event.event == "record"]

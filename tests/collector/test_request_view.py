@@ -33,6 +33,7 @@ def collector(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def _view(port: int, request_id: str) -> dict[str, Any]:
     status, body = get(port, f"/api/v1/request/{request_id}")
     assert status == 200, body
+    assert isinstance(body, dict)
     return body
 
 

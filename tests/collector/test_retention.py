@@ -10,6 +10,7 @@ from c2cwsgiutils.collector.filters import build_filter
 from c2cwsgiutils.collector.retention import RetentionThread, purge_once
 from c2cwsgiutils.collector.storage import migrate, open_storage
 from tests.collector.records import wire
+from tests.helpers import wait_for
 
 
 def test_purge_deletes_only_records_older_than_the_retention(tmp_path: Path) -> None:
@@ -31,9 +32,6 @@ def test_retention_thread_purges_in_the_background(db_url: str) -> None:
     storage.insert([ingest.record_to_row(wire(created=now - 2 * 86400), now) for _ in range(3)])
     thread = RetentionThread(storage, days=1, batch=2, interval=0.05)
     thread.start()
-    deadline = time.monotonic() + 10
-    while storage.count(build_filter({}, storage.dialect)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: storage.count(build_filter({}, storage.dialect)) == 0, 10, "the old records deleted")
     thread.stop()
-    assert storage.count(build_filter({}, storage.dialect)) == 0
     storage.dispose()

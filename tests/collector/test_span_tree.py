@@ -23,7 +23,7 @@ def _record(span_id: str, parent: str | None, index: int = 0) -> dict[str, Any]:
 
 
 def _placed_once(tree: dict[str, Any]) -> list[str]:
-    placed = [child for span in tree["spans"] for child in span["children"]] + tree["roots"]
+    placed: list[str] = [child for span in tree["spans"] for child in span["children"]] + tree["roots"]
     assert sorted(placed) == sorted(span["span_id"] for span in tree["spans"])
     return placed
 

@@ -10,8 +10,9 @@ import pytest
 
 from c2cwsgiutils.collector import ingest
 from c2cwsgiutils.collector.filters import build_filter
-from c2cwsgiutils.collector.storage import InsertResult, Storage, migrate, open_storage
+from c2cwsgiutils.collector.storage import InsertResult, SQLiteStorage, Storage, migrate, open_storage
 from tests.collector.records import wire
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -64,13 +65,11 @@ def test_single_rows_queued_behind_a_writer_are_stored_together(storage: Storage
     results: list[InsertResult] = []
     threads = [threading.Thread(target=lambda row=row: results.append(storage.insert([row]))) for row in rows]
     if storage.dialect == "sqlite":
+        assert isinstance(storage, SQLiteStorage)
         with storage._exclusive():  # what the checkpointer takes: every writer waits
             for thread in threads:
                 thread.start()
-            deadline = time.monotonic() + 10
-            while len(storage._pending) < len(rows) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert len(storage._pending) == len(rows)
+            wait_for(lambda: len(storage._pending) == len(rows), 10, "every writer queued")
     else:
         for thread in threads:
             thread.start()

@@ -140,8 +140,12 @@ class Page:
         self.page = self.context.new_page()
         self.base = base
         self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type in ("error", "warning") and self.errors.append(m.text))
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.errors.append(message.text)
 
     def open(self, query: str = "") -> Any:
         self.page.goto(f"{self.base}/{query}")

@@ -39,7 +39,12 @@ def page(collector: tuple[str, dict[str, str]], errors: list[str]) -> Iterator[A
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
         opened = context.new_page()
-        opened.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+
+        def console(message: Any) -> None:
+            if message.type in ("error", "warning"):
+                errors.append(message.text)
+
+        opened.on("console", console)
         opened.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
         yield opened
         context.close()

@@ -44,30 +44,30 @@ greeting_service = services.create("greeting", "/greeting")
 error_service = services.create("error", "/error")
 
 
-@ping_service.get()
+@ping_service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
 def ping(request: Any) -> Any:
     return {"pong": True}
 
 
-@greeting_service.get()
+@greeting_service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
 def greeting_get(request: Any) -> Any:
     """On the slave."""
     return {"value": request.dbsession.query(Greeting).first().value}
 
 
-@greeting_service.put()
+@greeting_service.put()  # type: ignore[untyped-decorator]  # cornice is untyped
 def greeting_put(request: Any) -> Any:
     """On the master."""
     return {"value": request.dbsession.query(Greeting).first().value}
 
 
-@greeting_service.post()
+@greeting_service.post()  # type: ignore[untyped-decorator]  # cornice is untyped
 def greeting_post(request: Any) -> Any:
     """On the slave too (force_slave)."""
     return greeting_put(request)
 
 
-@greeting_service.patch()
+@greeting_service.patch()  # type: ignore[untyped-decorator]  # cornice is untyped
 def greeting_patch(request: Any) -> Any:
     """A write on the master, committed with the request."""
     request.dbsession.add(Greeting(value=request.params["value"]))
@@ -77,12 +77,12 @@ def greeting_patch(request: Any) -> Any:
 echo_service = services.create("echo", "/echo")
 
 
-@echo_service.get()
+@echo_service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
 def echo(request: Any) -> Any:
     return {"scheme": request.scheme, "remote_addr": request.remote_addr, "host": request.host}
 
 
-@error_service.get()
+@error_service.get()  # type: ignore[untyped-decorator]  # cornice is untyped
 def error(request: Any) -> Any:
     kind = request.params.get("kind")
     if kind == "dup":

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import ROOT, child_env, free_port, stop_process, wait_port
+from tests.helpers import ROOT, child_env, free_port, stop_process, wait_for, wait_port
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
@@ -49,15 +48,6 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def wait_for(condition: object, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @contextmanager
 def gunicorn(tmp_path: Path, env: Mapping[str, str], workers: int = 2) -> Iterator[Gunicorn]:
     """gunicorn with ``workers`` sync workers serving tests.debug.gunicorn_app; stopped afterwards."""
@@ -88,7 +78,7 @@ def gunicorn(tmp_path: Path, env: Mapping[str, str], workers: int = 2) -> Iterat
         )
     try:
         wait_port(port, process=process)
-        wait_for(lambda: len(children_of(process.pid)) == workers, what=f"{workers} gunicorn workers")
+        wait_for(lambda: len(children_of(process.pid)) == workers, message=f"{workers} gunicorn workers")
         yield Gunicorn(port=port, master=process.pid, pid_file=pid_file, log=log)
     finally:
         stop_process(process)

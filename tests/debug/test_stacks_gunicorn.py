@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.debug.server import children_of, gunicorn, wait_for
+from tests.debug.server import children_of, gunicorn
+from tests.helpers import wait_for
 
 SECRET = "stacks-secret"
 
@@ -22,7 +23,7 @@ def test_stacks_show_both_gunicorn_workers(tmp_path: Path, redis_url: str, redis
             # Each worker subscribes when it has loaded the application.
             wait_for(
                 lambda: client.pubsub_numsub(f"{redis_prefix}broadcast")[0][1] == 2,
-                what="both workers listening for broadcasts",
+                message="both workers listening for broadcasts",
             )
             workers = children_of(server.master)
             body = server.get("/c2c/debug/stacks", headers={"X-API-Key": SECRET})

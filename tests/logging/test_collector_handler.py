@@ -20,18 +20,13 @@ import pytest
 
 from c2cwsgiutils import config, context
 from c2cwsgiutils.logging.collector_handler import CollectorHandler
-from tests.helpers import ROOT, child_env, free_port, start_process, stop_process, wait_port
+from tests.helpers import ROOT, child_env, free_port, start_process, stop_process, wait_for, wait_port
 from tests.logging.collector_server import CollectorServer
 
 HANDLER_LOGGER = "c2cwsgiutils.logging.collector_handler"
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.02)
+# make_handler(url, **CollectorHandler options): a handler on the test's spool, closed at the end.
+MakeHandler = Callable[..., CollectorHandler]
 
 
 class ListHandler(logging.Handler):
@@ -56,7 +51,7 @@ def spool_dir(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_handler(spool_dir: str) -> Iterator[Callable[..., CollectorHandler]]:
+def make_handler(spool_dir: str) -> Iterator[MakeHandler]:
     handlers: list[CollectorHandler] = []
 
     def make(url: str, **kwargs: Any) -> CollectorHandler:
@@ -103,7 +98,9 @@ def log_many(logger: logging.Logger, count: int, start: int = 0) -> list[str]:
     return [f"record {i}" for i in range(start, start + count)]
 
 
-def test_records_arrive_with_schema_fields_correlation_and_uuid(server, make_handler) -> None:
+def test_records_arrive_with_schema_fields_correlation_and_uuid(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     log = logger_for(make_handler(server.url))
     with context.bind(request_id="req-1", trace_id="a" * 32, span_id="b" * 16, kind="web"):
         log.warning("user %s did %d things", "bob", 3, extra={"user_id": 42})
@@ -129,7 +126,7 @@ def test_records_arrive_with_schema_fields_correlation_and_uuid(server, make_han
     assert "ValueError: boom" in second["exception"]
 
 
-def test_batches_are_gzip_ndjson_posts_with_the_bearer_token(make_handler) -> None:
+def test_batches_are_gzip_ndjson_posts_with_the_bearer_token(make_handler: MakeHandler) -> None:
     srv = CollectorServer(free_port(), token="s3cret").start()
     try:
         log = logger_for(make_handler(srv.url, token="s3cret"))
@@ -143,7 +140,7 @@ def test_batches_are_gzip_ndjson_posts_with_the_bearer_token(make_handler) -> No
         srv.stop()
 
 
-def test_batches_reuse_one_keep_alive_connection(server, make_handler) -> None:
+def test_batches_reuse_one_keep_alive_connection(server: CollectorServer, make_handler: MakeHandler) -> None:
     handler = make_handler(server.url)
     log = logger_for(handler)
     for batch in range(3):
@@ -154,7 +151,9 @@ def test_batches_reuse_one_keep_alive_connection(server, make_handler) -> None:
     assert len(set(server.peers)) == 1
 
 
-def test_emit_never_raises_and_ships_unserializable_extras_and_broken_formats(server, make_handler) -> None:
+def test_emit_never_raises_and_ships_unserializable_extras_and_broken_formats(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     class Unrepresentable:
         def __repr__(self) -> str:
             raise RuntimeError("no repr")
@@ -176,7 +175,7 @@ def test_emit_never_raises_and_ships_unserializable_extras_and_broken_formats(se
     assert "TypeError" in records[4]["msg"]
 
 
-def test_emit_never_raises_while_the_collector_is_down(make_handler) -> None:
+def test_emit_never_raises_while_the_collector_is_down(make_handler: MakeHandler) -> None:
     handler = make_handler(f"http://127.0.0.1:{free_port()}")
     log = logger_for(handler)
     log_many(log, 50)
@@ -186,7 +185,7 @@ def test_emit_never_raises_while_the_collector_is_down(make_handler) -> None:
 
 
 def test_spooled_records_are_resent_in_order_without_duplicates_when_the_collector_is_back(
-    server, make_handler, spool_dir
+    server: CollectorServer, make_handler: MakeHandler, spool_dir: str
 ) -> None:
     server.stop()
     handler = make_handler(server.url)
@@ -195,23 +194,27 @@ def test_spooled_records_are_resent_in_order_without_duplicates_when_the_collect
     handler.flush()
     assert any(name.endswith(".ndjson") for name in os.listdir(spool_dir))
     server.start()
-    wait_for(lambda: len(server.records) == 300, what="all records resent")
+    wait_for(lambda: len(server.records) == 300, message="all records resent")
     assert server.messages() == expected
     assert server.duplicates == 0
-    wait_for(lambda: not [n for n in os.listdir(spool_dir) if n.endswith(".ndjson")], what="spool emptied")
+    wait_for(lambda: not [n for n in os.listdir(spool_dir) if n.endswith(".ndjson")], message="spool emptied")
 
 
-def test_server_errors_are_retried_with_back_off_until_accepted(server, make_handler) -> None:
+def test_server_errors_are_retried_with_back_off_until_accepted(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     server.status = 500
     log = logger_for(make_handler(server.url))
     expected = log_many(log, 40)
-    wait_for(lambda: server.statuses.count(500) >= 3, what="three failed attempts")
+    wait_for(lambda: server.statuses.count(500) >= 3, message="three failed attempts")
     server.status = 0
     wait_for(lambda: len(server.records) == 40)
     assert server.messages() == expected
 
 
-def test_a_full_queue_spills_to_the_spool_and_nothing_is_lost(server, make_handler) -> None:
+def test_a_full_queue_spills_to_the_spool_and_nothing_is_lost(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     server.delay = 0.3
     handler = make_handler(server.url, queue_size=2, batch_size=2)
     log = logger_for(handler)
@@ -223,7 +226,7 @@ def test_a_full_queue_spills_to_the_spool_and_nothing_is_lost(server, make_handl
     assert sorted(server.messages()) == sorted(f"record {i}" for i in range(400))
 
 
-def test_a_batch_too_large_is_split_until_accepted(make_handler) -> None:
+def test_a_batch_too_large_is_split_until_accepted(make_handler: MakeHandler) -> None:
     srv = CollectorServer(free_port(), max_lines=7).start()
     try:
         handler = make_handler(srv.url, batch_size=100)
@@ -236,7 +239,9 @@ def test_a_batch_too_large_is_split_until_accepted(make_handler) -> None:
         srv.stop()
 
 
-def test_invalid_lines_are_dropped_counted_and_warned_about(server, make_handler, warnings_seen) -> None:
+def test_invalid_lines_are_dropped_counted_and_warned_about(
+    server: CollectorServer, make_handler: MakeHandler, warnings_seen: list[logging.LogRecord]
+) -> None:
     handler = make_handler(server.url)
     log = logger_for(handler)
     log.info("good 1")
@@ -250,7 +255,7 @@ def test_invalid_lines_are_dropped_counted_and_warned_about(server, make_handler
 
 
 def test_refused_credentials_keep_the_records_until_the_token_is_accepted(
-    make_handler, warnings_seen
+    make_handler: MakeHandler, warnings_seen: list[logging.LogRecord]
 ) -> None:
     srv = CollectorServer(free_port(), token="new-token").start()
     try:
@@ -268,7 +273,7 @@ def test_refused_credentials_keep_the_records_until_the_token_is_accepted(
 
 
 def test_records_past_the_spool_bound_are_dropped_counted_and_reported(
-    server, make_handler, warnings_seen
+    server: CollectorServer, make_handler: MakeHandler, warnings_seen: list[logging.LogRecord]
 ) -> None:
     server.stop()
     # A small queue: what the spool refuses is held in memory up to queue_size records, then dropped.
@@ -278,14 +283,14 @@ def test_records_past_the_spool_bound_are_dropped_counted_and_reported(
     handler.flush()
     dropped = handler.stats()["dropped"]
     assert dropped > 0
-    wait_for(lambda: any("dropped" in r.getMessage() for r in warnings_seen), what="drop report")
+    wait_for(lambda: any("dropped" in r.getMessage() for r in warnings_seen), message="drop report")
     report = next(r for r in warnings_seen if "dropped" in r.getMessage())
     assert report.getMessage().startswith(f"Collector handler: {dropped} record(s) dropped")
     server.start()
     wait_for(lambda: len(server.records) == 300 - dropped)
 
 
-def test_its_own_warnings_do_not_block_a_flush_under_the_handler_lock(make_handler) -> None:
+def test_its_own_warnings_do_not_block_a_flush_under_the_handler_lock(make_handler: MakeHandler) -> None:
     handler = make_handler(f"http://127.0.0.1:{free_port()}")
     root = logging.getLogger()
     root.addHandler(handler)  # its "collector unavailable" warning comes back to it
@@ -301,7 +306,9 @@ def test_its_own_warnings_do_not_block_a_flush_under_the_handler_lock(make_handl
         root.removeHandler(handler)
 
 
-def test_records_from_many_threads_all_arrive_once(server, make_handler) -> None:
+def test_records_from_many_threads_all_arrive_once(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     handler = make_handler(server.url, queue_size=500)
     log = logger_for(handler)
     threads = [threading.Thread(target=log_many, args=(log, 500, n * 500)) for n in range(4)]
@@ -315,7 +322,9 @@ def test_records_from_many_threads_all_arrive_once(server, make_handler) -> None
     assert sorted(server.messages()) == sorted(f"record {i}" for i in range(2000))
 
 
-def test_a_forked_child_ships_its_own_records_and_not_its_parents_queue(server, make_handler) -> None:
+def test_a_forked_child_ships_its_own_records_and_not_its_parents_queue(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     handler = make_handler(server.url, batch_age=5)
     log = logger_for(handler)
     log_many(log, 10)  # still queued in memory at fork time (batch_age=5)
@@ -351,7 +360,9 @@ def run_child(url: str, spool: str, count: int, *options: str, timeout: float = 
     )
 
 
-def test_exit_flush_is_bounded_and_the_next_process_resends_what_was_left(server, spool_dir) -> None:
+def test_exit_flush_is_bounded_and_the_next_process_resends_what_was_left(
+    server: CollectorServer, spool_dir: str
+) -> None:
     server.delay = 30  # hangs far longer than the flush time-out
     # An exit that waited for the collector (HTTP time-out 30 s) would exceed the 15 s given here.
     options = ("--prefix", "first ", "--flush-timeout", "0.5", "--timeout", "30")
@@ -365,7 +376,9 @@ def test_exit_flush_is_bounded_and_the_next_process_resends_what_was_left(server
     assert not any(name.endswith(".ndjson") for name in os.listdir(spool_dir))
 
 
-def test_segments_of_a_killed_process_are_adopted_and_resent(server, make_handler, spool_dir) -> None:
+def test_segments_of_a_killed_process_are_adopted_and_resent(
+    server: CollectorServer, make_handler: MakeHandler, spool_dir: str
+) -> None:
     run_child(f"http://127.0.0.1:{free_port()}", spool_dir, 50, "--sigkill")
     assert any(name.endswith(".ndjson") for name in os.listdir(spool_dir))
     make_handler(server.url)
@@ -374,7 +387,7 @@ def test_segments_of_a_killed_process_are_adopted_and_resent(server, make_handle
 
 
 def test_sigkilled_collector_under_load_ends_with_every_record_stored_once(
-    make_handler, tmp_path: Path
+    make_handler: MakeHandler, tmp_path: Path
 ) -> None:
     port = free_port()
     store = tmp_path / "store.ndjson"
@@ -402,14 +415,14 @@ def test_sigkilled_collector_under_load_ends_with_every_record_stored_once(
             text = store.read_text()
             return [json.loads(line)["c2c_uuid"] for line in text[: text.rfind("\n") + 1].splitlines()]
 
-        wait_for(lambda: len(set(stored())) == total, timeout=30, what="every record stored")
+        wait_for(lambda: len(set(stored())) == total, timeout=30, message="every record stored")
         assert len(stored()) == total  # nothing stored twice
         assert handler.stats()["failures"] > 0  # the kill was seen
     finally:
         stop_process(collector)
 
 
-def test_dict_config_builds_a_working_handler(server, spool_dir) -> None:
+def test_dict_config_builds_a_working_handler(server: CollectorServer, spool_dir: str) -> None:
     logging.config.dictConfig(
         {
             "version": 1,
@@ -438,7 +451,9 @@ def test_dict_config_builds_a_working_handler(server, spool_dir) -> None:
         logger.handlers = []
 
 
-def test_ini_file_config_builds_a_working_handler(server, spool_dir, tmp_path: Path) -> None:
+def test_ini_file_config_builds_a_working_handler(
+    server: CollectorServer, spool_dir: str, tmp_path: Path
+) -> None:
     ini = tmp_path / "logging.ini"
     ini.write_text(
         f"""
@@ -481,7 +496,9 @@ kwargs = {{"url": "{server.url}", "service": "ini-service", "spool_dir": "{spool
         logging.getLogger().handlers = root_handlers
 
 
-def test_environment_settings_are_the_defaults(server, spool_dir, monkeypatch) -> None:
+def test_environment_settings_are_the_defaults(
+    server: CollectorServer, spool_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("C2C_COLLECTOR_URL", server.url)
     monkeypatch.setenv("C2C_SERVICE_NAME", "env-service")
     monkeypatch.setenv("C2C_COLLECTOR_SPOOL_DIR", spool_dir)
@@ -495,7 +512,7 @@ def test_environment_settings_are_the_defaults(server, spool_dir, monkeypatch) -
         handler.close()
 
 
-def test_an_invalid_setting_fails_naming_the_variable(monkeypatch) -> None:
+def test_an_invalid_setting_fails_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C2C_COLLECTOR_BATCH_SIZE", "lots")
     with pytest.raises(config.ConfigError, match="C2C_COLLECTOR_BATCH_SIZE"):
         CollectorHandler(url="http://127.0.0.1:1")
@@ -506,7 +523,7 @@ def test_a_url_without_scheme_fails_naming_the_variable() -> None:
         CollectorHandler(url="collector:8090")
 
 
-def test_without_a_url_the_handler_drops_records_quietly(monkeypatch) -> None:
+def test_without_a_url_the_handler_drops_records_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("C2C_COLLECTOR_URL", raising=False)
     handler = CollectorHandler()
     logger_for(handler).info("nowhere to go")
@@ -514,7 +531,9 @@ def test_without_a_url_the_handler_drops_records_quietly(monkeypatch) -> None:
     assert handler.stats() == {"queued": 0, "emit_errors": 0, "overflowed": 0}
 
 
-def test_an_unusable_spool_directory_does_not_stop_shipping(server, tmp_path: Path, warnings_seen) -> None:
+def test_an_unusable_spool_directory_does_not_stop_shipping(
+    server: CollectorServer, tmp_path: Path, warnings_seen: list[logging.LogRecord]
+) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
     handler = CollectorHandler(url=server.url, spool_dir=str(not_a_directory), batch_age=0.05)
@@ -526,7 +545,7 @@ def test_an_unusable_spool_directory_does_not_stop_shipping(server, tmp_path: Pa
         handler.close()
 
 
-def test_spool_files_hold_one_json_record_per_line(make_handler, spool_dir) -> None:
+def test_spool_files_hold_one_json_record_per_line(make_handler: MakeHandler, spool_dir: str) -> None:
     handler = make_handler(f"http://127.0.0.1:{free_port()}")
     logger_for(handler).info("kept on disk")
     handler.flush()
@@ -536,7 +555,9 @@ def test_spool_files_hold_one_json_record_per_line(make_handler, spool_dir) -> N
     assert json.loads(data.strip())["msg"] == "kept on disk"
 
 
-def test_a_record_ships_the_message_of_emit_time_though_its_args_change_later(server, make_handler) -> None:
+def test_a_record_ships_the_message_of_emit_time_though_its_args_change_later(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     log = logger_for(make_handler(server.url, batch_age=0.5))
     items = ["a"]
     log.info("items: %s", items)
@@ -545,7 +566,9 @@ def test_a_record_ships_the_message_of_emit_time_though_its_args_change_later(se
     assert server.messages() == ["items: ['a']"]
 
 
-def test_a_message_formatted_in_the_sender_is_the_one_of_emit_time(server, make_handler) -> None:
+def test_a_message_formatted_in_the_sender_is_the_one_of_emit_time(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     # Immutable arguments are %-formatted by the sender thread, with the format emit saw: a later
     # handler changing the record (a redacting one, say) does not change what was shipped.
     class Rewrite(logging.Handler):
@@ -564,7 +587,9 @@ def test_a_message_formatted_in_the_sender_is_the_one_of_emit_time(server, make_
     assert "rewritten" not in records[1]["msg"]
 
 
-def test_an_exception_record_ships_its_traceback_as_it_was_at_emit_time(server, make_handler) -> None:
+def test_an_exception_record_ships_its_traceback_as_it_was_at_emit_time(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     class ChangingError(Exception):
         def __init__(self) -> None:
             super().__init__()
@@ -587,7 +612,9 @@ def test_an_exception_record_ships_its_traceback_as_it_was_at_emit_time(server, 
     assert record["exception"].endswith("ChangingError: as raised")
 
 
-def test_a_record_ships_the_context_of_emit_time_not_the_senders(server, make_handler) -> None:
+def test_a_record_ships_the_context_of_emit_time_not_the_senders(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     log = logger_for(make_handler(server.url, batch_age=0.5))
     with context.bind(request_id="req-emit", kind="web"):
         log.info("inside")
@@ -599,7 +626,7 @@ def test_a_record_ships_the_context_of_emit_time_not_the_senders(server, make_ha
 
 
 def test_records_the_sender_was_serialising_at_close_are_spooled_once(
-    server, make_handler, spool_dir
+    server: CollectorServer, make_handler: MakeHandler, spool_dir: str
 ) -> None:
     class SlowRepr:
         def __repr__(self) -> str:
@@ -610,7 +637,9 @@ def test_records_the_sender_was_serialising_at_close_are_spooled_once(
     log = logger_for(handler)
     for i in range(5):
         log.info("slow %d", i, extra={"obj": SlowRepr()})
-    wait_for(lambda: handler.queued() == 0, what="the sender took the records")
+    wait_for(lambda: handler.queued() == 0, message="the sender took the records")
+    abandoned = handler._thread
+    assert abandoned is not None
     handler.close()  # gives up on the sender in the middle of serialising: the closer spools them
     spooled = [
         json.loads(line)["msg"]
@@ -621,12 +650,15 @@ def test_records_the_sender_was_serialising_at_close_are_spooled_once(
     assert spooled == [f"slow {i}" for i in range(5)]
     make_handler(server.url)  # the next handler on this spool resends them
     wait_for(lambda: len(server.records) == 5)
-    time.sleep(0.5)  # the abandoned thread must not send them too
+    abandoned.join(10)  # whatever it would send, it sent before it ended
+    assert not abandoned.is_alive()
     assert server.messages() == [f"slow {i}" for i in range(5)]
     assert server.duplicates == 0
 
 
-def test_user_fields_named_uuid_or_like_schema_fields_are_shipped_as_data(server, make_handler) -> None:
+def test_user_fields_named_uuid_or_like_schema_fields_are_shipped_as_data(
+    server: CollectorServer, make_handler: MakeHandler
+) -> None:
     log = logger_for(make_handler(server.url))
     same = "a" * 32
     log.info("one", extra={"uuid": same, "level": 99, "host": "h", "kind": "batch"})

@@ -66,9 +66,17 @@ def test_custom_levels_map_to_syslog() -> None:
 
 
 def test_an_extra_named_like_a_schema_field_goes_into_c2c_extra_and_never_replaces_it() -> None:
-    collisions = {"level": 99, "host": "h", "timestamp": "t", "file": "f", "line": -1, "service": "s"}
+    collisions: dict[str, object] = {
+        "level": 99,
+        "host": "h",
+        "timestamp": "t",
+        "file": "f",
+        "line": -1,
+        "service": "s",
+    }
     data = record_to_dict(
-        make_record(**collisions, c2c_uuid="x", c2c_extra={"a": 1}, user_id=7), service="demo"
+        make_record("hello %s", ("world",), **collisions, c2c_uuid="x", c2c_extra={"a": 1}, user_id=7),
+        service="demo",
     )
     assert (data["level"], data["service"], data["file"], data["line"]) == (4, "demo", "/src/app.py", 12)
     assert data["host"] != "h"

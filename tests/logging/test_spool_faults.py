@@ -29,9 +29,9 @@ import pytest
 from c2cwsgiutils.logging import collector_handler
 from c2cwsgiutils.logging.collector_handler import CollectorHandler
 from c2cwsgiutils.logging.spool import Spool
-from tests.helpers import ROOT, child_env, free_port, start_process, stop_process, wait_port
+from tests.helpers import ROOT, child_env, free_port, start_process, stop_process, wait_for, wait_port
 from tests.logging.collector_server import CollectorServer
-from tests.logging.test_collector_handler import logger_for, wait_for
+from tests.logging.test_collector_handler import logger_for
 
 HANDLER_LOGGER = "c2cwsgiutils.logging.collector_handler"
 
@@ -166,8 +166,8 @@ def test_a_record_over_the_collector_limit_is_dropped_counted_and_named_with_its
         max_record_bytes=1_000_000 if limit == "handler" else 16 * 1024 * 1024,
     )
     try:
-        wait_for(lambda: len(server.records) == 2000, what="the records behind the large one")
-        wait_for(lambda: not segments(spool), what="spool emptied")
+        wait_for(lambda: len(server.records) == 2000, message="the records behind the large one")
+        wait_for(lambda: not segments(spool), message="spool emptied")
         assert handler.stats()["too_large"] == 1
     finally:
         handler.close()
@@ -230,7 +230,7 @@ def test_an_unwritable_spool_causes_no_resend_loop_and_no_loss_while_the_collect
             logged.append(f"new {i}")
             if i % 50 == 49:
                 time.sleep(0.02)
-        wait_for(lambda: len(server.records) == 1500, what="every record stored")
+        wait_for(lambda: len(server.records) == 1500, message="every record stored")
         posts = len(server.statuses)
         time.sleep(1.0)  # a resend loop would POST thousands of times in this second
         assert len(server.statuses) - posts <= 2
@@ -264,7 +264,7 @@ def test_an_unwritable_spool_at_start_keeps_records_in_memory_until_the_collecto
                 log.info(message)
             handler.flush()
             server.start()
-            wait_for(lambda: len(server.records) == 300, what="the held records sent")
+            wait_for(lambda: len(server.records) == 300, message="the held records sent")
             assert handler.stats()["dropped"] == 0
         finally:
             handler.close()
@@ -435,11 +435,11 @@ def test_retry_after_is_honoured_and_nothing_is_lost(server: CollectorServer, tm
         log = logger_for(handler)
         for message in logged:
             log.info(message)
-        wait_for(lambda: 503 in server.statuses, what="a 503")
+        wait_for(lambda: 503 in server.statuses, message="a 503")
         time.sleep(1.0)  # back-off from retry_min would have retried about 5 times by now
         assert server.statuses.count(503) == 1
         server.status = 0
-        wait_for(lambda: len(server.records) == 200, what="every record after Retry-After")
+        wait_for(lambda: len(server.records) == 200, message="every record after Retry-After")
     finally:
         handler.close()
     assert_counted(server, logged, 0)
@@ -453,7 +453,7 @@ def test_retry_after_is_bounded_by_retry_max(server: CollectorServer, tmp_path: 
     )
     try:
         logger_for(handler).info("r")
-        wait_for(lambda: server.statuses.count(429) >= 3, what="retries every retry_max")
+        wait_for(lambda: server.statuses.count(429) >= 3, message="retries every retry_max")
         server.status = 0
         wait_for(lambda: len(server.records) == 1)
     finally:
@@ -547,7 +547,7 @@ def test_a_large_record_in_the_segment_being_written_does_not_hold_up_the_backlo
             log.info(message)
         handler.flush()  # all in the one segment this process is writing: the collector is down
         server.start()
-        wait_for(lambda: len(server.records) == 501, what="the large record and those behind it")
+        wait_for(lambda: len(server.records) == 501, message="the large record and those behind it")
     finally:
         handler.close()
     assert server.messages() == logged

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.debug.server import GUNICORN, children_of, gunicorn, wait_for
-from tests.helpers import ROOT, child_env, free_port, stop_process, wait_port
+from tests.debug.server import GUNICORN, children_of, gunicorn
+from tests.helpers import ROOT, child_env, free_port, stop_process, wait_for, wait_port
 
 BIN = Path(sys.executable).parent
 RUN = BIN / "c2cwsgiutils_run"
@@ -85,7 +85,8 @@ def test_reload_finds_the_pid_file_from_the_environment(tmp_path: Path) -> None:
         result = run_reload(env={"C2C_GUNICORN_PID_FILE": str(server.pid_file)})
         assert result.returncode == 0, result.stderr
         wait_for(
-            lambda: children_of(server.master) and not children_of(server.master) & before, what="new worker"
+            lambda: children_of(server.master) and not children_of(server.master) & before,
+            message="new worker",
         )
         assert os.path.exists(f"/proc/{server.master}")
 
@@ -129,9 +130,9 @@ def test_reload_without_options_signals_gunicorn_running_as_pid_1(tmp_path: Path
         )
     try:
         wait_port(port, process=namespace)
-        wait_for(lambda: len(children_of(namespace.pid)) == 1, what="gunicorn started in its namespace")
+        wait_for(lambda: len(children_of(namespace.pid)) == 1, message="gunicorn started in its namespace")
         [master] = children_of(namespace.pid)
-        wait_for(lambda: len(children_of(master)) == 2, what="2 gunicorn workers")
+        wait_for(lambda: len(children_of(master)) == 2, message="2 gunicorn workers")
         before = children_of(master)
         result = subprocess.run(
             [

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
-import psycopg2.extensions
+import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs
 import pytest
 import sqlalchemy
 
@@ -19,7 +19,7 @@ class RecordingCursor(psycopg2.extensions.cursor):  # type: ignore[misc]
         return super().execute(query, vars)
 
 
-class RecordingCursor3(psycopg.Cursor):  # type: ignore[type-arg]
+class RecordingCursor3(psycopg.Cursor):
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         SENT.append(query if isinstance(query, str) else query.as_string(self))
         return super().execute(query, params, **kwargs)

@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ import pytest
 import webtest
 
 from c2cwsgiutils import stats
-from tests.helpers import ROOT, free_port, start_process, stop_process, wait_port
+from tests.helpers import ROOT, free_port, start_process, stop_process, wait_for, wait_port
 
 MakeApp = Callable[[dict[str, Any]], webtest.TestApp]
 
@@ -99,10 +98,11 @@ def test_gunicorn_workers_share_metrics_and_dead_workers_are_cleaned(tmp_path: P
         dead = min(pids)
         assert list(multiproc.glob(f"gauge_livemostrecent_{dead}.db"))
         os.kill(dead, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while list(multiproc.glob(f"gauge_livemostrecent_{dead}.db")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not list(multiproc.glob(f"gauge_livemostrecent_{dead}.db"))
+        wait_for(
+            lambda: not list(multiproc.glob(f"gauge_livemostrecent_{dead}.db")),
+            15,
+            "the dead worker's file removed",
+        )
         body = _get(base + "/metrics")
         assert f'worker_up{{pid="{dead}"}}' not in body
         # The dead worker's counts stay: a total never goes down.

@@ -36,7 +36,7 @@ def _settings() -> dict[str, str]:
     return paste_config.load_settings(_ini())
 
 
-@signals.setup_logging.connect(weak=False)
+@signals.setup_logging.connect(weak=False)  # type: ignore[untyped-decorator]  # celery is untyped
 def _setup_logging(**_: Any) -> None:
     # The worker logs like the web service: the ini's handlers (JSON on stderr, the collector).
     # Connecting to this signal keeps Celery from configuring logging itself.
@@ -64,7 +64,7 @@ def engine() -> Engine:
         return _engine
 
 
-@app.task(name="demo.sleep_in_worker")
+@app.task(name="demo.sleep_in_worker")  # type: ignore[untyped-decorator]  # celery is untyped
 def sleep_in_worker(seconds: float) -> dict[str, Any]:
     """Run a SQL query that takes ``seconds`` (``pg_sleep`` on PostgreSQL, ``sleep`` on SQLite)."""
     database = engine()
