@@ -204,7 +204,7 @@ def _wait_for_version(port: int, expected: str, timeout: float = 30.0) -> None:
 
 
 def _wait_for_log(log: Path, text: str) -> str:
-    wait_for(lambda: text in log.read_text(), timeout=30, what=f"{text!r} in {log}")
+    wait_for(lambda: text in log.read_text(), timeout=30, message=f"{text!r} in {log}")
     return log.read_text()
 
 
@@ -347,7 +347,7 @@ def test_reload_of_an_application_that_no_longer_imports_is_refused(tmp_path: Pa
 def test_the_master_of_c2cwsgiutils_run_never_imports_the_application(tmp_path: Path) -> None:
     with _run_probe([], tmp_path) as (process, port):
         _wait_for_version(port, "first")
-        wait_for(lambda: len(children_of(process.pid)) == 2, what="2 workers")
+        wait_for(lambda: len(children_of(process.pid)) == 2, message="2 workers")
         importers = {int(pid) for pid in (tmp_path / "imported-by").read_text().split()}
         assert process.pid not in importers
         assert children_of(process.pid) <= importers  # the workers, and the start-up check's child
