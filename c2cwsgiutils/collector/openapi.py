@@ -248,6 +248,17 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "OpenAPI")},
                 }
             },
+            "/health": {
+                "get": {
+                    "summary": "Liveness probe (Chronologer's): OK while the collector answers",
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
         },
         "components": {
             "securitySchemes": {

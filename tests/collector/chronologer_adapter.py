@@ -77,6 +77,8 @@ class CollectorServer:
             f"sqlite:///{self.directory / 'c.sqlite'}",
         ]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("C2C_", "CHRONOLOGER_"))}
+        if "C2C_COLLECTOR_SERVER" in os.environ:  # granian (the default) or gunicorn
+            full_env["C2C_COLLECTOR_SERVER"] = os.environ["C2C_COLLECTOR_SERVER"]
         full_env.update(env)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

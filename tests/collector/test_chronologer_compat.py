@@ -1,0 +1,59 @@
+"""Behaviours of Chronologer's API that the collector keeps (issue #24), on a WebTest app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import webtest
+
+from tests.collector.records import BASE, ndjson, wire
+
+NDJSON = "application/x-ndjson"
+
+
+def _load(app: webtest.TestApp, count: int) -> None:
+    records = [wire(f"record {i}", created=BASE + i) for i in range(count)]
+    app.post("/api/v1/record", ndjson(*records), content_type=NDJSON, status=201)
+
+
+def test_range_wider_than_a_page_is_cut_to_the_page(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp]
+) -> None:
+    app = make_app(sqlite_url, max_page="2")
+    _load(app, 3)
+    records = app.get("/api/v1/record", params={"left": "0", "right": "99"}).json
+    assert [record["message"] for record in records] == ["record 2", "record 1"]
+
+
+def test_right_before_left_is_an_empty_range(app: webtest.TestApp) -> None:
+    _load(app, 2)
+    assert app.get("/api/v1/record", params={"left": "1", "right": "0"}).json == []
+
+
+def test_trailing_slash_answers_like_the_collection(app: webtest.TestApp) -> None:
+    _load(app, 2)
+    assert app.head("/api/v1/record/").headers["X-Record-Count"] == "2"
+    assert len(app.get("/api/v1/record/").json) == 2
+
+
+def test_health_says_ok_without_credentials(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp]
+) -> None:
+    app = make_app(sqlite_url, tokens="reader:reader:s3cret")
+    response = app.get("/health")
+    assert (response.status_int, response.body) == (200, b"OK")
+
+
+def test_head_error_says_why_in_headers(app: webtest.TestApp) -> None:
+    response = app.head("/api/v1/record", params={"query": "level >"}, status=400)
+    assert response.headers["X-Error-Type"] == "query_syntax_error"
+    assert response.headers["X-Error-Message"]
+
+
+def test_cache_control_as_chronologer(app: webtest.TestApp) -> None:
+    _load(app, 1)
+    assert app.head("/api/v1/record").headers["Cache-Control"] == "no-cache"
+    records = app.get("/api/v1/record")
+    assert records.headers["Cache-Control"] == "no-cache"
+    one = app.get(f"/api/v1/record/{records.json[0]['id']}")
+    assert one.headers["Cache-Control"] == "max-age=2600000"
