@@ -57,3 +57,26 @@ def test_cache_control_as_chronologer(app: webtest.TestApp) -> None:
     assert records.headers["Cache-Control"] == "no-cache"
     one = app.get(f"/api/v1/record/{records.json[0]['id']}")
     assert one.headers["Cache-Control"] == "max-age=2600000"
+
+
+def _count(app: webtest.TestApp, **params: str) -> int:
+    return int(app.head("/api/v1/record", params=params).headers["X-Record-Count"])
+
+
+def test_before_is_inclusive(app: webtest.TestApp) -> None:
+    records = [wire("at", created=BASE), wire("after", created=BASE + 1)]
+    app.post("/api/v1/record", ndjson(*records), content_type=NDJSON, status=201)
+    assert _count(app, before=str(BASE)) == 1
+
+
+def test_name_prefixes_ignore_ascii_case(app: webtest.TestApp) -> None:
+    records = [wire("a", logger_name="App.Views"), wire("b", logger_name="other")]
+    app.post("/api/v1/record", ndjson(*records), content_type=NDJSON, status=201)
+    assert _count(app, name="app.v") == 1
+    assert _count(app, name="APP") == 1
+
+
+def test_time_zone_names_ignore_case(app: webtest.TestApp) -> None:
+    _load(app, 1)
+    response = app.head("/api/v1/record", params={"group": "day", "timezone": "europe/amsterdam"})
+    assert response.headers["X-Record-Count"] == "1"
