@@ -6,6 +6,7 @@ Every view answers JSON; every error is ``{"type": ..., "message": ...}`` with a
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import time
@@ -123,19 +124,52 @@ def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Call
             try:
                 principal = state.authenticator.require(request.headers, role)
                 request.environ[WRITER_KEY] = "" if principal is None else principal.name
-                return func(request, state)
+                response = func(request, state)
             except Exception as exc:
                 status, body, headers = error_for(exc, request.method, request.path_qs)
                 if request.method == "HEAD":
                     # A HEAD answer has no body: say what went wrong in headers, as Chronologer does.
                     headers = {**headers, **error_headers(body)}
-                return _json_response(body, status, headers)
+                response = _json_response(body, status, headers)
+            if request.method in ("GET", "HEAD"):
+                compress_json(request.headers.get("Accept-Encoding", ""), response)
+            return response
 
         view.__name__ = func.__name__
         view.__doc__ = func.__doc__
         return view
 
     return decorate
+
+
+def preferred_encoding(accept_encoding: str) -> str:
+    """The content coding ``Accept-Encoding`` prefers (highest q, then the first listed); ``""``."""
+    best, best_q = "", 0.0
+    for item in accept_encoding.split(",")[:20]:
+        coding, _, params = item.strip().partition(";")
+        q = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+        if q > best_q:
+            best, best_q = coding.strip().lower(), q
+    return best
+
+
+def compress_json(accept_encoding: str, response: Any) -> None:
+    """Gzip a JSON answer when the client prefers gzip, as Chronologer does (level 6).
+
+    Only JSON answers with their body in memory: the live stream (text/event-stream) is left alone.
+    """
+    if response.content_type != "application/json":
+        return
+    response.vary = ("Accept-Encoding",)
+    if preferred_encoding(accept_encoding) == "gzip" and response.body:
+        response.body = gzip.compress(response.body, compresslevel=6, mtime=0)
+        response.content_encoding = "gzip"
 
 
 def _header_text(value: Any, limit: int = 200) -> str:

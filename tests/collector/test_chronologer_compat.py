@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Callable
+from typing import Any
 
+import webob
 import webtest
 
 from tests.collector.records import BASE, ndjson, wire
@@ -80,3 +84,24 @@ def test_time_zone_names_ignore_case(app: webtest.TestApp) -> None:
     _load(app, 1)
     response = app.head("/api/v1/record", params={"group": "day", "timezone": "europe/amsterdam"})
     assert response.headers["X-Record-Count"] == "1"
+
+
+def _raw_get(app: webtest.TestApp, path: str, accept_encoding: str) -> Any:
+    # WebTest decodes gzip answers itself: ask the WSGI app directly to see the bytes sent.
+    request = webob.Request.blank(path, headers={"Accept-Encoding": accept_encoding})
+    return request.get_response(app.app)
+
+
+def test_read_answers_are_gzipped_when_the_client_prefers_gzip(app: webtest.TestApp) -> None:
+    _load(app, 2)
+    response = _raw_get(app, "/api/v1/record", "gzip")
+    assert (response.headers["Content-Encoding"], response.headers["Vary"]) == ("gzip", "Accept-Encoding")
+    assert len(json.loads(gzip.decompress(response.body))) == 2
+
+
+def test_identity_preferred_or_listed_first_is_not_compressed(app: webtest.TestApp) -> None:
+    for accept in ("", "identity", "identity, gzip", "gzip;q=0.5, identity", "gzip;q=0"):
+        response = _raw_get(app, "/api/v1/record/1", accept)
+        assert response.status_int == 404
+        assert "Content-Encoding" not in response.headers, accept
+        assert json.loads(response.body)["type"] == "not_found"
