@@ -62,7 +62,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     _GZIP + "testBrotli": "no brotli compression (gzip only: brotli is not a light dependency)",
     _GZIP + "testGzip": "gzip done; the 404 body differs (typed errors), so its length too",
     _GZIP + "testIdentity": "404 error body differs (typed errors), so its length too",
-    _PROD + "testApiBasicAuthFile": "Chronologer's JSON authfile (PBKDF2 entries) is not read",
+    _PROD + "testApiBasicAuthFile": "authfile read; a wrong password gives 401 (deliberate), not 403",
     _PROD + "testApiBasicAuthFixed": "wrong password gives 401 where Chronologer gives 403",
     _PROD + "testApiNoNegotation": "no credentials gives 401 where Chronologer gives 403",
     _PROD + "testRootRedirect": "deliberate: / is the collector's UI, not a redirect to /ui/authn",
