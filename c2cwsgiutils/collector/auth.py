@@ -31,6 +31,7 @@ from pathlib import Path
 
 from c2cwsgiutils.collector.chronologer_authfile import (
     PBKDF2_HASHES,
+    ROLE_NAMES,
     credential_lines,
     is_chronologer_authfile,
 )
@@ -140,7 +141,10 @@ def _parse_entry(entry: str, hashed: bool, origin: str) -> _Credential:
     if len(parts) != 3 or not parts[0] or not parts[2]:
         raise ValueError(f"{origin}: an entry must look like name:roles:{'hash' if hashed else 'secret'}")
     name, roles_text, secret = parts
-    roles = frozenset(role.strip() for role in roles_text.split("+") if role.strip())
+    # Chronologer's role names (basic-reader, query-reader) are taken for ours, for migrations.
+    roles = frozenset(
+        ROLE_NAMES.get(role.strip(), role.strip()) for role in roles_text.split("+") if role.strip()
+    )
     if not roles or not roles <= ROLES:
         raise ValueError(f"{origin}: roles of {name!r} must be among {'+'.join(sorted(ROLES))}")
     if hashed:

@@ -88,3 +88,10 @@ def test_chronologer_authfile_unknown_role_names_it(tmp_path: Path) -> None:
 def test_chronologer_authfile_unknown_hash_names_it(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="hashname of 'bob'"):
         _authenticator(tmp_path, [{**BOB, "hashname": "md5"}])
+
+
+def test_chronologer_role_names_are_taken_in_tokens() -> None:
+    authenticator = Authenticator(tokens=["logger:basic-reader+query-reader+writer:pw"])
+    principal = authenticator.caller(None, _basic("logger", "pw"))
+    assert principal is not None
+    assert principal.roles == {"reader", "writer"}
