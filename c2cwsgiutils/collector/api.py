@@ -6,6 +6,7 @@ Every view answers JSON; every error is ``{"type": ..., "message": ...}`` with a
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import time
@@ -38,6 +39,12 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_TIMELINE_PERIODS = 1500  # a day and a bit of minutes; ~17 KB per header at most
 MAX_REQUEST_RECORDS_FACTOR = 10  # the request view returns up to 10 pages
 WRITER_KEY = "c2cwsgiutils.collector.writer"  # environ: the caller's credential name
+
+
+# Chronologer's Cache-Control values: a stored record never changes (about 30 days), while counts
+# and ranges change with every record received.
+CACHE_RECORD = "max-age=2600000"
+CACHE_QUERY = "no-cache"
 
 
 class ApiError(Exception):
@@ -117,16 +124,65 @@ def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Call
             try:
                 principal = state.authenticator.require(request.headers, role)
                 request.environ[WRITER_KEY] = "" if principal is None else principal.name
-                return func(request, state)
+                response = func(request, state)
             except Exception as exc:
                 status, body, headers = error_for(exc, request.method, request.path_qs)
-                return _json_response(body, status, headers)
+                if request.method == "HEAD":
+                    # A HEAD answer has no body: say what went wrong in headers, as Chronologer does.
+                    headers = {**headers, **error_headers(body)}
+                response = _json_response(body, status, headers)
+            if request.method in ("GET", "HEAD"):
+                compress_json(request.headers.get("Accept-Encoding", ""), response)
+            return response
 
         view.__name__ = func.__name__
         view.__doc__ = func.__doc__
         return view
 
     return decorate
+
+
+def preferred_encoding(accept_encoding: str) -> str:
+    """The content coding ``Accept-Encoding`` prefers (highest q, then the first listed); ``""``."""
+    best, best_q = "", 0.0
+    for item in accept_encoding.split(",")[:20]:
+        coding, _, params = item.strip().partition(";")
+        q = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+        if q > best_q:
+            best, best_q = coding.strip().lower(), q
+    return best
+
+
+def compress_json(accept_encoding: str, response: Any) -> None:
+    """Gzip a JSON answer when the client prefers gzip, as Chronologer does (level 6).
+
+    Only JSON answers with their body in memory: the live stream (text/event-stream) is left alone.
+    """
+    if response.content_type != "application/json":
+        return
+    response.vary = ("Accept-Encoding",)
+    if preferred_encoding(accept_encoding) == "gzip" and response.body:
+        response.body = gzip.compress(response.body, compresslevel=6, mtime=0)
+        response.content_encoding = "gzip"
+
+
+def _header_text(value: Any, limit: int = 200) -> str:
+    text = "".join(c if " " <= c <= "~" else "?" for c in str(value))
+    return text[:limit]
+
+
+def error_headers(body: dict[str, Any]) -> dict[str, str]:
+    """``X-Error-Type`` and ``X-Error-Message`` of an error answer (printable ASCII, bounded)."""
+    return {
+        "X-Error-Type": _header_text(body.get("type", "")),
+        "X-Error-Message": _header_text(body.get("message", "")),
+    }
 
 
 def _iso(time_us: int) -> str:
@@ -326,6 +382,7 @@ def _head(request: Any, state: CollectorState) -> Any:
     where = build_filter(params, state.storage.dialect)
     group = params.get("group")
     response = Response(status=200, content_type="application/json")
+    response.headers["Cache-Control"] = CACHE_QUERY
     if not group:
         response.headers["X-Record-Count"] = str(state.storage.count(where))
         return response
@@ -354,17 +411,15 @@ def _head(request: Any, state: CollectorState) -> Any:
 
 
 def _get_range(request: Any, state: CollectorState) -> Any:
-    # Chronologer's shape: ``left`` and ``right`` are both inclusive offsets (0..99 is 100 rows).
+    # Chronologer's shape: ``left`` and ``right`` are both inclusive offsets (0..99 is 100 rows);
+    # as Chronologer, right < left is an empty range and a range wider than a page is cut to it.
     params = _params(request)
     page = state.settings.max_page
     left = _int_param(params, "left", 0)
-    right = _int_param(params, "right", left + min(page, 100) - 1)
-    if right < left:
-        raise ApiError(400, "invalid_parameter", "right must be >= left", parameter="right")
-    if right - left + 1 > page:
-        raise ApiError(400, "invalid_parameter", f"right - left + 1 must be <= {page}", parameter="right")
+    right = min(_int_param(params, "right", left + min(page, 100) - 1), left + page - 1)
     where = build_filter(params, state.storage.dialect)
-    return _json_response([_present(row) for row in state.storage.range(where, left, right - left + 1)])
+    rows = state.storage.range(where, left, right - left + 1) if right >= left else []
+    return _json_response([_present(row) for row in rows], headers={"Cache-Control": CACHE_QUERY})
 
 
 @endpoint("writer")
@@ -417,7 +472,7 @@ def get_record(request: Any, state: CollectorState) -> Any:
     row = state.storage.get(int(raw))
     if row is None:
         raise ApiError(404, "not_found", f"no record {raw}")
-    return _json_response(_present(row))
+    return _json_response(_present(row), headers={"Cache-Control": CACHE_RECORD})
 
 
 @endpoint("reader")
@@ -538,6 +593,11 @@ def includeme(config: Any) -> None:
     """Add the /api/v1 routes and views (the state must already be on the registry)."""
     config.add_route("c2c_collector_record", "/api/v1/record")
     config.add_view(record_collection, route_name="c2c_collector_record")
+    # Chronologer answers with a trailing slash too (its UI and scripts use both spellings).
+    config.add_route("c2c_collector_record_slash", "/api/v1/record/")
+    config.add_view(record_collection, route_name="c2c_collector_record_slash")
+    config.add_route("c2c_collector_health", "/health")
+    config.add_view(read_only(health_view), route_name="c2c_collector_health")
     config.add_route("c2c_collector_openapi", "/api/v1/openapi.json")
     config.add_view(read_only(openapi_view), route_name="c2c_collector_openapi")
     config.add_route("c2c_collector_record_id", "/api/v1/record/{id}")
@@ -546,6 +606,13 @@ def includeme(config: Any) -> None:
     config.add_view(read_only(get_request), route_name="c2c_collector_request")
     config.include("c2cwsgiutils.collector.stream")
     config.include("c2cwsgiutils.collector.status")
+
+
+def health_view(request: Any) -> Any:
+    """GET /health: ``OK`` while the collector answers (Chronologer's liveness probe; no auth)."""
+    from pyramid.response import Response
+
+    return Response(body=b"OK", status=200, content_type="text/plain", charset="utf-8")
 
 
 def not_found(request: Any) -> Any:

@@ -29,6 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from c2cwsgiutils.collector.chronologer_authfile import (
+    PBKDF2_HASHES,
+    ROLE_NAMES,
+    credential_lines,
+    is_chronologer_authfile,
+)
+
 __all__ = [
     "LOOPBACK_HOSTS",
     "ROLES",
@@ -120,10 +127,10 @@ def _verify(secret: str, digest: str) -> bool:
     if parts[0] == "sha256" and len(parts) == 2:
         computed = hashlib.sha256(secret.encode("utf-8")).hexdigest()
         return hmac.compare_digest(computed, parts[1])
-    if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
+    if parts[0] in PBKDF2_HASHES and len(parts) == 4:  # ours (sha256) or Chronologer's authfile
         iterations, salt, expected = int(parts[1]), parts[2], parts[3]
         computed = hashlib.pbkdf2_hmac(
-            "sha256", secret.encode("utf-8"), salt.encode("ascii"), iterations
+            PBKDF2_HASHES[parts[0]], secret.encode("utf-8"), salt.encode("utf-8"), iterations
         ).hex()
         return hmac.compare_digest(computed, expected)
     return False
@@ -134,11 +141,14 @@ def _parse_entry(entry: str, hashed: bool, origin: str) -> _Credential:
     if len(parts) != 3 or not parts[0] or not parts[2]:
         raise ValueError(f"{origin}: an entry must look like name:roles:{'hash' if hashed else 'secret'}")
     name, roles_text, secret = parts
-    roles = frozenset(role.strip() for role in roles_text.split("+") if role.strip())
+    # Chronologer's role names (basic-reader, query-reader) are taken for ours, for migrations.
+    roles = frozenset(
+        ROLE_NAMES.get(role.strip(), role.strip()) for role in roles_text.split("+") if role.strip()
+    )
     if not roles or not roles <= ROLES:
         raise ValueError(f"{origin}: roles of {name!r} must be among {'+'.join(sorted(ROLES))}")
     if hashed:
-        if not (secret.startswith("sha256$") or secret.startswith("pbkdf2_sha256$")):
+        if not (secret.startswith("sha256$") or secret.partition("$")[0] in PBKDF2_HASHES):
             raise ValueError(
                 f"{origin}: the secret of {name!r} must be a hash from `c2cwsgiutils-logs hash-secret`"
             )
@@ -163,6 +173,8 @@ class Authenticator:
                 raise ValueError(
                     f"C2C_COLLECTOR_CREDENTIALS_FILE: cannot read {path}: {exc.strerror}"
                 ) from None
+            if is_chronologer_authfile("\n".join(lines)):
+                lines = credential_lines("\n".join(lines), str(path))
             for number, line in enumerate(lines, 1):
                 if line.strip() and not line.lstrip().startswith("#"):
                     credentials.append(_parse_entry(line, True, f"{path}:{number}"))

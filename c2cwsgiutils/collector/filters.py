@@ -124,6 +124,29 @@ def _starts_with(column: Any, value: str) -> ColumnElement[bool]:
     return sa.func.substr(column, 1, len(value)) == sa.bindparam(None, value, sa.String())
 
 
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_LOWER = _ASCII_UPPER.lower()
+_TO_ASCII_LOWER = str.maketrans(_ASCII_UPPER, _ASCII_LOWER)
+
+
+def _name_prefix(dialect: str, column: Any, prefix: str) -> ColumnElement[bool]:
+    """``name=`` prefix, case-insensitive as Chronologer's (MySQL's collation) for ASCII letters.
+
+    ASCII only, on every backend alike: SQLite's ``lower()`` folds ASCII alone, so PostgreSQL
+    folds with ``translate()`` rather than its locale-aware ``lower()``.
+    """
+    start = sa.func.substr(column, 1, len(prefix))
+    if dialect == "postgresql":
+        folded: Any = sa.func.translate(
+            start,
+            sa.bindparam(None, _ASCII_UPPER, sa.String()),
+            sa.bindparam(None, _ASCII_LOWER, sa.String()),
+        )
+    else:
+        folded = sa.func.lower(start)
+    return folded == sa.bindparam(None, prefix.translate(_TO_ASCII_LOWER), sa.String())  # type: ignore[no-any-return]
+
+
 def _text_compare(dialect: str, column: Any, operator: str, value: str) -> ColumnElement[bool]:
     if operator == "~":
         return _contains(dialect, column, value)
@@ -274,7 +297,7 @@ def build_filter(params: Mapping[str, str], dialect: str) -> ColumnElement[bool]
     """One expression of every filter parameter present; raises FilterError/QuerySyntaxError."""
     table = record_table.c
     clauses: list[ColumnElement[bool]] = []
-    for name, column, operator in (("after", table.time_us, ">="), ("before", table.time_us, "<")):
+    for name, column, operator in (("after", table.time_us, ">="), ("before", table.time_us, "<=")):
         raw = params.get(name)
         if raw:
             try:
@@ -293,7 +316,7 @@ def build_filter(params: Mapping[str, str], dialect: str) -> ColumnElement[bool]
         if len(prefixes) > MAX_NAME_PREFIXES:
             raise FilterError("name", f"{len(prefixes)} prefixes, more than the limit of {MAX_NAME_PREFIXES}")
         if prefixes:
-            clauses.append(sa.or_(*(_starts_with(table.logger_name, prefix) for prefix in prefixes)))
+            clauses.append(sa.or_(*(_name_prefix(dialect, table.logger_name, prefix) for prefix in prefixes)))
     for name in ("request_id", "trace_id"):
         raw = params.get(name)
         if raw:

@@ -22,7 +22,7 @@ _FILTERS: list[dict[str, Any]] = [
         "name": "before",
         "in": "query",
         "schema": {"type": "string"},
-        "description": "ISO 8601 time or POSIX seconds; records before it",
+        "description": "ISO 8601 time or POSIX seconds; records at or before it",
     },
     {
         "name": "level",
@@ -34,7 +34,7 @@ _FILTERS: list[dict[str, Any]] = [
         "name": "name",
         "in": "query",
         "schema": {"type": "string"},
-        "description": "comma-separated logger name prefixes",
+        "description": "comma-separated logger name prefixes (ASCII letters in any case)",
     },
     {"name": "request_id", "in": "query", "schema": {"type": "string"}},
     {"name": "trace_id", "in": "query", "schema": {"type": "string"}},
@@ -246,6 +246,17 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 "get": {
                     "summary": "This document",
                     "responses": {"200": _json({"type": "object"}, "OpenAPI")},
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness probe (Chronologer's): OK while the collector answers",
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
                 }
             },
         },

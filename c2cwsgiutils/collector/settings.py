@@ -90,7 +90,8 @@ CREDENTIALS_FILE = config.declare(
     "c2c.collector.credentials_file",
     "",
     config.as_str,
-    "File of `name:roles:hash` lines (hashes from `c2cwsgiutils-logs hash-secret`), read at start.",
+    "File of `name:roles:hash` lines (hashes from `c2cwsgiutils-logs hash-secret`), or Chronologer's "
+    "JSON authfile as it is, read at start.",
     feature="collector",
 )
 HOST = config.declare(

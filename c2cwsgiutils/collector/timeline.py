@@ -6,6 +6,8 @@ hour starts on a quarter hour of UTC); this module merges them into the local pe
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +23,17 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {name[:64]!r}") from None
+        pass
+    # Chronologer takes time zone names in any case (europe/amsterdam): so do we.
+    canonical = _zone_names_by_lower_case().get(name.lower())
+    if canonical is None:
+        raise ValueError(f"unknown time zone {name[:64]!r}")
+    return ZoneInfo(canonical)
+
+
+@functools.cache
+def _zone_names_by_lower_case() -> dict[str, str]:
+    return {zone_name.lower(): zone_name for zone_name in zoneinfo.available_timezones()}
 
 
 def bucket_seconds(group: str) -> int:

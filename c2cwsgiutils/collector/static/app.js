@@ -219,15 +219,16 @@ async function reload() {
   restartFollow();
 }
 
-/** Keyset paging: the next page is before the last row's time, skipping the rows at that time. */
+/** Keyset paging: the next page is at or before the last row's time (`before` is inclusive),
+ * skipping the rows at that time already shown. */
 function older() {
   if (rows.length < PAGE) return;
   const lastUs = tsToUs(rows[rows.length - 1].ts);
   const atLast = rows.filter((record) => tsToUs(record.ts) === lastUs).length;
   const currentBefore = state.before ? tsToUs(state.before) : null;
   cursors.push({ before: state.before, skip: state.skip, o: state.o });
-  const skip = currentBefore === lastUs + 1 ? Number(state.skip) + atLast : atLast;
-  state.before = usToIso(lastUs + 1);
+  const skip = currentBefore === lastUs ? Number(state.skip) + atLast : atLast;
+  state.before = usToIso(lastUs);
   state.skip = String(skip);
   state.o = String(Number(state.o) + rows.length);
   state.follow = "";
