@@ -2,8 +2,9 @@
 
 :func:`install` patches, for each library that is installed:
 
-- ``requests`` (``HTTPAdapter.send``): ``X-Request-ID``, ``traceparent`` (a new span, child of the
-  current one), ``tracestate``; and ``C2C_REQUESTS_DEFAULT_TIMEOUT`` when the caller gave no timeout;
+- ``requests`` (``Session.send`` for the span, ``HTTPAdapter.send``): ``X-Request-ID``,
+  ``traceparent`` (a new span, child of the current one), ``tracestate``; and
+  ``C2C_REQUESTS_DEFAULT_TIMEOUT`` when the caller gave no timeout;
 - ``urllib3`` (``HTTPConnectionPool.urlopen``): the same headers, and the default timeout when
   neither the call nor the pool has one;
 - ``httpx`` (``Client.send`` / ``AsyncClient.send``): the same headers (httpx has its own default
@@ -14,7 +15,8 @@ Inside a request or task each call is a client span ``http client`` (see :mod:`c
 ``***``, ``status_code``, its duration; a 4xx/5xx status or an exception marks it failed, as
 OpenTelemetry does): its span id is the parent id sent in ``traceparent``, so the callee's spans hang
 under it. With span events off, ``traceparent`` names a fresh span id, child of the current span.
-A redirect followed by urllib3, or urllib3 under requests, stays inside the one span.
+A redirect followed by requests or urllib3, and urllib3 under requests, stay inside the one span;
+for requests the span covers reading the body too (unless ``stream=True``).
 
 Headers the caller set are left alone. Outside a request (no current context) nothing is added.
 Our hooks run inside a guard: an error of ours is logged once and the caller's call goes on.
@@ -86,6 +88,16 @@ def internal_error(where: str) -> None:
     LOG.exception("Internal error of c2cwsgiutils while %s; the application's call goes on", where)
 
 
+def _span_headers(ctx: Any) -> dict[str, str]:
+    """The headers naming ``ctx``'s own span (a client span) as the callee's parent."""
+    headers = {"traceparent": ctx.traceparent}
+    if ctx.request_id:
+        headers["X-Request-ID"] = ctx.request_id
+    if ctx.tracestate:
+        headers["tracestate"] = ctx.tracestate
+    return headers
+
+
 def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
     """The client span of a call (``None`` when not recorded) and the headers it should carry."""
     try:
@@ -93,19 +105,15 @@ def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
         if not ctx.request_id and not ctx.trace_id:
             return None, {}
         if ctx.span_path == CLIENT_SPAN:
-            return None, {}  # urllib3 under requests, or a redirect: already inside the call's span
+            # requests' adapter under Session.send, or a redirect: already inside the call's span.
+            return None, _span_headers(ctx)
         client = spans.span(CLIENT_SPAN)
         if not isinstance(client, Span):
             return None, outgoing_headers()
         # Everything that could fail happens before the span becomes the current context.
         client.fields.update(span_kind="client", method=method, url=redact_url(url))
         client.__enter__()  # not sampled (no sample rate given): always the span itself
-        headers = {"traceparent": _CURRENT.get().traceparent}
-        if ctx.request_id:
-            headers["X-Request-ID"] = ctx.request_id
-        if ctx.tracestate:
-            headers["tracestate"] = ctx.tracestate
-        return client, headers
+        return client, _span_headers(_CURRENT.get())
     except Exception:
         internal_error("opening an HTTP client span")
         return None, {}
@@ -144,6 +152,7 @@ def _patch(owner: Any, attribute: str, make: Callable[[Callable[..., Any]], Call
 
 def _patch_requests() -> None:
     try:
+        from requests import Session
         from requests.adapters import HTTPAdapter
     except ImportError:
         return
@@ -167,7 +176,26 @@ def _patch_requests() -> None:
 
         return send
 
+    def make_session(original: Callable[..., Any]) -> Callable[..., Any]:
+        # The span is opened here rather than in the adapter: Session.send also reads the body
+        # (unless stream=True), which belongs to the call's duration.
+        def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            client, extra = _start_call(request.method or "", request.url or "")
+            if client is None:
+                return original(self, request, *args, **kwargs)
+            _add_missing(request.headers, extra)
+            try:
+                response = original(self, request, *args, **kwargs)
+            except BaseException as exception:
+                _end_call(client, None, exception)
+                raise
+            _end_call(client, getattr(response, "status_code", None), None)
+            return response
+
+        return send
+
     _patch(HTTPAdapter, "send", make)
+    _patch(Session, "send", make_session)
 
 
 def _pool_has_no_timeout(pool: Any) -> bool:

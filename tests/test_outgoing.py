@@ -19,6 +19,7 @@ from tests.test_spans import Collect
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
+SLOW_BODY_SECONDS = 0.3
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -30,6 +31,14 @@ class Recorder(BaseHTTPRequestHandler):
         self.server.received.append({k.lower(): v for k, v in self.headers.items()})  # type: ignore[attr-defined]
         if self.path == "/slow":
             time.sleep(1.5)
+        if self.path == "/slow-body":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(SLOW_BODY_SECONDS)  # the body comes well after the headers
+            self.wfile.write(b"ok")
+            return
         try:
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -263,3 +272,15 @@ def test_a_bug_in_our_hook_is_logged_once_and_the_call_goes_on(
     errors = [record for record in caplog.records if record.name == "c2cwsgiutils.outgoing"]
     assert len(errors) == 1
     assert "a bug of ours" in str(errors[0].exc_info[1])
+
+
+def test_a_requests_client_span_lasts_until_the_body_is_read(
+    server: tuple[str, list[dict[str, str]]], span_events: Collect
+) -> None:
+    url, received = server
+    with in_request():
+        assert requests.get(url + "/slow-body", timeout=5).text == "ok"
+    (client,) = _client_spans(span_events)
+    assert isinstance(client["duration_ms"], float)
+    assert client["duration_ms"] >= SLOW_BODY_SECONDS * 1000
+    assert received[0]["traceparent"] == f"00-{TRACE_ID}-{client['span_id']}-03"
