@@ -13,8 +13,10 @@ Every log line goes to a null stream. Prints the median µs/request, the overhea
 Pyramid and the ratios. Usage: ``python bench/bench_request.py [--rounds 9] [--requests 3000]``.
 
 ``--instructions`` counts instead, under callgrind, the CPU instructions per request of ``plain
-pyramid`` and ``ours``, without trace headers, with a ``traceparent`` and with a ``traceparent`` and
-a ``tracestate``: a count the load of the machine does not move, to compare two versions.
+pyramid``, ``ours`` (span events off: the ``c2cwsgiutils`` loggers at WARNING) and ``ours-spans``
+(the same with the web span's event written by the JSON handler), without trace headers, with a
+``traceparent`` and with a ``traceparent`` and a ``tracestate``: a count the load of the machine
+does not move, to compare two versions.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _build(variant: str) -> object:
     if variant in ("plain", "plain-nolog"):
         handler: logging.Handler = logging.StreamHandler(NullStream())  # type: ignore[arg-type]
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5.5s [%(name)s] %(message)s"))
-    elif variant == "ours":
+    elif variant in ("ours", "ours-spans"):
         from c2cwsgiutils.logging import JsonLogHandler
 
         handler = JsonLogHandler(NullStream())  # type: ignore[arg-type]
@@ -75,9 +77,12 @@ def _build(variant: str) -> object:
 
         handler = OriginalHandler(NullStream())
     _configure_logging(handler)
+    if variant == "ours-spans":
+        # The request's web span event, through the same JSON handler.
+        logging.getLogger("c2cwsgiutils.spans").setLevel(logging.INFO)
 
     config = Configurator(settings={})
-    if variant in ("ours", "original"):
+    if variant in ("ours", "ours-spans", "original"):
         config.include("c2cwsgiutils.pyramid")
     config.add_route("hello", "/hello")
     config.add_view(hello, route_name="hello", renderer="json")
@@ -163,7 +168,7 @@ def instruction_counts(requests: int) -> None:
     print(f"{'variant':<16}{'headers':<28}{'instructions':>13}{'vs plain':>10}")
     for case in TRACE_HEADERS:
         counts = {}
-        for variant in ("plain", "ours"):
+        for variant in ("plain", "ours", "ours-spans"):
             argv = [sys.executable, __file__, "--callgrind-inner", variant, case, str(requests)]
             counts[variant] = _harness.reduce_instructions(argv) / requests
             added = counts[variant] - counts["plain"]

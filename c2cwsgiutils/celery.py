@@ -128,17 +128,79 @@ def _running() -> list[tuple[str, context.Token[context.Context], Any]]:
         return _LOCAL.running  # type: ignore[no-any-return]
 
 
-def _before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+SEND_SPAN = "celery send"
+"""The name of the span of sending a task (``apply_async``), parent of the task's span."""
+_MAX_SENDING = 16
+
+
+def _sending() -> list[tuple[str, Any, context.Context]]:
+    try:
+        return _LOCAL.sending  # type: ignore[no-any-return]
+    except AttributeError:
+        _LOCAL.sending = []
+        return _LOCAL.sending  # type: ignore[no-any-return]
+
+
+def _open_send_span(headers: dict[str, Any], routing_key: Any) -> None:
+    # The send span is current only while the headers are exported (so that the task's traceparent
+    # names it), then set aside until after_task_publish ends it: a publish that raises never
+    # sends after_task_publish, and must not leave the span as the caller's context.
+    if not context.current().request_id and not context.current().trace_id:
+        return
+    send_span = spans.span(SEND_SPAN)
+    if not isinstance(send_span, spans.Span):
+        return
+    send_span.fields.update(span_kind="producer", task_name=str(headers.get("task") or ""))
+    send_span.fields["sent_task_id"] = str(headers.get("id") or "")  # task_id: the context's
+    if routing_key:
+        send_span.fields["queue"] = str(routing_key)
+    send_span.__enter__()
+    span_ctx = context.current()
+    token = send_span._token
+    send_span._token = None
+    if token is not None:
+        context.restore(token)  # the caller's context is back
+    sending = _sending()
+    if len(sending) >= _MAX_SENDING:  # publishes that raised: their spans are dropped
+        del sending[0]
+    sending.append((str(headers.get("id") or ""), send_span, span_ctx))
+
+
+def _before_task_publish(headers: dict[str, Any] | None = None, routing_key: Any = None, **_: Any) -> None:
     if headers is None:
         return
     try:
-        exported = propagation.export()
+        sending_ctx = None
+        try:
+            _open_send_span(headers, routing_key)
+            sending = _sending()
+            if sending and sending[-1][0] == str(headers.get("id") or ""):
+                sending_ctx = sending[-1][2]
+        except Exception:
+            LOG.exception("Could not open the span of sending a Celery task")
+        exported = propagation.export(sending_ctx)
         if propagation.REQUEST_ID_HEADER not in exported:
             exported[propagation.REQUEST_ID_HEADER] = context.new_request_id()
         headers.update(exported)
         headers[SPAN_HEADER] = context.new_span_id()
     except Exception:  # ops code never breaks the application it watches
         LOG.exception("Could not add the context to the headers of a Celery task")
+
+
+def _after_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if not headers:
+        return
+    try:
+        sending = _sending()
+        task_id = str(headers.get("id") or "")
+        for index in range(len(sending) - 1, -1, -1):
+            if sending[index][0] == task_id:
+                _sent_id, send_span, span_ctx = sending.pop(index)
+                send_span._token = context.start(span_ctx)
+                send_span.__exit__(None, None, None)
+                return
+    except Exception:
+        LOG.exception("Could not end the span of sending a Celery task")
 
 
 def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
@@ -158,15 +220,37 @@ def _task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None
         return
     task_span: Any = None
     try:
-        task_span = spans.root_span("task")
-        task_span.__enter__().set("task_name", getattr(task, "name", ""))
+        task_span = spans.root_span("task").__enter__()
+        if isinstance(task_span, spans.Span):
+            fields = task_span.fields
+            fields["span_kind"] = "task"
+            fields["task_name"] = getattr(task, "name", "")
+            delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
+            queue = delivery.get("routing_key") if isinstance(delivery, dict) else None
+            if queue:
+                fields["queue"] = str(queue)
     except Exception:
         LOG.exception("Could not open the span of the Celery task %s", task_id)
         task_span = None
     _running().append((task_id, token, task_span))
 
 
-def _task_postrun(task_id: str | None = None, retval: Any = None, state: str | None = None, **_: Any) -> None:
+def _describe_outcome(task_span: spans.Span, task: Any, retval: Any, state: str | None) -> None:
+    """The task's ``state`` (``success``, ``failure``, ``retry 1`` ...), failed when it raised."""
+    name = (state or "").lower()
+    if name == "retry":
+        retries = getattr(getattr(task, "request", None), "retries", 0) or 0
+        task_span.fields["retries"] = retries + 1
+        name = f"retry {retries + 1}"
+    task_span.fields["state"] = name
+    if isinstance(retval, BaseException) and state in ("FAILURE", "RETRY"):
+        # A retry is an exception too: Retry carries the one that caused it.
+        spans.mark_failed(task_span, getattr(retval, "exc", None) or retval)
+
+
+def _task_postrun(
+    task_id: str | None = None, task: Any = None, retval: Any = None, state: str | None = None, **_: Any
+) -> None:
     if task_id is None:
         return
     running = _running()
@@ -186,9 +270,9 @@ def _task_postrun(task_id: str | None = None, retval: Any = None, state: str | N
     try:
         if task_span is None:
             pass
-        elif isinstance(retval, BaseException) and state in ("FAILURE", "RETRY"):
-            task_span.__exit__(type(retval), retval, None)
         else:
+            if isinstance(task_span, spans.Span):
+                _describe_outcome(task_span, task, retval, state)
             task_span.__exit__(None, None, None)
     except Exception:
         LOG.exception("Could not end the span of the Celery task %s", task_id)
@@ -311,6 +395,7 @@ def setup(app: Any, log_format: bool = True) -> Any:
     # Celery's signals are process-wide; the dispatch uids make connecting again a no-op.
     for signal, receiver in (
         (signals.before_task_publish, _before_task_publish),
+        (signals.after_task_publish, _after_task_publish),
         (signals.task_prerun, _task_prerun),
         (signals.task_postrun, _task_postrun),
         (signals.worker_process_init, _worker_process_init),

@@ -2,14 +2,24 @@
 
 :func:`install` patches, for each library that is installed:
 
-- ``requests`` (``HTTPAdapter.send``): ``X-Request-ID``, ``traceparent`` (a new span, child of the
-  current one), ``tracestate``; and ``C2C_REQUESTS_DEFAULT_TIMEOUT`` when the caller gave no timeout;
+- ``requests`` (``Session.send`` for the span, ``HTTPAdapter.send``): ``X-Request-ID``,
+  ``traceparent`` (a new span, child of the current one), ``tracestate``; and
+  ``C2C_REQUESTS_DEFAULT_TIMEOUT`` when the caller gave no timeout;
 - ``urllib3`` (``HTTPConnectionPool.urlopen``): the same headers, and the default timeout when
   neither the call nor the pool has one;
 - ``httpx`` (``Client.send`` / ``AsyncClient.send``): the same headers (httpx has its own default
   timeout of 5 seconds).
 
+Inside a request or task each call is a client span ``http client`` (see :mod:`c2cwsgiutils.spans`;
+``span_kind=client``, ``method``, ``url`` with the values of secret query parameters replaced by
+``***``, ``status_code``, its duration; a 4xx/5xx status or an exception marks it failed, as
+OpenTelemetry does): its span id is the parent id sent in ``traceparent``, so the callee's spans hang
+under it. With span events off, ``traceparent`` names a fresh span id, child of the current span.
+A redirect followed by requests or urllib3, and urllib3 under requests, stay inside the one span;
+for requests the span covers reading the body too (unless ``stream=True``).
+
 Headers the caller set are left alone. Outside a request (no current context) nothing is added.
+Our hooks run inside a guard: an error of ours is logged once and the caller's call goes on.
 ``install`` is idempotent: calling it again only updates the timeout.
 """
 
@@ -20,10 +30,23 @@ import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
-from c2cwsgiutils import config
+from c2cwsgiutils import config, spans
+from c2cwsgiutils._spans_core import Span
 from c2cwsgiutils.context import _CURRENT, child_traceparent
+from c2cwsgiutils.redaction import redact_url
 
-__all__ = ["TIMEOUT", "install", "installed", "outgoing_headers", "uninstall"]
+__all__ = [
+    "CLIENT_SPAN",
+    "TIMEOUT",
+    "install",
+    "installed",
+    "internal_error",
+    "outgoing_headers",
+    "uninstall",
+]
+
+CLIENT_SPAN = "http client"
+"""The name of the span of an outgoing HTTP call."""
 
 LOG = logging.getLogger(__name__)
 
@@ -54,6 +77,61 @@ def outgoing_headers() -> dict[str, str]:
     return headers
 
 
+_reported: set[str] = set()
+
+
+def internal_error(where: str) -> None:
+    """Log the exception being handled, a bug of ours while ``where``, once per place and process."""
+    if where in _reported:
+        return
+    _reported.add(where)
+    LOG.exception("Internal error of c2cwsgiutils while %s; the application's call goes on", where)
+
+
+def _span_headers(ctx: Any) -> dict[str, str]:
+    """The headers naming ``ctx``'s own span (a client span) as the callee's parent."""
+    headers = {"traceparent": ctx.traceparent}
+    if ctx.request_id:
+        headers["X-Request-ID"] = ctx.request_id
+    if ctx.tracestate:
+        headers["tracestate"] = ctx.tracestate
+    return headers
+
+
+def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
+    """The client span of a call (``None`` when not recorded) and the headers it should carry."""
+    try:
+        ctx = _CURRENT.get()
+        if not ctx.request_id and not ctx.trace_id:
+            return None, {}
+        if ctx.span_path == CLIENT_SPAN:
+            # requests' adapter under Session.send, or a redirect: already inside the call's span.
+            return None, _span_headers(ctx)
+        client = spans.span(CLIENT_SPAN)
+        if not isinstance(client, Span):
+            return None, outgoing_headers()
+        # Everything that could fail happens before the span becomes the current context.
+        client.fields.update(span_kind="client", method=method, url=redact_url(url))
+        client.__enter__()  # not sampled (no sample rate given): always the span itself
+        return client, _span_headers(_CURRENT.get())
+    except Exception:
+        internal_error("opening an HTTP client span")
+        return None, {}
+
+
+def _end_call(client: Span, status_code: Any, exception: BaseException | None) -> None:
+    try:
+        if exception is not None:
+            spans.mark_failed(client, exception)
+        elif status_code is not None:
+            client.fields["status_code"] = status_code
+            if status_code >= 400:
+                client.status = "error"
+        client.__exit__(None, None, None)
+    except Exception:
+        internal_error("closing an HTTP client span")
+
+
 def _add_missing(headers: MutableMapping[str, str], extra: dict[str, str]) -> None:
     # Case-insensitive mappings (requests, urllib3, httpx) answer `in` themselves; a plain dict
     # needs the lower-cased scan.
@@ -74,22 +152,50 @@ def _patch(owner: Any, attribute: str, make: Callable[[Callable[..., Any]], Call
 
 def _patch_requests() -> None:
     try:
+        from requests import Session
         from requests.adapters import HTTPAdapter
     except ImportError:
         return
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            extra = outgoing_headers()
+            client, extra = _start_call(request.method or "", request.url or "")
             if extra:
                 _add_missing(request.headers, extra)
             if _timeout is not None and not args and kwargs.get("timeout") is None:
                 kwargs["timeout"] = _timeout
-            return original(self, request, *args, **kwargs)
+            if client is None:
+                return original(self, request, *args, **kwargs)
+            try:
+                response = original(self, request, *args, **kwargs)
+            except BaseException as exception:
+                _end_call(client, None, exception)
+                raise
+            _end_call(client, getattr(response, "status_code", None), None)
+            return response
+
+        return send
+
+    def make_session(original: Callable[..., Any]) -> Callable[..., Any]:
+        # The span is opened here rather than in the adapter: Session.send also reads the body
+        # (unless stream=True), which belongs to the call's duration.
+        def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            client, extra = _start_call(request.method or "", request.url or "")
+            if client is None:
+                return original(self, request, *args, **kwargs)
+            _add_missing(request.headers, extra)
+            try:
+                response = original(self, request, *args, **kwargs)
+            except BaseException as exception:
+                _end_call(client, None, exception)
+                raise
+            _end_call(client, getattr(response, "status_code", None), None)
+            return response
 
         return send
 
     _patch(HTTPAdapter, "send", make)
+    _patch(Session, "send", make_session)
 
 
 def _pool_has_no_timeout(pool: Any) -> bool:
@@ -116,7 +222,13 @@ def _patch_urllib3() -> None:
         def urlopen(
             self: Any, method: str, url: str, body: Any = None, headers: Any = None, *args: Any, **kwargs: Any
         ) -> Any:
-            extra = outgoing_headers()
+            client, extra = (
+                _start_call(
+                    method, url if url[:1] != "/" else f"{self.scheme}://{self.host}:{self.port}{url}"
+                )
+                if _CURRENT.get().span_path != CLIENT_SPAN
+                else (None, {})
+            )
             if extra:
                 # Never modify the pool's (shared) or the caller's mapping.
                 headers = dict(self.headers if headers is None else headers)
@@ -128,7 +240,15 @@ def _patch_urllib3() -> None:
                 and _pool_has_no_timeout(self)
             ):
                 kwargs["timeout"] = _timeout
-            return original(self, method, url, body, headers, *args, **kwargs)
+            if client is None:
+                return original(self, method, url, body, headers, *args, **kwargs)
+            try:
+                response = original(self, method, url, body, headers, *args, **kwargs)
+            except BaseException as exception:
+                _end_call(client, None, exception)
+                raise
+            _end_call(client, getattr(response, "status", None), None)
+            return response
 
         return urlopen
 
@@ -143,19 +263,35 @@ def _patch_httpx() -> None:
 
     def make_sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            extra = outgoing_headers()
+            client, extra = _start_call(request.method, str(request.url))
             if extra:
                 _add_missing(request.headers, extra)
-            return original(self, request, *args, **kwargs)
+            if client is None:
+                return original(self, request, *args, **kwargs)
+            try:
+                response = original(self, request, *args, **kwargs)
+            except BaseException as exception:
+                _end_call(client, None, exception)
+                raise
+            _end_call(client, getattr(response, "status_code", None), None)
+            return response
 
         return send
 
     def make_async(original: Callable[..., Any]) -> Callable[..., Any]:
         async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            extra = outgoing_headers()
+            client, extra = _start_call(request.method, str(request.url))
             if extra:
                 _add_missing(request.headers, extra)
-            return await original(self, request, *args, **kwargs)
+            if client is None:
+                return await original(self, request, *args, **kwargs)
+            try:
+                response = await original(self, request, *args, **kwargs)
+            except BaseException as exception:
+                _end_call(client, None, exception)
+                raise
+            _end_call(client, getattr(response, "status_code", None), None)
+            return response
 
         return send
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from c2cwsgiutils import config, outgoing
+from c2cwsgiutils import config, outgoing, spans
 from c2cwsgiutils._deprecated import init_alias
+from c2cwsgiutils._spans_core import Span
 from c2cwsgiutils.context import (
     _CURRENT,
     Context,
@@ -36,6 +38,7 @@ from c2cwsgiutils.context import (
 
 __all__ = [
     "DEFAULT_HEADERS",
+    "ROUTE_PATTERN_KEY",
     "RequestTrackingMiddleware",
     "TrackingSettings",
     "includeme",
@@ -227,6 +230,22 @@ def route_context_deriver(view: Callable[[Any, Any], Any], info: Any) -> Callabl
     return route_context_view
 
 
+ROUTE_PATTERN_KEY = "c2c.route_pattern"
+"""WSGI environ key where any application may put the matched route's pattern for the web span."""
+
+
+def _flask_route(web: Span) -> None:
+    # Flask's request context is only open while its wsgi_app runs: read the matched rule from
+    # inside start_response (called in there), when Flask is already imported by the application.
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return
+    rule = flask.request.url_rule
+    if rule is not None:
+        web.fields["route"] = rule.endpoint
+        web.fields["route_pattern"] = rule.rule
+
+
 class RequestTrackingMiddleware:
     """Plain WSGI middleware doing what the Pyramid tween does, for any WSGI application::
 
@@ -236,6 +255,11 @@ class RequestTrackingMiddleware:
     variables apply as everywhere. With ``propagate`` (the default) outgoing calls made with
     requests, urllib3 and httpx carry the request's IDs (see :mod:`c2cwsgiutils.outgoing`). The
     context stays current while the response body is iterated.
+
+    With ``record_spans`` (the default) each request is a web span ``request`` (``span_kind=server``,
+    see :mod:`c2cwsgiutils.spans`): method, route (Flask's matched rule, or whatever the application
+    put in ``environ["c2c.route_pattern"]``), status code, and the duration up to the end of the
+    response body (its ``close()``); an exception, or a 5xx status, marks it failed.
     """
 
     def __init__(
@@ -243,34 +267,95 @@ class RequestTrackingMiddleware:
         app: Callable[..., Iterable[bytes]],
         settings: Mapping[str, Any] | None = None,
         propagate: bool = True,
+        record_spans: bool = True,
     ) -> None:
         self.app = app
         self._headers = TrackingSettings.from_settings(settings or {}).headers
+        self._spans = record_spans
         if propagate:
             outgoing.install(settings)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         ctx, rejected = open_context(environ, self._headers)
         request_id = ctx.request_id
-
-        def tracking_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers = [header for header in headers if header[0].lower() != "x-request-id"]
-            headers.append((RESPONSE_HEADER, request_id))
-            return start_response(status, headers, exc_info)
-
         token = _CURRENT.set(ctx)
         try:
+            web: Span | None = None
+            if self._spans:
+                opened = spans.root_span("request").__enter__()
+                if isinstance(opened, Span):
+                    web = opened
+                    web.fields["span_kind"] = "server"
+                    web.fields["method"] = environ.get("REQUEST_METHOD", "")
+                    environ[spans.WEB_SPAN_KEY] = web
+            span_ctx = _CURRENT.get()
+
+            def tracking_start_response(
+                status: str, headers: list[tuple[str, str]], exc_info: Any = None
+            ) -> Any:
+                if web is not None:
+                    _guarded(_describe_status, web, status)
+                headers = [header for header in headers if header[0].lower() != "x-request-id"]
+                headers.append((RESPONSE_HEADER, request_id))
+                return start_response(status, headers, exc_info)
+
             if rejected is not None:
                 warn_rejected(rejected, request_id)
-            result = self.app(environ, tracking_start_response)
+            try:
+                result = self.app(environ, tracking_start_response)
+            except BaseException as exception:
+                if web is not None:
+                    spans.mark_failed(web, exception)
+                    _end_span(web, span_ctx, environ)
+                raise
+            if web is not None:
+                # The span stays open until the body is consumed, in _iterate_in_context.
+                _detach(web)
         finally:
             _CURRENT.reset(token)
-        return _iterate_in_context(result, ctx)
+        return _iterate_in_context(result, span_ctx, web, environ)
 
 
-def _iterate_in_context(result: Iterable[bytes], ctx: Context) -> Iterator[bytes]:
+def _guarded(function: Callable[..., None], *args: Any) -> None:
+    # Describing the span must never break the application's response.
+    try:
+        function(*args)
+    except Exception:  # pragma: no cover - a bug of ours, logged once
+        outgoing.internal_error("describing the web span")
+
+
+def _describe_status(web: Span, status: str) -> None:
+    code = int(status[:3])
+    web.fields["status_code"] = code
+    if "route_pattern" not in web.fields:
+        _flask_route(web)
+    if code >= 500:
+        web.status = "error"
+
+
+def _detach(web: Span) -> None:
+    # The span's context token belongs to __call__'s flow; its end (and event) comes later.
+    token = web._token
+    if token is not None:
+        _CURRENT.reset(token)
+        web._token = None
+
+
+def _end_span(web: Span, span_ctx: Context, environ: dict[str, Any]) -> None:
+    pattern = environ.get(ROUTE_PATTERN_KEY)
+    if pattern and "route_pattern" not in web.fields:
+        web.fields["route_pattern"] = str(pattern)
+    web.fields.setdefault("route", "")
+    if web._token is None:
+        web._token = _CURRENT.set(span_ctx)
+    web.__exit__(None, None, None)
+
+
+def _iterate_in_context(
+    result: Iterable[bytes], ctx: Context, web: Span | None, environ: dict[str, Any]
+) -> Iterator[bytes]:
     # The body of a streamed response is produced after __call__ returned: each chunk (and the
-    # final close) runs inside the request's context again.
+    # final close) runs inside the request's context again; the web span ends after close().
     try:
         token = _CURRENT.set(ctx)
         try:
@@ -283,17 +368,25 @@ def _iterate_in_context(result: Iterable[bytes], ctx: Context) -> Iterator[bytes
                 chunk = next(iterator)
             except StopIteration:
                 return
+            except BaseException as exception:
+                if web is not None:
+                    spans.mark_failed(web, exception)
+                raise
             finally:
                 _CURRENT.reset(token)
             yield chunk
     finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            token = _CURRENT.set(ctx)
-            try:
-                close()
-            finally:
-                _CURRENT.reset(token)
+        try:
+            close = getattr(result, "close", None)
+            if close is not None:
+                token = _CURRENT.set(ctx)
+                try:
+                    close()
+                finally:
+                    _CURRENT.reset(token)
+        finally:
+            if web is not None:
+                _end_span(web, ctx, environ)
 
 
 def includeme(config_: Any) -> None:

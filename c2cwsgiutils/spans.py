@@ -48,7 +48,9 @@ __all__ = [
     "Span",
     "compiled",
     "configure",
+    "describe_request",
     "events_enabled",
+    "mark_failed",
     "root_span",
     "span",
 ]
@@ -121,11 +123,57 @@ class SpansSettings:
         return cls(events=EVENTS.get(settings), request_sample=REQUEST_SAMPLE.get(settings))
 
 
+WEB_SPAN_KEY = "c2c.web_span"
+"""The WSGI environ key holding the open web span of :class:`RequestTrackingMiddleware` (if any)."""
+MAX_ERROR_MESSAGE = 500
+
+
+def mark_failed(span_: Span | NullSpan, exception: BaseException) -> None:
+    """Mark ``span_`` failed by ``exception``: status ``error``, ``error_type`` and ``error_message``."""
+    if isinstance(span_, Span):
+        span_.status = "error"
+        span_.error_type = type(exception).__name__
+        message = str(exception)
+        span_.fields["error_message"] = (
+            message if len(message) <= MAX_ERROR_MESSAGE else message[: MAX_ERROR_MESSAGE - 1] + "…"
+        )
+
+
+def describe_request(web: Span | NullSpan, request: Any, handler: Callable[[Any], Any]) -> Any:
+    """Run ``handler(request)`` with ``web`` (an open server span) describing it: route, status, error."""
+    web.set("span_kind", "server")
+    web.set("method", request.method)
+    try:
+        response = handler(request)
+    except BaseException as exception:
+        mark_failed(web, exception)
+        raise
+    finally:
+        matched = getattr(request, "matched_route", None)
+        if matched is not None:
+            web.set("route", matched.name)
+            web.set("route_pattern", matched.pattern)
+        else:
+            web.set("route", "")
+    web.set("status_code", response.status_code)
+    if response.status_code >= 500 and isinstance(web, Span):
+        handled = getattr(request, "exception", None)
+        if handled is not None:
+            mark_failed(web, handled)
+        else:
+            web.status = "error"
+    return response
+
+
 def request_span_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
-    """Tween opening the root span ``request`` of every request: method, route, status code, duration.
+    """Tween opening the root span ``request`` of every request (``span_kind=server``): method,
+    route name and pattern, status code, duration; an exception marks it failed with its type and
+    message.
 
     Without a request ID in the context (request tracking not included), the request's
-    ``X-Request-ID`` / ``traceparent`` headers are adopted with ``kind="web"``.
+    ``X-Request-ID`` / ``traceparent`` headers are adopted with ``kind="web"``. Under
+    :class:`c2cwsgiutils.request_tracking.RequestTrackingMiddleware`, the middleware's span is
+    described instead of opening a second one.
     """
     from c2cwsgiutils import propagation
 
@@ -133,6 +181,9 @@ def request_span_tween_factory(handler: Callable[[Any], Any], registry: Any) -> 
     sample = settings.request_sample if settings.request_sample < 1 else None
 
     def request_span_tween(request: Any) -> Any:
+        outer = request.environ.get(WEB_SPAN_KEY)
+        if outer is not None:
+            return describe_request(outer, request, handler)
         token = None
         if not context.current().request_id:
             token = propagation.adopt_start(request.headers, kind="web")
@@ -140,19 +191,7 @@ def request_span_tween_factory(handler: Callable[[Any], Any], registry: Any) -> 
             with root_span("request", sample) as root:
                 if not root.recording:
                     return handler(request)
-                root.set("method", request.method)
-                try:
-                    response = handler(request)
-                finally:
-                    matched = getattr(request, "matched_route", None)
-                    root.set("route", matched.name if matched is not None else "")
-                root.set("status_code", response.status_code)
-                if response.status_code >= 500 and isinstance(root, Span):
-                    root.status = "error"
-                    exception = getattr(request, "exception", None)
-                    if exception is not None:
-                        root.error_type = type(exception).__name__
-                return response
+                return describe_request(root, request, handler)
         finally:
             if token is not None:
                 context.restore(token)

@@ -20,6 +20,7 @@ from celery import chain
 from c2cwsgiutils import context, spans
 from tests import celery_app
 from tests.helpers import ROOT, child_env, stop_process
+from tests.test_spans import Collect
 
 pytestmark = pytest.mark.slow
 
@@ -203,27 +204,71 @@ def test_a_failing_task_logs_its_ids_and_leaves_no_context_behind(worker: Worker
     assert all(s["request_id"] not in ("", "req-fail") for s in seen)
 
 
-def test_the_task_span_is_a_child_of_the_senders_span(worker: Worker, span_events: None) -> None:
+@pytest.fixture
+def sender_events() -> Iterator[Collect]:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    handler = Collect()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+def test_the_task_span_is_a_child_of_the_send_span_of_the_sender(
+    worker: Worker, span_events: None, sender_events: Collect
+) -> None:
     with context.bind(request_id="req-span"), spans.span("client") as client:
         result = worker.send(celery_app.spanned)
     seen = result.get(timeout=TIMEOUT)
-    assert (seen["trace_id"], seen["parent_span_id"]) == (client.trace_id, client.span_id)
+    (send,) = [e for e in sender_events.events if e["span_name"] == "celery send"]
+    assert (send["trace_id"], send["parent_span_id"]) == (client.trace_id, client.span_id)
+    assert (send["span_kind"], send["task_name"], send["sent_task_id"], send["queue"]) == (
+        "producer",
+        "tests.celery_app.spanned",
+        result.id,
+        worker.queue,
+    )
+    assert (seen["trace_id"], seen["parent_span_id"]) == (client.trace_id, send["span_id"])
     # The task's span ends in task_postrun, after Celery logged "succeeded".
     records = worker.records_of(result.id, last="span task ")
     by_name = {r["span_name"]: r for r in records if r["logger_name"] == "c2cwsgiutils.spans"}
     assert set(by_name) == {"task", "task.work"}
     task_span = by_name["task"]
-    assert (task_span["span_id"], task_span["parent_span_id"]) == (seen["span_id"], client.span_id)
+    assert (task_span["span_id"], task_span["parent_span_id"]) == (seen["span_id"], send["span_id"])
     assert by_name["task.work"]["parent_span_id"] == seen["span_id"]
     assert by_name["task.work"]["answer"] == 42
-    assert by_name["task"]["task_name"] == "tests.celery_app.spanned"
+    assert (task_span["span_kind"], task_span["task_name"], task_span["state"], task_span["queue"]) == (
+        "task",
+        "tests.celery_app.spanned",
+        "success",
+        worker.queue,
+    )
+    assert isinstance(task_span["duration_ms"], float)
     assert {r["trace_id"] for r in by_name.values()} == {client.trace_id}
+    assert context.current() == context.EMPTY
+
+
+def test_a_retried_task_has_one_span_per_run_with_its_state(worker: Worker, span_events: None) -> None:
+    with context.bind(request_id="req-retry-span"):
+        result = worker.send(celery_app.retry_once)
+    result.get(timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    task_spans: list[dict[str, Any]] = []
+    while len(task_spans) < 2 and time.monotonic() < deadline:
+        records = worker.records_of(result.id, last="span task ")
+        task_spans = [r for r in records if r.get("span_name") == "task"]
+        time.sleep(0.05)
+    states = sorted((r["state"], r["status"]) for r in task_spans)
+    assert states == [("retry 1", "error"), ("success", "ok")]
 
 
 def test_the_received_line_is_in_the_span_of_the_task(worker: Worker) -> None:
     sender = context.new_span_id()
-    with context.bind(request_id="req-received", trace_id=context.new_trace_id(), span_id=sender):
-        result = worker.send(celery_app.whoami)
+    spans.configure(events=False)  # no send span in between: the task is the sender's child
+    try:
+        with context.bind(request_id="req-received", trace_id=context.new_trace_id(), span_id=sender):
+            result = worker.send(celery_app.whoami)
+    finally:
+        spans.configure(events=True)
     seen = result.get(timeout=TIMEOUT)
     received = [r for r in worker.records_of(result.id) if str(r["msg"]).endswith("] received")]
     assert len(received) == 1
@@ -239,7 +284,10 @@ def test_a_failing_task_span_has_status_error(worker: Worker, span_events: None)
         failed.get(timeout=TIMEOUT)
     records = worker.records_of(failed.id, last="span task")
     task_spans = [r for r in records if r.get("span_name") == "task"]
-    assert [(r["status"], r["error_type"]) for r in task_spans] == [("error", "ValueError")]
+    assert [(r["status"], r["error_type"], r["state"]) for r in task_spans] == [
+        ("error", "ValueError", "failure")
+    ]
+    assert "expected failure" in task_spans[0]["error_message"]
 
 
 def test_sql_sent_from_a_task_is_tagged(worker: Worker, pg_url: str) -> None:
@@ -299,7 +347,7 @@ def test_a_request_and_its_task_form_one_span_tree(worker: Worker, span_events: 
     finally:
         logger.removeHandler(collect)
     celery_app.app.AsyncResult(task_id).get(timeout=TIMEOUT)
-    web = collect.by_name()["request"]
+    web, send = collect.by_name()["request"], collect.by_name()["celery send"]
     worker_events = {
         r["span_name"]: r
         for r in worker.records_of(task_id, last="span task ")
@@ -308,7 +356,8 @@ def test_a_request_and_its_task_form_one_span_tree(worker: Worker, span_events: 
     events = [web, *worker_events.values()]
     assert {e["request_id"] for e in events} == {"req-tree"}
     assert {e["trace_id"] for e in events} == {web["trace_id"]}
-    assert worker_events["task"]["parent_span_id"] == web["span_id"]
+    assert send["parent_span_id"] == web["span_id"]
+    assert worker_events["task"]["parent_span_id"] == send["span_id"]
     assert worker_events["task.work"]["parent_span_id"] == worker_events["task"]["span_id"]
 
 

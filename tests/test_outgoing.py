@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +14,12 @@ import requests
 import urllib3
 
 from c2cwsgiutils import context, outgoing
+from tests.helpers import free_port
+from tests.test_spans import Collect
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
+SLOW_BODY_SECONDS = 0.3
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -27,6 +31,14 @@ class Recorder(BaseHTTPRequestHandler):
         self.server.received.append({k.lower(): v for k, v in self.headers.items()})  # type: ignore[attr-defined]
         if self.path == "/slow":
             time.sleep(1.5)
+        if self.path == "/slow-body":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(SLOW_BODY_SECONDS)  # the body comes well after the headers
+            self.wfile.write(b"ok")
+            return
         try:
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -197,3 +209,78 @@ def test_the_request_tracking_include_installs_it(server: tuple[str, list[dict[s
     app = webtest.TestApp(configurator.make_wsgi_app())
     app.get("/out", headers={"X-Request-ID": "through-pyramid"})
     assert received[0]["x-request-id"] == "through-pyramid"
+
+
+@pytest.fixture
+def span_events() -> Iterator[Collect]:
+    logger = logging.getLogger("c2cwsgiutils.spans")
+    handler = Collect()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def _client_spans(events: Collect) -> list[dict[str, object]]:
+    return [event for event in events.events if event["span_name"] == outgoing.CLIENT_SPAN]
+
+
+def test_the_traceparent_sent_names_the_client_span(
+    server: tuple[str, list[dict[str, str]]], span_events: Collect
+) -> None:
+    url, received = server
+    with in_request():
+        requests.get(url + "/path?token=abc&x=1", timeout=5)
+    (client,) = _client_spans(span_events)
+    assert received[0]["traceparent"] == f"00-{TRACE_ID}-{client['span_id']}-03"
+    assert (client["parent_span_id"], client["url"], client["status_code"]) == (
+        SPAN_ID,
+        url + "/path?token=***&x=1",
+        200,
+    )
+
+
+def test_a_refused_connection_marks_the_client_span_failed(span_events: Collect) -> None:
+    port = free_port()
+    with in_request(), pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+    (client,) = _client_spans(span_events)
+    assert (client["status"], client["error_type"]) == ("error", "ConnectionError")
+    assert client["error_message"]
+
+
+def test_a_bug_in_our_hook_is_logged_once_and_the_call_goes_on(
+    server: tuple[str, list[dict[str, str]]],
+    span_events: Collect,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+) -> None:
+    url, received = server
+
+    def broken(url: str) -> str:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(outgoing, "redact_url", broken)
+    monkeypatch.setattr(outgoing, "_reported", set())
+    with in_request():
+        assert requests.get(url, timeout=5).status_code == 200
+        assert httpx.get(url, timeout=5).status_code == 200
+        assert context.current().span_path == ""  # no span left open
+    assert len(received) == 2
+    errors = [record for record in caplog.records if record.name == "c2cwsgiutils.outgoing"]
+    assert len(errors) == 1
+    assert "a bug of ours" in str(errors[0].exc_info[1])
+
+
+def test_a_requests_client_span_lasts_until_the_body_is_read(
+    server: tuple[str, list[dict[str, str]]], span_events: Collect
+) -> None:
+    url, received = server
+    with in_request():
+        assert requests.get(url + "/slow-body", timeout=5).text == "ok"
+    (client,) = _client_spans(span_events)
+    assert isinstance(client["duration_ms"], float)
+    assert client["duration_ms"] >= SLOW_BODY_SECONDS * 1000
+    assert received[0]["traceparent"] == f"00-{TRACE_ID}-{client['span_id']}-03"
