@@ -347,7 +347,7 @@ def test_a_request_and_its_task_form_one_span_tree(worker: Worker, span_events: 
     finally:
         logger.removeHandler(collect)
     celery_app.app.AsyncResult(task_id).get(timeout=TIMEOUT)
-    web, send = collect.by_name()["request"], collect.by_name()["celery send"]
+    web, send_event = collect.by_name()["request"], collect.by_name()["celery send"]
     worker_events = {
         r["span_name"]: r
         for r in worker.records_of(task_id, last="span task ")
@@ -356,8 +356,8 @@ def test_a_request_and_its_task_form_one_span_tree(worker: Worker, span_events: 
     events = [web, *worker_events.values()]
     assert {e["request_id"] for e in events} == {"req-tree"}
     assert {e["trace_id"] for e in events} == {web["trace_id"]}
-    assert send["parent_span_id"] == web["span_id"]
-    assert worker_events["task"]["parent_span_id"] == send["span_id"]
+    assert send_event["parent_span_id"] == web["span_id"]
+    assert worker_events["task"]["parent_span_id"] == send_event["span_id"]
     assert worker_events["task.work"]["parent_span_id"] == worker_events["task"]["span_id"]
 
 
