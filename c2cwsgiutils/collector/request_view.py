@@ -72,6 +72,10 @@ def label(data: dict[str, Any], kind: str) -> str:
         task = data.get("task_name") or data.get("task") or name
         state = data.get("state")
         return _short(f"{task} {state}" if state else str(task))
+    if kind == "producer":  # a message sent (a Celery task enqueued): what and where to
+        task = data.get("task_name") or ""
+        queue = data.get("queue") or ""
+        return _short(" ".join(str(part) for part in (name, task, f"to {queue}" if queue else "") if part))
     return _short(name)
 
 

@@ -241,7 +241,9 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 _FILTERS: list[dict[str, Any]] = [
     _query("after", {"type": "string"}, "ISO 8601 time or POSIX seconds; requests that ended at or after it"),
-    _query("before", {"type": "string"}, "ISO 8601 time or POSIX seconds; requests that ended before it"),
+    _query(
+        "before", {"type": "string"}, "ISO 8601 time or POSIX seconds; requests that ended at or before it"
+    ),
     _query("service", {"type": "string"}, "only this service"),
     _query("route", {"type": "string"}, "only this route (the event's route or route_pattern)"),
     _query("method", {"type": "string"}, "only this HTTP method"),

@@ -41,6 +41,13 @@ def test_kinds_and_labels_come_from_the_event_fields() -> None:
     task = {"span_name": "task", "task_name": "shop.charge", "state": "retry 2"}
     assert (span_kind(task), label(task, "task")) == ("task", "shop.charge retry 2")
     assert label({"span_name": "render"}, span_kind({"span_name": "render"})) == "render"
+    send = {
+        "span_name": "celery send",
+        "span_kind": "producer",
+        "task_name": "shop.charge",
+        "queue": "payments",
+    }
+    assert label(send, span_kind(send)) == "celery send shop.charge to payments"
     long_sql = {"span_name": "sql", "span_kind": "sql", "sql": "SELECT " + "a, " * 200 + "b FROM t"}
     assert len(label(long_sql, "sql")) == 160
 
