@@ -150,6 +150,20 @@ def _patch(owner: Any, attribute: str, make: Callable[[Callable[..., Any]], Call
     setattr(owner, attribute, make(original))
 
 
+def _timed(client: Any, status_attribute: str, call: Callable[[], Any]) -> Any:
+    """``call()``, inside the client span ``client`` (when there is one), which ends with the
+    response's status (its ``status_attribute``) or the exception."""
+    if client is None:
+        return call()
+    try:
+        response = call()
+    except BaseException as exception:
+        _end_call(client, None, exception)
+        raise
+    _end_call(client, getattr(response, status_attribute, None), None)
+    return response
+
+
 def _patch_requests() -> None:
     try:
         from requests import Session
@@ -164,15 +178,7 @@ def _patch_requests() -> None:
                 _add_missing(request.headers, extra)
             if _timeout is not None and not args and kwargs.get("timeout") is None:
                 kwargs["timeout"] = _timeout
-            if client is None:
-                return original(self, request, *args, **kwargs)
-            try:
-                response = original(self, request, *args, **kwargs)
-            except BaseException as exception:
-                _end_call(client, None, exception)
-                raise
-            _end_call(client, getattr(response, "status_code", None), None)
-            return response
+            return _timed(client, "status_code", lambda: original(self, request, *args, **kwargs))
 
         return send
 
@@ -184,13 +190,7 @@ def _patch_requests() -> None:
             if client is None:
                 return original(self, request, *args, **kwargs)
             _add_missing(request.headers, extra)
-            try:
-                response = original(self, request, *args, **kwargs)
-            except BaseException as exception:
-                _end_call(client, None, exception)
-                raise
-            _end_call(client, getattr(response, "status_code", None), None)
-            return response
+            return _timed(client, "status_code", lambda: original(self, request, *args, **kwargs))
 
         return send
 
@@ -240,15 +240,9 @@ def _patch_urllib3() -> None:
                 and _pool_has_no_timeout(self)
             ):
                 kwargs["timeout"] = _timeout
-            if client is None:
-                return original(self, method, url, body, headers, *args, **kwargs)
-            try:
-                response = original(self, method, url, body, headers, *args, **kwargs)
-            except BaseException as exception:
-                _end_call(client, None, exception)
-                raise
-            _end_call(client, getattr(response, "status", None), None)
-            return response
+            return _timed(
+                client, "status", lambda: original(self, method, url, body, headers, *args, **kwargs)
+            )
 
         return urlopen
 
@@ -266,15 +260,7 @@ def _patch_httpx() -> None:
             client, extra = _start_call(request.method, str(request.url))
             if extra:
                 _add_missing(request.headers, extra)
-            if client is None:
-                return original(self, request, *args, **kwargs)
-            try:
-                response = original(self, request, *args, **kwargs)
-            except BaseException as exception:
-                _end_call(client, None, exception)
-                raise
-            _end_call(client, getattr(response, "status_code", None), None)
-            return response
+            return _timed(client, "status_code", lambda: original(self, request, *args, **kwargs))
 
         return send
 
