@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,3 +94,38 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
         process.wait(timeout)
     except ProcessLookupError:
         pass
+
+
+def start_celery_worker(
+    app: str, queue: str, env: Mapping[str, str], log: Any, pool: str = "prefork", concurrency: int = 2
+) -> subprocess.Popen[bytes]:
+    """``celery -A app worker`` on ``queue`` (its own process group), quiet (no gossip, mingle nor
+    heartbeat), its output to the binary file ``log``, with ``env`` added to this environment."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            app,
+            "worker",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "-Q",
+            queue,
+            "-n",
+            f"{pool}-{uuid.uuid4().hex[:6]}@%h",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=child_env(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from celery import chain
 
 from c2cwsgiutils import context, spans
 from tests import celery_app
-from tests.helpers import ROOT, child_env, stop_process
+from tests.helpers import start_celery_worker, stop_process
 from tests.test_spans import Collect
 
 pytestmark = pytest.mark.slow
@@ -79,42 +77,19 @@ def worker(
     folder = tmp_path_factory.mktemp(f"celery-{pool}")
     found = Worker(queue, folder / "worker.jsonl", folder / "worker.log")
     log = found.text_log.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.celery_app",
-            "worker",
-            "--pool",
-            pool,
-            "--concurrency",
-            "2",
-            "-Q",
-            queue,
-            "-n",
-            f"{pool}-{uuid.uuid4().hex[:6]}@%h",
-            "-l",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env=child_env(
-            {
-                "C2C_CELERY_BROKER_URL": redis_url,
-                "C2C_TEST_CELERY_PREFIX": PREFIX,
-                "C2C_TEST_CELERY_QUEUE": queue,
-                "C2C_TEST_CELERY_JSON_LOG": str(found.json_log),
-                "C2C_SQL_REQUEST_ID": "true",
-                "C2C_SQL_REQUEST_ID_MODE": "both",
-            }
-        ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        start_new_session=True,
+    process = start_celery_worker(
+        "tests.celery_app",
+        queue,
+        {
+            "C2C_CELERY_BROKER_URL": redis_url,
+            "C2C_TEST_CELERY_PREFIX": PREFIX,
+            "C2C_TEST_CELERY_QUEUE": queue,
+            "C2C_TEST_CELERY_JSON_LOG": str(found.json_log),
+            "C2C_SQL_REQUEST_ID": "true",
+            "C2C_SQL_REQUEST_ID_MODE": "both",
+        },
+        log,
+        pool=pool,
     )
     try:
         try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from c2cwsgiutils import context
 from tests import celery_logging_app
-from tests.helpers import ROOT, child_env, stop_process
+from tests.helpers import start_celery_worker, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -38,38 +36,17 @@ def test_a_prefork_worker_keeps_the_handlers_configured_at_import(redis_url: str
     queue = f"{PREFIX}queue"
     json_log = tmp_path / "worker.jsonl"
     with (tmp_path / "worker.log").open("wb") as text_log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tests.celery_logging_app",
-                "worker",
-                "--concurrency",
-                "1",
-                "-Q",
-                queue,
-                "-n",
-                f"logging-{uuid.uuid4().hex[:6]}@%h",
-                "-l",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            env=child_env(
-                {
-                    "C2C_CELERY_BROKER_URL": redis_url,
-                    "C2C_TEST_CELERY_PREFIX": PREFIX,
-                    "C2C_TEST_CELERY_QUEUE": queue,
-                    "C2C_TEST_CELERY_JSON_LOG": str(json_log),
-                }
-            ),
-            stdout=text_log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            start_new_session=True,
+        process = start_celery_worker(
+            "tests.celery_logging_app",
+            queue,
+            {
+                "C2C_CELERY_BROKER_URL": redis_url,
+                "C2C_TEST_CELERY_PREFIX": PREFIX,
+                "C2C_TEST_CELERY_QUEUE": queue,
+                "C2C_TEST_CELERY_JSON_LOG": str(json_log),
+            },
+            text_log,
+            concurrency=1,
         )
         try:
             with context.bind(request_id="celery-logging-1"):
