@@ -74,7 +74,7 @@ def test_spans_are_labelled_from_their_fields(collector: tuple[int, dict[str, st
     view = _view(port, ids["item"])
     (root_id,) = view["roots"]
     root = {span["span_id"]: span for span in view["spans"]}[root_id]
-    assert root["label"] == "GET item 200"
+    assert root["label"] == "GET /items/{id} 200"  # the route pattern, not its name
     assert root["span_kind"] == "server"
     assert root["duration_ms"] == view["duration_ms"]
     assert root["duration_ms"] >= 100
@@ -89,7 +89,7 @@ def test_a_failed_request_is_labelled_with_its_status(collector: tuple[int, dict
     port, ids = collector
     view = _view(port, ids["fail"])
     (root,) = view["spans"]
-    assert (root["label"], root["status"], root["error_type"]) == ("GET fail 500", "error", "ValueError")
+    assert (root["label"], root["status"], root["error_type"]) == ("GET /fail 500", "error", "ValueError")
     assert view["sql"] == {"count": 0, "duration_ms": 0.0, "capped": False}
 
 
@@ -108,7 +108,7 @@ def test_requests_sorted_by_duration_put_the_slow_one_first(collector: tuple[int
     first = rows[0]
     assert (first["method"], first["route"], first["status_code"], first["service"]) == (
         "GET",
-        "item",
+        "/items/{id}",
         200,
         "shop",
     )
@@ -134,12 +134,12 @@ def test_routes_give_percentiles(collector: tuple[int, dict[str, str]]) -> None:
     status, body = get(port, "/api/v1/routes?service=shop")
     assert status == 200, body
     routes = {(entry["method"], entry["route"]): entry for entry in body["routes"]}
-    assert set(routes) == {("GET", "item"), ("GET", "fast"), ("GET", "fail")}
-    fast = routes[("GET", "fast")]
+    assert set(routes) == {("GET", "/items/{id}"), ("GET", "/fast"), ("GET", "/fail")}
+    fast = routes[("GET", "/fast")]
     assert fast["count"] == 2
     assert fast["p50"] <= fast["p95"] <= fast["p99"] == fast["max"]
-    assert routes[("GET", "fail")]["errors"] == 1
-    assert body["routes"][0]["route"] == "item"  # the slowest p95 first
+    assert routes[("GET", "/fail")]["errors"] == 1
+    assert body["routes"][0]["route"] == "/items/{id}"  # the slowest p95 first
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_cli_requests_slowest_lists_the_slow_request_first(collector: tuple[int,
     lines = _cli(port, "requests", "--slowest").splitlines()
     assert "duration" in lines[0]
     first = lines[1]
-    assert "GET item [shop]" in first
+    assert "GET /items/{id} [shop]" in first
     assert f"c2cwsgiutils-logs request {ids['item']}" in first
     assert f" {REPEATED + 2} " in first  # SQL statements
     failing = _cli(port, "requests", "--status", "5xx").splitlines()
@@ -192,8 +192,8 @@ def test_cli_routes_prints_percentiles(collector: tuple[int, dict[str, str]]) ->
     port, _ = collector
     lines = _cli(port, "routes").splitlines()
     assert lines[0].split()[:6] == ["count", "errors", "p50", "p95", "p99", "max"]
-    assert lines[1].endswith("GET item")
-    assert any(line.endswith("GET fast") and line.split()[0] == "2" for line in lines)
+    assert lines[1].endswith("GET /items/{id}")
+    assert any(line.endswith("GET /fast") and line.split()[0] == "2" for line in lines)
 
 
 def test_cli_request_says_what_the_request_did(collector: tuple[int, dict[str, str]]) -> None:
@@ -203,7 +203,7 @@ def test_cli_request_says_what_the_request_did(collector: tuple[int, dict[str, s
     assert f"N+1: repeated {REPEATED}x" in output
     assert "SELECT ? AS price WHERE ? = ?" in output
     assert "slowest: " in output
-    assert "└ server GET item 200" in output
+    assert "└ server GET /items/{id} 200" in output
     assert "└ sql SELECT pg_sleep(?)" in output
     assert "[slow]" in output
     assert f"[x{REPEATED}]" in output

@@ -67,7 +67,7 @@ def test_the_slow_request_is_found_by_sorting_on_duration_and_opens_its_request_
     sync_api.expect(rows.first).to_have_attribute("data-request", ids["item"])
     assert "sort=duration" in page.url
     cells = [" ".join(text.split()) for text in rows.first.locator("td").all_inner_texts()]
-    assert cells[2:6] == ["200", "GET item", "shop", str(REPEATED + 2)]
+    assert cells[2:6] == ["200", "GET /items/{id}", "shop", str(REPEATED + 2)]
     routes = page.locator("#routes tbody tr")
     sync_api.expect(routes).to_have_count(3)
     _shot(page, "requests-page")
@@ -86,7 +86,7 @@ def test_the_slow_request_is_found_by_sorting_on_duration_and_opens_its_request_
     assert "SELECT ? AS price WHERE ? = ?" in repeated.inner_text()
     assert "SELECT pg_sleep(?)" in summary.locator(".slowest-list").inner_text()
     root = view.locator("table.waterfall tr.span-row").first
-    assert "GET item 200" in root.inner_text()
+    assert "GET /items/{id} 200" in root.inner_text()
     slow = view.locator("table.waterfall tr.span-row.slow", has_text="SELECT pg_sleep(?)")
     sync_api.expect(slow).to_have_count(1)
     sync_api.expect(view.locator("table.waterfall tr.span-row.repeated")).to_have_count(REPEATED)
