@@ -72,7 +72,7 @@ def _enabled_views(request: Any) -> list[admin.AdminView]:
         view
         for view in admin.admin_views(request.registry)
         if view.name != "index"
-        and (not view.needs_secret or auth.configured_secret(request.registry, view.secret))
+        and (not view.needs_secret or auth.is_configured(request.registry, view.secret))
     ]
 
 
