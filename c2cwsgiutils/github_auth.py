@@ -26,7 +26,7 @@ from typing import Any
 
 from c2cwsgiutils import config
 
-__all__ = ["GitHubSettings", "includeme", "is_logged_in", "settings"]
+__all__ = ["GitHubSettings", "includeme", "is_logged_in", "logged_in_user", "settings"]
 
 LOG = logging.getLogger(__name__)
 
@@ -189,13 +189,18 @@ def verify(value: str, key: str) -> dict[str, Any] | None:
     return payload
 
 
-def is_logged_in(request: Any) -> bool:
-    """Whether the request carries a valid GitHub login cookie (``False`` when GitHub is off)."""
+def logged_in_user(request: Any) -> dict[str, Any] | None:
+    """The GitHub user (``login``, ``name``, ``url``, ``exp``) of a valid login cookie, else ``None``."""
     conf = settings(request.registry)
     if not conf.enabled:
-        return False
+        return None
     value = request.cookies.get(conf.cookie)
-    return bool(value) and verify(value, conf.secret) is not None
+    return verify(value, conf.secret) if value else None
+
+
+def is_logged_in(request: Any) -> bool:
+    """Whether the request carries a valid GitHub login cookie (``False`` when GitHub is off)."""
+    return logged_in_user(request) is not None
 
 
 # ---- views -----------------------------------------------------------------------------------

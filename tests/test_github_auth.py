@@ -245,3 +245,25 @@ def test_a_short_signing_key_is_refused_at_start_up(standin: StandIn) -> None:
 
     with pytest.raises(ConfigError, match="C2C_AUTH_GITHUB_SECRET"):
         make_app(standin, **{"c2c.auth.github.auth.secret": "short"})
+
+
+def test_the_6x_auth_api_sees_the_github_login(standin: StandIn) -> None:
+    from c2cwsgiutils import auth
+
+    app = make_app(standin)
+    settings = app.app.registry.settings
+    assert auth.auth_type(settings) is auth.AuthenticationType.GITHUB
+    assert auth.auth_type({**settings, "c2c.secret": "s"}) is auth.AuthenticationType.SECRET
+
+    def whoami(request: Any) -> dict[str, Any]:
+        return {"user": auth.is_auth_user(request)[1], "check": auth.check_access(request)}
+
+    configurator = Configurator(settings=settings)
+    configurator.include("c2cwsgiutils.github_auth")
+    admin.add_admin_view(configurator, "hello", "hello", whoami, title="Who am I")
+    app = webtest.TestApp(configurator.make_wsgi_app())
+    assert login(app).status_int == 302
+    assert app.get("/c2c/hello").json == {
+        "user": {"login": "pusher", "name": "Pusher", "url": f"{standin.url}/pusher"},
+        "check": True,
+    }
