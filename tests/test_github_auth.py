@@ -182,11 +182,14 @@ def login(app: webtest.TestApp, came_from: str = "/c2c/hello") -> webtest.TestRe
 def test_a_user_with_push_access_opens_an_admin_view_after_the_login(standin: StandIn) -> None:
     app = make_app(standin)
     app.get("/c2c/hello", status=403)
+    assert "Log in with GitHub" in app.get("/c2c/").text
     response = login(app)
     assert response.status_int == 302
     assert response.location.endswith("/c2c/hello")
     assert app.get("/c2c/hello", status=200).json == {"hello": "admin"}
-    assert "unlocked" in app.get("/c2c/").text
+    page = app.get("/c2c/").text
+    assert "unlocked" in page
+    assert "Logged in with GitHub as pusher" in page
     app.get("/c2c/github-logout", status=302)
     app.get("/c2c/hello", status=403)
 
@@ -267,3 +270,13 @@ def test_the_6x_auth_api_sees_the_github_login(standin: StandIn) -> None:
         "user": {"login": "pusher", "name": "Pusher", "url": f"{standin.url}/pusher"},
         "check": True,
     }
+
+
+def test_the_proxy_url_wraps_the_callback_in_came_from(standin: StandIn) -> None:
+    app = make_app(standin, **{"c2c.auth.github.auth.proxy_url": "https://proxy.example/oauth?x=1"})
+    start = app.get("/c2c/github-login", status=302)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start.location).query))
+    redirect = urllib.parse.urlsplit(query["redirect_uri"])
+    assert (redirect.netloc, redirect.path) == ("proxy.example", "/oauth")
+    proxied = dict(urllib.parse.parse_qsl(redirect.query))
+    assert proxied == {"x": "1", "came_from": "http://localhost/c2c/github-callback"}
