@@ -223,7 +223,7 @@ def _redirect_uri(request: Any, conf: GitHubSettings) -> str:
 def _came_from(request: Any) -> str:
     # Only a path on this site: an absolute URL would make the login an open redirect.
     target = request.params.get("came_from", "")
-    if not target.startswith("/") or target.startswith("//"):
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return request.route_path("c2c_index")  # type: ignore[no-any-return]
     return target  # type: ignore[no-any-return]
 
@@ -302,6 +302,8 @@ def callback_view(request: Any) -> Any:
     except (urllib.error.URLError, OSError, ValueError) as error:
         LOG.warning("GitHub OAuth call failed: %s", error)
         return _json_error(502, "Could not reach GitHub to check the login")
+    if not isinstance(user, dict):
+        return _json_error(502, "Unexpected answer from GitHub's user API")
     permissions = repo.get("permissions") if isinstance(repo, dict) else None
     if not isinstance(permissions, dict) or permissions.get(conf.access_type) is not True:
         LOG.info(
