@@ -76,7 +76,12 @@ def is_auth(request: Any) -> bool:
 
 
 def is_auth_user(request: Any) -> tuple[bool, UserDetails | None]:
-    """``(is_auth(request), None)``: there are no GitHub users in 7."""
+    """``(is_auth(request), user)``: the GitHub user (no ``token``) when logged in with GitHub."""
+    from c2cwsgiutils import github_auth
+
+    user = github_auth.logged_in_user(request)
+    if user is not None:
+        return True, UserDetails(login=user["login"], name=user["name"], url=user["url"])
     return auth.is_authenticated(request), None
 
 
@@ -86,12 +91,22 @@ def auth_view(request: Any) -> None:
 
 
 def auth_type(settings: Mapping[str, Any] | None) -> AuthenticationType | None:
-    """``SECRET`` when ``C2C_SECRET`` is set, else ``NONE``."""
-    return AuthenticationType.SECRET if config.SECRET.get(settings) else AuthenticationType.NONE
+    """``SECRET`` when ``C2C_SECRET`` is set, else ``GITHUB`` when GitHub OAuth is, else ``NONE``."""
+    from c2cwsgiutils import github_auth
+
+    if config.SECRET.get(settings):
+        return AuthenticationType.SECRET
+    if github_auth.GitHubSettings.from_settings(settings or {}).enabled:
+        return AuthenticationType.GITHUB
+    return AuthenticationType.NONE
 
 
 def check_access(request: Any, repo: str | None = None, access_type: str | None = None) -> bool:
-    """Whether the request carries the admin secret (a GitHub repository cannot be checked in 7)."""
+    """Whether the request carries the admin secret or a GitHub login.
+
+    The GitHub login was checked against ``C2C_AUTH_GITHUB_REPOSITORY`` when it was made; another
+    ``repo`` or ``access_type`` cannot be checked (the token is not kept).
+    """
     return auth.is_authenticated(request)
 
 
@@ -105,7 +120,7 @@ def is_enabled(config_: Any, env_name: str | None = None, config_name: str | Non
     from c2cwsgiutils.config_utils import config_bool, env_or_config
 
     switch = config_bool(env_or_config(config_, env_name, config_name))
-    return switch and auth_type(config_.get_settings()) is AuthenticationType.SECRET
+    return switch and auth_type(config_.get_settings()) is not AuthenticationType.NONE
 
 
 NAMES = {

@@ -15,7 +15,7 @@ from c2cwsgiutils import config
 if TYPE_CHECKING:
     from pyramid.request import Request
 
-__all__ = ["SECRET_COOKIE", "configured_secret", "is_authenticated", "require_secret"]
+__all__ = ["SECRET_COOKIE", "configured_secret", "is_authenticated", "is_configured", "require_secret"]
 
 SECRET_COOKIE = "c2c-secret"  # noqa: S105 - a cookie name
 SECRET_HEADER = "X-API-Key"  # noqa: S105 - a header name
@@ -58,11 +58,24 @@ def provided_secret(request: Request) -> str | None:
 
 def is_authenticated(request: Request, specific: config.Setting[str] | None = None) -> bool:
     """Whether the request carries the configured secret (``False`` when none is configured)."""
+    from c2cwsgiutils import github_auth
+
     expected = configured_secret(request.registry, specific)
     given = provided_secret(request)
-    if not expected or given is None:
-        return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    if (
+        expected
+        and given is not None
+        and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    ):
+        return True
+    return github_auth.is_logged_in(request)
+
+
+def is_configured(registry: Any, specific: config.Setting[str] | None = None) -> bool:
+    """Whether something can open a view: a secret or the GitHub OAuth login."""
+    from c2cwsgiutils import github_auth
+
+    return bool(configured_secret(registry, specific)) or github_auth.settings(registry).enabled
 
 
 def require_secret(request: Request, specific: config.Setting[str] | None = None) -> None:
@@ -74,11 +87,11 @@ def require_secret(request: Request, specific: config.Setting[str] | None = None
     from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 
     expected = configured_secret(request.registry, specific)
-    if not expected:
+    if not is_configured(request.registry, specific):
         raise HTTPNotFound()
     if not is_authenticated(request, specific):
-        raise HTTPForbidden("Missing or wrong secret")
-    if request.GET.get(SECRET_PARAM) is not None:
+        raise HTTPForbidden("Missing or wrong secret (or GitHub login)")
+    if expected and request.GET.get(SECRET_PARAM) == expected:
         base = config.core(request.registry).base_path or "/"
 
         def _set_cookie(req: Request, response: Any) -> None:

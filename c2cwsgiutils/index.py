@@ -14,6 +14,7 @@ import base64
 import hashlib
 import html
 import logging
+import urllib.parse
 from typing import Any
 
 from c2cwsgiutils import admin, auth, config
@@ -72,7 +73,7 @@ def _enabled_views(request: Any) -> list[admin.AdminView]:
         view
         for view in admin.admin_views(request.registry)
         if view.name != "index"
-        and (not view.needs_secret or auth.configured_secret(request.registry, view.secret))
+        and (not view.needs_secret or auth.is_configured(request.registry, view.secret))
     ]
 
 
@@ -101,6 +102,19 @@ def _view_section(request: Any, base: str, number: int, view: admin.AdminView) -
     )
 
 
+def _github_links(request: Any, base: str) -> str:
+    from c2cwsgiutils import github_auth
+
+    if not github_auth.settings(request.registry).enabled:
+        return ""
+    user = github_auth.logged_in_user(request)
+    if user is None:
+        came_from = urllib.parse.quote(f"{base}/", safe="")
+        return f'<p><a href="{base}/github-login?came_from={came_from}">Log in with GitHub</a></p>'
+    login = html.escape(str(user.get("login")))
+    return f'<p>Logged in with GitHub as {login}. <a href="{base}/github-logout">Log out</a></p>'
+
+
 def _page(request: Any, base: str, message: str = "") -> str:
     views = _enabled_views(request)
     has_secret = auth.provided_secret(request) is not None
@@ -120,6 +134,7 @@ def _page(request: Any, base: str, message: str = "") -> str:
         '<form method="post"><input type="password" name="secret" placeholder="secret" '
         'autocomplete="current-password" aria-label="secret"><button>Use this secret</button></form>'
         f"{forget}"
+        f"{_github_links(request, base)}"
         f"{sections or '<p>No admin view is enabled: set C2C_SECRET or a view secret.</p>'}"
         f"<script>{_SCRIPT}</script></body></html>"
     )

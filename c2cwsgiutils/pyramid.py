@@ -35,6 +35,7 @@ FEATURES: list[str] = [
     "c2cwsgiutils.services",
     "c2cwsgiutils.debug",
     "c2cwsgiutils.db_maintenance",
+    "c2cwsgiutils.github_auth",
     # Last: the admin index lists the views the features above registered.
     "c2cwsgiutils.index",
 ]

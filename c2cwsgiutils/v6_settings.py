@@ -93,32 +93,13 @@ _ALIASES: dict[str, tuple[tuple[str, str], ...]] = {
 for _env, _old in _ALIASES.items():
     config.ALIASES[_env] = config.ALIASES.get(_env, ()) + _old
 
-_GITHUB = (
-    "GitHub OAuth for the admin views is not supported by c2cwsgiutils 7: remove it and give the "
-    "admins C2C_SECRET (or the per-view secrets)"
+_USE_SESSION = (
+    "C2C_USE_SESSION is not needed by c2cwsgiutils 7: the GitHub OAuth state is always checked "
+    "(signed cookie, no Pyramid session); remove it"
 )
-_GITHUB_SETTINGS = (
-    "ACCESS_TYPE",
-    "AUTH_URL",
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "COOKIE",
-    "PROXY_URL",
-    "REPOSITORY",
-    "REPO_URL",
-    "SCOPE",
-    "SECRET",
-    "TOKEN_URL",
-    "USER_URL",
-)
-_GITHUB_INI = {"COOKIE": "auth.cookie", "SECRET": "auth.secret", "PROXY_URL": "auth.proxy_url"}
 
 REFUSED: dict[tuple[str, str], str] = {
-    **{
-        (f"C2C_AUTH_GITHUB_{name}", f"c2c.auth.github.{_GITHUB_INI.get(name, name.lower())}"): _GITHUB
-        for name in _GITHUB_SETTINGS
-    },
-    ("C2C_USE_SESSION", "c2c.use_session"): _GITHUB,
+    ("C2C_USE_SESSION", "c2c.use_session"): _USE_SESSION,
 }
 """6.x settings whose loss would change behaviour: start-up fails, naming what to do instead."""
 

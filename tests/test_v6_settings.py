@@ -95,12 +95,18 @@ def test_the_new_spelling_wins_over_the_old(monkeypatch: pytest.MonkeyPatch) -> 
     assert config.SETTINGS["C2C_REDIS_PREFIX"].get({}) == "new"
 
 
-def test_github_oauth_is_refused_at_start_up_in_one_line() -> None:
+def test_use_session_is_refused_at_start_up_in_one_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_app({"c2c.use_session": "true"})
+    assert "c2c.use_session is a c2cwsgiutils 6.x setting" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_github_oauth_partly_configured_is_refused_naming_what_is_missing() -> None:
     with pytest.raises(ConfigError) as info:
         make_app({"c2c.auth.github.client_id": "abc"})
-    assert "c2c.auth.github.client_id is a c2cwsgiutils 6.x setting" in str(info.value)
-    assert "C2C_SECRET" in str(info.value)
-    assert "\n" not in str(info.value)
+    assert "C2C_AUTH_GITHUB_CLIENT_SECRET" in str(info.value)
+    assert "C2C_AUTH_GITHUB_REPOSITORY" in str(info.value)
 
 
 def test_a_sentry_integration_switched_off_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +146,23 @@ def test_every_6x_setting_is_known() -> None:
 # The environment variables c2cwsgiutils 6.1.10 reads (from its source), apart from the
 # SENTRY_CLIENT_* / SENTRY_TAG_* families and the ini interpolation of its logging template.
 SIX_X_SETTINGS = [
-    *(f"C2C_AUTH_GITHUB_{n}" for n in v6_settings._GITHUB_SETTINGS),
+    *(
+        f"C2C_AUTH_GITHUB_{n}"
+        for n in (
+            "ACCESS_TYPE",
+            "AUTH_URL",
+            "CLIENT_ID",
+            "CLIENT_SECRET",
+            "COOKIE",
+            "PROXY_URL",
+            "REPOSITORY",
+            "REPO_URL",
+            "SCOPE",
+            "SECRET",
+            "TOKEN_URL",
+            "USER_URL",
+        )
+    ),
     "C2C_BASE_PATH",
     "C2C_BROADCAST_PREFIX",
     "C2C_DEBUG_VIEW_ENABLED",
