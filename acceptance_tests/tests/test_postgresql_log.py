@@ -59,6 +59,7 @@ def test_a_slow_statement_from_the_jsonlog_joins_its_request_below_the_task_span
         ["postgresql"],
         ["demo-worker"],
         ["demo-worker"],
+        ["demo-web"],  # the span that sent the task (celery send)
         ["demo-web"],
     ]
     assert chain[-1]["span_id"] == view["roots"][0]
@@ -69,6 +70,7 @@ def test_a_slow_statement_from_the_jsonlog_joins_its_request_below_the_task_span
     assert [span["span_id"] for span in chain[1:]] == [
         spans_by_name["task.sql"],
         spans_by_name["task"],
+        spans_by_name["celery send"],
         spans_by_name["request"],
     ]
 
