@@ -31,6 +31,7 @@ __all__ = [
     "INGEST_PATHS",
     "OUTAGE_RETRY_AFTER",
     "Admission",
+    "OutageLog",
     "PendingGate",
     "Refused",
     "StorageUnavailable",
@@ -77,6 +78,40 @@ def storage_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         pass
     return tuple(errors)
+
+
+class OutageLog:
+    """One line when a background task first meets a storage outage, one when it works again.
+
+    For the threads that use the storage on their own (retention, WAL checkpoints): a database that
+    is down or a file that was deleted is an outage to report once, not a traceback every pass.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self._logger = logger
+        self._what = what
+        self._errors = storage_errors()
+        self.down = False
+
+    def failed(self, error: BaseException) -> None:
+        """Report ``error``: once per outage if it is one, with its traceback if it is not."""
+        if not isinstance(error, self._errors):
+            self._logger.warning("%s failed, will retry", self._what, exc_info=error)
+            return
+        if not self.down:
+            self.down = True
+            cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+            self._logger.warning(
+                "%s: the storage is unavailable (%s), will retry",
+                self._what,
+                cause[0] if cause else type(error).__name__,
+            )
+
+    def worked(self) -> None:
+        """Report the end of an outage, if there was one."""
+        if self.down:
+            self.down = False
+            self._logger.info("%s: the storage is available again", self._what)
 
 
 class Admission:

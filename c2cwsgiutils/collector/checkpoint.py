@@ -21,6 +21,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from c2cwsgiutils.collector.admission import OutageLog
+
 __all__ = ["FINISH_PAGES", "Checkpointer"]
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class Checkpointer:
 
     def _run(self) -> None:
         connection = None
+        outage = OutageLog(LOG, "Collector WAL checkpoint")
         try:
             while True:
                 self._wake.wait()
@@ -67,9 +70,11 @@ class Checkpointer:
                     if connection is None:
                         connection = self._connect()
                     self._checkpoint(connection)
-                except Exception:  # a checkpoint is retried at the next pass; never kill the thread
-                    LOG.warning("Collector WAL checkpoint failed", exc_info=True)
+                except Exception as error:  # a checkpoint is retried at the next pass; never kill the thread
+                    outage.failed(error)
                     connection = None
+                else:
+                    outage.worked()
                 threading.Event().wait(INTERVAL)  # at most a few passes a second
         finally:
             if connection is not None:

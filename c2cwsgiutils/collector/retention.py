@@ -13,6 +13,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from c2cwsgiutils.collector.admission import OutageLog
+
 if TYPE_CHECKING:
     from c2cwsgiutils.collector.storage import Storage
 
@@ -49,13 +51,16 @@ class RetentionThread(threading.Thread):
     def run(self) -> None:
         # A random first delay spreads the work of several workers started together.
         delay = random.uniform(0, min(self.interval, 5.0))
+        outage = OutageLog(LOG, "Retention: purge")
         while not self._stopped.wait(delay):
             try:
                 deleted = purge_once(self.storage, self.days, self.batch)
+            except Exception as error:  # the thread must survive a database outage
+                outage.failed(error)
+            else:
+                outage.worked()
                 if deleted:
                     LOG.info("Retention: deleted %d records older than %g days", deleted, self.days)
-            except Exception:  # the thread must survive a database outage
-                LOG.warning("Retention: purge failed, will retry", exc_info=True)
             delay = self.interval
 
     def stop(self) -> None:

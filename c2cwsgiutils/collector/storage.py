@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -224,6 +225,15 @@ class SQLiteStorage(Storage):
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             cursor.close()
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _do_connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+            # Once the writer has opened the database file, no connection (a reader, the retention
+            # or checkpoint thread) may create another, empty one at the path if it is deleted:
+            # open it read-write only (SQLite's mode=rw), so a missing file is an error.
+            if self._identity is not None and not cparams.get("uri") and cargs and cargs[0] != ":memory:":
+                cargs[0] = f"file:{urllib.parse.quote(str(cargs[0]))}?mode=rw"
+                cparams["uri"] = True
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:

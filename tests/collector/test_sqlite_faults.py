@@ -5,19 +5,25 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from c2cwsgiutils.collector.storage import migrate
+from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.admission import storage_errors
+from c2cwsgiutils.collector.retention import RetentionThread
+from c2cwsgiutils.collector.storage import migrate, open_storage
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
-from tests.helpers import child_env, free_port
+from tests.helpers import child_env, free_port, wait_for
 
 
 def _post(port: int, *messages: str) -> tuple[int, dict[str, object]]:
@@ -96,3 +102,28 @@ def test_a_read_only_database_is_refused_at_start(tmp_path: Path, what: str) -> 
         expected = "is read-only" if what == "file" else "is not writable"
         assert expected in result.stderr, result.stderr[-2000:]
         assert "Traceback" not in result.stderr
+
+
+def test_background_threads_meeting_a_deleted_file_say_so_once_and_create_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "c.sqlite"
+    storage = open_storage(f"sqlite:///{database}")
+    try:
+        migrate(storage)
+        storage.insert([ingest.record_to_row(wire("before"), time.time())])
+        database.unlink()
+        caplog.set_level(logging.INFO, logger="c2cwsgiutils.collector")
+        retention = RetentionThread(storage, days=1, batch=10, interval=0.05)
+        retention.start()
+        wait_for(lambda: "Retention: purge: the storage" in caplog.text, 20, "the retention thread's outage line")
+        retention.stop()
+        with pytest.raises(storage_errors()):
+            storage.count(sa.true())  # a reader does not create an empty database either
+    finally:
+        storage.dispose()
+    assert not database.exists(), "a connection created an empty database where the deleted one was"
+    lines = [record for record in caplog.records if record.name == "c2cwsgiutils.collector.retention"]
+    assert len(lines) == 1, [record.getMessage() for record in lines]
+    assert lines[0].exc_info is None
+    assert "Retention: purge: the storage is unavailable (unable to open database file)" in lines[0].getMessage()
