@@ -18,7 +18,9 @@ def _checkpointed(path: Path) -> int:
     connection = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
         return int(connection.execute("SELECT count(*) FROM c2c_log_record").fetchone()[0])
-    except sqlite3.OperationalError:  # not even the table checkpointed yet
+    except sqlite3.DatabaseError:  # not even the table checkpointed yet, or a page read mid-copy
+        # ("database disk image is malformed": immutable=1 promises SQLite that nobody writes the
+        # file, while the checkpoint does): the callers poll, the next read sees a whole file.
         return 0
     finally:
         connection.close()
