@@ -18,6 +18,7 @@ CALLS = [
     ("POST", "/api/items", {"name": "first item"}),
     ("POST", "/api/items", {"name": ""}),  # a JSON 400
     ("GET", "/api/items", None),
+    ("GET", "/api/items/1/price", None),  # through the OpenTelemetry-instrumented prices service
     ("GET", "/api/sleep-in-web?seconds=0.3", None),
     ("GET", "/api/sleep-in-worker?seconds=0.5", None),
     ("GET", "/api/no-such-page", None),  # a JSON 404

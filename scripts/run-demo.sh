@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the log collector on 127.0.0.1:${COLLECTOR_PORT:-8090}, the demo service
 # (acceptance_tests/app) on 0.0.0.0:${PORT:-8080} shipping its logs to the collector, the demo's
-# Celery worker, and a little traffic (scripts/demo-traffic.py). Extra arguments go to gunicorn.
+# Celery worker, the prices service it calls (OpenTelemetry, OTLP), and a little traffic
+# (scripts/demo-traffic.py). Extra arguments go to gunicorn.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ VENV="${VENV:-.venv}"
 PORT="${PORT:-8080}"
 COLLECTOR_PORT="${COLLECTOR_PORT:-8090}"
 COLLECTOR_INGEST_PORT="${COLLECTOR_INGEST_PORT:-8091}"
+PRICES_PORT="${PRICES_PORT:-8092}"
 mkdir -p var/logs
 
 pids=()
@@ -38,6 +40,15 @@ for _ in $(seq 1 120); do
     fi
     sleep 0.5
 done
+# The prices service the demo calls: OpenTelemetry only (no c2cwsgiutils), shipping its spans and
+# logs by OTLP/HTTP to the collector's main port (the ingest port takes /api/v1/record only).
+OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:${COLLECTOR_PORT}}" \
+    OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-demo-prices}" \
+    "${VENV}/bin/python" -m c2cwsgiutils_demo.prices --port "${PRICES_PORT}" >var/logs/demo-prices.log 2>&1 &
+pids+=($!)
+echo "Prices service (OpenTelemetry): http://localhost:${PRICES_PORT}/prices/1 (log in var/logs/demo-prices.log)" >&2
+export DEMO_PRICES_URL="${DEMO_PRICES_URL:-http://127.0.0.1:${PRICES_PORT}}"
+
 export C2C_COLLECTOR_URL="${C2C_COLLECTOR_URL:-http://127.0.0.1:${COLLECTOR_INGEST_PORT}}"
 export C2C_SERVICE_NAME="${C2C_SERVICE_NAME:-demo}"
 # A terminal in development: readable lines with the request ID (production keeps JSON, the default).

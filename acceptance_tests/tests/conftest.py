@@ -93,7 +93,7 @@ def product(
     log_dir: Path,
 ) -> Iterator[Product]:
     run = log_dir.name
-    web_port, collector_port = free_port(), free_port()
+    web_port, collector_port, prices_port = free_port(), free_port(), free_port()
     database = postgres.url() if postgres else str(request.getfixturevalue("pg_url"))
     variables = {
         "BIN": str(Path(sys.executable).parent),
@@ -104,6 +104,7 @@ def product(
         "SECRET": SECRET,
         "WEB_PORT": str(web_port),
         "COLLECTOR_PORT": str(collector_port),
+        "PRICES_PORT": str(prices_port),
         "LOG_DIR": str(log_dir),
     }
     composition = Composition.local(HERE / "composition.yaml", variables=variables, log_dir=log_dir)

@@ -1,4 +1,5 @@
-"""The demo's API: ``/api/hello``, ``/api/items``, ``/api/sleep-in-web`` and ``/api/sleep-in-worker``."""
+"""The demo's API: ``/api/hello``, ``/api/items``, ``/api/items/{id}/price``, ``/api/sleep-in-web``
+and ``/api/sleep-in-worker``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import json
 import math
 from typing import Any
 
-from pyramid.httpexceptions import HTTPBadRequest, HTTPGatewayTimeout, HTTPServiceUnavailable
+import requests
+from pyramid.httpexceptions import (
+    HTTPBadGateway,
+    HTTPBadRequest,
+    HTTPGatewayTimeout,
+    HTTPNotFound,
+    HTTPServiceUnavailable,
+)
 from sqlalchemy import select, text
 
 from c2cwsgiutils_demo.models import NAME_MAX_LENGTH, Item
@@ -50,6 +58,32 @@ def create_item(request: Any) -> dict[str, Any]:
     request.dbsession.flush()
     request.response.status = 201
     return item.to_json()
+
+
+def item_price(request: Any) -> dict[str, Any]:
+    """``GET /api/items/{id}/price``: the item, priced by the prices service (``demo.prices_url``).
+
+    That service (:mod:`c2cwsgiutils_demo.prices`) is instrumented with OpenTelemetry only and ships
+    by OTLP: its spans appear in this request's view, under the client span of this call.
+    """
+    prices_url = (request.registry.settings.get("demo.prices_url") or "").rstrip("/")
+    if not prices_url:
+        raise HTTPServiceUnavailable(
+            "The prices service is not configured: set DEMO_PRICES_URL (python -m c2cwsgiutils_demo.prices)"
+        )
+    item_id = request.matchdict["id"]
+    if not (item_id.isascii() and item_id.isdigit() and len(item_id) <= 9):
+        raise HTTPBadRequest(f"The item id must be a number (got {json.dumps(item_id)})")
+    item = request.dbsession.get(Item, int(item_id))
+    if item is None:
+        raise HTTPNotFound(f"No item {item_id}")
+    try:
+        answer = requests.get(f"{prices_url}/prices/{item.id}", timeout=10)
+        answer.raise_for_status()
+        price = answer.json()["price"]
+    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        raise HTTPBadGateway(f"The prices service failed ({type(error).__name__})") from None
+    return {**item.to_json(), "price": price}
 
 
 def _seconds(request: Any) -> float:
@@ -104,6 +138,8 @@ def includeme(config: Any) -> None:
     config.add_route("items", "/api/items")
     config.add_view(list_items, route_name="items", request_method="GET", renderer="json")
     config.add_view(create_item, route_name="items", request_method="POST", renderer="json")
+    config.add_route("item_price", "/api/items/{id}/price", request_method="GET")
+    config.add_view(item_price, route_name="item_price", renderer="json")
     config.add_route("sleep_in_web", "/api/sleep-in-web", request_method="GET")
     config.add_view(sleep_in_web, route_name="sleep_in_web", renderer="json")
     config.add_route("sleep_in_worker", "/api/sleep-in-worker", request_method="GET")
