@@ -23,7 +23,6 @@ Each toolkit's figure is "added": its instructions per call minus those of its o
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _harness
+import _spans_cost
 
 CALLS = int(os.environ.get("BENCH_CALLS", "1000"))
 OTEL_REQUIREMENTS = ["requests", "opentelemetry-sdk", "opentelemetry-instrumentation-requests"]
@@ -59,32 +59,12 @@ SERVER = textwrap.dedent(
 )
 
 
-class QueueHandler(logging.Handler):
-    """Keeps the records, emptied every 1000 (a stand-in for the CollectorHandler's queue)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        if len(self.records) >= 1000:
-            self.records.clear()
-
-    def handle(self, record: logging.LogRecord) -> bool:  # no lock, no filter: only the queue
-        self.emit(record)
-        return True
-
-
 def _ours_inner(variant: str, url: str, calls: int) -> None:
     import requests
 
     from c2cwsgiutils import context, outgoing, spans
 
-    logger = logging.getLogger("c2cwsgiutils.spans")
-    logger.addHandler(QueueHandler())
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    _spans_cost.queue_span_events()
     spans.configure(events=variant == "spans")
     if variant != "off":
         outgoing.install({})
@@ -95,28 +75,14 @@ def _ours_inner(variant: str, url: str, calls: int) -> None:
         functools.reduce(lambda _acc, _item: session.get(url).close(), range(calls), None)
 
 
-OTEL_INNER = textwrap.dedent(
+OTEL_INNER = _spans_cost.OTEL_QUEUE_PROVIDER + textwrap.dedent(
     """
     import functools, sys
     import requests
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-
-    class QueueExporter(SpanExporter):
-        def __init__(self):
-            self.spans = []
-        def export(self, spans):
-            self.spans.extend(spans)
-            if len(self.spans) >= 1000:
-                self.spans.clear()
-            return SpanExportResult.SUCCESS
 
     url, variant, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(QueueExporter()))
     trace.set_tracer_provider(provider)
-    tracer = provider.get_tracer("bench")
     if variant == "otel":
         from opentelemetry.instrumentation.requests import RequestsInstrumentor
         RequestsInstrumentor().instrument(tracer_provider=provider)
@@ -163,19 +129,7 @@ def main(argv: list[str]) -> None:
         server.wait(10)
     print(f"CPU instructions per requests call (callgrind, {CALLS} calls in a request span)")
     print(f"span hot path compiled: {spans.compiled}")
-    print(f"{'variant':<26}{'instructions':>14}{'added':>10}")
-    bases = {"off": results["off"], "propagation, spans off": results["off"], "spans": results["off"]}
-    bases |= {"otel off": results["otel off"], "otel": results["otel off"]}
-    for variant, value in results.items():
-        base = bases[variant]
-        if value is None or base is None:
-            print(f"{variant:<26}{'n/a':>14}")
-            continue
-        print(f"{variant:<26}{value:>14.0f}{value - base:>+10.0f}")
-    ours, otel = results["spans"], results["otel"]
-    if ours is not None and otel is not None and results["off"] and results["otel off"]:
-        ratio = (ours - results["off"]) / (otel - results["otel off"])
-        print(f"HTTP client span, added per call: this toolkit / OpenTelemetry = {ratio:.2f}")
+    _spans_cost.print_added(results, "spans", "HTTP client span, added per call")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,43 +30,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from _processes import group_rss  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(port)
-
-
-def group_rss(pgid: int) -> int:
-    """Resident bytes of the live processes of a process group."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:
-                continue
-            with open(f"/proc/{entry}/statm", encoding="ascii") as statm:
-                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+from tests.helpers import free_port, wait_port  # noqa: E402
 
 
 def batch_body(prefix: str, start: int, size: int) -> bytes:
@@ -205,9 +173,9 @@ def main() -> int:
                 argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         try:
-            wait_port(port, server)
+            wait_port(port, 60, process=server)
             if ingest_port:
-                wait_port(ingest_port, server)
+                wait_port(ingest_port, 60, process=server)
             peak = [group_rss(server.pid)]
             idle_rss = peak[0]
             sampling = threading.Event()

@@ -25,7 +25,6 @@ Each toolkit's figure is "added": its instructions per statement minus those of 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 import textwrap
@@ -34,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _harness
+import _spans_cost
 
 PG_URL = os.environ.get("C2C_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 STATEMENTS = int(os.environ.get("BENCH_STATEMENTS", "2000"))
@@ -45,33 +45,13 @@ OTEL_REQUIREMENTS = [
 ]
 
 
-class QueueHandler(logging.Handler):
-    """Keeps the records, emptied every 1000 (a stand-in for the CollectorHandler's queue)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        if len(self.records) >= 1000:
-            self.records.clear()
-
-    def handle(self, record: logging.LogRecord) -> bool:  # no lock, no filter: only the queue
-        self.emit(record)
-        return True
-
-
 def _ours_inner(variant: str, statements: int) -> None:
     import sqlalchemy
 
     from c2cwsgiutils import sql
     from c2cwsgiutils.spans import span
 
-    logger = logging.getLogger("c2cwsgiutils.spans")
-    logger.addHandler(QueueHandler())
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    _spans_cost.queue_span_events()
     url = sqlalchemy.make_url(PG_URL).set(drivername="postgresql+psycopg2")
     engine = sqlalchemy.create_engine(url, pool_size=1)
     if variant != "off":
@@ -85,26 +65,12 @@ def _ours_inner(variant: str, statements: int) -> None:
     engine.dispose()
 
 
-OTEL_INNER = textwrap.dedent(
+OTEL_INNER = _spans_cost.OTEL_QUEUE_PROVIDER + textwrap.dedent(
     """
     import functools, sys
     import sqlalchemy
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-
-    class QueueExporter(SpanExporter):
-        def __init__(self):
-            self.spans = []
-        def export(self, spans):
-            self.spans.extend(spans)
-            if len(self.spans) >= 1000:
-                self.spans.clear()
-            return SpanExportResult.SUCCESS
 
     url, variant, statements = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(QueueExporter()))
-    tracer = provider.get_tracer("bench")
     engine = sqlalchemy.create_engine(url, pool_size=1)
     if variant == "otel":
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -148,19 +114,7 @@ def main(argv: list[str]) -> None:
         results[variant] = _otel_instructions(variant.replace("otel off", "off"), STATEMENTS)
     print(f"CPU instructions per SELECT 1 (callgrind, {STATEMENTS} statements in a request span)")
     print(f"span hot path compiled: {spans.compiled}")
-    print(f"{'variant':<20}{'instructions':>14}{'added':>10}")
-    bases = {"off": results["off"], "hooks, spans off": results["off"], "spans": results["off"]}
-    bases |= {"otel off": results["otel off"], "otel": results["otel off"]}
-    for variant, value in results.items():
-        base = bases[variant]
-        if value is None or base is None:
-            print(f"{variant:<20}{'n/a':>14}")
-            continue
-        print(f"{variant:<20}{value:>14.0f}{value - base:>+10.0f}")
-    ours, otel = results["spans"], results["otel"]
-    if ours is not None and otel is not None and results["off"] and results["otel off"]:
-        ratio = (ours - results["off"]) / (otel - results["otel off"])
-        print(f"SQL span, added per statement: this toolkit / OpenTelemetry = {ratio:.2f}")
+    _spans_cost.print_added(results, "spans", "SQL span, added per statement")
 
 
 if __name__ == "__main__":
