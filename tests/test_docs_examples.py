@@ -5,11 +5,13 @@ code block of ``README.md`` or a page of ``docs/``:
 
 - ``<!-- test: file NAME -->``: the block is written to ``NAME`` in the page's working directory
   (a temporary directory, one per runnable block), for the runnable blocks after it on the page;
-- ``<!-- test: run -->``: the block (``python`` or ``shell``) runs there and must exit with 0;
+- ``<!-- test: run -->``: the block (``python`` or ``shell``) runs there and must exit with 0
+  (``<!-- test: run expect=REGEX -->``: and print something that matches ``REGEX``);
   a shell block runs under ``bash -euo pipefail``, and the jobs it starts in the background are
   stopped when it ends;
 - ``<!-- test: serve PATH -->``: the block (``python``) is a server that listens on ``$PORT``;
-  ``GET PATH`` must answer 200 with an ``X-Request-ID`` header.
+  ``GET PATH`` with an ``X-Request-ID`` header must answer 200 with that header and that ID in
+  its body.
 
 The ports the examples show (8080 the application, 8090 and 8091 the collector) are replaced by
 free ports, and ``C2C_COLLECTOR_PORT`` is set to the collector's, so that examples can run beside
@@ -24,6 +26,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,7 @@ import pytest
 
 from tests.helpers import ROOT, free_port, stop_process, wait_for
 
-MARKER = re.compile(r"^<!-- test: (file|run|serve)(?: (\S+))? -->$")
+MARKER = re.compile(r"^<!-- test: (file|run|serve)(?: (.+?))? -->$")
 FENCE = re.compile(r"^```(\w*)$")
 RUN_TIMEOUT = 180.0
 
@@ -138,8 +141,13 @@ def run_example(block: Block, directory: Path) -> str:
             try:
                 returncode = process.wait(RUN_TIMEOUT)
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"{where}: still running after {RUN_TIMEOUT} s:\n{log.read_text()}") from None
+                output = log.read_text()
+                raise AssertionError(f"{where}: still running after {RUN_TIMEOUT} s:\n{output}") from None
             assert returncode == 0, f"{where}: exit status {returncode}:\n{log.read_text()}"
+            expected = block.argument.removeprefix("expect=")
+            if expected:
+                output = log.read_text(encoding="utf-8", errors="replace")
+                assert re.search(expected, output), f"{where}: nothing matches {expected!r} in:\n{output}"
         else:
             _check_server(block, ports["8080"], process, log)
     finally:
@@ -150,21 +158,28 @@ def run_example(block: Block, directory: Path) -> str:
 def _check_server(block: Block, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     where = f"{block.page}:{block.line}"
     url = f"http://127.0.0.1:{port}{block.argument}"
-    answers: list[tuple[int, str | None]] = []
+    sent = f"docs-example-{uuid.uuid4().hex}"
+    answers: list[tuple[int, str | None, str]] = []
 
     def answered() -> bool:
-        assert process.poll() is None, f"{where}: the server exited with {process.returncode}:\n{log.read_text()}"
+        exited = process.poll()
+        assert exited is None, f"{where}: the server exited with {exited}:\n{log.read_text()}"
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (a local URL)
-                answers.append((response.status, response.headers.get("X-Request-ID")))
+            asked = urllib.request.Request(url, headers={"X-Request-ID": sent})
+            with urllib.request.urlopen(asked, timeout=5) as response:
+                body = response.read().decode()
+                answers.append((response.status, response.headers.get("X-Request-ID"), body))
         except OSError:
             return False
         return True
 
     wait_for(answered, timeout=60, message=f"{where}: an answer from {url}")
-    status, request_id = answers[-1]
+    status, request_id, body = answers[-1]
     assert status == 200, f"{where}: GET {block.argument} answered {status}"
-    assert request_id, f"{where}: GET {block.argument} answered without X-Request-ID"
+    assert request_id == sent, (
+        f"{where}: GET {block.argument} answered X-Request-ID {request_id!r}, not {sent!r}"
+    )
+    assert sent in body, f"{where}: the answer does not show the request ID: {body!r}"
 
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=[f"{block.page}:{block.line}" for block in RUNNABLE])
@@ -174,7 +189,8 @@ def test_documentation_example_runs(block: Block, tmp_path: Path) -> None:
 
 def test_the_required_examples_are_marked() -> None:
     marked = {block.page for block in RUNNABLE}
-    for page in ("README.md", "docs/getting-started.md", "docs/pyramid.md", "docs/wsgi.md", "docs/logging.md"):
+    required = ("README.md", "docs/getting-started.md", "docs/pyramid.md", "docs/wsgi.md", "docs/logging.md")
+    for page in required:
         assert page in marked, f"{page} has no runnable example"
 
 
@@ -182,6 +198,12 @@ def test_a_broken_example_fails(tmp_path: Path) -> None:
     broken = Block("docs/broken.md", 1, "run", "", "python", "import no_such_module_in_the_docs\n")
     with pytest.raises(AssertionError, match="no_such_module_in_the_docs"):
         run_example(broken, tmp_path)
+
+
+def test_an_example_that_prints_something_else_fails(tmp_path: Path) -> None:
+    block = Block("docs/broken.md", 1, "run", "expect=job-42", "shell", "echo job-41\n")
+    with pytest.raises(AssertionError, match="nothing matches 'job-42'"):
+        run_example(block, tmp_path)
 
 
 def test_a_server_without_request_tracking_fails(tmp_path: Path) -> None:
@@ -193,5 +215,5 @@ def test_a_server_without_request_tracking_fails(tmp_path: Path) -> None:
         "make_server('127.0.0.1', int(os.environ['PORT']), app).serve_forever()\n"
     )
     block = Block("docs/broken.md", 1, "serve", "/", "python", plain)
-    with pytest.raises(AssertionError, match="without X-Request-ID"):
+    with pytest.raises(AssertionError, match="answered X-Request-ID None"):
         run_example(block, tmp_path)
