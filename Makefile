@@ -66,10 +66,11 @@ docs: install  ## Regenerate the settings table in docs/settings.md
 	$(PY) scripts/settings_table.py --write docs/settings.md
 
 # mkdocs --strict (mkdocs.yml's validation: a broken link or anchor fails), into a temporary
-# directory; then the links of README.md and bench/README.md, which are not pages of the site.
+# directory (not --quiet: it hides the warnings that --strict counts); then the links of README.md,
+# bench/README.md, MIGRATION.md and CHANGELOG.md, which are not pages of the site.
 .PHONY: docs-check
 docs-check: install  ## Build the documentation site (docs/) with broken links and anchors failing
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(VENV)/bin/mkdocs build --strict --quiet --site-dir "$$tmp"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(VENV)/bin/mkdocs build --strict --site-dir "$$tmp"
 	$(PY) scripts/check_links.py README.md bench/README.md MIGRATION.md CHANGELOG.md
 
 .PHONY: pytest
