@@ -16,7 +16,9 @@ code block of ``README.md`` or a page of ``docs/``:
 The ports the examples show (8080 the application, 8090 and 8091 the collector) are replaced by
 free ports, and ``C2C_COLLECTOR_PORT`` is set to the collector's, so that examples can run beside
 a service on those ports. The venv's ``bin`` comes first in ``PATH`` (``c2cwsgiutils-logs``,
-``c2cwsgiutils_run``).
+``c2cwsgiutils_run``). A runnable block that starts ``celery`` gets a Redis server of its own
+(``redis-server`` on a free port) as ``C2C_CELERY_BROKER_URL``: its worker must not take the
+tasks of other tests from the shared Redis.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, stop_process, wait_for
+from tests.helpers import ROOT, free_port, start_process, stop_process, wait_for, wait_port
 
 MARKER = re.compile(r"^<!-- test: (file|run|serve)(?: (.+?))? -->$")
 FENCE = re.compile(r"^```(\w*)$")
@@ -130,6 +132,25 @@ def run_example(block: Block, directory: Path) -> str:
     runnable = Block(block.page, block.line, block.action, block.argument, block.language, code)
     argv = command(runnable, directory)
     env = example_env(ports)
+    broker = None
+    if re.search(r"^celery ", code, re.M):
+        broker_port = free_port()
+        broker = start_process(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(broker_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=directory,
+        )
+        wait_port(broker_port, process=broker)
+        env["C2C_CELERY_BROKER_URL"] = f"redis://127.0.0.1:{broker_port}/0"
     log = directory / "output.log"
     where = f"{block.page}:{block.line}"
     with open(log, "wb") as out:
@@ -152,6 +173,8 @@ def run_example(block: Block, directory: Path) -> str:
             _check_server(block, ports["8080"], process, log)
     finally:
         stop_process(process)
+        if broker is not None:
+            stop_process(broker)
     return log.read_text(encoding="utf-8", errors="replace")
 
 
@@ -189,7 +212,14 @@ def test_documentation_example_runs(block: Block, tmp_path: Path) -> None:
 
 def test_the_required_examples_are_marked() -> None:
     marked = {block.page for block in RUNNABLE}
-    required = ("README.md", "docs/getting-started.md", "docs/pyramid.md", "docs/wsgi.md", "docs/logging.md")
+    required = (
+        "README.md",
+        "docs/getting-started.md",
+        "docs/pyramid.md",
+        "docs/wsgi.md",
+        "docs/logging.md",
+        "docs/celery.md",
+    )
     for page in required:
         assert page in marked, f"{page} has no runnable example"
 
