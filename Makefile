@@ -49,11 +49,12 @@ run: install  ## Serve the demo service on http://localhost:$(PORT) (PORT=9000 m
 	PORT=$(PORT) VENV=$(VENV) scripts/run-demo.sh
 
 .PHONY: lint
-lint: install  ## ruff check, ruff format --check, mypy --strict, README settings table up to date
+lint: install  ## ruff check, ruff format --check, mypy --strict, settings table up to date, docs site builds
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) scripts/settings_table.py --check README.md
+	$(PY) scripts/settings_table.py --check docs/settings.md
+	$(MAKE) --no-print-directory docs-check
 
 .PHONY: format
 format: install  ## Apply ruff's fixes and formatting
@@ -61,8 +62,16 @@ format: install  ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 .PHONY: docs
-docs: install  ## Regenerate the settings table in README.md
-	$(PY) scripts/settings_table.py --write README.md
+docs: install  ## Regenerate the settings table in docs/settings.md
+	$(PY) scripts/settings_table.py --write docs/settings.md
+
+# mkdocs --strict (mkdocs.yml's validation: a broken link or anchor fails), into a temporary
+# directory (not --quiet: it hides the warnings that --strict counts); then the links of README.md,
+# bench/README.md, MIGRATION.md and CHANGELOG.md, which are not pages of the site.
+.PHONY: docs-check
+docs-check: install  ## Build the documentation site (docs/) with broken links and anchors failing
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(VENV)/bin/mkdocs build --strict --site-dir "$$tmp"
+	$(PY) scripts/check_links.py README.md bench/README.md MIGRATION.md CHANGELOG.md
 
 .PHONY: pytest
 pytest: install browser  ## Run the test suite only

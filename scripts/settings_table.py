@@ -1,6 +1,6 @@
-"""Print, or write into README.md, the settings table generated from the declared settings.
+"""Print, or write into docs/settings.md, the settings table generated from the declared settings.
 
-Usage: python scripts/settings_table.py [--write README.md]
+Usage: python scripts/settings_table.py [--write docs/settings.md] [--check docs/settings.md]
 The table sits between the markers <!-- settings-table:start --> and <!-- settings-table:end -->.
 """
 
@@ -50,8 +50,8 @@ def table() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--write", type=Path, help="README file to update in place")
-    parser.add_argument("--check", type=Path, help="fail when the README table is not up to date")
+    parser.add_argument("--write", type=Path, help="Markdown file to update in place (docs/settings.md)")
+    parser.add_argument("--check", type=Path, help="fail when the table in that file is not up to date")
     args = parser.parse_args()
     generated = table()
     target = args.write or args.check

@@ -1,4 +1,4 @@
-"""A Celery application that configures logging at import time, as the README shows.
+"""A Celery application that configures logging at import time, as docs/celery.md shows.
 
 ``celery -A tests.celery_logging_app worker``: the root logger gets a JSON file handler
 (``C2C_TEST_CELERY_JSON_LOG``) before the worker starts; the worker must keep it.

@@ -1,4 +1,4 @@
-"""A worker keeps the logging its tasks module configured at import time (README's Celery set-up)."""
+"""A worker keeps the logging its tasks module configured at import time (the set-up of docs/celery.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The harness is not on a package registry, so its cases are written here from the
 each one sends headers to a real service (waitress, in its own process) that calls us back with
 requests, urllib3 or httpx, and checks the ``traceparent``/``tracestate`` of that call. The
 service is ``tests/apps/trace_context_service.py``, the one the official harness is run against
-(see the README, Request tracking). The same cases also run in-process against ``open_context``.
+(see docs/request-tracking.md). The same cases also run in-process against ``open_context``.
 """
 
 from __future__ import annotations
