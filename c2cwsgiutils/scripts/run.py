@@ -127,6 +127,11 @@ def _run_child(function: Callable[[Path], None], ini: Path, mask: Iterable[int])
         for signum in _MASTER_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        # Gunicorn puts its directory (--chdir, the current one by default) first on sys.path
+        # before it loads the application: so does the check, or `use = call:hello:main` with
+        # hello.py beside the ini would fail here and work in the workers.
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         function(ini)
         code = 0
     except SystemExit as error:

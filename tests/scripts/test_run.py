@@ -225,3 +225,41 @@ def test_invalid_setting_in_the_ini_is_a_one_line_error(tmp_path: Path) -> None:
         "c2cwsgiutils_run: C2C_BASE_PATH (ini: c2c.base_path) must be an absolute URL path such as /c2c "
         "(got 'no-slash')"
     ]
+
+
+def test_an_application_module_in_the_current_directory_is_found(tmp_path: Path) -> None:
+    # As gunicorn's workers find it (its --chdir, the current directory, is first on sys.path).
+    (tmp_path / "hello_here.py").write_text(
+        "def main(global_config, **settings):\n"
+        "    def app(environ, start_response):\n"
+        "        start_response('200 OK', [('Content-Type', 'application/json')])\n"
+        '        return [b\'{"hello": "here"}\']\n'
+        "    return app\n"
+    )
+    ini = tmp_path / "hello.ini"
+    ini.write_text("[app:main]\nuse = call:hello_here:main\n")
+    port = free_port()
+    args = [
+        str(RUN),
+        "--paste",
+        str(ini),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--no-control-socket",
+    ]
+    with (tmp_path / "server.log").open("wb") as output:
+        process = subprocess.Popen(
+            args,
+            env=child_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+        try:
+            wait_port(port, timeout=60, process=process)
+            assert Server(port, tmp_path / "server.log").get("/") == (200, {"hello": "here"})
+        finally:
+            stop_process(process)
