@@ -499,7 +499,10 @@ def get_request(request: Any, state: CollectorState) -> Any:
 
 
 def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Spans of ordered records: each with its parent, children, services and time bounds."""
+    """Spans of ordered records: each with its parent, children, services and time bounds.
+
+    ``spans`` lists every span once, each after its parent (depth first, as the tree is drawn).
+    """
     spans: dict[str, dict[str, Any]] = {}
     for record in records:
         span_id = record.get("span_id")
@@ -526,7 +529,17 @@ def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
             value = record.get(key)
             if value and value not in span[plural]:
                 span[plural].append(value)
-    return {"spans": list(spans.values()), "roots": link_spans(spans)}
+    roots = link_spans(spans)
+    # Parents before their children, in the order the tree is drawn (depth first): record order is
+    # not that. A span's event is written when it ends, so a Celery task's first record (received)
+    # comes before the event of the span that sent it, and both before the request's.
+    ordered: list[dict[str, Any]] = []
+    stack = list(reversed(roots))
+    while stack:
+        span = spans[stack.pop()]
+        ordered.append(span)
+        stack.extend(reversed(span["children"]))
+    return {"spans": ordered, "roots": roots}
 
 
 MAX_SPAN_DEPTH = 64
