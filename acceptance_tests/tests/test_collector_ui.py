@@ -147,6 +147,12 @@ def test_one_request_through_web_celery_and_postgresql_is_one_tree(
     assert task[2].startswith("task ")
     assert "demo-worker" in task[2]
     assert parent_of(drawn, drawn.index(task)) == send
+    # The send span lasts until the message is queued, not until the task it sent has run.
+    send_bar = page.locator(f'tr[data-span="{send[1]}"] .sbar').bounding_box()
+    task_bar = page.locator(f'tr[data-span="{task[1]}"] .sbar').bounding_box()
+    assert send_bar
+    assert task_bar
+    assert send_bar["width"] < task_bar["width"] / 2
     sql_span = spans[span_of["task.sql"]]
     assert parent_of(drawn, drawn.index(sql_span)) == task
     database = spans[statement["span_id"]]
