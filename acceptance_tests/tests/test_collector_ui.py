@@ -80,12 +80,6 @@ def parent_of(rows: list[tuple[int, str, str]], index: int) -> tuple[int, str, s
     raise AssertionError(f"row {rows[index]} has no parent row")
 
 
-@pytest.mark.xfail(
-    reason="since the web spans carry their route (#21) the demo's request view draws a second web "
-    "span (the WSGI middleware's and the tween's) and the child row before its root: open, see the "
-    "session note",
-    strict=False,
-)
 def test_one_request_through_web_celery_and_postgresql_is_one_tree(
     product: Product, traced_request: TracedRequest, page: Any
 ) -> None:
@@ -124,7 +118,7 @@ def test_one_request_through_web_celery_and_postgresql_is_one_tree(
     assert zoomed_from <= min(moment(r["ts"]) for r in view["records"])
     assert max(moment(r["ts"]) for r in view["records"]) <= zoomed_to
 
-    # Open the request view: one tree, the task below the request, the SQL below the task.
+    # Open the request view: one tree, the task below the request's send span, the SQL below the task.
     rows.first.locator("a.rid").click()
     waterfall = page.locator("#request-view table.waterfall")
     waterfall.locator("tr").first.wait_for()
@@ -141,10 +135,24 @@ def test_one_request_through_web_celery_and_postgresql_is_one_tree(
     assert root[2].startswith("server GET /api/sleep-in-worker 200")  # the route pattern
     assert "demo-web" in root[2]
     assert [row for row in drawn if row[0] == 0] == [root]  # nothing outside the tree
+    assert [row for row in drawn if row[2].startswith("server ")] == [root]  # one web span
+    for index in range(1, len(drawn)):  # every row below its parent, never before it
+        parent_of(drawn, index)
+    # The web process's other span is the one that enqueued the task (a producer, not a web span).
+    send = spans[span_of["celery send"]]
+    assert send[2].startswith("producer celery send demo.sleep_in_worker to ")
+    assert "demo-web" in send[2]
+    assert parent_of(drawn, drawn.index(send)) == root
     task = spans[span_of["task"]]
     assert task[2].startswith("task ")
     assert "demo-worker" in task[2]
-    assert parent_of(drawn, drawn.index(task)) == root
+    assert parent_of(drawn, drawn.index(task)) == send
+    # The send span lasts until the message is queued, not until the task it sent has run.
+    send_bar = page.locator(f'tr[data-span="{send[1]}"] .sbar').bounding_box()
+    task_bar = page.locator(f'tr[data-span="{task[1]}"] .sbar').bounding_box()
+    assert send_bar
+    assert task_bar
+    assert send_bar["width"] < task_bar["width"] / 2
     sql_span = spans[span_of["task.sql"]]
     assert parent_of(drawn, drawn.index(sql_span)) == task
     database = spans[statement["span_id"]]

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from c2cwsgiutils.collector import ingest, query_timeout, request_view
 from c2cwsgiutils.collector.admission import Refused
 from c2cwsgiutils.collector.auth import AuthError
@@ -57,9 +59,19 @@ class ApiError(Exception):
         self.extra = extra
 
 
+# Non-string keys as json.dumps writes them; datetimes and dataclasses through default=str as
+# json.dumps does (orjson would write them its own way).
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def json_bytes(body: Any) -> bytes:
     """The JSON text of an answer, as every view of the API encodes it."""
-    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+    try:
+        # orjson: a tenth of the time of json.dumps on the request view's 0.5 MB answer.
+        return orjson.dumps(body, default=str, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        # What orjson refuses (an integer past 64 bits, a lone surrogate ...): as before.
+        return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
 
 
 def error_answer(
@@ -499,7 +511,10 @@ def get_request(request: Any, state: CollectorState) -> Any:
 
 
 def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Spans of ordered records: each with its parent, children, services and time bounds."""
+    """Spans of ordered records: each with its parent, children, services and time bounds.
+
+    ``spans`` lists every span once, each after its parent (depth first, as the tree is drawn).
+    """
     spans: dict[str, dict[str, Any]] = {}
     for record in records:
         span_id = record.get("span_id")
@@ -526,7 +541,17 @@ def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
             value = record.get(key)
             if value and value not in span[plural]:
                 span[plural].append(value)
-    return {"spans": list(spans.values()), "roots": link_spans(spans)}
+    roots = link_spans(spans)
+    # Parents before their children, in the order the tree is drawn (depth first): record order is
+    # not that. A span's event is written when it ends, so a Celery task's first record (received)
+    # comes before the event of the span that sent it, and both before the request's.
+    ordered: list[dict[str, Any]] = []
+    stack = list(reversed(roots))
+    while stack:
+        span = spans[stack.pop()]
+        ordered.append(span)
+        stack.extend(reversed(span["children"]))
+    return {"spans": ordered, "roots": roots}
 
 
 MAX_SPAN_DEPTH = 64

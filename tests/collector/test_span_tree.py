@@ -74,3 +74,20 @@ def test_the_cli_prints_any_span_answer_without_recursion() -> None:
     assert text.count("└ span") == 10_002
     Printer(out := io.StringIO()).request_tree({"request_id": "r", "records": records, **span_tree(records)})
     assert out.getvalue().count("└ span") == 10_002
+
+
+def test_spans_are_listed_after_their_parent_whatever_the_record_order() -> None:
+    # A Celery request: the worker's "received" record comes before the event of the span that
+    # sent the task, and both before the web span's event (span events are written at their end).
+    records = [
+        _record("task", "send", 1),
+        _record("send", "web", 2),
+        _record("sql", "task", 3),
+        _record("task", "send", 4),
+        _record("web", None, 5),
+        _record("other-root", None, 6),
+    ]
+    tree = span_tree(records)
+    order = [span["span_id"] for span in tree["spans"]]
+    assert order == ["web", "send", "task", "sql", "other-root"]
+    assert [span["depth"] for span in tree["spans"]] == [0, 1, 2, 3, 0]

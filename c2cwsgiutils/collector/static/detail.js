@@ -172,7 +172,9 @@ export async function renderRequest(requestId, title, body, openRecord) {
   const spanRow = (span, depth) => {
     if (!span || shown.has(span.span_id) || depth > 256) return;
     shown.add(span.span_id);
-    const [start, end] = bounds(span);
+    // A span with its event lasts what the event says: a task it enqueued may run long after it
+    // ended (a producer span), and its own row shows that (the children's rows extend past it).
+    const [start, end] = spanBounds(span) || bounds(span);
     const bar = h("span", { class: "sbar", title: `${formatTime(start / 1000)} → ${formatTime(end / 1000)}` });
     bar.style.left = pct(start);
     bar.style.width = width(end - start);
