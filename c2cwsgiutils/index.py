@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import logging
 import urllib.parse
 from typing import Any
@@ -20,7 +21,19 @@ from typing import Any
 from c2cwsgiutils import admin, auth, config
 from c2cwsgiutils._deprecated import init_alias
 
-__all__ = ["includeme", "index_view"]
+__all__ = [
+    "additional_auth",
+    "additional_noauth",
+    "additional_title",
+    "button",
+    "form",
+    "includeme",
+    "index_view",
+    "input_",
+    "link",
+    "paragraph",
+    "section",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -56,6 +69,77 @@ document.querySelectorAll("form[data-call]").forEach(function (form) {
   });
 });
 """
+
+
+# 6.x's extension points: HTML an application appends to the page, the ``additional_auth`` part only
+# for a request that carries a secret (or a GitHub login). Build it with the helpers below.
+additional_title: str | None = None
+additional_noauth: list[str] = []
+additional_auth: list[str] = []
+_element_ids = itertools.count()
+
+
+def section(title: str, *content: str, sep: bool | None = True) -> str:
+    """An HTML section: ``title`` as a heading over ``content`` (HTML), a rule after it when ``sep``."""
+    body = "\n".join(content)
+    return f"<section><h2>{title}</h2>{body}</section>" + ("<hr>" if sep else "")
+
+
+def paragraph(*content: str, title: str | None = None) -> str:
+    """An HTML paragraph of ``content`` (HTML), prefixed with ``title:`` when given."""
+    prefix = f"{title}: " if title else ""
+    return "<p>" + prefix + "\n".join(content) + "</p>"
+
+
+def link(url: str | None, label: str, cssclass: str = "btn btn-primary", target: str = "_blank") -> str:
+    """An HTML link to ``url`` (escaped) labelled ``label`` (HTML); ``""`` when ``url`` is ``None``."""
+    if url is None:
+        return ""
+    attributes = f' class="{html.escape(cssclass)}"' if cssclass else ""
+    attributes += f' target="{html.escape(target)}"' if target else ""
+    return f'<a href="{html.escape(url)}"{attributes}>{label}</a>'
+
+
+def form(url: str | None, *content: str, method: str = "get", target: str = "_blank") -> str:
+    """An HTML form sending its ``content`` (HTML: inputs, buttons) to ``url`` by ``method``."""
+    if url is None:
+        raise ValueError("form() needs the URL it is sent to")
+    encoding = ' method="post" enctype="multipart/form-data"' if method == "post" else ""
+    body = "\n".join(content)
+    return f'<form action="{html.escape(url)}" target="{html.escape(target)}"{encoding}>{body}</form>'
+
+
+def input_(name: str, label: str | None = None, type_: str | None = None, value: str | int = "") -> str:
+    """An HTML input named ``name``; its type follows ``value`` when not given (number, checkbox,
+    text) and its label defaults to the name, capitalised (none for a hidden input)."""
+    id_ = f"c2c-input-{next(_element_ids)}"
+    if label is None and type_ != "hidden":
+        label = name.replace("_", " ").capitalize()
+    if type_ is None:
+        type_ = "checkbox" if isinstance(value, bool) else "number" if isinstance(value, int) else "text"
+    label_html = f'<label for="{id_}">{label}</label> ' if label is not None else ""
+    if type_ == "checkbox":
+        checked = " checked" if value else ""
+        box = f'<input type="checkbox" name="{html.escape(name)}" value="true" id="{id_}"{checked}>'
+        return f"<div>{box} {label_html}</div>"
+    return (
+        f'<div>{label_html}<input type="{html.escape(type_)}" name="{html.escape(name)}" '
+        f'value="{html.escape(str(value))}" id="{id_}"></div>'
+    )
+
+
+def button(label: str) -> str:
+    """An HTML submit button labelled ``label`` (HTML)."""
+    return f'<button type="submit">{label}</button>'
+
+
+def _additional(request: Any) -> str:
+    """What the application appended (6.x's ``additional_*``), the ``_auth`` part behind a secret."""
+    allowed = auth.is_authenticated(request)
+    parts = list(additional_noauth) + (list(additional_auth) if allowed else [])
+    if not parts:
+        return ""
+    return (additional_title or "") + "\n".join(parts)
 
 
 def _csp_hash(source: str) -> str:
@@ -136,6 +220,7 @@ def _page(request: Any, base: str, message: str = "") -> str:
         f"{forget}"
         f"{_github_links(request, base)}"
         f"{sections or '<p>No admin view is enabled: set C2C_SECRET or a view secret.</p>'}"
+        f"{_additional(request)}"
         f"<script>{_SCRIPT}</script></body></html>"
     )
 

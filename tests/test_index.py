@@ -156,3 +156,37 @@ def test_inline_script_and_style_are_allowed_by_their_hashes() -> None:
         [source] = re.findall(rf"<{tag}>(.*?)</{tag}>", response.text, re.S)
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in policy
+
+
+def test_6x_additional_html_is_on_the_page_its_auth_part_behind_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from c2cwsgiutils import index
+
+    monkeypatch.setattr(index, "additional_title", index.paragraph("My app", title="Extras"))
+    monkeypatch.setattr(index, "additional_noauth", [index.section("Public", index.link("/api/doc", "Doc"))])
+    monkeypatch.setattr(
+        index,
+        "additional_auth",
+        [index.form("/api/reset", index.input_("force", value=True), index.button("Reset"), method="post")],
+    )
+    app = make_app(**{"c2c.secret": "all"})
+    anonymous = app.get("/c2c/").text
+    assert "<p>Extras: My app</p>" in anonymous
+    assert '<a href="/api/doc" class="btn btn-primary" target="_blank">Doc</a>' in anonymous
+    assert "/api/reset" not in anonymous
+    with_secret = app.get("/c2c/", {"secret": "all"}).text
+    assert '<form action="/api/reset" target="_blank" method="post"' in with_secret
+    assert 'type="checkbox" name="force" value="true"' in with_secret
+    assert " checked>" in with_secret
+
+
+def test_6x_index_helpers_build_html() -> None:
+    from c2cwsgiutils import index
+
+    assert index.link(None, "x") == ""
+    assert 'type="number" name="count" value="3"' in index.input_("count", value=3)
+    assert '<label for="' in index.input_("my_name")
+    assert ">My name</label>" in index.input_("my_name")
+    assert "<label" not in index.input_("token", type_="hidden", value="t")
+    assert index.section("T", "a", sep=False) == "<section><h2>T</h2>a</section>"

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy
 
 from c2cwsgiutils.acceptance.connection import CacheExpected, Connection
+from tests.conftest import REDIS_URL
 from tests.helpers import ROOT, free_port, start_process, stop_process, wait_port
 
 HERE = Path(__file__).parent
@@ -114,6 +115,7 @@ def test_health_check_names_and_answers_as_6x(app: Connection) -> None:
         "db_engine_sqlalchemy_slave",
         f"{app.base_url[:-5]}/api/ping",
         "fun_url",
+        REDIS_URL,  # added by HealthCheck(config) with Redis configured, as in 6.x
     }
     assert all("timing" in entry for entry in report["successes"].values())
     assert report["failures"]["fail_json"]["result"] == {"some": "json"}
