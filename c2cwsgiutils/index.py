@@ -157,7 +157,11 @@ def _enabled_views(request: Any) -> list[admin.AdminView]:
         view
         for view in admin.admin_views(request.registry)
         if view.name != "index"
-        and (not view.needs_secret or auth.is_configured(request.registry, view.secret))
+        # An open view tied to a secret (debug/time) is there only while that secret is configured.
+        and (
+            (not view.needs_secret and view.secret is None)
+            or auth.is_configured(request.registry, view.secret)
+        )
     ]
 
 
