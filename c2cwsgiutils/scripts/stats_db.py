@@ -117,5 +117,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# 6.x's internals of this command: refused with the fix, rather than kept with other semantics.
+_GONE_6X = {
+    "Reporter": "the command prints the values or sends them with --send (c2cwsgiutils.stats)",
+    "do_table": "use table_gauges(connection, schemas)",
+    "do_extra": "use extra_gauges(connection, queries)",
+    "scoped_session": "pass a SQLAlchemy Connection to table_gauges() / extra_gauges()",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GONE_6X:
+        # ImportError, not AttributeError: `from ... import Reporter` would replace the latter by
+        # a bare "cannot import name".
+        raise ImportError(
+            f"c2cwsgiutils.scripts.stats_db.{name} of 6.x is gone: {_GONE_6X[name]} (see MIGRATION.md)"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 if __name__ == "__main__":
     sys.exit(main())
