@@ -167,7 +167,10 @@ def _enabled_views(request: Any) -> list[admin.AdminView]:
 
 def _view_section(request: Any, base: str, number: int, view: admin.AdminView) -> str:
     esc = html.escape
-    url = f"{base}/{view.path}"
+    # The route knows the application's route_prefix; forms use the path, the full URL (scheme and
+    # host as the request came, X-Forwarded-* applied by the client_info filter) is shown as in 6.x.
+    url = request.route_path("c2c_index").rstrip("/") + f"/{view.path}"
+    full_url = request.route_url("c2c_index").rstrip("/") + f"/{view.path}"
     if not view.needs_secret:
         status = '<span class="open">open</span>'
     elif auth.is_authenticated(request, view.secret):
@@ -185,7 +188,7 @@ def _view_section(request: Any, base: str, number: int, view: admin.AdminView) -
     )
     return (
         f"<section><h2>{esc(view.title)} <small>{status}</small></h2>"
-        f"<code>{esc(' '.join(view.methods))} {esc(url)}</code><br>{forms}"
+        f"<code>{esc(' '.join(view.methods))} {esc(full_url)}</code><br>{forms}"
         f'<pre id="out-{number}" hidden></pre></section>'
     )
 
@@ -274,8 +277,6 @@ def index_view(request: Any) -> Any:
 
 def includeme(config_: Any) -> None:
     """Pyramid include: the index at ``{C2C_BASE_PATH}/`` (include it after the other features)."""
-    from pyramid.httpexceptions import HTTPMovedPermanently
-
     base = config.core(config_.registry).base_path
     if not base:
         LOG.warning("Admin index disabled: C2C_BASE_PATH is '/', the index would hide the application's root")
@@ -291,12 +292,9 @@ def includeme(config_: Any) -> None:
         renderer=None,
     )
 
-    def to_index(request: Any) -> Any:
-        # route_path keeps the application's route_prefix (Configurator(route_prefix="/api")).
-        return HTTPMovedPermanently(location=request.route_path("c2c_index"))
-
-    config_.add_route("c2c_index_without_slash", base, request_method="GET")
-    config_.add_view(to_index, route_name="c2c_index_without_slash")
+    # The page at the base path without its slash too, as 6.x (its links are absolute paths).
+    config_.add_route("c2c_index_without_slash", base, request_method=("GET", "POST"))
+    config_.add_view(index_view, route_name="c2c_index_without_slash", http_cache=0)
 
 
 init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

@@ -119,9 +119,18 @@ def test_forget_drops_the_cookie() -> None:
     app.get("/c2c/hello", status=403)
 
 
-def test_base_path_without_slash_redirects_to_the_index() -> None:
-    response = make_app().get("/c2c", status=301)
-    assert response.headers["Location"].endswith("/c2c/")
+def test_base_path_without_slash_is_the_index_too() -> None:
+    assert "Public view" in make_app().get("/c2c", status=200).text
+
+
+def test_index_links_keep_the_route_prefix_and_show_the_full_url() -> None:
+    configurator = Configurator(settings={}, route_prefix="/api")
+    admin.add_admin_view(configurator, "public", "public", hello, title="Public view", needs_secret=False)
+    configurator.include("c2cwsgiutils.index")
+    app = webtest.TestApp(configurator.make_wsgi_app())
+    page = app.get("/api/c2c", extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "app:8080"}).text
+    assert 'action="/api/c2c/public"' in page
+    assert "<code>GET https://app:8080/api/c2c/public</code>" in page
 
 
 def test_index_follows_the_base_path() -> None:
