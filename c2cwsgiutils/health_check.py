@@ -126,7 +126,9 @@ class _Checks:
         self.default_timeout = default_timeout
         self.checks: dict[str, _Check] = {}
         self.running: dict[str, float] = {}
-        self.defaults: set[str] = set()  # added by HealthCheck itself; the application may replace them
+        # Checks HealthCheck added by itself, by kind ("redis", "version") -> name: an application
+        # check of the same kind or name replaces them.
+        self.defaults: dict[str, str] = {}
         self.lock = threading.Lock()
 
 
@@ -167,10 +169,10 @@ class HealthCheck:
         if not name:
             return
         self.add_redis_check(name=name, level=2)
-        self._checks.defaults.add(name)
+        self._checks.defaults["redis"] = name
         if version.get_version(self._settings):
             self.add_version_check(level=2)
-            self._checks.defaults.add("version")
+            self._checks.defaults["version"] = "version"
 
     # ---- declaring checks -------------------------------------------------------------------
 
@@ -178,11 +180,18 @@ class HealthCheck:
         self, name: str, check_cb: Callable[[Any], Any], level: int = 1, timeout: float | None = None
     ) -> None:
         """Add ``check_cb(request)``: it fails by raising; what it returns (JSON-able) is shown."""
-        if name in self._checks.checks and name not in self._checks.defaults:
+        if name in self._checks.checks and name not in self._checks.defaults.values():
             raise ValueError(f"a health check named {name!r} already exists")
         wall = self._checks.default_timeout if timeout is None else timeout
-        self._checks.defaults.discard(name)  # the application's own check replaces a default one
+        self._drop_default(name=name)
         self._checks.checks[name] = _Check(name, check_cb, level, wall)
+
+    def _drop_default(self, kind: str | None = None, name: str | None = None) -> None:
+        """Forget the default check of ``kind`` or named ``name``: the application adds its own."""
+        for default_kind, default_name in list(self._checks.defaults.items()):
+            if default_kind == kind or default_name == name:
+                del self._checks.defaults[default_kind]
+                self._checks.checks.pop(default_name, None)
 
     def add_db_session_check(
         self,
@@ -321,6 +330,7 @@ class HealthCheck:
         result is the server's version, role and number of clients."""
         from c2cwsgiutils import redis_client
 
+        self._drop_default(kind="redis")
         settings = {**self._settings, "c2c.redis_url": url} if url else self._settings
         wall = self._checks.default_timeout if timeout is None else timeout
         clients: list[Any] = []
@@ -341,6 +351,7 @@ class HealthCheck:
         """Check that every worker process (reached through the broadcast) runs the same version."""
         global _process_version
         _process_version = version.get_version(self._settings)
+        self._drop_default(kind="version")
 
         def version_check(request: Any) -> Any:
             answers = _worker_version()

@@ -532,3 +532,21 @@ def test_json_check_exception_has_its_stack_trace_with_the_secret() -> None:
     assert (failure["message"], failure["result"]) == ("failing check", {"some": "json"})
     assert "failing" in failure["stacktrace"]
     assert "stacktrace" not in check(app, status=500)["failures"]["fail_json"]
+
+
+def test_the_applications_own_redis_and_version_checks_replace_the_defaults(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    versions = tmp_path / "versions.json"
+    versions.write_text(json.dumps({"main": {"git_hash": "abc"}, "packages": {}}))
+    settings = {
+        "c2c.redis_url": redis_url,
+        "c2c.redis_prefix": redis_prefix,
+        "c2c.versions_path": str(versions),
+    }
+
+    def setup(hc: HealthCheck) -> None:
+        hc.add_redis_check(level=2)  # named "redis"
+        hc.add_version_check(name="same_version", level=3)
+
+    assert sorted(check(make_app(setup, settings), max_level="3")["successes"]) == ["redis", "same_version"]
