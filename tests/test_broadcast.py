@@ -127,7 +127,8 @@ def test_6x_broadcast_subscribe_and_unsubscribe() -> None:
     assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == [42]
     assert broadcast.broadcast("tests.channel_6x", {"x": 21}) is None
     broadcast.unsubscribe("tests.channel_6x")
-    assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == [None]
+    # as 6.x: a process without a subscriber to the channel does not answer
+    assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == []
 
 
 def test_6x_results_come_from_every_process(redis_url: str, redis_prefix: str) -> None:
@@ -162,3 +163,14 @@ def test_a_send_only_process_is_not_counted_among_the_receivers(redis_url: str, 
     finally:
         broadcast.unsubscribe("c2c_test_answer")
         client.close()
+
+
+def test_6x_broadcast_counts_only_the_processes_that_subscribed() -> None:
+    assert broadcast.broadcast("c2c_test_nobody", {}, expect_answers=True) == []
+    broadcast.subscribe("c2c_test_nobody", lambda: {"ok": True})
+    try:
+        answers = broadcast.broadcast("c2c_test_nobody", {}, expect_answers=True)
+        assert answers == [{"ok": True, "hostname": socket.gethostname(), "pid": os.getpid()}]
+        assert "error" in broadcast.call("c2c_test_unknown", expect_answers=True)[0]  # 7's answers say why
+    finally:
+        broadcast.unsubscribe("c2c_test_nobody")

@@ -42,8 +42,13 @@ def _read(path: str) -> Any:
         raise ImportError(
             "c2cwsgiutils.acceptance.image needs numpy and Pillow: pip install 'c2cwsgiutils[images]'"
         ) from None
-    with Image.open(path) as image:
-        return _numpy().asarray(image.convert("RGBA") if image.mode in ("P", "LA") else image).copy()
+    with Image.open(path) as opened:
+        picture = opened
+        if opened.mode == "1":  # 1-bit masks: 0 and 255 as scikit-image read them, not booleans
+            picture = opened.convert("L")
+        elif opened.mode in ("P", "LA"):
+            picture = opened.convert("RGBA")
+        return _numpy().asarray(picture).copy()
 
 
 def _write(path: str, image: Any) -> None:
@@ -66,7 +71,9 @@ def normalize_image(image: Any) -> Any:
 
 
 def _box_mean(np: Any, values: Any) -> Any:
-    """Mean over every full ``_WINDOW`` x ``_WINDOW`` window (valid positions), by summed-area table."""
+    """Mean over the ``_WINDOW`` x ``_WINDOW`` window around each pixel, the image mirrored at its
+    edges (scipy's ``uniform_filter`` in its ``reflect`` mode, which scikit-image uses)."""
+    values = np.pad(values, _WINDOW // 2, mode="symmetric")
     table = np.pad(values.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     w = _WINDOW
     sums = table[w:, w:] - table[:-w, w:] - table[w:, :-w] + table[:-w, :-w]
@@ -74,12 +81,14 @@ def _box_mean(np: Any, values: Any) -> Any:
 
 
 def _ssim(np: Any, expected: Any, actual: Any) -> tuple[float, Any]:
-    """Mean SSIM over the channels and the per-pixel similarity map (edges: nearest window)."""
-    if expected.ndim == 2:
+    """Mean SSIM (mean over the channels of each channel's mean away from the borders, as
+    scikit-image) and the per-pixel, per-channel similarity map."""
+    grey = expected.ndim == 2
+    if grey:
         expected, actual = expected[..., None], actual[..., None]
     if min(expected.shape[:2]) < _WINDOW:
-        same = (expected == actual).all(axis=2).astype("float64")
-        return float(same.mean()), same
+        same = (expected == actual).astype("float64")
+        return float(same.mean()), same[..., 0] if grey else same
     maps = []
     cov_norm = _WINDOW * _WINDOW / (_WINDOW * _WINDOW - 1)  # sample covariance, as scikit-image
     for channel in range(expected.shape[2]):
@@ -90,13 +99,10 @@ def _ssim(np: Any, expected: Any, actual: Any) -> tuple[float, Any]:
         vy = cov_norm * (_box_mean(np, y * y) - my * my)
         vxy = cov_norm * (_box_mean(np, x * y) - mx * my)
         maps.append(((2 * mx * my + _C1) * (2 * vxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2)))
-    ssim = np.mean(maps, axis=0)
     pad = _WINDOW // 2
-    # The score is over the windows that fit, as scikit-image crops the borders; the map is padded
-    # back to the image's size for the diff image.
-    return float(ssim[pad:-pad, pad:-pad].mean() if min(ssim.shape) > 2 * pad else ssim.mean()), np.pad(
-        ssim, pad, mode="edge"
-    )
+    score = float(np.mean([m[pad:-pad, pad:-pad].mean() for m in maps]))
+    similarity = np.stack(maps, axis=2)
+    return score, similarity[..., 0] if grey else similarity
 
 
 def check_image(  # noqa: PLR0917 - 6.x's positional order
@@ -163,7 +169,8 @@ def check_image(  # noqa: PLR0917 - 6.x's positional order
     if score >= level:
         return
     _write(result_filename, image_to_check)
-    _write(diff_filename, (255 - np.clip(similarity, 0, 1) * 255).round().astype("uint8"))
+    # 6.x's diff image, byte for byte: 255 - similarity * 255, truncated to 8 bits.
+    _write(diff_filename, (255 - similarity * 255).astype("uint8"))
     raise AssertionError(f"{result_filename} != {expected_filename} => {diff_filename} ({score} < {level})")
 
 

@@ -94,6 +94,7 @@ class _Backend(Protocol):
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {}
+_UNKNOWN = "unknown broadcast function "
 
 
 def _identity() -> Answer:
@@ -104,7 +105,7 @@ def _call_local(name: str, params: Mapping[str, Any]) -> Answer:
     answer = _identity()
     func = _FUNCTIONS.get(name)
     if func is None:
-        answer["error"] = f"unknown broadcast function {name}"
+        answer["error"] = f"{_UNKNOWN}{name}"
         return answer
     try:
         answer["result"] = func(**params)
@@ -316,6 +317,8 @@ def _results_6x(answers: list[Answer]) -> list[Any]:
     """6.x's answer shape: each process's result; a dict result gets the process's hostname and pid."""
     results: list[Any] = []
     for answer in answers:
+        if answer.get("error", "").startswith(_UNKNOWN):
+            continue  # 6.x: a process that did not subscribe to the channel did not answer at all
         result = answer.get("result")
         if isinstance(result, dict):
             result = {**result, "hostname": answer.get("hostname"), "pid": answer.get("pid")}

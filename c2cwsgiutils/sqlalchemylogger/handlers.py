@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 __all__ = ["ContainsExpression", "DoesNotContainExpression", "SQLAlchemyHandler"]
 
@@ -86,6 +87,8 @@ class SQLAlchemyHandler(logging.Handler):
     ) -> None:
         super().__init__()
         self.engine = sa.create_engine(sqlalchemy_url["url"])
+        # 6.x's attribute, for reading the table back (tests); the writer thread has its own connections.
+        self.session = sa.orm.Session(self.engine)
         self.table = _log_table(sqlalchemy_url.get("tablename", "logs"), sqlalchemy_url.get("tableargs"))
         self.dropped = 0
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(self.MAX_QUEUE)
@@ -186,5 +189,6 @@ class SQLAlchemyHandler(logging.Handler):
         """Write what is queued, stop the writer thread, release the connections."""
         self._stop.set()
         self._thread.join(self.MAX_TIMEOUT + 10)
+        self.session.close()
         self.engine.dispose()
         super().close()

@@ -37,7 +37,10 @@ def test_a_different_image_fails_with_a_diff(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match=r"box.diff.png \(0\.\d+ < 1.0\)"):
         image.check_image(str(tmp_path / "out"), other, str(tmp_path / "box.expected.png"))
     assert (tmp_path / "out" / "box.actual-masked.png").is_file()
-    assert (tmp_path / "out" / "box.diff.png").is_file()
+    diff = image._read(str(tmp_path / "out" / "box.diff.png"))
+    assert diff.shape == (40, 60, 3)  # per channel, as 6.x's
+    assert diff[0, 0].tolist() == [0, 0, 0]  # far from the change: identical
+    assert diff[15, 30].max() > 0
     image.check_image(str(tmp_path / "out"), other, str(tmp_path / "box.expected.png"), level=0.5)
 
 

@@ -46,6 +46,7 @@ def test_records_are_written_to_a_new_sqlite_table(tmp_path: Path, logger: loggi
         logger.exception("failed")
     handler.flush()
     rows = _rows(url, "logs")
+    assert handler.session.execute(sa.text("SELECT count(*) FROM logs")).scalar() == 2  # 6.x attribute
     assert [row[:3] for row in rows] == [
         (logger.name, "INFO", "hello world"),
         (logger.name, "ERROR", "failed"),
