@@ -14,7 +14,9 @@
 # of the demo (and the health-check name made from it), its migration's unused PostGIS extension,
 # a private redis-server and sentinel (the suite's "redis:26379" becomes its 127.0.0.1 address),
 # versions.json written by c2cwsgiutils-genversion as the demo's Dockerfile does.
-# Needs .venv (make install), the shared PostgreSQL (user postgres, trust), redis-server; ports
+# Installs the demo (c2cwsgiutils_app, editable) into the venv. Needs .venv (make install), the
+# shared PostgreSQL (user postgres, trust: databases c2c6_master and c2c6_slave are re-created),
+# redis-server; ports
 # 8080, 8082, 9090 and 9091 free.
 set -euo pipefail
 
