@@ -16,8 +16,7 @@
 # versions.json written by c2cwsgiutils-genversion as the demo's Dockerfile does.
 # Installs the demo (c2cwsgiutils_app, editable) into the venv. Needs .venv (make install), the
 # shared PostgreSQL (user postgres, trust: databases c2c6_master and c2c6_slave are re-created),
-# redis-server; ports
-# 8080, 8082, 9090 and 9091 free.
+# redis-server; ports 8080, 8082, 9090 and 9091 free.
 set -euo pipefail
 
 SRC=$(realpath "${1:?usage: $0 SRC-of-6.1.10 [pytest args]}")
