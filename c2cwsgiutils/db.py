@@ -46,6 +46,7 @@ __all__ = [
     "RoutingSession",
     "SessionFactory",
     "SessionSetup",
+    "Tweens",
     "create_session",
     "get_database",
     "get_engine",
@@ -55,6 +56,7 @@ __all__ = [
     "init",
     "setup_read_write_session",
     "setup_session",
+    "tweens",
 ]
 
 READ_ONLY_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -278,10 +280,12 @@ def _promote_request_properties(registry: Any, names: Iterable[str]) -> None:
 # The 6.x API (init, SessionFactory, get_engine ...) lives in its own module; names re-exported here.
 from c2cwsgiutils._db_compat import (  # noqa: E402
     SessionFactory,
+    Tweens,
     create_session,
     get_engine,
     get_session_factory,
     get_tm_session,
     get_tm_session_pyramid,
     init,
+    tweens,
 )

@@ -14,8 +14,8 @@ Usage, after the database set-up of the application::
 
 The view runs the checks whose level is at most ``max_level`` (default 1), each in a thread of its
 own with its own timeout, so that one hanging dependency cannot hang the endpoint. It answers 200
-when every check passed, 500 otherwise, with ``status``, ``successes`` and ``failures`` (message,
-level and time per check). Credentials in messages (URL passwords, ``password=...``) are redacted;
+when every check passed, 500 otherwise, with ``successes`` and ``failures`` (message, level and
+time per check, 6.x's answer). Credentials in messages (URL passwords, ``password=...``) are redacted;
 stack traces are included only for a request carrying the admin secret. No secret is needed.
 """
 
@@ -126,6 +126,9 @@ class _Checks:
         self.default_timeout = default_timeout
         self.checks: dict[str, _Check] = {}
         self.running: dict[str, float] = {}
+        # Checks HealthCheck added by itself, by kind ("redis", "version") -> name: an application
+        # check of the same kind or name replaces them.
+        self.defaults: dict[str, str] = {}
         self.lock = threading.Lock()
 
 
@@ -135,6 +138,7 @@ class HealthCheck:
     def __init__(self, config_: Any) -> None:
         registry = config_.registry
         checks: _Checks | None = registry.__dict__.get(_REGISTRY_KEY)
+        first = checks is None
         if checks is None:
             checks = _Checks(HEALTH_CHECK_TIMEOUT.get(config_.get_settings()))
             registry.__dict__[_REGISTRY_KEY] = checks
@@ -152,6 +156,23 @@ class HealthCheck:
         self._checks = checks
         self._settings = config_.get_settings()
         self._registry = registry
+        if first:
+            self._add_6x_default_checks()
+
+    def _add_6x_default_checks(self) -> None:
+        """As 6.x: with Redis configured, a Redis check named after its sentinels or URL, and the
+        version check when the version is known, both at level 2 (run with ``max_level=2``)."""
+        from c2cwsgiutils import redis_client
+
+        sentinels = redis_client.REDIS_SENTINELS.get(self._settings)
+        name = ",".join(sentinels) if sentinels else redact(broadcast.REDIS_URL.get(self._settings))
+        if not name:
+            return
+        self.add_redis_check(name=name, level=2)
+        self._checks.defaults["redis"] = name
+        if version.get_version(self._settings):
+            self.add_version_check(level=2)
+            self._checks.defaults["version"] = "version"
 
     # ---- declaring checks -------------------------------------------------------------------
 
@@ -159,10 +180,18 @@ class HealthCheck:
         self, name: str, check_cb: Callable[[Any], Any], level: int = 1, timeout: float | None = None
     ) -> None:
         """Add ``check_cb(request)``: it fails by raising; what it returns (JSON-able) is shown."""
-        if name in self._checks.checks:
+        if name in self._checks.checks and name not in self._checks.defaults.values():
             raise ValueError(f"a health check named {name!r} already exists")
         wall = self._checks.default_timeout if timeout is None else timeout
+        self._drop_default(name=name)
         self._checks.checks[name] = _Check(name, check_cb, level, wall)
+
+    def _drop_default(self, kind: str | None = None, name: str | None = None) -> None:
+        """Forget the default check of ``kind`` or named ``name``: the application adds its own."""
+        for default_kind, default_name in list(self._checks.defaults.items()):
+            if default_kind == kind or default_name == name:
+                del self._checks.defaults[default_kind]
+                self._checks.checks.pop(default_name, None)
 
     def add_db_session_check(
         self,
@@ -297,9 +326,11 @@ class HealthCheck:
     def add_redis_check(
         self, name: str = "redis", level: int = 1, url: str | None = None, timeout: float | None = None
     ) -> None:
-        """Check that Redis (``url``, default ``C2C_REDIS_URL`` or the sentinels' master) answers a PING."""
+        """Check that Redis (``url``, default ``C2C_REDIS_URL`` or the sentinels' master) answers; its
+        result is the server's version, role and number of clients."""
         from c2cwsgiutils import redis_client
 
+        self._drop_default(kind="redis")
         settings = {**self._settings, "c2c.redis_url": url} if url else self._settings
         wall = self._checks.default_timeout if timeout is None else timeout
         clients: list[Any] = []
@@ -311,8 +342,8 @@ class HealthCheck:
                 clients.append(
                     redis_client.make_client(settings, socket_connect_timeout=wall, socket_timeout=wall)
                 )
-            clients[0].ping()
-            return None
+            info = clients[0].info()
+            return {key: info.get(key) for key in ("redis_version", "role", "connected_clients")}
 
         self.add_custom_check(name, redis_check, level, wall)
 
@@ -320,6 +351,7 @@ class HealthCheck:
         """Check that every worker process (reached through the broadcast) runs the same version."""
         global _process_version
         _process_version = version.get_version(self._settings)
+        self._drop_default(kind="version")
 
         def version_check(request: Any) -> Any:
             answers = _worker_version()
@@ -410,13 +442,16 @@ def _execute(check: _Check, request: Any, outcome: dict[str, Any], checks: _Chec
         outcome["result"] = check.func(request)
     except HealthCheckError as exc:
         outcome["error"] = str(exc)
-        if isinstance(exc, JsonCheckException) and exc.json_data() is not None:
-            outcome["result"] = exc.json_data()
+        if isinstance(exc, JsonCheckException):
+            outcome["stacktrace"] = traceback.format_exc()  # 6.x showed it (with the secret)
+            if exc.json_data() is not None:
+                outcome["result"] = exc.json_data()
     except Exception as exc:
+        # 6.x's message: the exception's text; its type when it has none (the log line has both).
         message = _SQLA_BACKGROUND.sub("", str(exc)).strip()
-        outcome["error"] = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        outcome["error"] = message or type(exc).__name__
         outcome["stacktrace"] = traceback.format_exc()
-        LOG.warning("Health check %s failed: %s", check.name, redact(outcome["error"]))
+        LOG.warning("Health check %s failed: %s: %s", check.name, type(exc).__name__, redact(message))
     finally:
         outcome["timing"] = time.perf_counter() - start
         with checks.lock:
@@ -444,7 +479,6 @@ def _run(
                 "message": f"still running since {time.monotonic() - since:.1f}s (a previous run timed out)",
                 "level": check.level,
                 "timing": 0.0,
-                "timing_ms": 0.0,
             }
             continue
         outcome: dict[str, Any] = {}
@@ -463,13 +497,11 @@ def _run(
                 "message": f"timed out after {check.timeout:g}s",
                 "level": check.level,
                 "timing": time.monotonic() - began,
-                "timing_ms": round((time.monotonic() - began) * 1000, 3),
             }
             continue
         entry: dict[str, Any] = {
             "level": check.level,
             "timing": outcome["timing"],  # seconds, as in 6.x
-            "timing_ms": round(outcome["timing"] * 1000, 3),
         }
         if "error" in outcome:
             entry["message"] = redact(outcome["error"]) if details or not check.private else HIDDEN_DETAILS
@@ -504,8 +536,8 @@ def _view(request: Any) -> dict[str, Any]:
     if not authenticated:
         for failure in report["failures"].values():
             failure.pop("stacktrace", None)
-    request.response.status_code = report["status"]
-    return report
+    request.response.status_code = report.pop("status")
+    return report  # 6.x's shape: successes and failures; the verdict is the HTTP status
 
 
 def includeme(config_: Any) -> None:

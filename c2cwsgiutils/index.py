@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import logging
 import urllib.parse
 from typing import Any
@@ -20,7 +21,19 @@ from typing import Any
 from c2cwsgiutils import admin, auth, config
 from c2cwsgiutils._deprecated import init_alias
 
-__all__ = ["includeme", "index_view"]
+__all__ = [
+    "additional_auth",
+    "additional_noauth",
+    "additional_title",
+    "button",
+    "form",
+    "includeme",
+    "index_view",
+    "input_",
+    "link",
+    "paragraph",
+    "section",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -58,6 +71,77 @@ document.querySelectorAll("form[data-call]").forEach(function (form) {
 """
 
 
+# 6.x's extension points: HTML an application appends to the page, the ``additional_auth`` part only
+# for a request that carries a secret (or a GitHub login). Build it with the helpers below.
+additional_title: str | None = None
+additional_noauth: list[str] = []
+additional_auth: list[str] = []
+_element_ids = itertools.count()
+
+
+def section(title: str, *content: str, sep: bool | None = True) -> str:
+    """An HTML section: ``title`` as a heading over ``content`` (HTML), a rule after it when ``sep``."""
+    body = "\n".join(content)
+    return f"<section><h2>{title}</h2>{body}</section>" + ("<hr>" if sep else "")
+
+
+def paragraph(*content: str, title: str | None = None) -> str:
+    """An HTML paragraph of ``content`` (HTML), prefixed with ``title:`` when given."""
+    prefix = f"{title}: " if title else ""
+    return "<p>" + prefix + "\n".join(content) + "</p>"
+
+
+def link(url: str | None, label: str, cssclass: str = "btn btn-primary", target: str = "_blank") -> str:
+    """An HTML link to ``url`` (escaped) labelled ``label`` (HTML); ``""`` when ``url`` is ``None``."""
+    if url is None:
+        return ""
+    attributes = f' class="{html.escape(cssclass)}"' if cssclass else ""
+    attributes += f' target="{html.escape(target)}"' if target else ""
+    return f'<a href="{html.escape(url)}"{attributes}>{label}</a>'
+
+
+def form(url: str | None, *content: str, method: str = "get", target: str = "_blank") -> str:
+    """An HTML form sending its ``content`` (HTML: inputs, buttons) to ``url`` by ``method``."""
+    if url is None:
+        raise ValueError("form() needs the URL it is sent to")
+    encoding = ' method="post" enctype="multipart/form-data"' if method == "post" else ""
+    body = "\n".join(content)
+    return f'<form action="{html.escape(url)}" target="{html.escape(target)}"{encoding}>{body}</form>'
+
+
+def input_(name: str, label: str | None = None, type_: str | None = None, value: str | int = "") -> str:
+    """An HTML input named ``name``; its type follows ``value`` when not given (number, checkbox,
+    text) and its label defaults to the name, capitalised (none for a hidden input)."""
+    id_ = f"c2c-input-{next(_element_ids)}"
+    if label is None and type_ != "hidden":
+        label = name.replace("_", " ").capitalize()
+    if type_ is None:
+        type_ = "checkbox" if isinstance(value, bool) else "number" if isinstance(value, int) else "text"
+    label_html = f'<label for="{id_}">{label}</label> ' if label is not None else ""
+    if type_ == "checkbox":
+        checked = " checked" if value else ""
+        box = f'<input type="checkbox" name="{html.escape(name)}" value="true" id="{id_}"{checked}>'
+        return f"<div>{box} {label_html}</div>"
+    return (
+        f'<div>{label_html}<input type="{html.escape(type_)}" name="{html.escape(name)}" '
+        f'value="{html.escape(str(value))}" id="{id_}"></div>'
+    )
+
+
+def button(label: str) -> str:
+    """An HTML submit button labelled ``label`` (HTML)."""
+    return f'<button type="submit">{label}</button>'
+
+
+def _additional(request: Any) -> str:
+    """What the application appended (6.x's ``additional_*``), the ``_auth`` part behind a secret."""
+    allowed = auth.is_authenticated(request)
+    parts = list(additional_noauth) + (list(additional_auth) if allowed else [])
+    if not parts:
+        return ""
+    return (additional_title or "") + "\n".join(parts)
+
+
 def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
 
@@ -73,13 +157,20 @@ def _enabled_views(request: Any) -> list[admin.AdminView]:
         view
         for view in admin.admin_views(request.registry)
         if view.name != "index"
-        and (not view.needs_secret or auth.is_configured(request.registry, view.secret))
+        # An open view tied to a secret (debug/time) is there only while that secret is configured.
+        and (
+            (not view.needs_secret and view.secret is None)
+            or auth.is_configured(request.registry, view.secret)
+        )
     ]
 
 
 def _view_section(request: Any, base: str, number: int, view: admin.AdminView) -> str:
     esc = html.escape
-    url = f"{base}/{view.path}"
+    # The route knows the application's route_prefix; forms use the path, the full URL (scheme and
+    # host as the request came, X-Forwarded-* applied by the client_info filter) is shown as in 6.x.
+    url = request.route_path("c2c_index").rstrip("/") + f"/{view.path}"
+    full_url = request.route_url("c2c_index").rstrip("/") + f"/{view.path}"
     if not view.needs_secret:
         status = '<span class="open">open</span>'
     elif auth.is_authenticated(request, view.secret):
@@ -97,7 +188,7 @@ def _view_section(request: Any, base: str, number: int, view: admin.AdminView) -
     )
     return (
         f"<section><h2>{esc(view.title)} <small>{status}</small></h2>"
-        f"<code>{esc(' '.join(view.methods))} {esc(url)}</code><br>{forms}"
+        f"<code>{esc(' '.join(view.methods))} {esc(full_url)}</code><br>{forms}"
         f'<pre id="out-{number}" hidden></pre></section>'
     )
 
@@ -136,6 +227,7 @@ def _page(request: Any, base: str, message: str = "") -> str:
         f"{forget}"
         f"{_github_links(request, base)}"
         f"{sections or '<p>No admin view is enabled: set C2C_SECRET or a view secret.</p>'}"
+        f"{_additional(request)}"
         f"<script>{_SCRIPT}</script></body></html>"
     )
 
@@ -185,8 +277,6 @@ def index_view(request: Any) -> Any:
 
 def includeme(config_: Any) -> None:
     """Pyramid include: the index at ``{C2C_BASE_PATH}/`` (include it after the other features)."""
-    from pyramid.httpexceptions import HTTPMovedPermanently
-
     base = config.core(config_.registry).base_path
     if not base:
         LOG.warning("Admin index disabled: C2C_BASE_PATH is '/', the index would hide the application's root")
@@ -202,12 +292,9 @@ def includeme(config_: Any) -> None:
         renderer=None,
     )
 
-    def to_index(request: Any) -> Any:
-        # route_path keeps the application's route_prefix (Configurator(route_prefix="/api")).
-        return HTTPMovedPermanently(location=request.route_path("c2c_index"))
-
-    config_.add_route("c2c_index_without_slash", base, request_method="GET")
-    config_.add_view(to_index, route_name="c2c_index_without_slash")
+    # The page at the base path without its slash too, as 6.x (its links are absolute paths).
+    config_.add_route("c2c_index_without_slash", base, request_method=("GET", "POST"))
+    config_.add_view(index_view, route_name="c2c_index_without_slash", http_cache=0)
 
 
 init = init_alias(__name__)  # 6.x's set-up function, deprecated: config.include(this module)

@@ -127,7 +127,8 @@ def test_6x_broadcast_subscribe_and_unsubscribe() -> None:
     assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == [42]
     assert broadcast.broadcast("tests.channel_6x", {"x": 21}) is None
     broadcast.unsubscribe("tests.channel_6x")
-    assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == [None]
+    # as 6.x: a process without a subscriber to the channel does not answer
+    assert broadcast.broadcast("tests.channel_6x", {"x": 21}, expect_answers=True) == []
 
 
 def test_6x_results_come_from_every_process(redis_url: str, redis_prefix: str) -> None:
@@ -145,3 +146,31 @@ def test_6x_results_come_from_every_process(redis_url: str, redis_prefix: str) -
         other.wait()
         assert other.stdout is not None
         other.stdout.close()
+
+
+def test_a_send_only_process_is_not_counted_among_the_receivers(redis_url: str, redis_prefix: str) -> None:
+    import redis
+
+    settings = {"c2c.redis_url": redis_url, "c2c.redis_prefix": redis_prefix}
+    broadcast.setup(settings, listen=False)  # gunicorn's master, for prometheus.start()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.pubsub_numsub(f"{redis_prefix}broadcast")[0][1] == 0
+        broadcast.subscribe("c2c_test_answer", lambda: 42)
+        broadcast.setup(settings)  # the same process now runs broadcast functions: it listens
+        assert client.pubsub_numsub(f"{redis_prefix}broadcast")[0][1] == 1
+        assert broadcast.broadcast("c2c_test_answer", expect_answers=True, timeout=5) == [42]
+    finally:
+        broadcast.unsubscribe("c2c_test_answer")
+        client.close()
+
+
+def test_6x_broadcast_counts_only_the_processes_that_subscribed() -> None:
+    assert broadcast.broadcast("c2c_test_nobody", {}, expect_answers=True) == []
+    broadcast.subscribe("c2c_test_nobody", lambda: {"ok": True})
+    try:
+        answers = broadcast.broadcast("c2c_test_nobody", {}, expect_answers=True)
+        assert answers == [{"ok": True, "hostname": socket.gethostname(), "pid": os.getpid()}]
+        assert "error" in broadcast.call("c2c_test_unknown", expect_answers=True)[0]  # 7's answers say why
+    finally:
+        broadcast.unsubscribe("c2c_test_nobody")

@@ -20,7 +20,13 @@ import webtest
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
 
 from c2cwsgiutils import context
-from c2cwsgiutils.health_check import HIDDEN_DETAILS, HealthCheck, HealthCheckError, redact
+from c2cwsgiutils.health_check import (
+    HIDDEN_DETAILS,
+    HealthCheck,
+    HealthCheckError,
+    JsonCheckException,
+    redact,
+)
 from tests.helpers import child_env
 
 Setup = Callable[[HealthCheck], None]
@@ -63,7 +69,7 @@ def pg_engine(pg_url: str) -> Iterator[sa.Engine]:
 
 
 def test_no_check_is_a_success() -> None:
-    assert check(make_app(lambda hc: None)) == {"status": 200, "successes": {}, "failures": {}}
+    assert check(make_app(lambda hc: None)) == {"successes": {}, "failures": {}}
 
 
 def test_custom_check_result_level_and_timing() -> None:
@@ -71,7 +77,8 @@ def test_custom_check_result_level_and_timing() -> None:
     success = check(app)["successes"]["answer"]
     assert success["result"] == {"value": 42}
     assert success["level"] == 1
-    assert success["timing_ms"] >= 0
+    assert success["timing"] >= 0
+    assert set(success) == {"result", "level", "timing"}  # 6.x's entry
 
 
 def test_failing_check_gives_500_with_its_message() -> None:
@@ -80,7 +87,7 @@ def test_failing_check_gives_500_with_its_message() -> None:
 
     app = make_app(lambda hc: hc.add_custom_check("mood", unhappy, 2))
     report = check(app, status=500, max_level="2")
-    assert report["status"] == 500
+    assert set(report) == {"successes", "failures"}  # 6.x's shape: the verdict is the HTTP status
     assert report["failures"]["mood"]["message"] == "I'm not happy"
     assert report["failures"]["mood"]["level"] == 2
 
@@ -124,7 +131,7 @@ def test_credentials_are_redacted_from_messages() -> None:
     report = check(make_app(lambda hc: hc.add_custom_check("dsn", _raise_with_dsn)), status=500)
     message = report["failures"]["dsn"]["message"]
     assert "hunter2" not in json.dumps(report)
-    assert message == "RuntimeError: cannot reach postgresql://app:***@db/app?password=***"
+    assert message == "cannot reach postgresql://app:***@db/app?password=***"  # 6.x: the text alone
 
 
 def test_stack_trace_only_with_the_secret() -> None:
@@ -324,7 +331,7 @@ def test_redis_check_fails_when_redis_is_unreachable() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     app = make_app(lambda hc: hc.add_redis_check(url=f"redis://127.0.0.1:{port}/0"))
-    assert "ConnectionError" in check(app, status=500)["failures"]["redis"]["message"]
+    assert "Connection refused" in check(app, status=500)["failures"]["redis"]["message"]
 
 
 def test_redis_check_without_redis_configured() -> None:
@@ -479,3 +486,67 @@ def test_url_check_takes_6x_positional_arguments_and_functions(http_server: str)
     )
     assert list(check(app)["successes"]) == ["six"]
     assert seen == [http_server + "/up?x=1"]
+
+
+# ---- 6.x defaults and answer shapes ---------------------------------------------------------
+
+
+def test_6x_default_checks_redis_named_by_its_url_and_version_at_level_2(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    versions = tmp_path / "versions.json"
+    versions.write_text(json.dumps({"main": {"git_hash": "abc"}, "packages": {}}))
+    settings = {
+        "c2c.redis_url": redis_url,
+        "c2c.redis_prefix": redis_prefix,
+        "c2c.versions_path": str(versions),
+    }
+    app = make_app(lambda hc: None, settings)
+    assert check(app)["successes"] == {}
+    successes = check(app, max_level="2")["successes"]
+    assert sorted(successes) == sorted([redis_url, "version"])
+    assert successes[redis_url]["level"] == 2
+    assert successes["version"]["level"] == 2
+    assert successes[redis_url]["result"]["role"] == "master"
+    assert successes["version"]["result"]["version"] == "abc"
+
+
+def test_6x_default_checks_only_with_redis() -> None:
+    assert check(make_app(lambda hc: None), max_level="9") == {"successes": {}, "failures": {}}
+
+
+def test_an_exception_without_text_is_named_by_its_type() -> None:
+    def silent(request: Any) -> None:
+        raise KeyError
+
+    report = check(make_app(lambda hc: hc.add_custom_check("silent", silent)), status=500)
+    assert report["failures"]["silent"]["message"] == "KeyError"
+
+
+def test_json_check_exception_has_its_stack_trace_with_the_secret() -> None:
+    def failing(request: Any) -> None:
+        raise JsonCheckException("failing check", {"some": "json"})
+
+    app = make_app(lambda hc: hc.add_custom_check("fail_json", failing), {"c2c.secret": "s"})
+    failure = check(app, status=500, secret="s")["failures"]["fail_json"]
+    assert (failure["message"], failure["result"]) == ("failing check", {"some": "json"})
+    assert "failing" in failure["stacktrace"]
+    assert "stacktrace" not in check(app, status=500)["failures"]["fail_json"]
+
+
+def test_the_applications_own_redis_and_version_checks_replace_the_defaults(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    versions = tmp_path / "versions.json"
+    versions.write_text(json.dumps({"main": {"git_hash": "abc"}, "packages": {}}))
+    settings = {
+        "c2c.redis_url": redis_url,
+        "c2c.redis_prefix": redis_prefix,
+        "c2c.versions_path": str(versions),
+    }
+
+    def setup(hc: HealthCheck) -> None:
+        hc.add_redis_check(level=2)  # named "redis"
+        hc.add_version_check(name="same_version", level=3)
+
+    assert sorted(check(make_app(setup, settings), max_level="3")["successes"]) == ["redis", "same_version"]

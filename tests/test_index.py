@@ -119,9 +119,18 @@ def test_forget_drops_the_cookie() -> None:
     app.get("/c2c/hello", status=403)
 
 
-def test_base_path_without_slash_redirects_to_the_index() -> None:
-    response = make_app().get("/c2c", status=301)
-    assert response.headers["Location"].endswith("/c2c/")
+def test_base_path_without_slash_is_the_index_too() -> None:
+    assert "Public view" in make_app().get("/c2c", status=200).text
+
+
+def test_index_links_keep_the_route_prefix_and_show_the_full_url() -> None:
+    configurator = Configurator(settings={}, route_prefix="/api")
+    admin.add_admin_view(configurator, "public", "public", hello, title="Public view", needs_secret=False)
+    configurator.include("c2cwsgiutils.index")
+    app = webtest.TestApp(configurator.make_wsgi_app())
+    page = app.get("/api/c2c", extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "app:8080"}).text
+    assert 'action="/api/c2c/public"' in page
+    assert "<code>GET https://app:8080/api/c2c/public</code>" in page
 
 
 def test_index_follows_the_base_path() -> None:
@@ -156,3 +165,37 @@ def test_inline_script_and_style_are_allowed_by_their_hashes() -> None:
         [source] = re.findall(rf"<{tag}>(.*?)</{tag}>", response.text, re.S)
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in policy
+
+
+def test_6x_additional_html_is_on_the_page_its_auth_part_behind_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from c2cwsgiutils import index
+
+    monkeypatch.setattr(index, "additional_title", index.paragraph("My app", title="Extras"))
+    monkeypatch.setattr(index, "additional_noauth", [index.section("Public", index.link("/api/doc", "Doc"))])
+    monkeypatch.setattr(
+        index,
+        "additional_auth",
+        [index.form("/api/reset", index.input_("force", value=True), index.button("Reset"), method="post")],
+    )
+    app = make_app(**{"c2c.secret": "all"})
+    anonymous = app.get("/c2c/").text
+    assert "<p>Extras: My app</p>" in anonymous
+    assert '<a href="/api/doc" class="btn btn-primary" target="_blank">Doc</a>' in anonymous
+    assert "/api/reset" not in anonymous
+    with_secret = app.get("/c2c/", {"secret": "all"}).text
+    assert '<form action="/api/reset" target="_blank" method="post"' in with_secret
+    assert 'type="checkbox" name="force" value="true"' in with_secret
+    assert " checked>" in with_secret
+
+
+def test_6x_index_helpers_build_html() -> None:
+    from c2cwsgiutils import index
+
+    assert index.link(None, "x") == ""
+    assert 'type="number" name="count" value="3"' in index.input_("count", value=3)
+    assert '<label for="' in index.input_("my_name")
+    assert ">My name</label>" in index.input_("my_name")
+    assert "<label" not in index.input_("token", type_="hidden", value="t")
+    assert index.section("T", "a", sep=False) == "<section><h2>T</h2>a</section>"

@@ -3,10 +3,8 @@ the c2c:// loader, setup_process, renderers, Prometheus server)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import urllib.request
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,152 +14,7 @@ from webtest import TestApp
 
 from tests.helpers import free_port
 
-# module:name of 6.1.10 (from its wheel) that resolve here, working or as a warning alias.
-NAMES_6X = [
-    "c2cwsgiutils:get_config_defaults",
-    "c2cwsgiutils:get_logconfig_dict",
-    "c2cwsgiutils:get_paste_config",
-    "c2cwsgiutils.acceptance:retry",
-    "c2cwsgiutils.acceptance.connection:COLON_SPLIT_RE",
-    "c2cwsgiutils.acceptance.connection:CacheExpected",
-    "c2cwsgiutils.acceptance.connection:Connection",
-    "c2cwsgiutils.acceptance.connection:check_response",
-    "c2cwsgiutils.acceptance.utils:wait_url",
-    "c2cwsgiutils.acceptance.utils:retry_timeout",
-    "c2cwsgiutils.acceptance.utils:approx",
-    "c2cwsgiutils.auth:SECRET_PROP",
-    "c2cwsgiutils.auth:SECRET_ENV",
-    "c2cwsgiutils.auth:GITHUB_AUTH_URL_PROP",
-    "c2cwsgiutils.auth:GITHUB_AUTH_URL_ENV",
-    "c2cwsgiutils.auth:GITHUB_TOKEN_URL_PROP",
-    "c2cwsgiutils.auth:GITHUB_TOKEN_URL_ENV",
-    "c2cwsgiutils.auth:GITHUB_USER_URL_PROP",
-    "c2cwsgiutils.auth:GITHUB_USER_URL_ENV",
-    "c2cwsgiutils.auth:GITHUB_CLIENT_ID_PROP",
-    "c2cwsgiutils.auth:GITHUB_CLIENT_ID_ENV",
-    "c2cwsgiutils.auth:GITHUB_CLIENT_SECRET_PROP",
-    "c2cwsgiutils.auth:GITHUB_CLIENT_SECRET_ENV",
-    "c2cwsgiutils.auth:GITHUB_SCOPE_PROP",
-    "c2cwsgiutils.auth:GITHUB_SCOPE_ENV",
-    "c2cwsgiutils.auth:GITHUB_SCOPE_DEFAULT",
-    "c2cwsgiutils.auth:GITHUB_AUTH_COOKIE_PROP",
-    "c2cwsgiutils.auth:GITHUB_AUTH_COOKIE_ENV",
-    "c2cwsgiutils.auth:GITHUB_AUTH_SECRET_PROP",
-    "c2cwsgiutils.auth:GITHUB_AUTH_SECRET_ENV",
-    "c2cwsgiutils.auth:GITHUB_AUTH_PROXY_URL_PROP",
-    "c2cwsgiutils.auth:GITHUB_AUTH_PROXY_URL_ENV",
-    "c2cwsgiutils.auth:USE_SESSION_PROP",
-    "c2cwsgiutils.auth:USE_SESSION_ENV",
-    "c2cwsgiutils.auth:AuthConfig",
-    "c2cwsgiutils.auth:get_expected_secret",
-    "c2cwsgiutils.auth:UserDetails",
-    "c2cwsgiutils.auth:is_auth_user",
-    "c2cwsgiutils.auth:is_auth",
-    "c2cwsgiutils.auth:auth_view",
-    "c2cwsgiutils.auth:AuthenticationType",
-    "c2cwsgiutils.auth:auth_type",
-    "c2cwsgiutils.auth:check_access",
-    "c2cwsgiutils.auth:check_access_config",
-    "c2cwsgiutils.auth:is_enabled",
-    "c2cwsgiutils.broadcast:init",
-    "c2cwsgiutils.broadcast:includeme",
-    "c2cwsgiutils.broadcast:cleanup",
-    "c2cwsgiutils.broadcast:subscribe",
-    "c2cwsgiutils.broadcast:unsubscribe",
-    "c2cwsgiutils.broadcast:broadcast",
-    "c2cwsgiutils.broadcast:decorator",
-    "c2cwsgiutils.client_info:SEP_RE",
-    "c2cwsgiutils.client_info:Filter",
-    "c2cwsgiutils.client_info:filter_factory",
-    "c2cwsgiutils.config_utils:get_base_path",
-    "c2cwsgiutils.config_utils:env_or_config",
-    "c2cwsgiutils.config_utils:env_or_settings",
-    "c2cwsgiutils.config_utils:config_bool",
-    "c2cwsgiutils.db:FORCE_READONLY",
-    "c2cwsgiutils.db:setup_session",
-    "c2cwsgiutils.db:create_session",
-    "c2cwsgiutils.db:SessionFactory",
-    "c2cwsgiutils.db:get_engine",
-    "c2cwsgiutils.db:get_session_factory",
-    "c2cwsgiutils.db:get_tm_session",
-    "c2cwsgiutils.db:get_tm_session_pyramid",
-    "c2cwsgiutils.db:init",
-    "c2cwsgiutils.db_maintenance_view:install_subscriber",
-    "c2cwsgiutils.db_maintenance_view:includeme",
-    "c2cwsgiutils.debug:CONFIG_KEY",
-    "c2cwsgiutils.debug:ENV_KEY",
-    "c2cwsgiutils.debug:get_size",
-    "c2cwsgiutils.debug:dump_memory_maps",
-    "c2cwsgiutils.debug:init",
-    "c2cwsgiutils.debug:includeme",
-    "c2cwsgiutils.debug:init_daemon",
-    "c2cwsgiutils.debug.utils:get_size",
-    "c2cwsgiutils.debug.utils:dump_memory_maps",
-    "c2cwsgiutils.errors:init",
-    "c2cwsgiutils.errors:includeme",
-    "c2cwsgiutils.health_check:EngineType",
-    "c2cwsgiutils.health_check:JsonCheckException",
-    "c2cwsgiutils.health_check:HealthCheck",
-    "c2cwsgiutils.index:init",
-    "c2cwsgiutils.index:includeme",
-    "c2cwsgiutils.loader:Loader",
-    "c2cwsgiutils.logging_view:install_subscriber",
-    "c2cwsgiutils.logging_view:includeme",
-    "c2cwsgiutils.models_graph:generate_model_graph",
-    "c2cwsgiutils.pretty_json:init",
-    "c2cwsgiutils.pretty_json:includeme",
-    "c2cwsgiutils.profiler:Profile",
-    "c2cwsgiutils.prometheus:start",
-    "c2cwsgiutils.prometheus:includeme",
-    "c2cwsgiutils.prometheus:build_metric_name",
-    "c2cwsgiutils.prometheus:cleanup",
-    "c2cwsgiutils.pyramid:includeme",
-    "c2cwsgiutils.pyramid_logging:PyramidCeeSysLogHandler",
-    "c2cwsgiutils.pyramid_logging:JsonLogHandler",
-    "c2cwsgiutils.redis_stats:init",
-    "c2cwsgiutils.redis_stats:includeme",
-    "c2cwsgiutils.redis_utils:REDIS_URL_KEY",
-    "c2cwsgiutils.redis_utils:REDIS_SENTINELS_KEY",
-    "c2cwsgiutils.redis_utils:REDIS_SERVICENAME_KEY",
-    "c2cwsgiutils.redis_utils:REDIS_URL_KEY_PROP",
-    "c2cwsgiutils.redis_utils:REDIS_SENTINELS_KEY_PROP",
-    "c2cwsgiutils.redis_utils:REDIS_SERVICENAME_KEY_PROP",
-    "c2cwsgiutils.redis_utils:cleanup",
-    "c2cwsgiutils.redis_utils:get",
-    "c2cwsgiutils.request_tracking:init",
-    "c2cwsgiutils.request_tracking:includeme",
-    "c2cwsgiutils.scripts.genversion:deprecated",
-    "c2cwsgiutils.scripts.genversion:main",
-    "c2cwsgiutils.scripts.stats_db:main",
-    "c2cwsgiutils.sentry:init",
-    "c2cwsgiutils.sentry:includeme",
-    "c2cwsgiutils.sentry:capture_exceptions",
-    "c2cwsgiutils.sentry:filter_wsgi_app",
-    "c2cwsgiutils.sentry:filter_factory",
-    "c2cwsgiutils.services:create",
-    "c2cwsgiutils.setup_process:fill_arguments",
-    "c2cwsgiutils.setup_process:init",
-    "c2cwsgiutils.setup_process:init_logging",
-    "c2cwsgiutils.setup_process:PyramidEnv",
-    "c2cwsgiutils.setup_process:bootstrap_application_from_options",
-    "c2cwsgiutils.setup_process:bootstrap_application",
-    "c2cwsgiutils.sql_profiler:init",
-    "c2cwsgiutils.sql_profiler:includeme",
-    "c2cwsgiutils.stats_pyramid:init",
-    "c2cwsgiutils.stats_pyramid:includeme",
-    "c2cwsgiutils.stats_pyramid:init_db_spy",
-    "c2cwsgiutils.version:init",
-    "c2cwsgiutils.version:includeme",
-    "c2cwsgiutils.version:get_version",
-]
-
-
-@pytest.mark.parametrize("spec", NAMES_6X)
-def test_a_6x_name_resolves(spec: str) -> None:
-    module, name = spec.split(":")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        assert getattr(importlib.import_module(module), name) is not None
+# Every public name of 6.1.10 is checked by tests/compat6/test_names.py.
 
 
 def test_an_alias_warns_naming_the_new_spelling() -> None:
@@ -325,3 +178,25 @@ def test_redis_utils_get_gives_the_clients(redis_url: str) -> None:
     finally:
         master.close()
         redis_utils.cleanup()
+
+
+def test_redis_utils_pubsub_worker_thread_dispatches_until_stopped(redis_url: str, redis_prefix: str) -> None:
+    import redis
+
+    from c2cwsgiutils import redis_utils
+    from tests.helpers import wait_for
+
+    client = redis.Redis.from_url(redis_url)
+    received: list[bytes] = []
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(**{f"{redis_prefix}chan": lambda message: received.append(message["data"])})
+    thread = redis_utils.PubSubWorkerThread(pubsub, name="c2c-test-pubsub")
+    thread.start()
+    try:
+        client.publish(f"{redis_prefix}chan", b"hello")
+        wait_for(lambda: received == [b"hello"], message="the message dispatched")
+    finally:
+        thread.stop()
+        thread.join(5)
+        client.close()
+    assert not thread.is_alive()

@@ -58,8 +58,8 @@ def test_debug_stacks_shows_both_gunicorn_workers(product: Product, connection: 
 
 
 def test_admin_views_need_the_secret(product: Product, connection: Connection) -> None:
-    connection.get_json("c2c/debug/time", expected_status=403)
-    connection.get_json("c2c/debug/time", headers={"X-API-Key": product.secret})
+    connection.get_json("c2c/debug/headers", expected_status=403)
+    connection.get_json("c2c/debug/headers", headers={"X-API-Key": product.secret})
 
 
 def test_stats_view_counts_requests(connection: Connection) -> None:

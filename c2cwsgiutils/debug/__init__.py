@@ -77,7 +77,16 @@ def includeme(config_: Any) -> None:
     add_admin_view(
         config_, "debug_sleep", "debug/sleep", views.sleep_view, title="Sleep", params=("time",), **common
     )
-    add_admin_view(config_, "debug_time", "debug/time", views.time_view, title="Server time", **common)
+    # Open as in 6.x (the clock is in every answer's Date header anyway), while the debug views are on.
+    add_admin_view(
+        config_,
+        "debug_time",
+        "debug/time",
+        views.open_time_view,
+        title="Server time",
+        secret=DEBUG_VIEW_SECRET,
+        needs_secret=False,
+    )
     add_admin_view(
         config_,
         "debug_memory_diff",

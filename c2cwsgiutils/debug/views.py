@@ -117,7 +117,22 @@ def time_view(request: Any) -> dict[str, Any]:
         "local": local.isoformat(),
         "timezone": local.tzname(),
         "utc_offset_seconds": int(offset.total_seconds()),
+        # 6.x's fields: naive local and UTC times as Python prints them
+        "local_time": str(local.replace(tzinfo=None)),
+        "gmt_time": str(utc.replace(tzinfo=None)),
     }
+
+
+def open_time_view(request: Any) -> dict[str, Any]:
+    """:func:`time_view` without a secret (6.x), 404 while the debug views are off (no secret)."""
+    from pyramid.httpexceptions import HTTPNotFound
+
+    from c2cwsgiutils import auth
+    from c2cwsgiutils.debug import DEBUG_VIEW_SECRET
+
+    if not auth.is_configured(request.registry, DEBUG_VIEW_SECRET):
+        raise HTTPNotFound()
+    return time_view(request)
 
 
 def error_view(request: Any) -> NoReturn:

@@ -3,7 +3,7 @@
 ``{C2C_BASE_PATH}/logging/level`` (secret ``LOG_VIEW_SECRET`` or ``C2C_SECRET``):
 
 - no parameter: the overrides set so far (``{"overrides": {"sqlalchemy.engine": "INFO"}}``);
-- ``name``: that logger's effective level;
+- ``name``: that logger's own level and its effective level (6.x's answer);
 - ``name`` and ``level``: sets it in every process through :mod:`c2cwsgiutils.broadcast` (Redis
   pub/sub when ``C2C_REDIS_URL`` is set, this process otherwise) and answers with the processes
   that applied it. With Redis the override is also kept in the hash ``{C2C_REDIS_PREFIX}log_levels``
@@ -153,8 +153,9 @@ def level_view(request: Any) -> dict[str, Any]:
         return {
             "status": 200,
             "name": name,
-            "level": _level_name(logger.getEffectiveLevel()),
-            "configured_level": _level_name(logger.level),
+            # 6.x's shape: the logger's own level (NOTSET: inherited) and the one in force.
+            "level": _level_name(logger.level),
+            "effective_level": _level_name(logger.getEffectiveLevel()),
         }
     level = normalise_level(raw_level)
     if level is None:
@@ -165,7 +166,15 @@ def level_view(request: Any) -> dict[str, Any]:
         {"pid": answer.get("pid"), "hostname": answer.get("hostname"), **_result(answer)}
         for answer in answers
     ]
-    return {"status": 200, "name": name, "level": level, "stored": stored, "processes": processes}
+    effective = _level_name(_logger(name).getEffectiveLevel())
+    return {
+        "status": 200,
+        "name": name,
+        "level": level,
+        "effective_level": effective,
+        "stored": stored,
+        "processes": processes,
+    }
 
 
 def _result(answer: broadcast.Answer) -> dict[str, Any]:

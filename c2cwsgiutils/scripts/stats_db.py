@@ -6,12 +6,18 @@ indexes. ``--extra`` adds queries of your own that return ``(name, value)`` rows
 
 Without ``--send`` every value is printed as ``key{tag=value,...} number``; with it, each is sent
 through :func:`c2cwsgiutils.stats.set_gauge` to the metrics backends configured by the environment.
+
+6.x's Prometheus output is kept: with ``--prometheus-url`` (a Pushgateway), or with
+``C2C_PROMETHEUS_PORT`` set (one scrape, then exit), the command makes 6.x's gauges instead
+(:mod:`c2cwsgiutils.scripts._stats_db_prometheus`); ``--extra-gauge SQL NAME HELP`` names an
+extra query's gauge.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -73,6 +79,24 @@ def _parser() -> argparse.ArgumentParser:
         help="extra SQL query returning (name, value) rows (repeatable)",
     )
     parser.add_argument(
+        "--extra-gauge",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("SQL", "GAUGE", "HELP"),
+        help="6.x: extra query returning (name, value) rows, reported as this Prometheus gauge",
+    )
+    parser.add_argument(
+        "--prometheus-url",
+        "--prometheus_url",
+        help="6.x: push 6.x's gauges to this Prometheus Pushgateway (job db_counts)",
+    )
+    parser.add_argument(
+        "--prometheus-instance",
+        "--prometheus_instance",
+        help="6.x: the Pushgateway's instance grouping key",
+    )
+    parser.add_argument(
         "--send",
         action="store_true",
         help="send the values as gauges (c2cwsgiutils.stats) instead of printing",
@@ -91,12 +115,35 @@ def _send(gauges: list[Gauge]) -> None:
         flush()
 
 
+def _main_6x(args: argparse.Namespace) -> int:
+    """6.x's Prometheus output: pushed to ``--prometheus-url`` or scraped once."""
+    import sqlalchemy
+
+    from c2cwsgiutils.scripts import _stats_db_prometheus
+
+    extras = [(sql, "extra", "Extra metric") for sql in args.extra] + [tuple(e) for e in args.extra_gauge]
+    with context.bind(request_id=context.new_request_id(), kind="cli"):
+        engine = sqlalchemy.create_engine(args.db, poolclass=sqlalchemy.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                registry = _stats_db_prometheus.collect(connection, args.schema or ["public"], extras)
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
+            print(f"c2cwsgiutils-stats-db: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 1
+        finally:
+            engine.dispose()
+        _stats_db_prometheus.publish(registry, args.prometheus_url, args.prometheus_instance)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     import sqlalchemy
 
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    if args.prometheus_url or os.environ.get("C2C_PROMETHEUS_PORT") or args.extra_gauge:
+        return _main_6x(args)
     with context.bind(request_id=context.new_request_id(), kind="cli"):
         engine = sqlalchemy.create_engine(args.db, poolclass=sqlalchemy.pool.NullPool)
         try:
@@ -115,6 +162,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             for gauge in gauges:
                 print(format_gauge(*gauge))
     return 0
+
+
+# 6.x's internals of this command: refused with the fix, rather than kept with other semantics.
+_GONE_6X = {
+    "Reporter": "the command prints the values or sends them with --send (c2cwsgiutils.stats)",
+    "do_table": "use table_gauges(connection, schemas)",
+    "do_extra": "use extra_gauges(connection, queries)",
+    "scoped_session": "pass a SQLAlchemy Connection to table_gauges() / extra_gauges()",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GONE_6X:
+        # ImportError, not AttributeError: `from ... import Reporter` would replace the latter by
+        # a bare "cannot import name".
+        raise ImportError(
+            f"c2cwsgiutils.scripts.stats_db.{name} of 6.x is gone: {_GONE_6X[name]} (see MIGRATION.md)"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -39,44 +39,44 @@ def test_views_answer_404_when_no_secret_is_configured() -> None:
 
 
 def test_wrong_secret_is_403(app: webtest.TestApp) -> None:
-    app.get("/c2c/debug/time", params={"secret": "wrong"}, status=403)
+    app.get("/c2c/debug/headers", params={"secret": "wrong"}, status=403)
 
 
 def test_missing_secret_is_403(app: webtest.TestApp) -> None:
-    app.get("/c2c/debug/time", status=403)
+    app.get("/c2c/debug/headers", status=403)
 
 
 def test_secret_in_query_string_opens_and_sets_the_cookie(app: webtest.TestApp) -> None:
-    response = app.get("/c2c/debug/time", params={"secret": SECRET}, status=200)
+    response = app.get("/c2c/debug/headers", params={"secret": SECRET}, status=200)
     assert "c2c-secret" in response.headers["Set-Cookie"]
-    app.get("/c2c/debug/time", status=200)  # the cookie alone now opens it
+    app.get("/c2c/debug/headers", status=200)  # the cookie alone now opens it
 
 
 def test_secret_in_header_opens(app: webtest.TestApp) -> None:
-    app.get("/c2c/debug/time", headers={"X-API-Key": SECRET}, status=200)
+    app.get("/c2c/debug/headers", headers={"X-API-Key": SECRET}, status=200)
 
 
 def test_secret_in_cookie_opens(app: webtest.TestApp) -> None:
     app.set_cookie("c2c-secret", SECRET)
-    app.get("/c2c/debug/time", status=200)
+    app.get("/c2c/debug/headers", status=200)
 
 
 def test_c2c_secret_opens_the_debug_views() -> None:
     app = make_app(**{"c2c.secret": "global"})
-    app.get("/c2c/debug/time", headers={"X-API-Key": "global"}, status=200)
+    app.get("/c2c/debug/headers", headers={"X-API-Key": "global"}, status=200)
 
 
 def test_debug_view_secret_env_var_beats_the_ini_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBUG_VIEW_SECRET", "from-env")
     app = make_app(**{"c2c.debug_view_secret": SECRET})
-    app.get("/c2c/debug/time", headers={"X-API-Key": SECRET}, status=403)
-    app.get("/c2c/debug/time", headers={"X-API-Key": "from-env"}, status=200)
+    app.get("/c2c/debug/headers", headers={"X-API-Key": SECRET}, status=403)
+    app.get("/c2c/debug/headers", headers={"X-API-Key": "from-env"}, status=200)
 
 
 def test_views_follow_the_base_path() -> None:
     app = make_app(**{"c2c.debug_view_secret": SECRET, "c2c.base_path": "/ops/"})
-    app.get("/ops/debug/time", headers={"X-API-Key": SECRET}, status=200)
-    app.get("/c2c/debug/time", headers={"X-API-Key": SECRET}, status=404)
+    app.get("/ops/debug/headers", headers={"X-API-Key": SECRET}, status=200)
+    app.get("/c2c/debug/headers", headers={"X-API-Key": SECRET}, status=404)
 
 
 # ---- stacks and memory (in-process broadcast) -----------------------------------------------
@@ -189,6 +189,14 @@ def test_time_gives_the_server_clock(app: webtest.TestApp) -> None:
     assert utc.utcoffset() == datetime.timedelta(0)
     assert utc == local
     assert local.utcoffset() == datetime.timedelta(seconds=body["utc_offset_seconds"])
+
+
+def test_time_is_open_as_in_6x_while_the_debug_views_are_on(app: webtest.TestApp) -> None:
+    body = app.get("/c2c/debug/time").json
+    assert {"local_time", "gmt_time", "epoch", "timezone"} <= set(body)
+    assert datetime.datetime.fromisoformat(body["gmt_time"]) == datetime.datetime.fromisoformat(
+        body["utc"]
+    ).replace(tzinfo=None)
 
 
 @pytest.mark.parametrize("status", [400, 404, 418, 500, 503])

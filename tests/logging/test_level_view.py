@@ -41,12 +41,24 @@ def test_get_returns_the_effective_level() -> None:
     assert response.json["level"] == "ERROR"
 
 
+def test_get_answers_6x_shape_own_and_effective_level() -> None:
+    logging.getLogger(LOGGER).setLevel(logging.WARNING)
+    response = make_app().get("/c2c/logging/level", params={"name": f"{LOGGER}.child", "secret": "s3cret"})
+    assert response.json == {
+        "status": 200,
+        "name": f"{LOGGER}.child",
+        "level": "NOTSET",
+        "effective_level": "WARNING",
+    }
+
+
 def test_set_applies_the_level_and_lists_the_process() -> None:
     response = make_app().get(
         "/c2c/logging/level", params={"name": LOGGER, "level": "debug"}, headers={"X-API-Key": "s3cret"}
     )
     assert logging.getLogger(LOGGER).level == logging.DEBUG
     assert response.json["level"] == "DEBUG"
+    assert response.json["effective_level"] == "DEBUG"
     assert [p["pid"] for p in response.json["processes"]] == [os.getpid()]
     assert response.json["processes"][0]["effective_level"] == "DEBUG"
 

@@ -94,6 +94,7 @@ class _Backend(Protocol):
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {}
+_UNKNOWN = "unknown broadcast function "
 
 
 def _identity() -> Answer:
@@ -104,7 +105,7 @@ def _call_local(name: str, params: Mapping[str, Any]) -> Answer:
     answer = _identity()
     func = _FUNCTIONS.get(name)
     if func is None:
-        answer["error"] = f"unknown broadcast function {name}"
+        answer["error"] = f"{_UNKNOWN}{name}"
         return answer
     try:
         answer["result"] = func(**params)
@@ -127,7 +128,7 @@ class _LocalBackend:
 class _RedisBackend:
     """Publishes on ``{prefix}broadcast`` and answers on per-call channels."""
 
-    def __init__(self, settings: Mapping[str, Any] | None, prefix: str) -> None:
+    def __init__(self, settings: Mapping[str, Any] | None, prefix: str, listen: bool = True) -> None:
         from c2cwsgiutils import redis_client
 
         # The client name lets operators (and tests) tell our connections apart in CLIENT LIST.
@@ -145,7 +146,9 @@ class _RedisBackend:
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._thread: threading.Thread | None = None
-        self.start()
+        self.listen = listen
+        if listen:
+            self.start()
 
     def start(self) -> None:
         self._stop.clear()
@@ -254,8 +257,12 @@ _timeout = BROADCAST_TIMEOUT.default
 _lock = threading.Lock()
 
 
-def setup(settings: Mapping[str, Any] | None = None) -> None:
-    """Choose the backend: Redis when ``C2C_REDIS_URL`` or ``C2C_REDIS_SENTINELS`` is set. Idempotent."""
+def setup(settings: Mapping[str, Any] | None = None, listen: bool = True) -> None:
+    """Choose the backend: Redis when ``C2C_REDIS_URL`` or ``C2C_REDIS_SENTINELS`` is set. Idempotent.
+
+    ``listen=False``: send only, for a process that runs no broadcast function (gunicorn's master
+    serving the metrics); it would otherwise be counted among the receivers and answer an error.
+    """
     global _backend, _timeout
     from c2cwsgiutils import redis_client
 
@@ -263,12 +270,13 @@ def setup(settings: Mapping[str, Any] | None = None) -> None:
     prefix = REDIS_PREFIX.get(settings)
     _timeout = BROADCAST_TIMEOUT.get(settings)
     with _lock:
-        if url and isinstance(_backend, _RedisBackend):
+        if url and isinstance(_backend, _RedisBackend) and (_backend.listen or not listen):
             return
         if not url:
             return
         try:
-            _backend = _RedisBackend(settings, prefix)
+            _backend.close()
+            _backend = _RedisBackend(settings, prefix, listen)
         except ImportError:
             LOG.warning("Broadcast limited to this process: the 'redis' package is not installed")
 
@@ -284,7 +292,7 @@ def shutdown() -> None:
 def _after_fork_in_child() -> None:
     # Threads do not survive fork (gunicorn --preload, Celery prefork): restart the listener.
     backend = _backend
-    if isinstance(backend, _RedisBackend):
+    if isinstance(backend, _RedisBackend) and backend.listen:
         backend.start()
 
 
@@ -309,6 +317,8 @@ def _results_6x(answers: list[Answer]) -> list[Any]:
     """6.x's answer shape: each process's result; a dict result gets the process's hostname and pid."""
     results: list[Any] = []
     for answer in answers:
+        if answer.get("error", "").startswith(_UNKNOWN):
+            continue  # 6.x: a process that did not subscribe to the channel did not answer at all
         result = answer.get("result")
         if isinstance(result, dict):
             result = {**result, "hostname": answer.get("hostname"), "pid": answer.get("pid")}
