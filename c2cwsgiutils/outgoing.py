@@ -32,7 +32,7 @@ from typing import Any
 
 from c2cwsgiutils import config, spans
 from c2cwsgiutils._spans_core import Span
-from c2cwsgiutils.context import _CURRENT, child_traceparent
+from c2cwsgiutils.context import child_traceparent, current
 from c2cwsgiutils.redaction import redact_url
 
 __all__ = [
@@ -66,7 +66,7 @@ _lock = threading.Lock()
 
 def outgoing_headers() -> dict[str, str]:
     """The headers an outgoing call made now should carry ({} outside a request or task)."""
-    ctx = _CURRENT.get()
+    ctx = current()
     if not ctx.request_id and not ctx.trace_id:
         return {}
     headers = {"traceparent": child_traceparent(ctx)}
@@ -101,7 +101,7 @@ def _span_headers(ctx: Any) -> dict[str, str]:
 def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
     """The client span of a call (``None`` when not recorded) and the headers it should carry."""
     try:
-        ctx = _CURRENT.get()
+        ctx = current()
         if not ctx.request_id and not ctx.trace_id:
             return None, {}
         if ctx.span_path == CLIENT_SPAN:
@@ -113,7 +113,7 @@ def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
         # Everything that could fail happens before the span becomes the current context.
         client.fields.update(span_kind="client", method=method, url=redact_url(url))
         client.__enter__()  # not sampled (no sample rate given): always the span itself
-        return client, _span_headers(_CURRENT.get())
+        return client, _span_headers(current())
     except Exception:
         internal_error("opening an HTTP client span")
         return None, {}
@@ -226,7 +226,7 @@ def _patch_urllib3() -> None:
                 _start_call(
                     method, url if url[:1] != "/" else f"{self.scheme}://{self.host}:{self.port}{url}"
                 )
-                if _CURRENT.get().span_path != CLIENT_SPAN
+                if current().span_path != CLIENT_SPAN
                 else (None, {})
             )
             if extra:

@@ -19,13 +19,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from c2cwsgiutils.context import _CURRENT
+from c2cwsgiutils import context
 
 __all__ = ["FIELDS", "ContextFilter", "ContextFormatter", "add_context", "install"]
 
 FIELDS = ("request_id", "trace_id", "span_id", "parent_span_id", "kind", "task_id")
 
-_get_context = _CURRENT.get
+_get_context = context.current
 _OTHER_FIELDS = frozenset(FIELDS[1:])
 
 

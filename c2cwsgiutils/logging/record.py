@@ -191,7 +191,8 @@ def split_extras(attributes: dict[str, Any]) -> tuple[list[str], list[str]]:
     return plain, collided
 
 
-_get_context = context._CURRENT.get
+_get_context = context.current
+_correlation = context.correlation
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -372,8 +373,7 @@ def record_to_json(
     else:
         if ctx is None:
             ctx = _get_context()
-        request_id, trace_id, span_id, parent_span_id = ctx[0], ctx[1], ctx[2], ctx[3]
-        kind, task_id = ctx[5], ctx[6]
+        request_id, trace_id, span_id, parent_span_id, kind, task_id = _correlation(ctx)
     text = (
         f'{{"timestamp":"{_second_text}.{fraction}Z","created":{_second_number}.{fraction},'
         f'"msg":{_escape(message)},{site}'

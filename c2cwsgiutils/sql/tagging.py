@@ -241,7 +241,7 @@ _BLANK_START = frozenset(" \t\r\n;")
 
 # The comment of the last context seen, and the same with "%" doubled: (context, comment, escaped).
 _comment_cache: tuple[c2c_context.Context, str, str] = (c2c_context.EMPTY, "", "")
-_CURRENT = c2c_context._CURRENT  # the statement hook reads it without a call to current()
+_current = c2c_context.current
 
 
 def _comments_for(ctx: c2c_context.Context) -> tuple[c2c_context.Context, str, str]:
@@ -270,7 +270,7 @@ def commented(statement: Any, cursor: Any, percent: bool, position: str) -> Any:
     URL-encoded values are doubled. This runs for every statement: the comment is computed once
     per context.
     """
-    ctx = _CURRENT.get()
+    ctx = _current()
     cached = _comment_cache
     if cached[0] is not ctx:
         cached = _comments_for(ctx)
