@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from c2cwsgiutils import config
 from c2cwsgiutils.logging.record import HOSTNAME, constant_fields, record_to_dict, record_to_json
+from c2cwsgiutils.logging.record import safe_repr as _safe_repr
 
 __all__ = ["LOG_FORMAT", "TEXT_FORMAT", "JsonFormatter", "JsonLogHandler"]
 
@@ -52,13 +53,6 @@ def _console_format() -> str:
 
 
 SERVICE_ENV = "C2C_SERVICE_NAME"
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
 
 
 def make_encoder() -> Callable[[Any], str]:
