@@ -32,6 +32,7 @@ from typing import Any
 
 from c2cwsgiutils import config, context
 from c2cwsgiutils import spans as _spans
+from c2cwsgiutils._guard import internal_error
 from c2cwsgiutils.sql.normalise import normalise
 
 __all__ = ["MAX_STATEMENT", "SqlSpanSettings", "SqlSpans", "includeme"]
@@ -77,7 +78,6 @@ _span_context = context.span_context
 _perf_counter = time.perf_counter
 _time = time.time
 _LOGGER = logging.getLogger(__name__)
-_FAILED = False
 
 
 @dataclass(frozen=True)
@@ -146,23 +146,20 @@ class SqlSpans:
     ) -> None:
         """Emit the span of a statement that started at ``t0`` (``perf_counter``) and just ended."""
         elapsed = _perf_counter() - t0
-        ctx = _get_context()
-        if not ctx.trace_id or not ctx.sampled or not _core.STATE.events:
-            return
-        enabled = _ENABLED_CACHE.get(_INFO)
-        if enabled is None:
-            enabled = _LOG.isEnabledFor(_INFO)
-        if not enabled or _LOG.disabled:
-            return
-        if elapsed < self.min_duration_s and error is None:
-            return
         try:
+            ctx = _get_context()
+            if not ctx.trace_id or not ctx.sampled or not _core.STATE.events:
+                return
+            enabled = _ENABLED_CACHE.get(_INFO)
+            if enabled is None:
+                enabled = _LOG.isEnabledFor(_INFO)
+            if not enabled or _LOG.disabled:
+                return
+            if elapsed < self.min_duration_s and error is None:
+                return
             self._record(ctx, cursor, statement, execution_context, elapsed, error)
         except Exception:  # the span must never fail the statement it watches
-            global _FAILED
-            if not _FAILED:
-                _FAILED = True
-                _LOGGER.warning("Could not record a SQL span (reported once)", exc_info=True)
+            internal_error("recording a SQL span", _LOGGER)
 
     def _record(  # noqa: PLR0917 - positional, as record()
         self,

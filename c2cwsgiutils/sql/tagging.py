@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from c2cwsgiutils import config
 from c2cwsgiutils import context as c2c_context
+from c2cwsgiutils._guard import internal_error
 from c2cwsgiutils.sql.sqlcommenter import add_comment, parse_comment, serialize
 
 if TYPE_CHECKING:
@@ -201,8 +202,8 @@ def _set_application_name(dbapi_connection: Any, info: dict[str, Any], name: str
 
 def ensure_application_name(context: Any) -> None:
     """Give the statement's connection the current context's ``application_name`` (if it has not)."""
-    ctx = c2c_context.current()
     try:
+        ctx = c2c_context.current()
         pooled = context._dbapi_connection  # the execution context's pooled connection
         info = pooled.info
         if info.get(_CTX) is ctx:
@@ -214,7 +215,7 @@ def ensure_application_name(context: Any) -> None:
     except NotImplementedError:  # the ad hoc connection of SQLAlchemy's dialect initialization
         pass
     except Exception:  # tagging must never fail the application's statement by itself
-        LOG.warning("Could not set the PostgreSQL application_name", exc_info=True)
+        internal_error("setting the PostgreSQL application_name", LOG)
 
 
 # ---- comments --------------------------------------------------------------------------------
