@@ -1,4 +1,4 @@
-"""The one hook per dialect that runs tagging, the profiler and the SQL spans.
+"""Internal. The one hook per dialect that runs tagging, the profiler and the SQL spans.
 
 It replaces, on the dialect *instance* of an engine, the three methods SQLAlchemy calls to run a
 statement (``do_execute``, ``do_execute_no_params``, ``do_executemany``: the documented points a
