@@ -198,7 +198,7 @@ def test_only_the_context_module_touches_the_variable_or_the_layout() -> None:
     offenders = [
         str(path.relative_to(package))
         for path in package.rglob("*.py")
-        if path.name != "context.py"
+        if path.name not in ("context.py", "_context_core.py")  # the module and its compiled half
         and any(word in path.read_text() for word in ("_CURRENT", "tuple.__new__(Context", "Context._fields"))
     ]
     assert offenders == []
