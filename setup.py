@@ -16,6 +16,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 COMPILED = [
+    "c2cwsgiutils/_context_core.py",
     "c2cwsgiutils/_spans_core.py",
     "c2cwsgiutils/collector/_form_core.py",
     "c2cwsgiutils/collector/_batch_core.py",

@@ -3,6 +3,10 @@
 Importing this package is cheap: it imports no web framework, database or broker library.
 Features are in their own modules (``c2cwsgiutils.context``, ``c2cwsgiutils.config`` ...) and are
 wired into a Pyramid application with ``config.include("c2cwsgiutils.pyramid")``.
+
+The package itself exports only :data:`__all__`. The public modules are listed in the README's
+"Public API" section; the others are internal (a leading underscore, or a docstring starting with
+"Internal.").
 """
 
 import os  # noqa: F401 - 6.x's tests and applications patch c2cwsgiutils.os.environ

@@ -71,6 +71,7 @@ def _from_source(name: str, source: Path) -> ModuleType:
 
 # The compiled modules (setup.py's COMPILED, as module names; a test keeps both lists equal).
 MODULES = (
+    "c2cwsgiutils._context_core",
     "c2cwsgiutils._spans_core",
     "c2cwsgiutils.collector._form_core",
     "c2cwsgiutils.collector._batch_core",

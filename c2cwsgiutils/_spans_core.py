@@ -40,41 +40,6 @@ MESSAGE: Final = "span %s %s in %.3f ms"
 EVENT_KEYS: Final = frozenset(("span_name", "start", "duration_ms", "status", "error_type"))
 _TAKEN: Final = RESERVED_ATTRIBUTES | EVENT_KEYS
 
-_FIELDS: Final = (
-    "request_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "sampled",
-    "kind",
-    "task_id",
-    "span_path",
-    "route",
-    "tracestate",
-    "random_trace_id",
-)
-
-
-def _random_flag(ctx: tuple[Any, ...]) -> Any:
-    # context.random_trace_id(): a context copied by position by code that predates the last field
-    # (ten values) reads as a random trace id.
-    return ctx[10] if len(ctx) > 10 else True
-
-
-def check_context_layout() -> None:
-    """Make sure :class:`context.Context` has the fields spans build by position.
-
-    A span's context is the current one with its ids and name replaced: built as a tuple by
-    position (``tuple.__new__(Context, (ctx[0], trace_id, ..., ctx[10]))``), about twice as fast as
-    ``_replace``. A change of the fields is caught here, at import time.
-    """
-    fields = context.Context._fields
-    if fields != _FIELDS:
-        raise RuntimeError(f"context.Context fields changed: {fields}; update c2cwsgiutils._spans_core")
-
-
-check_context_layout()
-
 
 class State:
     """Whether span events are on in this process (set by :func:`c2cwsgiutils.spans.configure`)."""
@@ -85,8 +50,6 @@ class State:
 
 STATE: Final = State(True)
 
-_Context: Final = context.Context
-_new_tuple: Final = tuple.__new__
 _random: Final = random.random
 # Random bytes for the ids, from the kernel (a forked child gets its own); not Final, so that a
 # test can replace it (and empty _IDS and _TRACE_IDS, the ids drawn ahead).
@@ -96,10 +59,12 @@ _ZERO_TRACE_ID: Final = "0" * 32
 _ONE_TRACE_ID: Final = "0" * 31 + "1"
 _ZERO_SPAN_ID: Final = "0" * 16
 _ONE_SPAN_ID: Final = "0" * 15 + "1"
-# The current context as a plain tuple of untyped values: context.bind() takes any value.
-_get_context: Final[Callable[[], tuple[Any, ...]]] = context._CURRENT.get
-_set_context: Final = context._CURRENT.set
-_reset_context: Final = context._CURRENT.reset
+# The current context, its fields untyped: context.bind() takes any value.
+_get_context: Final[Callable[[], Any]] = context.current
+_set_context: Final = context.start
+_reset_context: Final = context.restore
+_span_context: Final[Callable[..., Any]] = context.span_context
+_unsampled: Final[Callable[..., Any]] = context.unsampled
 _time: Final = time.time
 _perf_counter: Final = time.perf_counter
 _START_TIME: Final[float] = getattr(logging, "_startTime", time.time())
@@ -252,39 +217,21 @@ class Span:
         self._token: context.Token[context.Context] | None = None
 
     def __enter__(self) -> Span | NullSpan:
-        # The ids, and the span's context (a positional copy of the current one, see
-        # check_context_layout), are built inline rather than by calls.
         ctx = _get_context()
         name = self.name
         if name and name[0] == ".":
-            name = self.name = f"{ctx[7]}{name}" if ctx[7] else name[1:]
+            path = ctx.span_path
+            name = self.name = f"{path}{name}" if path else name[1:]
         if self.sample is not None and _random() >= self.sample:
             self._t0 = 0.0
-            self._token = _set_context(
-                _new_tuple(
-                    _Context,
-                    (
-                        ctx[0],
-                        ctx[1],
-                        ctx[2],
-                        ctx[3],
-                        False,
-                        ctx[5],
-                        ctx[6],
-                        name,
-                        ctx[8],
-                        ctx[9],
-                        _random_flag(ctx),
-                    ),
-                )
-            )
+            self._token = _set_context(_unsampled(ctx, name))
             return _NULL
-        if self._root and ctx[2] and not ctx[7]:
+        if self._root and ctx.span_id and not ctx.span_path:
             # The unit of work an integration started (request, task, adopted trace) already has
             # its span id: this span stands for it rather than being a child of it.
-            trace_id = ctx[1]
-            span_id = ctx[2]
-            parent = ctx[3]
+            trace_id = ctx.trace_id
+            span_id = ctx.span_id
+            parent = ctx.parent_span_id
         else:
             # Random ids, never all zeros (as W3C asks), from the ones drawn ahead.
             try:  # not "if _IDS": another thread may take the last one in between (plain Python)
@@ -293,7 +240,7 @@ class Span:
                 span_id = _draw(_IDS, 16)
             if span_id == _ZERO_SPAN_ID:
                 span_id = _ONE_SPAN_ID
-            trace_id = ctx[1]
+            trace_id = ctx.trace_id
             if not trace_id:
                 try:
                     trace_id = _TRACE_IDS.pop()
@@ -301,28 +248,11 @@ class Span:
                     trace_id = _draw(_TRACE_IDS, 32)
                 if trace_id == _ZERO_TRACE_ID:
                     trace_id = _ONE_TRACE_ID
-            parent = ctx[2]
+            parent = ctx.span_id
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_span_id = parent
-        self._token = _set_context(
-            _new_tuple(
-                _Context,
-                (
-                    ctx[0],
-                    trace_id,
-                    span_id,
-                    parent,
-                    ctx[4],
-                    ctx[5],
-                    ctx[6],
-                    name,
-                    ctx[8],
-                    ctx[9],
-                    _random_flag(ctx),
-                ),
-            )
-        )
+        self._token = _set_context(_span_context(ctx, trace_id, span_id, parent, name))
         self.start = _time()
         self._t0 = _perf_counter()
         return self
@@ -412,7 +342,7 @@ def span(name: str, sample: float | None = None) -> Span | NullSpan:
         enabled = _ENABLED_CACHE.get(INFO)
         if enabled is None:
             enabled = _LOGGER.isEnabledFor(INFO)
-        if enabled and not _LOGGER.disabled and _get_context()[4]:  # sampled
+        if enabled and not _LOGGER.disabled and _get_context().sampled:
             return Span(name, sample)
     if sample is None:
         found = _NULLS.get(name)
@@ -423,7 +353,7 @@ def span(name: str, sample: float | None = None) -> Span | NullSpan:
 
 def root_span(name: str, sample: float | None = None) -> Span | NullSpan:
     """See :func:`c2cwsgiutils.spans.root_span`."""
-    if STATE.events and _LOGGER.isEnabledFor(INFO) and _get_context()[4]:  # sampled
+    if STATE.events and _LOGGER.isEnabledFor(INFO) and _get_context().sampled:
         return Span(name, sample, root=True)
     return null(name, sample)
 

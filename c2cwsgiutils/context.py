@@ -1,30 +1,45 @@
 """The correlation spine: one immutable context per request, task or command, kept in a contextvar.
 
-Readers call :func:`current`; the only writers are :func:`bind` (a block) and :func:`start`/
-:func:`restore` (the integrations' fast path). Because the value lives in a ``contextvars``
-variable, it neither leaks between requests served by one thread nor between asyncio tasks, and
-:func:`wrap`/:func:`submit` carry it into threads and executors.
+This module is the only door to that variable and the only code that knows the layout of
+:class:`Context`:
+
+- readers call :func:`current`;
+- :func:`bind` replaces fields for a block; integrations make a context current with
+  :func:`start` and undo it with :func:`restore` (the token they return);
+- the hot paths derive contexts with :func:`with_route` (the route of the matched view),
+  :func:`span_context` (a span opened in a context) and :func:`unsampled` (a span sampled out),
+  which build the named tuple directly, several times faster than ``ctx._replace(...)``, and read
+  the log record's correlation fields with :func:`correlation`.
+
+Because the value lives in a ``contextvars`` variable, it neither leaks between requests served
+by one thread nor between asyncio tasks, and :func:`wrap`/:func:`submit` carry it into threads
+and executors. Nothing else imports the variable or indexes a :class:`Context` by position: adding
+a field touches this module (and :data:`_LAYOUT`, checked at import) only.
 """
 
 from __future__ import annotations
 
 import contextvars
+import operator
 import os
 import random
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
-from typing import Any, NamedTuple, ParamSpec, TypeGuard, TypeVar
+from typing import Any, Final, NamedTuple, ParamSpec, TypeGuard, TypeVar
 
+from c2cwsgiutils import _compiled
 from c2cwsgiutils.trace_context import Traceparent, format_traceparent, parse_traceparent, parse_tracestate
 
 __all__ = [
     "EMPTY",
     "Context",
+    "Token",
     "Traceparent",
     "bind",
     "child_traceparent",
+    "correlation",
     "current",
     "format_traceparent",
     "new_ids",
@@ -35,8 +50,10 @@ __all__ = [
     "parse_tracestate",
     "random_trace_id",
     "restore",
+    "span_context",
     "start",
     "submit",
+    "unsampled",
     "valid_span_id",
     "valid_trace_id",
     "with_route",
@@ -82,37 +99,64 @@ class Context(NamedTuple):
         """The W3C ``traceparent`` of this context ("" when there is no trace)."""
         if not self.trace_id:
             return ""
-        return format_traceparent(self.trace_id, self.span_id, self.sampled, random_trace_id(self))
+        return format_traceparent(self.trace_id, self.span_id, self.sampled, self.random_trace_id)
 
 
 EMPTY = Context()
 _CURRENT: contextvars.ContextVar[Context] = contextvars.ContextVar("c2cwsgiutils_context", default=EMPTY)
 
 Token = contextvars.Token
+"""What :func:`start` returns and :func:`restore` takes."""
+
+# The fast operations are the contextvar's own methods, not functions around them: one call less
+# on every log record, span and statement.
+current: Final[Callable[[], Context]] = _CURRENT.get
+"""``current()``: the current context (:data:`EMPTY` outside any request, task or command)."""
+start: Final[Callable[[Context], contextvars.Token[Context]]] = _CURRENT.set
+"""``start(ctx)``: make ``ctx`` current; returns the token :func:`restore` takes (integrations' fast path)."""
+restore: Final[Callable[[contextvars.Token[Context]], None]] = _CURRENT.reset
+"""``restore(token)``: undo a :func:`start` (the context before it is current again)."""
 
 
-def current() -> Context:
-    """The current context (:data:`EMPTY` outside any request, task or command)."""
-    return _CURRENT.get()
+# ---- the layout: the only code that builds or reads a Context by position ------------------
+
+_LAYOUT = (
+    "request_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "sampled",
+    "kind",
+    "task_id",
+    "span_path",
+    "route",
+    "tracestate",
+    "random_trace_id",
+)
+if Context._fields != _LAYOUT:  # pragma: no cover - caught by the first import after an edit
+    raise RuntimeError(
+        f"c2cwsgiutils.context.Context fields changed to {Context._fields}: update _LAYOUT, "
+        "correlation below and the positional builders of c2cwsgiutils._context_core"
+    )
+
+correlation: Final[Callable[[Context], tuple[str, str, str, str, str, str]]] = operator.itemgetter(
+    0, 1, 2, 3, 5, 6
+)
+"""``correlation(ctx)``: ``(request_id, trace_id, span_id, parent_span_id, kind, task_id)``, the
+fields a log record carries (:data:`c2cwsgiutils.logging.record.CONTEXT_FIELDS`), in one C call."""
 
 
-def start(ctx: Context) -> contextvars.Token[Context]:
-    """Make ``ctx`` current and return the token that :func:`restore` takes (integrations' fast path)."""
-    return _CURRENT.set(ctx)
+# The builders, compiled with mypyc when the package is built so (c2cwsgiutils._context_core).
+_core: Any = _compiled.load("c2cwsgiutils._context_core")
 
-
-def restore(token: contextvars.Token[Context]) -> None:
-    """Undo a :func:`start`."""
-    _CURRENT.reset(token)
-
-
-_ROUTE = Context._fields.index("route")
-
-
-def with_route(ctx: Context, route: str) -> Context:
-    """``ctx`` with its ``route`` replaced: ``ctx._replace(route=route)`` at a fraction of its cost
-    (the tuple built directly), for the hot paths; the field layout stays this module's business."""
-    return tuple.__new__(Context, (*ctx[:_ROUTE], route, *ctx[_ROUTE + 1 :]))
+with_route: Final[Callable[[Context, str], Context]] = _core.with_route
+"""``with_route(ctx, route)``: ``ctx`` with its ``route`` replaced (``ctx._replace(route=route)``, faster)."""
+span_context: Final[Callable[[Context, str, str, str, str], Context]] = _core.span_context
+"""``span_context(ctx, trace_id, span_id, parent_span_id, span_path)``: the context of a span opened
+in ``ctx``, its ids and ``span_path`` replaced, the rest kept."""
+unsampled: Final[Callable[[Context, str], Context]] = _core.unsampled
+"""``unsampled(ctx, span_path)``: ``ctx`` inside a span that was sampled out (``sampled`` off,
+``span_path`` replaced, same ids)."""
 
 
 @contextmanager
@@ -210,12 +254,8 @@ def valid_span_id(value: object) -> TypeGuard[str]:
 
 
 def random_trace_id(ctx: Context) -> bool:
-    """``ctx.random_trace_id``, also for a context copied by position without that last field.
-
-    Hot paths copy a context with ``tuple.__new__`` (see ``_spans_core``); one written before the
-    field existed builds a ten-value tuple, whose trace id then reads as random (the default).
-    """
-    return ctx[10] if len(ctx) > 10 else True
+    """``ctx.random_trace_id``."""
+    return ctx.random_trace_id
 
 
 def child_traceparent(ctx: Context) -> str:
@@ -225,4 +265,4 @@ def child_traceparent(ctx: Context) -> str:
     """
     if not ctx.trace_id:
         return format_traceparent(new_trace_id(), new_span_id(), ctx.sampled)
-    return format_traceparent(ctx.trace_id, new_span_id(), ctx.sampled, random_trace_id(ctx))
+    return format_traceparent(ctx.trace_id, new_span_id(), ctx.sampled, ctx.random_trace_id)

@@ -19,7 +19,8 @@ A redirect followed by requests or urllib3, and urllib3 under requests, stay ins
 for requests the span covers reading the body too (unless ``stream=True``).
 
 Headers the caller set are left alone. Outside a request (no current context) nothing is added.
-Our hooks run inside a guard: an error of ours is logged once and the caller's call goes on.
+Our hooks run inside one guard (:mod:`c2cwsgiutils._guard`): an error of ours is logged (once per
+place and ten minutes) and the caller's call goes on.
 ``install`` is idempotent: calling it again only updates the timeout.
 """
 
@@ -30,9 +31,9 @@ import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
-from c2cwsgiutils import config, spans
+from c2cwsgiutils import _guard, config, spans
 from c2cwsgiutils._spans_core import Span
-from c2cwsgiutils.context import _CURRENT, child_traceparent
+from c2cwsgiutils.context import child_traceparent, current, restore
 from c2cwsgiutils.redaction import redact_url
 
 __all__ = [
@@ -66,7 +67,7 @@ _lock = threading.Lock()
 
 def outgoing_headers() -> dict[str, str]:
     """The headers an outgoing call made now should carry ({} outside a request or task)."""
-    ctx = _CURRENT.get()
+    ctx = current()
     if not ctx.request_id and not ctx.trace_id:
         return {}
     headers = {"traceparent": child_traceparent(ctx)}
@@ -77,15 +78,10 @@ def outgoing_headers() -> dict[str, str]:
     return headers
 
 
-_reported: set[str] = set()
-
-
 def internal_error(where: str) -> None:
-    """Log the exception being handled, a bug of ours while ``where``, once per place and process."""
-    if where in _reported:
-        return
-    _reported.add(where)
-    LOG.exception("Internal error of c2cwsgiutils while %s; the application's call goes on", where)
+    """Log the exception being handled, a bug of ours while ``where`` (see :mod:`c2cwsgiutils._guard`:
+    the first of each place, then at most one per ten minutes)."""
+    _guard.internal_error(where, LOG)
 
 
 def _span_headers(ctx: Any) -> dict[str, str]:
@@ -100,8 +96,9 @@ def _span_headers(ctx: Any) -> dict[str, str]:
 
 def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
     """The client span of a call (``None`` when not recorded) and the headers it should carry."""
+    client: Any = None
     try:
-        ctx = _CURRENT.get()
+        ctx = current()
         if not ctx.request_id and not ctx.trace_id:
             return None, {}
         if ctx.span_path == CLIENT_SPAN:
@@ -113,9 +110,13 @@ def _start_call(method: str, url: str) -> tuple[Span | None, dict[str, str]]:
         # Everything that could fail happens before the span becomes the current context.
         client.fields.update(span_kind="client", method=method, url=redact_url(url))
         client.__enter__()  # not sampled (no sample rate given): always the span itself
-        return client, _span_headers(_CURRENT.get())
+        return client, _span_headers(current())
     except Exception:
         internal_error("opening an HTTP client span")
+        token = getattr(client, "_token", None)
+        if token is not None:  # entered: the caller's context must be current again
+            client._token = None
+            restore(token)
         return None, {}
 
 
@@ -173,11 +174,15 @@ def _patch_requests() -> None:
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            client, extra = _start_call(request.method or "", request.url or "")
-            if extra:
-                _add_missing(request.headers, extra)
-            if _timeout is not None and not args and kwargs.get("timeout") is None:
-                kwargs["timeout"] = _timeout
+            client = None
+            try:
+                client, extra = _start_call(request.method or "", request.url or "")
+                if extra:
+                    _add_missing(request.headers, extra)
+                if _timeout is not None and not args and kwargs.get("timeout") is None:
+                    kwargs["timeout"] = _timeout
+            except Exception:
+                internal_error("preparing a requests call")
             return _timed(client, "status_code", lambda: original(self, request, *args, **kwargs))
 
         return send
@@ -186,10 +191,15 @@ def _patch_requests() -> None:
         # The span is opened here rather than in the adapter: Session.send also reads the body
         # (unless stream=True), which belongs to the call's duration.
         def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            client, extra = _start_call(request.method or "", request.url or "")
+            client = None
+            try:
+                client, extra = _start_call(request.method or "", request.url or "")
+                if client is not None:
+                    _add_missing(request.headers, extra)
+            except Exception:
+                internal_error("preparing a requests session call")
             if client is None:
                 return original(self, request, *args, **kwargs)
-            _add_missing(request.headers, extra)
             return _timed(client, "status_code", lambda: original(self, request, *args, **kwargs))
 
         return send
@@ -222,24 +232,29 @@ def _patch_urllib3() -> None:
         def urlopen(
             self: Any, method: str, url: str, body: Any = None, headers: Any = None, *args: Any, **kwargs: Any
         ) -> Any:
-            client, extra = (
-                _start_call(
-                    method, url if url[:1] != "/" else f"{self.scheme}://{self.host}:{self.port}{url}"
+            client = None
+            try:
+                client, extra = (
+                    _start_call(
+                        method, url if url[:1] != "/" else f"{self.scheme}://{self.host}:{self.port}{url}"
+                    )
+                    if current().span_path != CLIENT_SPAN
+                    else (None, {})
                 )
-                if _CURRENT.get().span_path != CLIENT_SPAN
-                else (None, {})
-            )
-            if extra:
-                # Never modify the pool's (shared) or the caller's mapping.
-                headers = dict(self.headers if headers is None else headers)
-                _add_missing(headers, extra)
-            if (
-                _timeout is not None
-                and len(args) < 4
-                and kwargs.get("timeout", _DEFAULT_TIMEOUT) is _DEFAULT_TIMEOUT
-                and _pool_has_no_timeout(self)
-            ):
-                kwargs["timeout"] = _timeout
+                if extra:
+                    # Never modify the pool's (shared) or the caller's mapping.
+                    with_ours = dict(self.headers if headers is None else headers)
+                    _add_missing(with_ours, extra)
+                    headers = with_ours
+                if (
+                    _timeout is not None
+                    and len(args) < 4
+                    and kwargs.get("timeout", _DEFAULT_TIMEOUT) is _DEFAULT_TIMEOUT
+                    and _pool_has_no_timeout(self)
+                ):
+                    kwargs["timeout"] = _timeout
+            except Exception:
+                internal_error("preparing a urllib3 call")
             return _timed(
                 client, "status", lambda: original(self, method, url, body, headers, *args, **kwargs)
             )
@@ -257,18 +272,26 @@ def _patch_httpx() -> None:
 
     def make_sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            client, extra = _start_call(request.method, str(request.url))
-            if extra:
-                _add_missing(request.headers, extra)
+            client = None
+            try:
+                client, extra = _start_call(request.method, str(request.url))
+                if extra:
+                    _add_missing(request.headers, extra)
+            except Exception:
+                internal_error("preparing an httpx call")
             return _timed(client, "status_code", lambda: original(self, request, *args, **kwargs))
 
         return send
 
     def make_async(original: Callable[..., Any]) -> Callable[..., Any]:
         async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            client, extra = _start_call(request.method, str(request.url))
-            if extra:
-                _add_missing(request.headers, extra)
+            client = None
+            try:
+                client, extra = _start_call(request.method, str(request.url))
+                if extra:
+                    _add_missing(request.headers, extra)
+            except Exception:
+                internal_error("preparing an httpx call")
             if client is None:
                 return await original(self, request, *args, **kwargs)
             try:

@@ -66,7 +66,7 @@ def export(ctx: context.Context | None = None) -> dict[str, str]:
         headers[REQUEST_ID_HEADER] = ctx.request_id
     if ctx.trace_id:
         headers[TRACEPARENT_HEADER] = context.format_traceparent(
-            ctx.trace_id, ctx.span_id or context.new_span_id(), ctx.sampled, context.random_trace_id(ctx)
+            ctx.trace_id, ctx.span_id or context.new_span_id(), ctx.sampled, ctx.random_trace_id
         )
         if ctx.tracestate:
             headers[TRACESTATE_HEADER] = ctx.tracestate
@@ -119,7 +119,7 @@ def continued_context(
     if ctx.trace_id:
         parent = ctx.span_id or context.new_span_id()  # as export() does
         if context.valid_trace_id(ctx.trace_id) and context.valid_span_id(parent):
-            trace = context.Traceparent(ctx.trace_id, parent, ctx.sampled, context.random_trace_id(ctx))
+            trace = context.Traceparent(ctx.trace_id, parent, ctx.sampled, ctx.random_trace_id)
     tracestate = ctx.tracestate if trace is not None else ""
     return _continuation(ctx.request_id or None, trace, tracestate, kind, span_id=span_id, fields=fields)
 

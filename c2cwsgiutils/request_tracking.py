@@ -26,14 +26,17 @@ from c2cwsgiutils import config, outgoing, spans
 from c2cwsgiutils._deprecated import init_alias
 from c2cwsgiutils._spans_core import Span
 from c2cwsgiutils.context import (
-    _CURRENT,
     Context,
+    current,
     new_ids,
     new_request_id,
     new_span_id,
     new_trace_id,
     parse_traceparent,
     parse_tracestate,
+    restore,
+    start,
+    with_route,
 )
 
 __all__ = [
@@ -173,27 +176,25 @@ def warn_rejected(rejected: Rejected, request_id: str) -> None:
 def request_tracking_tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any], Any]:
     """Pyramid tween factory: the request runs inside its correlation context."""
     headers = config.cached(registry, TrackingSettings.from_settings).headers
-    set_context = _CURRENT.set
-    reset_context = _CURRENT.reset
 
     def request_tracking_tween(request: Any) -> Any:
         environ = request.environ
         # Already tracked by RequestTrackingMiddleware around this application: keep its context.
         outer_id = environ.get(ENVIRON_KEY)
-        if outer_id is not None and _CURRENT.get().request_id == outer_id:
+        if outer_id is not None and current().request_id == outer_id:
             request.c2c_request_id = outer_id
             return handler(request)
         ctx, rejected = open_context(environ, headers)
         # A plain attribute, not add_request_method(reify=True): that would make Pyramid build a
         # new request class on every request (~20 us).
         request.c2c_request_id = ctx.request_id
-        token = set_context(ctx)
+        token = start(ctx)
         try:
             if rejected is not None:
                 warn_rejected(rejected, ctx.request_id)
             response = handler(request)
         finally:
-            reset_context(token)
+            restore(token)
         # webob's response.headers[...] = ... costs several µs (it lower-cases every header twice).
         headerlist = response.headerlist
         for name, _value in headerlist:
@@ -209,23 +210,17 @@ def request_tracking_tween_factory(handler: Callable[[Any], Any], registry: Any)
 def route_context_deriver(view: Callable[[Any, Any], Any], info: Any) -> Callable[[Any, Any], Any]:
     """Pyramid view deriver: while a view runs, the context's ``route`` is the matched route's name."""
     del info
-    set_context = _CURRENT.set
-    reset_context = _CURRENT.reset
-    get_context = _CURRENT.get
-    new_context = tuple.__new__
 
     def route_context_view(context: Any, request: Any) -> Any:
         route = request.matched_route
-        ctx = get_context()
+        ctx = current()
         if route is None or not ctx.request_id or ctx.route:
             return view(context, request)
-        # The tuple constructor directly: ctx._replace() costs several times more. Concatenated
-        # slices: cheaper than unpacking them, and whatever the number of fields after route.
-        token = set_context(new_context(Context, ctx[:8] + (route.name,) + ctx[9:]))  # noqa: RUF005
+        token = start(with_route(ctx, route.name))
         try:
             return view(context, request)
         finally:
-            reset_context(token)
+            restore(token)
 
     return route_context_view
 
@@ -278,7 +273,7 @@ class RequestTrackingMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         ctx, rejected = open_context(environ, self._headers)
         request_id = ctx.request_id
-        token = _CURRENT.set(ctx)
+        token = start(ctx)
         try:
             web: Span | None = None
             if self._spans:
@@ -288,7 +283,7 @@ class RequestTrackingMiddleware:
                     web.fields["span_kind"] = "server"
                     web.fields["method"] = environ.get("REQUEST_METHOD", "")
                     environ[spans.WEB_SPAN_KEY] = web
-            span_ctx = _CURRENT.get()
+            span_ctx = current()
 
             def tracking_start_response(
                 status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -312,7 +307,7 @@ class RequestTrackingMiddleware:
                 # The span stays open until the body is consumed, in _iterate_in_context.
                 _detach(web)
         finally:
-            _CURRENT.reset(token)
+            restore(token)
         return _iterate_in_context(result, span_ctx, web, environ)
 
 
@@ -337,7 +332,7 @@ def _detach(web: Span) -> None:
     # The span's context token belongs to __call__'s flow; its end (and event) comes later.
     token = web._token
     if token is not None:
-        _CURRENT.reset(token)
+        restore(token)
         web._token = None
 
 
@@ -347,7 +342,7 @@ def _end_span(web: Span, span_ctx: Context, environ: dict[str, Any]) -> None:
         web.fields["route_pattern"] = str(pattern)
     web.fields.setdefault("route", "")
     if web._token is None:
-        web._token = _CURRENT.set(span_ctx)
+        web._token = start(span_ctx)
     web.__exit__(None, None, None)
 
 
@@ -357,13 +352,13 @@ def _iterate_in_context(
     # The body of a streamed response is produced after __call__ returned: each chunk (and the
     # final close) runs inside the request's context again; the web span ends after close().
     try:
-        token = _CURRENT.set(ctx)
+        token = start(ctx)
         try:
             iterator = iter(result)
         finally:
-            _CURRENT.reset(token)
+            restore(token)
         while True:
-            token = _CURRENT.set(ctx)
+            token = start(ctx)
             try:
                 chunk = next(iterator)
             except StopIteration:
@@ -373,17 +368,17 @@ def _iterate_in_context(
                     spans.mark_failed(web, exception)
                 raise
             finally:
-                _CURRENT.reset(token)
+                restore(token)
             yield chunk
     finally:
         try:
             close = getattr(result, "close", None)
             if close is not None:
-                token = _CURRENT.set(ctx)
+                token = start(ctx)
                 try:
                     close()
                 finally:
-                    _CURRENT.reset(token)
+                    restore(token)
         finally:
             if web is not None:
                 _end_span(web, ctx, environ)

@@ -1,4 +1,4 @@
-"""The settings of c2cwsgiutils 6.x: each one honoured, or refused at start-up in one line.
+"""Internal. The settings of c2cwsgiutils 6.x: each one honoured, or refused at start-up in one line.
 
 - The 6.x ``*_ENABLED`` switches keep their meaning: the debug, log-level and SQL-profiler views are
   included only when their switch is true (unset: off, as in 6.x), and then need their secret; the

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -179,10 +180,25 @@ def test_the_random_trace_id_flag_defaults_to_set_and_is_sent() -> None:
     assert ctx._replace(random_trace_id=False, sampled=False).traceparent.endswith("-00")
 
 
-def test_a_context_copied_by_position_without_the_last_field_reads_as_random() -> None:
-    ctx = context.Context(trace_id="a" * 32, span_id="b" * 16, random_trace_id=False)
-    short = tuple.__new__(context.Context, tuple(ctx)[:10])  # as code written for ten fields does
-    assert context.random_trace_id(ctx) is False
-    assert context.random_trace_id(short) is True
-    assert short.traceparent == f"00-{'a' * 32}-{'b' * 16}-03"
-    assert context.child_traceparent(short).endswith("-03")
+def test_the_fast_copies_are_replace_with_every_other_field_kept() -> None:
+    ctx = context.Context(
+        "r", "a" * 32, "b" * 16, "c" * 16, True, "web", "t", "request", "home", "k=v", False
+    )
+    assert context.with_route(ctx, "item") == ctx._replace(route="item")
+    assert context.span_context(ctx, "d" * 32, "e" * 16, "b" * 16, "req.sql") == ctx._replace(
+        trace_id="d" * 32, span_id="e" * 16, parent_span_id="b" * 16, span_path="req.sql"
+    )
+    assert context.unsampled(ctx, "request.work") == ctx._replace(sampled=False, span_path="request.work")
+    assert type(context.span_context(ctx, "", "", "", "")) is context.Context
+    assert context.correlation(ctx) == ("r", "a" * 32, "b" * 16, "c" * 16, "web", "t")
+
+
+def test_only_the_context_module_touches_the_variable_or_the_layout() -> None:
+    package = Path(context.__file__).parent
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name not in ("context.py", "_context_core.py")  # the module and its compiled half
+        and any(word in path.read_text() for word in ("_CURRENT", "tuple.__new__(Context", "Context._fields"))
+    ]
+    assert offenders == []

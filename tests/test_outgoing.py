@@ -13,7 +13,7 @@ import pytest
 import requests
 import urllib3
 
-from c2cwsgiutils import context, outgoing
+from c2cwsgiutils import _guard, context, outgoing
 from tests.helpers import free_port
 from tests.test_spans import Collect
 
@@ -263,7 +263,7 @@ def test_a_bug_in_our_hook_is_logged_once_and_the_call_goes_on(
         raise RuntimeError("a bug of ours")
 
     monkeypatch.setattr(outgoing, "redact_url", broken)
-    monkeypatch.setattr(outgoing, "_reported", set())
+    _guard.reset()
     with in_request():
         assert requests.get(url, timeout=5).status_code == 200
         assert httpx.get(url, timeout=5).status_code == 200
@@ -284,3 +284,49 @@ def test_a_requests_client_span_lasts_until_the_body_is_read(
     assert isinstance(client["duration_ms"], float)
     assert client["duration_ms"] >= SLOW_BODY_SECONDS * 1000
     assert received[0]["traceparent"] == f"00-{TRACE_ID}-{client['span_id']}-03"
+
+
+@pytest.mark.parametrize("library", ["requests", "requests-session", "urllib3", "httpx", "httpx-async"])
+def test_a_bug_in_our_header_code_never_breaks_the_call(
+    server: tuple[str, list[dict[str, str]]],
+    span_events: Collect,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+    library: str,
+) -> None:
+    url, received = server
+
+    def broken(headers: object, extra: object) -> None:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(outgoing, "_add_missing", broken)
+    _guard.reset()
+
+    def call() -> int:
+        if library == "requests":
+            return requests.get(url, timeout=5).status_code
+        if library == "requests-session":
+            with requests.Session() as session:
+                return session.get(url, timeout=5).status_code
+        if library == "urllib3":
+            with urllib3.PoolManager() as pool:
+                return pool.request("GET", url, timeout=5).status
+        if library == "httpx":
+            return httpx.get(url, timeout=5).status_code
+
+        async def get() -> int:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url, timeout=5)).status_code
+
+        return asyncio.run(get())
+
+    with in_request():
+        for _ in range(3):
+            assert call() == 200
+        assert context.current().span_path == ""  # no span left open
+    assert len(received) == 3
+    errors = [record for record in caplog.records if record.name == "c2cwsgiutils.outgoing"]
+    places = [record.args[0] for record in errors]
+    assert errors
+    assert len(places) == len(set(places))  # once per place, not once per call
+    assert all("a bug of ours" in str(record.exc_info[1]) for record in errors)

@@ -9,7 +9,6 @@ from pyramid.config import Configurator
 from pyramid.response import Response
 from webtest import TestApp
 
-import c2cwsgiutils
 from c2cwsgiutils import context, spans
 from tests.test_spans import Collect
 
@@ -128,20 +127,10 @@ def test_request_sample_zero_records_no_request(events: Collect) -> None:
     assert events.events == []
 
 
-def test_the_tween_sits_under_request_tracking_and_over_excview(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-    import sys
-    import types
-
+def test_the_tween_sits_under_request_tracking_and_over_excview() -> None:
     from pyramid.interfaces import ITweens
     from pyramid.tweens import EXCVIEW
 
-    if importlib.util.find_spec("c2cwsgiutils.request_tracking") is None:
-        # Stand-in until the request tracking module exists: only the dotted name matters here.
-        fake = types.ModuleType("c2cwsgiutils.request_tracking")
-        fake.request_tracking_tween_factory = lambda handler, registry: handler  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "c2cwsgiutils.request_tracking", fake)
-        monkeypatch.setattr(c2cwsgiutils, "request_tracking", fake, raising=False)
     with Configurator() as config:
         config.add_tween(spans.TRACKING_TWEEN)
         config.include("c2cwsgiutils.spans")

@@ -18,7 +18,7 @@ from webob.util import status_reasons
 
 from c2cwsgiutils.collector.api import error_for, ingest_answer, json_bytes
 from c2cwsgiutils.collector.state import CollectorState
-from c2cwsgiutils.context import _CURRENT, with_route
+from c2cwsgiutils.context import current, restore, start, with_route
 from c2cwsgiutils.request_tracking import (
     ENVIRON_KEY,
     RESPONSE_HEADER,
@@ -75,17 +75,17 @@ class FastIngest:
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         # Request tracking, as its tween does (an outer RequestTrackingMiddleware already did it).
         outer_id = environ.get(ENVIRON_KEY)
-        if outer_id is not None and _CURRENT.get().request_id == outer_id:
-            ctx, rejected = _CURRENT.get(), None
+        if outer_id is not None and current().request_id == outer_id:
+            ctx, rejected = current(), None
         else:
             ctx, rejected = open_context(environ, self._tracking_headers)
-        token = _CURRENT.set(with_route(ctx, ROUTE_NAME))
+        token = start(with_route(ctx, ROUTE_NAME))
         try:
             if rejected is not None:
                 warn_rejected(rejected, ctx.request_id)
             status, body, extra = self._answer(environ)
         finally:
-            _CURRENT.reset(token)
+            restore(token)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         headers.extend(extra.items())
         headers.append((RESPONSE_HEADER, ctx.request_id))

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from c2cwsgiutils import context
 from c2cwsgiutils.logging.collector_transport import Outcome, Result, Transport
 from c2cwsgiutils.logging.record import constant_fields, record_to_dict, record_to_json
+from c2cwsgiutils.logging.record import safe_repr as _safe_repr
 from c2cwsgiutils.logging.spool import MAX_RECORD_BYTES, Spool
 
 __all__ = ["Item", "Message", "Sender", "Source", "serialise"]
@@ -99,13 +100,6 @@ def serialise(item: Item, service: str, uuid: str, constant: str | None = None) 
         data = record_to_dict(snapshot, service, ctx=ctx)
         data["c2c_uuid"] = uuid
         return _ENCODER.encode(_sanitise(data, ()))
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
 
 
 def _sanitise(value: Any, path: tuple[int, ...]) -> Any:

@@ -13,8 +13,7 @@ from typing import Any, Final
 
 from c2cwsgiutils import context
 
-# context.current() without its call.
-_get_context: Final[Any] = context._CURRENT.get
+_get_context: Final[Any] = context.current
 # Types whose values never change: %-formatting them later gives the same message.
 IMMUTABLE: Final[frozenset[Any]] = frozenset((str, int, float, bool, type(None), bytes))
 _format_exception: Final[Any] = logging.Formatter().formatException

@@ -19,13 +19,16 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from c2cwsgiutils.context import _CURRENT
+from c2cwsgiutils import context
+from c2cwsgiutils.logging.record import CONTEXT_FIELDS
 
 __all__ = ["FIELDS", "ContextFilter", "ContextFormatter", "add_context", "install"]
 
-FIELDS = ("request_id", "trace_id", "span_id", "parent_span_id", "kind", "task_id")
+FIELDS = CONTEXT_FIELDS
+"""The fields the filter sets (``request_id``, ``trace_id``, ``span_id``, ``parent_span_id``, ``kind``,
+``task_id``)."""
 
-_get_context = _CURRENT.get
+_get_context = context.current
 _OTHER_FIELDS = frozenset(FIELDS[1:])
 
 
@@ -40,7 +43,11 @@ def _keep_callers_fields(attributes: dict[str, Any]) -> None:
 
 
 def add_context(record: logging.LogRecord) -> None:
-    """Set the correlation fields on ``record`` from the current context (keeps fields already set)."""
+    """Set the correlation fields on ``record`` from the current context (keeps fields already set).
+
+    The one place that stamps them onto a record; the JSON writers read them back (or, for a
+    record without them, the context) with :func:`c2cwsgiutils.logging.record.correlation_of`.
+    """
     attributes = record.__dict__
     if "request_id" in attributes:
         return
@@ -63,17 +70,7 @@ class ContextFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        attributes = record.__dict__
-        if "request_id" not in attributes:
-            if not _OTHER_FIELDS.isdisjoint(attributes):
-                _keep_callers_fields(attributes)
-            ctx = _get_context()
-            attributes["request_id"] = ctx.request_id
-            attributes["trace_id"] = ctx.trace_id
-            attributes["span_id"] = ctx.span_id
-            attributes["parent_span_id"] = ctx.parent_span_id
-            attributes["kind"] = ctx.kind
-            attributes["task_id"] = ctx.task_id
+        add_context(record)
         return True
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
 from typing import IO, Any
 
 from c2cwsgiutils import config
 from c2cwsgiutils.logging.record import HOSTNAME, constant_fields, record_to_dict, record_to_json
+from c2cwsgiutils.logging.record import safe_repr as _safe_repr
 
 __all__ = ["LOG_FORMAT", "TEXT_FORMAT", "JsonFormatter", "JsonLogHandler"]
 
@@ -52,34 +52,6 @@ def _console_format() -> str:
 
 
 SERVICE_ENV = "C2C_SERVICE_NAME"
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
-
-
-def make_encoder() -> Callable[[Any], str]:
-    """A JSON encoder function (compact, UTF-8, unknown values as their repr) built once.
-
-    ``json.JSONEncoder.encode`` builds a new C encoder at every call (a third of the cost of a small
-    record): this calls the C encoder directly when there is one. Without cycle detection: a
-    circular value raises (RecursionError), which the formatter turns into its fallback record.
-    """
-    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_safe_repr).encode
-    iterencode = c_make_encoder(
-        None, _safe_repr, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    join = "".join
-
-    def encode(value: Any) -> str:
-        return join(iterencode(value, 0))
-
-    return encode
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,4 +1,4 @@
-"""Records of the JSON schema (:mod:`c2cwsgiutils.logging.record`) turned into OTLP export requests.
+"""Internal. Records of the JSON schema (:mod:`c2cwsgiutils.logging.record`) turned into OTLP export requests.
 
 Used by :class:`c2cwsgiutils.logging.otlp_handler.OtlpHandler`, whose queue and spool hold the
 same NDJSON lines as the ``CollectorHandler``'s: a batch is converted when it is sent. Span events

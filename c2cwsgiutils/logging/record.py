@@ -44,9 +44,11 @@ __all__ = [
     "SCHEMA_FIELDS",
     "SYSLOG_LEVELS",
     "constant_fields",
+    "correlation_of",
     "extra_keys",
     "record_to_dict",
     "record_to_json",
+    "safe_repr",
     "syslog_level",
 ]
 
@@ -191,7 +193,35 @@ def split_extras(attributes: dict[str, Any]) -> tuple[list[str], list[str]]:
     return plain, collided
 
 
-_get_context = context._CURRENT.get
+_get_context = context.current
+_correlation = context.correlation
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or ``<unrepresentable TYPE>`` when that raises: what a JSON writer puts for a
+    value JSON cannot hold (the JSON handler, the collector handler)."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def correlation_of(attributes: dict[str, Any], ctx: context.Context | None = None) -> tuple[Any, ...]:
+    """The correlation fields of a record (:data:`CONTEXT_FIELDS`, in that order): its own when it
+    carries a ``request_id`` (the :class:`~c2cwsgiutils.logging.ContextFilter` stamped them, or the
+    caller gave them), else those of ``ctx`` (default: the current context)."""
+    request_id = attributes.get("request_id")
+    if request_id is not None:
+        get = attributes.get
+        return (
+            request_id,
+            get("trace_id", ""),
+            get("span_id", ""),
+            get("parent_span_id", ""),
+            get("kind", ""),
+            get("task_id", ""),
+        )
+    return _correlation(_get_context() if ctx is None else ctx)
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -240,23 +270,14 @@ def record_to_dict(
         "host": HOSTNAME,
         "service": service,
     }
-    request_id = attributes.get("request_id")
-    if request_id is not None:
-        result["request_id"] = request_id
-        result["trace_id"] = attributes.get("trace_id", "")
-        result["span_id"] = attributes.get("span_id", "")
-        result["parent_span_id"] = attributes.get("parent_span_id", "")
-        result["kind"] = attributes.get("kind", "")
-        result["task_id"] = attributes.get("task_id", "")
-    else:
-        if ctx is None:
-            ctx = _get_context()
-        result["request_id"] = ctx.request_id
-        result["trace_id"] = ctx.trace_id
-        result["span_id"] = ctx.span_id
-        result["parent_span_id"] = ctx.parent_span_id
-        result["kind"] = ctx.kind
-        result["task_id"] = ctx.task_id
+    (
+        result["request_id"],
+        result["trace_id"],
+        result["span_id"],
+        result["parent_span_id"],
+        result["kind"],
+        result["task_id"],
+    ) = correlation_of(attributes, ctx)
     plain, collided = split_extras(attributes)
     for key in plain:
         result[key] = attributes[key]
@@ -362,18 +383,7 @@ def record_to_json(
     site = _SITES.get(key)
     if site is None:
         site = _site(key)
-    request_id = attributes.get("request_id")
-    if request_id is not None:
-        trace_id = attributes.get("trace_id", "")
-        span_id = attributes.get("span_id", "")
-        parent_span_id = attributes.get("parent_span_id", "")
-        kind = attributes.get("kind", "")
-        task_id = attributes.get("task_id", "")
-    else:
-        if ctx is None:
-            ctx = _get_context()
-        request_id, trace_id, span_id, parent_span_id = ctx[0], ctx[1], ctx[2], ctx[3]
-        kind, task_id = ctx[5], ctx[6]
+    request_id, trace_id, span_id, parent_span_id, kind, task_id = correlation_of(attributes, ctx)
     text = (
         f'{{"timestamp":"{_second_text}.{fraction}Z","created":{_second_number}.{fraction},'
         f'"msg":{_escape(message)},{site}'

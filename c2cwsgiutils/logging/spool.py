@@ -1,4 +1,4 @@
-"""The collector handler's disk spool: bounded NDJSON segment files, one writer process each.
+"""Internal. The collector handler's disk spool: bounded NDJSON segment files, one writer process each.
 
 Layout of the spool directory (created ``0700``)::
 

@@ -1,4 +1,4 @@
-"""The one hook per dialect that runs tagging, the profiler and the SQL spans.
+"""Internal. The one hook per dialect that runs tagging, the profiler and the SQL spans.
 
 It replaces, on the dialect *instance* of an engine, the three methods SQLAlchemy calls to run a
 statement (``do_execute``, ``do_execute_no_params``, ``do_executemany``: the documented points a
@@ -8,6 +8,10 @@ its slow statement path for the whole engine: about 20,000 more CPU instructions
 nor a ``do_execute`` dialect event (SQLAlchemy's event dispatch around the listener costs more
 than the tagging itself); ``bench/bench_sql.py`` counts the instructions of each.
 
+Our part runs inside one guard (:mod:`c2cwsgiutils._guard`, ``try`` costs nothing while nothing
+is raised): a bug of ours is logged (once per place and ten minutes) and the statement goes on,
+untagged if the tagging failed; only the statement's own errors reach the application.
+
 ``executemany`` statements get the ``application_name`` and a span but no comment (psycopg2's
 dialect runs them its own way). With SQL spans on (:mod:`c2cwsgiutils.sql.spans`) each statement
 is timed here, two ``perf_counter()`` calls around the DB-API call, and reported afterwards.
@@ -15,12 +19,15 @@ is timed here, two ``perf_counter()`` calls around the DB-API call, and reported
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+from c2cwsgiutils._guard import internal_error
 from c2cwsgiutils.sql import profiler, tagging
 
 _perf_counter = time.perf_counter
+LOG = logging.getLogger("c2cwsgiutils.sql")
 
 __all__ = ["DialectHooks", "hooks_for"]
 
@@ -66,10 +73,13 @@ class DialectHooks:
 
     def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
         """The dialect's ``do_execute``, with the tagging, the profiler and the span."""
-        if self.application_name:
-            tagging.ensure_application_name(context)
-        if self.comment:
-            statement = tagging.commented(statement, cursor, self.percent, self.position)
+        try:
+            if self.application_name:
+                tagging.ensure_application_name(context)
+            if self.comment:
+                statement = tagging.commented(statement, cursor, self.percent, self.position)
+        except Exception:
+            internal_error("tagging a SQL statement", LOG)
         spans = self.spans
         if spans is None:
             if self.profile and profiler.is_enabled():
@@ -90,10 +100,13 @@ class DialectHooks:
 
     def do_execute_no_params(self, cursor: Any, statement: Any, context: Any = None) -> None:
         """The dialect's ``do_execute_no_params``, with the tagging, the profiler and the span."""
-        if self.application_name:
-            tagging.ensure_application_name(context)
-        if self.comment:
-            statement = tagging.commented(statement, cursor, False, self.position)
+        try:
+            if self.application_name:
+                tagging.ensure_application_name(context)
+            if self.comment:
+                statement = tagging.commented(statement, cursor, False, self.position)
+        except Exception:
+            internal_error("tagging a SQL statement", LOG)
         spans = self.spans
         if spans is None:
             if self.profile and profiler.is_enabled():
@@ -114,8 +127,11 @@ class DialectHooks:
 
     def do_executemany(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
         """The dialect's ``do_executemany``, with the application_name and the span."""
-        if self.application_name:
-            tagging.ensure_application_name(context)
+        try:
+            if self.application_name:
+                tagging.ensure_application_name(context)
+        except Exception:
+            internal_error("tagging a SQL statement", LOG)
         spans = self.spans
         if spans is None:
             self._executemany(cursor, statement, parameters, context)

@@ -147,13 +147,13 @@ def execute_profiled(cursor: Any, statement: Any, parameters: Any, has_params: b
     duration = time.perf_counter() - start
     if getattr(_LOCAL, "active", False):
         return  # a statement of the profiler itself
-    connection = context.root_connection
-    if not getattr(connection, "_allow_autobegin", True):
-        return  # SQLAlchemy's own set-up queries on a new connection (dialect initialization)
     _LOCAL.active = True
     try:
+        connection = context.root_connection
+        if not getattr(connection, "_allow_autobegin", True):
+            return  # SQLAlchemy's own set-up queries on a new connection (dialect initialization)
         _profile(connection.engine, cursor, statement, parameters if has_params else None, duration)
-    except Exception:  # the profiler must never fail the request it watches
+    except Exception:  # the profiler must never fail the request it watches (EXPLAIN of a temporary table...)
         LOG.warning("SQL profiler failed", exc_info=True)
     finally:
         _LOCAL.active = False

@@ -32,6 +32,7 @@ from typing import Any
 
 from c2cwsgiutils import config, context
 from c2cwsgiutils import spans as _spans
+from c2cwsgiutils._guard import internal_error
 from c2cwsgiutils.sql.normalise import normalise
 
 __all__ = ["MAX_STATEMENT", "SqlSpanSettings", "SqlSpans", "includeme"]
@@ -70,15 +71,13 @@ _core: Any = getattr(_spans, "_core")  # noqa: B009 - the span hot path that run
 _LOG: Any = _spans.LOG
 _INFO = logging.INFO
 _ENABLED_CACHE: dict[int, Any] = getattr(_spans.LOG, "_cache", {})
-_get_context = context._CURRENT.get
-_set_context = context._CURRENT.set
-_reset_context = context._CURRENT.reset
-_new_tuple = tuple.__new__
-_Context = context.Context
+_get_context = context.current
+_set_context = context.start
+_reset_context = context.restore
+_span_context = context.span_context
 _perf_counter = time.perf_counter
 _time = time.time
 _LOGGER = logging.getLogger(__name__)
-_FAILED = False
 
 
 @dataclass(frozen=True)
@@ -147,23 +146,20 @@ class SqlSpans:
     ) -> None:
         """Emit the span of a statement that started at ``t0`` (``perf_counter``) and just ended."""
         elapsed = _perf_counter() - t0
-        ctx = _get_context()
-        if not ctx[1] or not ctx[4] or not _core.STATE.events:  # no trace, not sampled, events off
-            return
-        enabled = _ENABLED_CACHE.get(_INFO)
-        if enabled is None:
-            enabled = _LOG.isEnabledFor(_INFO)
-        if not enabled or _LOG.disabled:
-            return
-        if elapsed < self.min_duration_s and error is None:
-            return
         try:
+            ctx = _get_context()
+            if not ctx.trace_id or not ctx.sampled or not _core.STATE.events:
+                return
+            enabled = _ENABLED_CACHE.get(_INFO)
+            if enabled is None:
+                enabled = _LOG.isEnabledFor(_INFO)
+            if not enabled or _LOG.disabled:
+                return
+            if elapsed < self.min_duration_s and error is None:
+                return
             self._record(ctx, cursor, statement, execution_context, elapsed, error)
         except Exception:  # the span must never fail the statement it watches
-            global _FAILED
-            if not _FAILED:
-                _FAILED = True
-                _LOGGER.warning("Could not record a SQL span (reported once)", exc_info=True)
+            internal_error("recording a SQL span", _LOGGER)
 
     def _record(  # noqa: PLR0917 - positional, as record()
         self,
@@ -178,8 +174,8 @@ class SqlSpans:
         if connection is not None and not getattr(connection, "_allow_autobegin", True):
             return  # SQLAlchemy's own set-up queries on a new connection (dialect initialization)
         budget = _BUDGET.get()
-        if budget is None or budget.trace_id != ctx[1] or budget.task_id != ctx[6]:
-            budget = _Budget(ctx[1], ctx[6])
+        if budget is None or budget.trace_id != ctx.trace_id or budget.task_id != ctx.task_id:
+            budget = _Budget(ctx.trace_id, ctx.task_id)
             _BUDGET.set(budget)
         if budget.emitted >= self.max_per_request:
             if not budget.capped:
@@ -205,12 +201,8 @@ class SqlSpans:
     @staticmethod
     def _emit(ctx: Any, name: str, elapsed: float, fields: dict[str, Any], error_type: str) -> None:
         span_id = _new_span_id()
-        path = f"{ctx[7]}.sql" if ctx[7] else "sql"
-        token = _set_context(
-            _new_tuple(
-                _Context, (ctx[0], ctx[1], span_id, ctx[2], ctx[4], ctx[5], ctx[6], path, ctx[8], *ctx[9:])
-            )
-        )
+        path = f"{ctx.span_path}.sql" if ctx.span_path else "sql"
+        token = _set_context(_span_context(ctx, ctx.trace_id, span_id, ctx.span_id, path))
         try:
             now = _time()
             duration_ms = elapsed * 1000.0

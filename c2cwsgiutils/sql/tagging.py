@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from c2cwsgiutils import config
 from c2cwsgiutils import context as c2c_context
+from c2cwsgiutils._guard import internal_error
 from c2cwsgiutils.sql.sqlcommenter import add_comment, parse_comment, serialize
 
 if TYPE_CHECKING:
@@ -201,8 +202,8 @@ def _set_application_name(dbapi_connection: Any, info: dict[str, Any], name: str
 
 def ensure_application_name(context: Any) -> None:
     """Give the statement's connection the current context's ``application_name`` (if it has not)."""
-    ctx = c2c_context.current()
     try:
+        ctx = c2c_context.current()
         pooled = context._dbapi_connection  # the execution context's pooled connection
         info = pooled.info
         if info.get(_CTX) is ctx:
@@ -214,7 +215,7 @@ def ensure_application_name(context: Any) -> None:
     except NotImplementedError:  # the ad hoc connection of SQLAlchemy's dialect initialization
         pass
     except Exception:  # tagging must never fail the application's statement by itself
-        LOG.warning("Could not set the PostgreSQL application_name", exc_info=True)
+        internal_error("setting the PostgreSQL application_name", LOG)
 
 
 # ---- comments --------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ _BLANK_START = frozenset(" \t\r\n;")
 
 # The comment of the last context seen, and the same with "%" doubled: (context, comment, escaped).
 _comment_cache: tuple[c2c_context.Context, str, str] = (c2c_context.EMPTY, "", "")
-_CURRENT = c2c_context._CURRENT  # the statement hook reads it without a call to current()
+_current = c2c_context.current
 
 
 def _comments_for(ctx: c2c_context.Context) -> tuple[c2c_context.Context, str, str]:
@@ -270,7 +271,7 @@ def commented(statement: Any, cursor: Any, percent: bool, position: str) -> Any:
     URL-encoded values are doubled. This runs for every statement: the comment is computed once
     per context.
     """
-    ctx = _CURRENT.get()
+    ctx = _current()
     cached = _comment_cache
     if cached[0] is not ctx:
         cached = _comments_for(ctx)

@@ -93,7 +93,6 @@ class StatsdBackend:
     def _start(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[str] = []
-        self._pending_size = 0
         self._dropped_logged = False
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -140,8 +139,7 @@ class StatsdBackend:
     def _flush(self) -> None:
         with self._lock:
             lines, self._pending = self._pending, []
-            self._pending_size = 0
-        sock, target = self._socket, self._target
+            sock, target = self._socket, self._target
         if not lines or sock is None or target is None:
             return
         for packet in pack(lines):

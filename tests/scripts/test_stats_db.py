@@ -75,7 +75,6 @@ def test_an_unreachable_database_is_one_line_and_exit_code_1() -> None:
 
 
 def test_send_passes_gauges_to_the_metrics_module(pg_url: str, table: str) -> None:
-    pytest.importorskip("c2cwsgiutils.stats", reason="the metrics module is merged separately")
     result = run("--db", pg_url, "--schema", table, "--send")
     assert result.returncode == 0, result.stderr
     assert "Sent 3 gauges" in result.stderr

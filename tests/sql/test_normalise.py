@@ -1,10 +1,11 @@
-"""The one SQL normaliser, and that the profiler and the SQL metrics name a statement alike."""
+"""The one SQL normaliser, and that the profiler, the SQL metrics and the SQL spans name a statement alike."""
 
 from __future__ import annotations
 
 import pytest
 
 from c2cwsgiutils.sql import profiler
+from c2cwsgiutils.sql import spans as sql_spans
 from c2cwsgiutils.sql.normalise import normalise, shortened
 from c2cwsgiutils.stats import sql as sql_stats
 
@@ -43,8 +44,9 @@ def test_normalise(statement: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("statement", "expected"), CASES)
-def test_profiler_and_metrics_give_the_same_text(statement: str, expected: str) -> None:
-    assert profiler.normalize(statement) == sql_stats.normalize(statement) == expected
+def test_profiler_metrics_and_spans_give_the_same_text(statement: str, expected: str) -> None:
+    assert profiler.normalize(statement) == sql_stats.normalize(statement) == sql_spans._text(statement, None)
+    assert profiler.normalize(statement) == expected
 
 
 def test_same_statement_with_other_values_is_the_same_text() -> None:

@@ -227,3 +227,23 @@ def test_enable_reaches_every_worker_process(pg_url: str, redis_url: str, redis_
         other.wait()
         assert other.stdout is not None
         other.stdout.close()
+
+
+class _Cursor:
+    def __init__(self) -> None:
+        self.executed: list[str] = []
+
+    def execute(self, statement: str) -> None:
+        self.executed.append(statement)
+
+
+def test_once_the_statement_ran_nothing_of_the_profiler_can_fail_it(caplog: pytest.LogCaptureFixture) -> None:
+    cursor = _Cursor()
+    profiler.set_enabled(True)
+    try:
+        # No execution context (None has no root_connection): the profiler's part fails, not the call.
+        profiler.execute_profiled(cursor, "SELECT 1", None, False, None)
+    finally:
+        profiler.set_enabled(False)
+    assert cursor.executed == ["SELECT 1"]
+    assert any(r.name == "c2cwsgiutils.sql.profiler" and "failed" in r.getMessage() for r in caplog.records)

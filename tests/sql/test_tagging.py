@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy
 from pyramid.config import Configurator
 
-from c2cwsgiutils import ConfigError, context
+from c2cwsgiutils import ConfigError, _guard, context
 from c2cwsgiutils.sql import instrument, tagging
 from tests.sql.conftest import count_sets
 
@@ -358,3 +358,25 @@ def test_an_instrumented_engine_goes_away_with_its_last_reference(pg_url: str) -
     del engine
     gc.collect()
     assert dialect() is None  # the hooks live on the dialect: nothing global keeps it alive
+
+
+def test_a_bug_in_the_tagging_never_fails_the_statement(
+    make_engine: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(ctx: object) -> str:
+        raise RuntimeError("a bug of ours")
+
+    engine = make_engine()
+    tagging.instrument(engine, tagging.TaggingSettings(enabled=True, mode="both"))
+    monkeypatch.setattr(tagging, "application_name", broken)
+    monkeypatch.setattr(tagging, "sql_comment", broken)
+    _guard.reset()
+    for request_id in ("req-a", "req-b", "req-c"):
+        with context.bind(request_id=request_id):
+            assert scalar(engine, OWN_QUERY) == OWN_QUERY  # run, untagged
+    errors = [r for r in caplog.records if r.getMessage().startswith("Internal error of c2cwsgiutils")]
+    # One per place (the application_name, the comment), not one per statement.
+    assert sorted(str(r.args[0]) for r in errors) == [  # type: ignore[index]
+        "setting the PostgreSQL application_name",
+        "tagging a SQL statement",
+    ]
