@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from c2cwsgiutils.collector.storage import migrate
+from c2cwsgiutils.collector.storage.backends import migrate
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
 from tests.helpers import child_env, free_port
