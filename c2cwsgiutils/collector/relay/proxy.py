@@ -21,10 +21,10 @@ import contextlib
 import http.client
 import json
 import logging
-import ssl
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
+
+from c2cwsgiutils.collector.client import Endpoint
 
 __all__ = ["ANSWERED_HEADERS", "Upstream", "UpstreamError"]
 
@@ -51,24 +51,13 @@ class Upstream:
     """Sends read requests to the upstream collector at ``url`` with ``token``."""
 
     def __init__(self, url: str, token: str = "") -> None:
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"collector URL must be http(s)://host[:port][/prefix] (got {url!r})")
+        # One connection per relayed query (Pyramid's threads call this at once), through the
+        # collector API's one client (c2cwsgiutils.collector.client).
+        self._endpoint = Endpoint(url)  # ValueError for a URL that is not http(s)://host...
         # Said in error messages: without any user:password@ of the configured URL.
-        netloc = parsed.hostname if parsed.port is None else f"{parsed.hostname}:{parsed.port}"
-        self.url = urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path.rstrip("/"), "", ""))
-        self._scheme = parsed.scheme
-        self._host = parsed.hostname
-        self._port = parsed.port
-        self._prefix = parsed.path.rstrip("/")
-        self._token = token
-
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._scheme == "https":
-            return http.client.HTTPSConnection(
-                self._host, self._port, timeout=_CONNECT_TIMEOUT, context=ssl.create_default_context()
-            )
-        return http.client.HTTPConnection(self._host, self._port, timeout=_CONNECT_TIMEOUT)
+        self.url = self._endpoint.url
+        self._prefix = self._endpoint.prefix
+        self._authorization = self._endpoint.authorization(token)
 
     def request(self, method: str, path: str, query: str, headers: Any) -> Any:
         """The Pyramid response to ``method path?query`` asked of the upstream.
@@ -80,9 +69,9 @@ class Upstream:
 
         target = self._prefix + path + (f"?{query}" if query else "")
         sent = {name: headers[name] for name in _PASSED_HEADERS if headers.get(name)}
-        if self._token:
-            sent["Authorization"] = f"Bearer {self._token}"
-        connection = self._connect()
+        if self._authorization:
+            sent["Authorization"] = self._authorization
+        connection = self._endpoint.connect(_CONNECT_TIMEOUT)
         streaming = False
         try:
             try:
