@@ -38,6 +38,9 @@ from c2cwsgiutils.collector.wire import (
     RENAMES,
 )
 
+# wire.RENAMES as a constant of this module: compiled, it is read without a lookup of the name in
+# the module's dict on every field (an imported name's cost).
+_RENAME_TABLE: Final[dict[str, str]] = RENAMES
 MAX_LITERAL: Final = 4096  # longer extra values stay text
 MAX_LITERALS: Final = 100  # literal_eval() calls per form; values past that stay text
 _LITERAL_START: Final = frozenset("0123456789-+.([{'\"")
@@ -318,7 +321,7 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
             if args is not None:
                 return None
             args = value
-        target = RENAMES.get(name, name) if kind in (_RENAMED, _INT) else name
+        target = _RENAME_TABLE.get(name, name) if kind in (_RENAMED, _INT) else name
         if value == "None":
             if target in data:
                 return None
