@@ -18,8 +18,8 @@ from setuptools.command.build_ext import build_ext
 COMPILED = [
     "c2cwsgiutils/_context_core.py",
     "c2cwsgiutils/_spans_core.py",
-    "c2cwsgiutils/collector/_form_core.py",
-    "c2cwsgiutils/collector/_batch_core.py",
+    "c2cwsgiutils/collector/intake/_form_core.py",
+    "c2cwsgiutils/collector/intake/_batch_core.py",
     "c2cwsgiutils/logging/_emit_core.py",
 ]
 

@@ -48,8 +48,8 @@ def _loop(args: argparse.Namespace, part: str) -> float:
     """Runs the measured loop; returns user+system CPU seconds of it."""
     import bench_collector
 
-    from c2cwsgiutils.collector import ingest
-    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.collector.intake import ingest
+    from c2cwsgiutils.collector.storage.backends import migrate, open_storage
 
     bench_collector.UUID4 = args.uuid4
     directory = tempfile.mkdtemp()

@@ -350,9 +350,9 @@ def httphandler_rate(port: int, duration: float) -> float:
 
 
 def bulk_load_collector(db_url: str, records: int) -> None:
-    from c2cwsgiutils.collector import ingest
-    from c2cwsgiutils.collector.filters import build_filter
-    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.collector.intake import ingest
+    from c2cwsgiutils.collector.query.filters import build_filter
+    from c2cwsgiutils.collector.storage.backends import migrate, open_storage
 
     storage = open_storage(db_url)
     migrate(storage)

@@ -66,9 +66,9 @@ def _loop(args: argparse.Namespace, part: str) -> float:
     os.environ["C2C_COLLECTOR_DB_URL"] = f"sqlite:///{directory}/bench.sqlite"
     os.environ["C2C_COLLECTOR_TOKENS"] = "logger:admin:secret"
     try:
-        from c2cwsgiutils.collector import ingest
-        from c2cwsgiutils.collector.app import create_app
-        from c2cwsgiutils.collector.state import get_state
+        from c2cwsgiutils.collector.http.app import create_app
+        from c2cwsgiutils.collector.http.app_state import get_state
+        from c2cwsgiutils.collector.intake import ingest
         from c2cwsgiutils.request_tracking import TrackingSettings, open_context
 
         app = create_app({})

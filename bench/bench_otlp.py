@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _harness import at_full_speed, bracketed
 
-from c2cwsgiutils.collector import ingest, otlp
+from c2cwsgiutils.collector.intake import ingest, otlp
 
 
 def _bodies(count: int) -> dict[str, bytes]:

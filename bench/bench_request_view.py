@@ -126,9 +126,9 @@ def _others(now: float) -> list[dict[str, Any]]:
 def load(db_url: str, records: int) -> None:
     import sqlalchemy as sa
 
-    from c2cwsgiutils.collector import ingest
-    from c2cwsgiutils.collector.filters import build_filter
-    from c2cwsgiutils.collector.storage import migrate, open_storage
+    from c2cwsgiutils.collector.intake import ingest
+    from c2cwsgiutils.collector.query.filters import build_filter
+    from c2cwsgiutils.collector.storage.backends import migrate, open_storage
 
     storage = open_storage(db_url)
     migrate(storage)
@@ -165,8 +165,8 @@ def load(db_url: str, records: int) -> None:
 def measure(db_url: str, reps: int) -> dict[str, tuple[float, float]]:
     import webtest
 
-    from c2cwsgiutils.collector.app import create_app
-    from c2cwsgiutils.collector.state import get_state
+    from c2cwsgiutils.collector.http.app import create_app
+    from c2cwsgiutils.collector.http.app_state import get_state
 
     app = webtest.TestApp(create_app({"c2c.collector.db_url": db_url}))
     after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))

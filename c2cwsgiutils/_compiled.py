@@ -73,8 +73,8 @@ def _from_source(name: str, source: Path) -> ModuleType:
 MODULES = (
     "c2cwsgiutils._context_core",
     "c2cwsgiutils._spans_core",
-    "c2cwsgiutils.collector._form_core",
-    "c2cwsgiutils.collector._batch_core",
+    "c2cwsgiutils.collector.intake._form_core",
+    "c2cwsgiutils.collector.intake._batch_core",
     "c2cwsgiutils.logging._emit_core",
 )
 _ROOT = Path(__file__).resolve().parent
@@ -128,7 +128,7 @@ def load(name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     package, _, leaf = name.rpartition(".")
-    folder = Path(sys.modules[package].__file__ or ".").parent
+    folder = Path(importlib.import_module(package).__file__ or ".").parent  # the package first
     source = folder / f"{leaf}.py"
     extension = _extension(source)
     pure = _pure()

@@ -32,7 +32,7 @@ def _compiled_modules() -> list[str]:
 def test_every_hot_path_runs_compiled(name: str) -> None:
     if _compiled._pure():
         pytest.skip("C2C_PURE_PYTHON is set")
-    importlib.import_module("c2cwsgiutils.collector.ingest")  # loads the collector's through _compiled
+    importlib.import_module("c2cwsgiutils.collector.intake.ingest")  # loads the collector's through _compiled
     module = _compiled.load(name)
     assert _compiled.is_compiled(module), (
         f"{module.__file__} runs as plain Python: `make install` (pip install -e .) compiles it "

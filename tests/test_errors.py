@@ -255,7 +255,7 @@ def _every_route(registry: Any) -> list[str]:
 
 @pytest.mark.parametrize("query", ["x=%FF", "secret=%C3&x=1", "%FF=1"])
 def test_a_query_string_that_is_not_utf8_is_a_400_on_every_view(query: str) -> None:
-    from c2cwsgiutils.collector.app import create_app
+    from c2cwsgiutils.collector.http.app import create_app
 
     app = create_app({"c2c.collector.db_url": "sqlite://", "c2c.secret": SECRET})
     paths = _every_route(app.registry)

@@ -65,8 +65,8 @@ def test_versions_view_serves_the_file_behind_the_secret(tmp_path: Path) -> None
     assert answer == json.loads(output.read_text())
     assert set(compiled) == {
         "c2cwsgiutils._spans_core",
-        "c2cwsgiutils.collector._form_core",
-        "c2cwsgiutils.collector._batch_core",
+        "c2cwsgiutils.collector.intake._form_core",
+        "c2cwsgiutils.collector.intake._batch_core",
         "c2cwsgiutils.logging._emit_core",
     }
 

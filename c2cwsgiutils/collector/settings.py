@@ -300,11 +300,11 @@ def max_inflight(settings: CollectorSettings) -> int:
 
 
 def pending_gate(settings: CollectorSettings, inline: bool) -> Any:
-    """The :class:`~c2cwsgiutils.collector.admission.PendingGate` of one worker process: at most
+    """The :class:`~c2cwsgiutils.collector.http.admission.PendingGate` of one worker process: at most
     ``max(16, 4 x threads)`` ingestion requests held at once (8 when they are worked on inline, one
     at a time, in the event loop: the ingest port), and ``4 x max_body_bytes`` of their declared
     bodies."""
-    from c2cwsgiutils.collector.admission import PendingGate
+    from c2cwsgiutils.collector.http.admission import PendingGate
 
     count = 8 if inline else max(16, 4 * settings.threads)
     return PendingGate(count, 4 * settings.max_body_bytes, settings.retry_after)

@@ -1,4 +1,8 @@
-"""The collector handler's HTTP side: one keep-alive connection, gzip NDJSON batches, answers classified.
+"""The collector handler's HTTP side: gzip NDJSON batches, answers classified.
+
+The connection is the collector API's one client (:class:`c2cwsgiutils.collector.client.KeepAlive`):
+one keep-alive connection, reopened when it breaks, retried once when the collector had closed it
+while idle (safe: the records' idempotency keys make a resend harmless).
 
 Wire contract (``POST {url}/api/v1/record``): ``Content-Type: application/x-ndjson``,
 ``Content-Encoding: gzip``, ``Authorization: Bearer <token>`` when a token is configured; one
@@ -16,24 +20,21 @@ plain ``uuid`` key is the user's data). The answer is
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import enum
 import gzip
 import http.client
 import json
-import select
-import ssl
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from c2cwsgiutils.collector.client import Endpoint, KeepAlive
+
 __all__ = ["Outcome", "Result", "Transport"]
 
 RECORD_PATH = "/api/v1/record"
-_POLL = 0.02  # seconds between two calls of ``while_waiting``
 
 
 class Outcome(enum.Enum):
@@ -65,13 +66,11 @@ class Transport:
     # gzip level 1: for a batch of 1,000 log records, 1.3 µs per record against 3.9 at level 5
     # (the sender thread's largest cost after the JSON), for about 10% more bytes (a 26x ratio).
     def __init__(self, url: str, token: str = "", timeout: float = 10.0, compresslevel: int = 1) -> None:
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"collector URL must be http(s)://host[:port][/prefix] (got {url!r})")
-        self.scheme = parsed.scheme
-        self.host = parsed.hostname
-        self.port = parsed.port
-        self.path = parsed.path.rstrip("/") + RECORD_PATH
+        endpoint = Endpoint(url)  # ValueError for a URL that is not http(s)://host...
+        self.scheme = endpoint.scheme
+        self.host = endpoint.host
+        self.port = endpoint.port
+        self.path = endpoint.prefix + RECORD_PATH
         self.timeout = timeout
         self.compresslevel = compresslevel
         self._headers = {
@@ -80,49 +79,14 @@ class Transport:
             "Accept": "application/json",
             "Connection": "keep-alive",
         }
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        self._conn: http.client.HTTPConnection | None = None
-
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        if self._conn is None:
-            if self.scheme == "https":
-                self._conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=timeout, context=ssl.create_default_context()
-                )
-            else:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        else:
-            self._conn.timeout = timeout
-            if self._conn.sock is not None:
-                self._conn.sock.settimeout(timeout)
-        return self._conn
-
-    def _exchange(
-        self, body: bytes, timeout: float, while_waiting: Callable[[], None] | None
-    ) -> tuple[int, bytes, str | None]:
-        conn = self._connection(timeout)
-        conn.request("POST", self.path, body=body, headers=self._headers)
-        if while_waiting is not None and conn.sock is not None:
-            # A slow collector must not stall the caller: it gets on with other work (the sender
-            # spools the records piling up) until the answer starts arriving.
-            deadline = time.monotonic() + timeout
-            while not select.select([conn.sock], [], [], _POLL)[0]:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError("timed out waiting for the collector's answer")
-                while_waiting()
-        response = conn.getresponse()
-        payload = response.read()
-        if response.will_close:
-            self.close()
-        return response.status, payload, response.getheader("Retry-After")
+        authorization = endpoint.authorization(token)
+        if authorization:
+            self._headers["Authorization"] = authorization
+        self._http = KeepAlive(endpoint, timeout)
 
     def close(self) -> None:
         """Close the connection (a new one is opened by the next POST)."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-        self._conn = None
+        self._http.close()
 
     def post(
         self,
@@ -146,20 +110,13 @@ class Transport:
     ) -> Result:
         """POST ``body`` (already encoded) to ``self.path`` and classify the answer; never raises."""
         wait = self.timeout if timeout is None else max(0.05, min(timeout, self.timeout))
-        reused = self._conn is not None
         try:
-            try:
-                status, payload, retry_after = self._exchange(body, wait, while_waiting)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                if not reused:
-                    raise
-                # The server closed an idle keep-alive connection: once more on a fresh one
-                # (safe: the records' idempotency keys make a resend harmless).
-                self.close()
-                status, payload, retry_after = self._exchange(body, wait, while_waiting)
+            status, headers, payload = self._http.exchange(
+                "POST", self.path, body, self._headers, timeout=wait, while_waiting=while_waiting
+            )
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
             return Result(Outcome.RETRY, message=f"{type(exc).__name__}: {exc}")
+        retry_after = headers.get("Retry-After")
         result = _classify(status, payload)
         if status in (429, 503):
             result.retry_after = parse_retry_after(retry_after)

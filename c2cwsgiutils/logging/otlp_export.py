@@ -6,7 +6,7 @@ same NDJSON lines as the ``CollectorHandler``'s: a batch is converted when it is
 other record an OTLP log record. Records are grouped by (service, host) into resources and by
 logger name into instrumentation scopes.
 
-Mapping (the reverse of the collector's OTLP intake, :mod:`c2cwsgiutils.collector.otlp`):
+Mapping (the reverse of the collector's OTLP intake, :mod:`c2cwsgiutils.collector.intake.otlp`):
 
 - ``created`` -> ``timeUnixNano``; ``levelno`` -> ``severityNumber`` (DEBUG 5, INFO 9, WARNING 13,
   ERROR 17, CRITICAL 21) and ``level_name`` -> ``severityText``; ``msg`` -> ``body``;

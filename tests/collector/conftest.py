@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import webtest
 from sqlalchemy.engine import make_url
 
-from c2cwsgiutils.collector.app import create_app
-from c2cwsgiutils.collector.state import get_state
+from c2cwsgiutils.collector.http.app import create_app
+from c2cwsgiutils.collector.http.app_state import get_state
 from tests.collector.tcp_proxy import TcpProxy
 
 
@@ -23,7 +23,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'collector.sqlite'}"
         return
     url = request.getfixturevalue("pg_url")
-    from c2cwsgiutils.collector.storage import migrate
+    from c2cwsgiutils.collector.storage.backends import migrate
 
     migrate(url)
     engine = sa.create_engine(url)

@@ -23,7 +23,7 @@ import orjson  # noqa: E402, F401
 import sqlalchemy  # noqa: E402, F401
 
 with atheris.instrument_imports(include=["c2cwsgiutils"]):
-    from c2cwsgiutils.collector import ingest, percent_decoding
+    from c2cwsgiutils.collector.intake import ingest, percent_decoding
 
 
 def fuzz_one(data: bytes) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from c2cwsgiutils.collector.auth import hash_secret
+from c2cwsgiutils.collector.http.auth import hash_secret
 from tests.collector.records import wire
 from tests.collector.serve import serve_collector
 from tests.helpers import child_env, free_port, wait_port

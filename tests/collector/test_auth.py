@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import webtest
 
-from c2cwsgiutils.collector.auth import Authenticator, check_listen_address, hash_secret
+from c2cwsgiutils.collector.http.auth import Authenticator, check_listen_address, hash_secret
 from tests.collector.records import ndjson, wire
 
 TOKENS = "shipper:writer:w-secret,ui:reader:r-secret,ops:admin:a-secret"
@@ -172,7 +172,7 @@ def test_random_bearer_tokens_cost_one_hash_with_fast_credentials() -> None:
 
 
 def test_failed_slow_checks_are_rate_limited_per_address(tmp_path: Path) -> None:
-    from c2cwsgiutils.collector.auth import MAX_FAILURES, AuthError
+    from c2cwsgiutils.collector.http.auth import MAX_FAILURES, AuthError
 
     authenticator = Authenticator(credentials_file=str(_slow_file(tmp_path)))
     for attempt in range(MAX_FAILURES):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from c2cwsgiutils.collector.admission import PendingGate
+from c2cwsgiutils.collector.http.admission import PendingGate
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
 from tests.collector.tcp_proxy import TcpProxy

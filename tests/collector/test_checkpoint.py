@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from c2cwsgiutils.collector import ingest
-from c2cwsgiutils.collector.storage import JOURNAL_SIZE_LIMIT, migrate, open_storage
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.storage.backends import JOURNAL_SIZE_LIMIT, migrate, open_storage
 from tests.collector.records import wire
 from tests.helpers import wait_for
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from c2cwsgiutils.collector.auth import Authenticator
+from c2cwsgiutils.collector.http.auth import Authenticator
 
 # Entries of Chronologer 0.4.7's own tests (its test vectors: the passwords are known).
 BOB = {

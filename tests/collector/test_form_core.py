@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c2cwsgiutils.collector import _form_core, ingest
+from c2cwsgiutils.collector import wire
+from c2cwsgiutils.collector.intake import _form_core, ingest
 from tests.collector.records import httphandler_form
 
 
@@ -107,9 +108,8 @@ def test_raw_bodies_give_the_general_row_or_none(text: str) -> None:
 
 
 def test_the_constants_are_those_of_the_general_path() -> None:
-    core = _form_core
     typed = {target for _key, target in ingest._INT_FIELDS + ingest._FLOAT_FIELDS}
-    assert typed == core.INTS | core.FLOATS
+    assert typed == wire.INTS | wire.FLOATS
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import webtest
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.intake import ingest
 from tests.collector.records import httphandler_form, ndjson, wire
 
 NDJSON = "application/x-ndjson"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c2cwsgiutils.collector import _batch_core, ingest
+from c2cwsgiutils.collector.intake import _batch_core, ingest
 from tests.collector.records import BASE, httphandler_form, ndjson, wire
 
 FORM_TEXT = st.text(alphabet="ab=&%+;0C3A79fFé\x00 ", max_size=40)
@@ -146,7 +146,7 @@ def test_ndjson_batches_give_the_rows_and_errors_of_the_general_path(
         expected_rows, expected_errors = [], []
         for number, line in enumerate(lines, 1):
             try:
-                expected_rows.append(ingest._parse_line(line, BASE))
+                expected_rows.append(ingest.parse_line(line, BASE))
             except ingest.BadRecord as exc:
                 expected_errors.append({"line": number, "error": str(exc)})
     assert (batch.rows, batch.errors, batch.lines) == (expected_rows, expected_errors, len(lines))

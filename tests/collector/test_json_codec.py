@@ -7,8 +7,8 @@ import datetime
 import json
 import math
 
-from c2cwsgiutils.collector.api import json_bytes
-from c2cwsgiutils.collector.storage import json_loads
+from c2cwsgiutils.collector.http.api import json_bytes
+from c2cwsgiutils.collector.storage.backends import json_loads
 
 
 def test_answers_keep_non_ascii_text_and_non_string_keys() -> None:

@@ -11,8 +11,8 @@ import schemathesis
 import webtest
 from hypothesis import HealthCheck, given, settings
 
-from c2cwsgiutils.collector.app import create_app
-from c2cwsgiutils.collector.state import get_state
+from c2cwsgiutils.collector.http.app import create_app
+from c2cwsgiutils.collector.http.app_state import get_state
 from tests.collector.records import ndjson, wire
 
 

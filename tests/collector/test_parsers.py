@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from c2cwsgiutils.collector import parsers
+from c2cwsgiutils.collector.intake import parsers
 
 LOGS = Path(__file__).parent / "logs"
 

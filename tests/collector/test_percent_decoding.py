@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c2cwsgiutils.collector.percent_decoding import unquote_in_slices
+from c2cwsgiutils.collector.intake.percent_decoding import unquote_in_slices
 
 PIECES = st.sampled_from(
     ["%", "%C3", "%A9", "%E2", "%82", "%AC", "%F0", "%9F", "%98", "%80", "a", "%41", "é", "%4", "%%", "x"]
@@ -36,7 +36,7 @@ def test_sixteen_megabytes_of_escapes_stay_within_a_small_factor() -> None:
 
 _PEAK_OF_A_FORM = """
 import resource, sys
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.intake import ingest
 body = sys.stdin.buffer.read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 row = ingest.parse_form_body(body)

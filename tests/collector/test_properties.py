@@ -11,8 +11,8 @@ import webtest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from c2cwsgiutils.collector.app import create_app
-from c2cwsgiutils.collector.state import get_state
+from c2cwsgiutils.collector.http.app import create_app
+from c2cwsgiutils.collector.http.app_state import get_state
 from tests.collector.records import wire
 
 CONTENT_TYPES = st.sampled_from(
@@ -99,7 +99,7 @@ def app(
         url = f"sqlite:///{tmp_path_factory.mktemp('props') / 'p.sqlite'}"
     else:
         url = request.getfixturevalue("pg_url")
-        from c2cwsgiutils.collector.storage import migrate
+        from c2cwsgiutils.collector.storage.backends import migrate
 
         migrate(url)
         engine = sa.create_engine(url)

@@ -152,7 +152,7 @@ def test_non_ascii_digits_are_not_a_record_id(app: webtest.TestApp) -> None:
 
 
 def test_a_minute_timeline_over_a_long_range_is_a_400_not_huge_headers(app: webtest.TestApp) -> None:
-    from c2cwsgiutils.collector.api import MAX_TIMELINE_PERIODS
+    from c2cwsgiutils.collector.http.api import MAX_TIMELINE_PERIODS
 
     start = 1_763_798_400
     records = [wire(f"m{i}", created=start + i * 60) for i in range(MAX_TIMELINE_PERIODS + 1)]

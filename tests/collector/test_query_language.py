@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from c2cwsgiutils.collector import ingest
-from c2cwsgiutils.collector.filters import build_filter
-from c2cwsgiutils.collector.query_language import And, Compare, Not, Or, QuerySyntaxError, parse
-from c2cwsgiutils.collector.storage import Storage, migrate, open_storage
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.query.filters import build_filter
+from c2cwsgiutils.collector.query.language import And, Compare, Not, Or, QuerySyntaxError, parse
+from c2cwsgiutils.collector.storage.backends import Storage, migrate, open_storage
 from tests.collector.records import BASE, wire
 
 

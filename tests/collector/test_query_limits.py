@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 import webtest
 
-from c2cwsgiutils.collector import query_timeout
-from c2cwsgiutils.collector.api import error_for
+from c2cwsgiutils.collector.http.api import error_for
+from c2cwsgiutils.collector.http.app_state import get_state
 from c2cwsgiutils.collector.limits import MAX_NAME_PREFIXES
-from c2cwsgiutils.collector.state import get_state
+from c2cwsgiutils.collector.storage import query_timeout
 from tests.collector.records import ndjson, wire
 
 # A read that runs for minutes unless something stops it.

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import webtest
 
-from c2cwsgiutils.collector import ingest
+from c2cwsgiutils.collector.intake import ingest
 from tests.collector.records import httphandler_form, ndjson, wire
 
 # The build of the form parser that ingest loaded (compiled or source, see c2cwsgiutils._compiled).
-_form_core = sys.modules["c2cwsgiutils.collector._form_core"]
+_form_core = sys.modules["c2cwsgiutils.collector.intake._form_core"]
 
 NDJSON = "application/x-ndjson"
 FORM = "application/x-www-form-urlencoded"

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import webtest
 
-from c2cwsgiutils.collector import ingest
-from c2cwsgiutils.collector.app import create_app
-from c2cwsgiutils.collector.relay import get_relay
+from c2cwsgiutils.collector.http.app import create_app
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.relay.forward import get_relay
 from c2cwsgiutils.logging.spool import Spool
 from tests.collector.records import httphandler_form, ndjson, wire
 from tests.helpers import child_env, free_port, start_process, stop_process, wait_for, wait_port

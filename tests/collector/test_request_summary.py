@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from c2cwsgiutils.collector.api import span_tree
-from c2cwsgiutils.collector.request_view import label, span_kind, summarise
+from c2cwsgiutils.collector.http.api import span_tree
+from c2cwsgiutils.collector.query.request_view import label, span_kind, summarise
 
 
 def _record(record_id: int, span_id: str, parent: str = "", **data: Any) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from c2cwsgiutils.collector import ingest
-from c2cwsgiutils.collector.filters import build_filter
-from c2cwsgiutils.collector.retention import RetentionThread, purge_once
-from c2cwsgiutils.collector.storage import migrate, open_storage
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.query.filters import build_filter
+from c2cwsgiutils.collector.storage.backends import migrate, open_storage
+from c2cwsgiutils.collector.storage.retention import RetentionThread, purge_once
 from tests.collector.records import wire
 from tests.helpers import wait_for
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from c2cwsgiutils.collector.schema import TABLE_NAME, record_table
-from c2cwsgiutils.collector.storage import migrate, open_storage
+from c2cwsgiutils.collector.storage.backends import migrate, open_storage
+from c2cwsgiutils.collector.storage.schema import TABLE_NAME, record_table
 
 
 def _expected_indexes(dialect: str) -> dict[str, tuple[list[str], str | None]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from c2cwsgiutils.collector.api import MAX_SPAN_DEPTH, span_tree
-from c2cwsgiutils.collector.cli_output import Printer
+from c2cwsgiutils.collector.cli.output import Printer
+from c2cwsgiutils.collector.http.api import MAX_SPAN_DEPTH, span_tree
 
 
 def _record(span_id: str, parent: str | None, index: int = 0) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from c2cwsgiutils.collector import ingest
-from c2cwsgiutils.collector.admission import storage_errors
-from c2cwsgiutils.collector.retention import RetentionThread
-from c2cwsgiutils.collector.storage import migrate, open_storage
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.storage.backends import migrate, open_storage
+from c2cwsgiutils.collector.storage.outage import storage_errors
+from c2cwsgiutils.collector.storage.retention import RetentionThread
 from tests.collector.records import ndjson, wire
 from tests.collector.serve import serve_collector
 from tests.helpers import child_env, free_port, wait_for
@@ -124,7 +124,7 @@ def test_background_threads_meeting_a_deleted_file_say_so_once_and_create_nothin
     finally:
         storage.dispose()
     assert not database.exists(), "a connection created an empty database where the deleted one was"
-    lines = [record for record in caplog.records if record.name == "c2cwsgiutils.collector.retention"]
+    lines = [record for record in caplog.records if record.name == "c2cwsgiutils.collector.storage.retention"]
     assert len(lines) == 1, [record.getMessage() for record in lines]
     assert lines[0].exc_info is None
     assert outage in lines[0].getMessage()

@@ -8,9 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from c2cwsgiutils.collector import ingest
-from c2cwsgiutils.collector.filters import build_filter
-from c2cwsgiutils.collector.storage import InsertResult, SQLiteStorage, Storage, migrate, open_storage
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.query.filters import build_filter
+from c2cwsgiutils.collector.storage.backends import (
+    InsertResult,
+    SQLiteStorage,
+    Storage,
+    migrate,
+    open_storage,
+)
+from c2cwsgiutils.collector.wire import Row
 from tests.collector.records import wire
 from tests.helpers import wait_for
 
@@ -24,7 +31,7 @@ def storage(db_url: str) -> Iterator[Storage]:
     opened.dispose()
 
 
-def _rows(prefix: str, count: int) -> list[ingest.Row]:
+def _rows(prefix: str, count: int) -> list[Row]:
     """Rows of ``count`` records with the uuids ``<prefix>0``, ``<prefix>1`` ..."""
     now = time.time()
     return [ingest.record_to_row(wire(f"{prefix}{i}"), now) for i in range(count)]

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 import webtest
 
-from c2cwsgiutils.collector import stream
 from c2cwsgiutils.collector.client import parse_events
+from c2cwsgiutils.collector.http import stream
 from tests.collector.cli_process import SCRIPT, Collector, collector
 from tests.collector.records import ndjson, wire
 

@@ -207,7 +207,7 @@ def test_table_lists_records_newest_first_and_shows_markup_as_text(ui: Page) -> 
 
 
 def test_static_code_never_builds_html_from_strings() -> None:
-    static = Path(__file__).resolve().parents[2] / "c2cwsgiutils" / "collector" / "static"
+    static = Path(__file__).resolve().parents[2] / "c2cwsgiutils" / "collector" / "http" / "static"
     sources = {path.name: path.read_text(encoding="utf-8") for path in static.glob("*.js")}
     assert set(sources) >= {"app.js", "dom.js", "detail.js", "timeline.js"}
     sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function")

@@ -1,0 +1,584 @@
+"""OTLP/HTTP bodies (logs and traces, protobuf or JSON) turned into records of the wire schema.
+
+The OpenTelemetry SDKs and the OpenTelemetry Collector export to ``POST /v1/logs`` and
+``POST /v1/traces``; :mod:`c2cwsgiutils.collector.http.otlp_views` serves those routes and stores what
+this module returns through the same row building as an NDJSON line
+(:func:`c2cwsgiutils.collector.intake.ingest.record_to_row`), so that OTLP records and ours are queried,
+filtered and shown alike.
+
+What a log record becomes (the README's "OTLP" section has the whole table):
+
+- ``time_unix_nano`` (else ``observed_time_unix_nano``) the record's time; ``severity_number``
+  the Python level (TRACE 5, DEBUG 10, INFO 20, WARN 30, ERROR 40, FATAL 50), ``severity_text``
+  its ``level_name``; a string ``body`` the message (another value: its JSON text, and the value
+  under ``body``); the scope's name the logger name; ``trace_id`` / ``span_id`` in hex.
+- Resource attributes ``service.name`` and ``host.name`` the ``service`` and ``host`` columns, the
+  other resource attributes under ``resource``; record attributes nested by their dots
+  (``http.route`` is ``data.http.route``), the code location ones (``code.filepath`` ...) also as
+  ``file``, ``line``, ``function``.
+
+A span becomes one record like the span events of :mod:`c2cwsgiutils.spans`: message
+``span <name> <ok|error> in <ms> ms`` at its end time, ``span_name``, ``start``, ``duration_ms``,
+``status``, ``error_type``, ``span_kind``, ``parent_span_id``, its events (an ``exception``
+event's stack trace as ``exception``) and links; ``http.route``, the HTTP method and status code
+also as ``route``, ``method`` and ``status_code``, which the request view and the requests page
+read.
+
+Idempotency: a span's key is derived from its trace and span ids; a log record's from its
+resource's service and host and the record's own encoding. A resend (the exporters retry after a
+time-out) is then counted as a duplicate, never stored twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+__all__ = [
+    "KEY_FIELD",
+    "OtlpError",
+    "logs_from_json",
+    "logs_from_protobuf",
+    "spans_from_json",
+    "spans_from_protobuf",
+]
+
+# The wire field of the idempotency key (the one the CollectorHandler sets); scoped to the writer
+# when stored, as for every intake.
+KEY_FIELD = "c2c_uuid"
+
+_MAX_DEPTH = 32
+_SPAN_KINDS = {0: None, 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+_TEXT_LEVELS = {
+    "TRACE": 5,
+    "DEBUG": 10,
+    "INFO": 20,
+    "WARN": 30,
+    "WARNING": 30,
+    "ERROR": 40,
+    "FATAL": 50,
+    "CRITICAL": 50,
+}
+# Attributes also copied to a field of the record schema (first present wins).
+_CODE_FIELDS = (
+    ("file", ("code.file.path", "code.filepath")),
+    ("line", ("code.line.number", "code.lineno")),
+    ("function", ("code.function.name", "code.function")),
+)
+_HTTP_FIELDS = (
+    ("route", ("http.route",)),
+    ("method", ("http.request.method", "http.method")),
+    ("status_code", ("http.response.status_code", "http.status_code")),
+    ("url", ("url.full", "http.url")),
+)
+_REQUEST_ID_ATTRIBUTES = (
+    "request_id",
+    "http.request.header.x_request_id",
+    "http.request.header.x-request-id",
+)
+
+
+class OtlpError(ValueError):
+    """The body is not a valid OTLP request (answered 400 with the reason)."""
+
+
+def _level(number: int, text: str) -> int:
+    if 1 <= number <= 24:
+        return (5, 10, 20, 30, 40, 50)[(number - 1) // 4]
+    return _TEXT_LEVELS.get(text.upper(), 20)
+
+
+def _key(*parts: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _nest(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Attributes as nested objects by their dots; a name that collides is kept whole aside."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                node = None  # type: ignore[assignment]
+                break
+            node = child
+        if node is not None and parts[-1] not in node:
+            node[parts[-1]] = value
+        else:
+            out.setdefault("otel_unnested", {})[key] = value
+    return out
+
+
+def _flat_get(flat: Mapping[str, Any], names: Iterable[str]) -> Any:
+    for name in names:
+        if name in flat:
+            return flat[name]
+    return None
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _common(
+    record: dict[str, Any], flat: Mapping[str, Any], fields: Iterable[tuple[str, Iterable[str]]]
+) -> None:
+    for target, names in fields:
+        value = _flat_get(flat, names)
+        if value is not None and target not in record:
+            record[target] = value
+    request_id = _first(_flat_get(flat, _REQUEST_ID_ATTRIBUTES))
+    if isinstance(request_id, str) and request_id:
+        record["request_id"] = request_id
+
+
+def _resource_fields(flat: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    service = flat.get("service.name")
+    if isinstance(service, str):
+        fields["service"] = service
+    host = flat.get("host.name")
+    if isinstance(host, str):
+        fields["host"] = host
+    rest = [(key, value) for key, value in flat.items() if key not in ("service.name", "host.name")]
+    if rest:
+        fields["resource"] = _nest(rest)
+    return fields
+
+
+def _hex(raw: bytes) -> str | None:
+    return raw.hex() if raw and any(raw) else None
+
+
+def _number(value: float) -> Any:
+    return value if math.isfinite(value) else str(value)  # JSON has no NaN nor Infinity
+
+
+def _log_record(
+    resource: Mapping[str, Any],
+    scope: str,
+    *,
+    time_ns: int,
+    severity_number: int,
+    severity_text: str,
+    body: Any,
+    flat: dict[str, Any],
+    trace_id: str | None,
+    span_id: str | None,
+    event_name: str,
+    key: str,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        KEY_FIELD: key,
+        "created": time_ns / 1e9,
+        "levelno": _level(severity_number, severity_text),
+        "logger_name": scope,
+        "msg": body if isinstance(body, str) else json.dumps(body, ensure_ascii=False),
+        **resource,
+    }
+    if severity_text:
+        record["level_name"] = severity_text
+    if not isinstance(body, str) and body is not None:
+        record["body"] = body
+    if trace_id:
+        record["trace_id"] = trace_id
+    if span_id:
+        record["span_id"] = span_id
+    if event_name:
+        record["event_name"] = event_name
+    exception = flat.get("exception.stacktrace") or (
+        f"{flat['exception.type']}: {flat.get('exception.message', '')}" if "exception.type" in flat else None
+    )
+    if exception:
+        record["exception"] = exception
+    _common(record, flat, _CODE_FIELDS)
+    if flat:
+        record.update({k: v for k, v in _nest(flat.items()).items() if k not in record})
+    return record
+
+
+def _span_record(
+    resource: Mapping[str, Any],
+    scope: str,
+    *,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    flat: dict[str, Any],
+    ids: tuple[str | None, str | None, str | None],
+    status: tuple[int, str],
+    events: list[dict[str, Any]],
+    links: list[dict[str, Any]],
+    trace_state: str,
+) -> dict[str, Any]:
+    trace_id, span_id, parent_span_id = ids
+    failed = status[0] == 2  # STATUS_CODE_ERROR
+    duration_ms = round(max(0, end_ns - start_ns) / 1e6, 3)
+    outcome = "error" if failed else "ok"
+    record: dict[str, Any] = {
+        KEY_FIELD: _key(b"span", (trace_id or "").encode(), (span_id or "").encode()),
+        "created": (end_ns or start_ns) / 1e9,
+        "levelno": 40 if failed else 20,
+        "logger_name": scope or "opentelemetry",
+        "msg": f"span {name} {outcome} in {duration_ms:.3f} ms",
+        **resource,
+        "span_name": name,
+        "start": start_ns / 1e9,
+        "duration_ms": duration_ms,
+        "status": outcome,
+    }
+    span_kind = _SPAN_KINDS.get(kind)
+    if span_kind:
+        record["span_kind"] = span_kind
+    for field, value in (("trace_id", trace_id), ("span_id", span_id), ("parent_span_id", parent_span_id)):
+        if value:
+            record[field] = value
+    if status[1]:
+        record["status_message"] = status[1]
+    for event in events:
+        attributes = event.get("attributes") or {}
+        if event.get("name") == "exception":
+            exception = attributes.get("exception", {})
+            record.setdefault("error_type", exception.get("type"))
+            if exception.get("stacktrace"):
+                record.setdefault("exception", exception["stacktrace"])
+    if failed and "error_type" not in record and "error.type" in flat:
+        record["error_type"] = flat["error.type"]
+    if events:
+        record["events"] = events
+    if links:
+        record["links"] = links
+    if trace_state:
+        record["trace_state"] = trace_state
+    _common(record, flat, _HTTP_FIELDS)
+    if flat:
+        record.update({k: v for k, v in _nest(flat.items()).items() if k not in record})
+    return record
+
+
+# ---- protobuf ----------------------------------------------------------------------------------
+
+
+def _any_pb(value: Any, depth: int = 0) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return _number(value.double_value)
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    if depth >= _MAX_DEPTH:
+        raise OtlpError(f"values nested deeper than {_MAX_DEPTH} levels")
+    if kind == "array_value":
+        return [_any_pb(item, depth + 1) for item in value.array_value.values]
+    return {item.key: _any_pb(item.value, depth + 1) for item in value.kvlist_value.values}
+
+
+def _attributes_pb(attributes: Any) -> dict[str, Any]:
+    return {item.key: _any_pb(item.value) for item in attributes}
+
+
+def _parse_pb(message: Any, body: bytes) -> Any:
+    try:
+        message.ParseFromString(body)
+    except Exception as exc:  # google.protobuf.message.DecodeError, RecursionError
+        raise OtlpError(f"the body is not a valid OTLP protobuf message ({exc})") from None
+    return message
+
+
+def logs_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
+    """The records of an ``ExportLogsServiceRequest`` (its protobuf encoding); raises OtlpError."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    request = _parse_pb(ExportLogsServiceRequest(), body)
+    for resource_logs in request.resource_logs:
+        resource_flat = _attributes_pb(resource_logs.resource.attributes)
+        resource = _resource_fields(resource_flat)
+        identity = f"{resource.get('service', '')}\x00{resource.get('host', '')}".encode()
+        for scope_logs in resource_logs.scope_logs:
+            scope = scope_logs.scope.name
+            for log in scope_logs.log_records:
+                body_value = _any_pb(log.body) if log.HasField("body") else ""
+                yield _log_record(
+                    resource,
+                    scope,
+                    time_ns=log.time_unix_nano or log.observed_time_unix_nano,
+                    severity_number=log.severity_number,
+                    severity_text=log.severity_text,
+                    body="" if body_value is None else body_value,
+                    flat=_attributes_pb(log.attributes),
+                    trace_id=_hex(log.trace_id),
+                    span_id=_hex(log.span_id),
+                    event_name=log.event_name,
+                    key=_key(b"log", identity, log.SerializeToString(deterministic=True)),
+                )
+
+
+def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
+    """The span records of an ``ExportTraceServiceRequest`` (protobuf); raises OtlpError."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = _parse_pb(ExportTraceServiceRequest(), body)
+    for resource_spans in request.resource_spans:
+        resource = _resource_fields(_attributes_pb(resource_spans.resource.attributes))
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name
+            for span in scope_spans.spans:
+                events = [
+                    {
+                        "name": event.name,
+                        "time": event.time_unix_nano / 1e9,
+                        "attributes": _nest(_attributes_pb(event.attributes).items()),
+                    }
+                    for event in span.events
+                ]
+                links = [
+                    {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()} for link in span.links
+                ]
+                yield _span_record(
+                    resource,
+                    scope,
+                    name=span.name,
+                    kind=span.kind,
+                    start_ns=span.start_time_unix_nano,
+                    end_ns=span.end_time_unix_nano,
+                    flat=_attributes_pb(span.attributes),
+                    ids=(_hex(span.trace_id), _hex(span.span_id), _hex(span.parent_span_id)),
+                    status=(span.status.code, span.status.message),
+                    events=events,
+                    links=links,
+                    trace_state=span.trace_state,
+                )
+
+
+# ---- JSON (OTLP/JSON: lowerCamelCase keys, hex ids, 64-bit integers as strings) ---------------
+
+
+def _get(obj: Mapping[str, Any], camel: str, default: Any = None) -> Any:
+    if camel in obj:
+        return obj[camel]
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
+    return obj.get(snake, default)
+
+
+def _int(value: Any, what: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise OtlpError(f"{what} must be an integer (or its decimal text)")
+    try:
+        return int(value)
+    except ValueError:
+        raise OtlpError(f"{what} must be an integer (or its decimal text)") from None
+
+
+_SEVERITY_NAMES = {
+    f"SEVERITY_NUMBER_{name}{suffix}": base + offset
+    for base, name in ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
+    for offset, suffix in enumerate(("", "2", "3", "4"))
+}
+_ENUM_NAMES: dict[str, int] = {
+    **_SEVERITY_NAMES,
+    "SEVERITY_NUMBER_UNSPECIFIED": 0,
+    **{
+        f"SPAN_KIND_{name}": number
+        for number, name in enumerate(("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"))
+    },
+    **{f"STATUS_CODE_{name}": number for number, name in enumerate(("UNSET", "OK", "ERROR"))},
+}
+
+
+def _enum(value: Any, what: str) -> int:
+    """An enum of OTLP/JSON: its number (the specification), or its name (protobuf's JSON)."""
+    if isinstance(value, str) and value in _ENUM_NAMES:
+        return _ENUM_NAMES[value]
+    return _int(value, what)
+
+
+def _hex_json(value: Any, size: int, what: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) != size * 2:
+        raise OtlpError(f"{what} must be {size * 2} hexadecimal digits")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise OtlpError(f"{what} must be {size * 2} hexadecimal digits") from None
+    return _hex(raw)
+
+
+def _any_json(value: Any, depth: int = 0) -> Any:
+    if not isinstance(value, dict):
+        return None
+    if depth >= _MAX_DEPTH:
+        raise OtlpError(f"values nested deeper than {_MAX_DEPTH} levels")
+    for key, convert in _JSON_VALUES:
+        if key in value:
+            return convert(value[key], depth)
+    return None
+
+
+def _json_array(value: Any, depth: int) -> list[Any]:
+    items = _get(value, "values", []) if isinstance(value, dict) else []
+    return [_any_json(item, depth + 1) for item in items] if isinstance(items, list) else []
+
+
+def _json_kvlist(value: Any, depth: int) -> dict[str, Any]:
+    items = _get(value, "values", []) if isinstance(value, dict) else []
+    return _attributes_json(items, depth + 1)
+
+
+def _json_double(value: Any, _depth: int) -> Any:
+    if isinstance(value, str):  # "NaN", "Infinity"
+        return value
+    return _number(float(value)) if isinstance(value, (int, float)) else None
+
+
+_JSON_VALUES: tuple[tuple[str, Callable[[Any, int], Any]], ...] = (
+    ("stringValue", lambda v, _d: v),
+    ("string_value", lambda v, _d: v),
+    ("intValue", lambda v, _d: _int(v, "intValue")),
+    ("int_value", lambda v, _d: _int(v, "int_value")),
+    ("doubleValue", _json_double),
+    ("double_value", _json_double),
+    ("boolValue", lambda v, _d: bool(v)),
+    ("bool_value", lambda v, _d: bool(v)),
+    ("bytesValue", lambda v, _d: v),
+    ("bytes_value", lambda v, _d: v),
+    ("arrayValue", _json_array),
+    ("array_value", _json_array),
+    ("kvlistValue", _json_kvlist),
+    ("kvlist_value", _json_kvlist),
+)
+
+
+def _attributes_json(items: Any, depth: int = 0) -> dict[str, Any]:
+    if not isinstance(items, list):
+        raise OtlpError("attributes must be a list of {key, value}")
+    out: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise OtlpError("attributes must be a list of {key, value}")
+        out[item["key"]] = _any_json(item.get("value"), depth)
+    return out
+
+
+def _list(obj: Mapping[str, Any], camel: str) -> list[Any]:
+    value = _get(obj, camel, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise OtlpError(f"{camel} must be a list of objects")
+    return value
+
+
+def _document(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise OtlpError(f"the body is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise OtlpError("the body must be a JSON object")
+    return document
+
+
+def _scope_name(scoped: Mapping[str, Any]) -> str:
+    scope = _get(scoped, "scope", {}) or {}
+    name = scope.get("name", "") if isinstance(scope, dict) else ""
+    return name if isinstance(name, str) else ""
+
+
+def _resource_json(resourced: Mapping[str, Any]) -> dict[str, Any]:
+    resource = _get(resourced, "resource", {}) or {}
+    if not isinstance(resource, dict):
+        raise OtlpError("resource must be an object")
+    return _resource_fields(_attributes_json(_get(resource, "attributes", [])))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def logs_from_json(body: bytes) -> Iterator[dict[str, Any]]:
+    """The records of an ``ExportLogsServiceRequest`` in OTLP/JSON; raises OtlpError."""
+    for resource_logs in _list(_document(body), "resourceLogs"):
+        resource = _resource_json(resource_logs)
+        identity = f"{resource.get('service', '')}\x00{resource.get('host', '')}".encode()
+        for scope_logs in _list(resource_logs, "scopeLogs"):
+            scope = _scope_name(scope_logs)
+            for log in _list(scope_logs, "logRecords"):
+                body_value = _any_json(_get(log, "body"))
+                yield _log_record(
+                    resource,
+                    scope,
+                    time_ns=_int(_get(log, "timeUnixNano"), "timeUnixNano")
+                    or _int(_get(log, "observedTimeUnixNano"), "observedTimeUnixNano"),
+                    severity_number=_enum(_get(log, "severityNumber"), "severityNumber"),
+                    severity_text=_text(_get(log, "severityText")),
+                    body="" if body_value is None else body_value,
+                    flat=_attributes_json(_get(log, "attributes", [])),
+                    trace_id=_hex_json(_get(log, "traceId"), 16, "traceId"),
+                    span_id=_hex_json(_get(log, "spanId"), 8, "spanId"),
+                    event_name=_text(_get(log, "eventName")),
+                    key=_key(b"log", identity, json.dumps(log, sort_keys=True).encode()),
+                )
+
+
+def spans_from_json(body: bytes) -> Iterator[dict[str, Any]]:
+    """The span records of an ``ExportTraceServiceRequest`` in OTLP/JSON; raises OtlpError."""
+    for resource_spans in _list(_document(body), "resourceSpans"):
+        resource = _resource_json(resource_spans)
+        for scope_spans in _list(resource_spans, "scopeSpans"):
+            scope = _scope_name(scope_spans)
+            for span in _list(scope_spans, "spans"):
+                status = _get(span, "status", {}) or {}
+                if not isinstance(status, dict):
+                    raise OtlpError("status must be an object")
+                events = [
+                    {
+                        "name": _text(event.get("name")),
+                        "time": _int(_get(event, "timeUnixNano"), "timeUnixNano") / 1e9,
+                        "attributes": _nest(_attributes_json(_get(event, "attributes", [])).items()),
+                    }
+                    for event in _list(span, "events")
+                ]
+                links = [
+                    {
+                        "trace_id": _hex_json(_get(link, "traceId"), 16, "traceId"),
+                        "span_id": _hex_json(_get(link, "spanId"), 8, "spanId"),
+                    }
+                    for link in _list(span, "links")
+                ]
+                yield _span_record(
+                    resource,
+                    scope,
+                    name=_text(_get(span, "name")),
+                    kind=_enum(_get(span, "kind"), "kind"),
+                    start_ns=_int(_get(span, "startTimeUnixNano"), "startTimeUnixNano"),
+                    end_ns=_int(_get(span, "endTimeUnixNano"), "endTimeUnixNano"),
+                    flat=_attributes_json(_get(span, "attributes", [])),
+                    ids=(
+                        _hex_json(_get(span, "traceId"), 16, "traceId"),
+                        _hex_json(_get(span, "spanId"), 8, "spanId"),
+                        _hex_json(_get(span, "parentSpanId"), 8, "parentSpanId"),
+                    ),
+                    status=(_enum(_get(status, "code"), "status.code"), _text(status.get("message"))),
+                    events=events,
+                    links=links,
+                    trace_state=_text(_get(span, "traceState")),
+                )

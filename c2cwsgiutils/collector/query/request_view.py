@@ -1,0 +1,161 @@
+"""What a request did, from its records: span labels, SQL totals, repeated statements, slowest spans.
+
+The span events (records with a ``span_name`` and a ``duration_ms``, as :mod:`c2cwsgiutils.spans`
+and the SQL spans emit them) name their span; :func:`summarise` copies what they say onto the spans
+of :func:`c2cwsgiutils.collector.http.api.span_tree` and sums up the request:
+
+- each span gets ``name``, ``span_kind`` (``server``, ``sql``, ``client``, ``task`` or ``internal``),
+  ``label`` (``GET items_view 200``, the SQL statement, ``GET http://host/path 200`` ...),
+  ``duration_ms``, ``start`` (POSIX seconds), ``status``, ``error_type`` and ``event_id`` (the
+  record of its event);
+- ``sql``: the number of SQL statements, their total time, whether the per-request cap was hit;
+- ``repeated``: statements run at least :data:`REPEATED_AT_LEAST` times (an N+1 pattern), most
+  repeated first, with their count and total time;
+- ``slowest``: the :data:`SLOWEST` longest spans (the request's own root excluded when it has
+  children), longest first; those of them that took at least :data:`SLOW_SHARE` of the request's
+  duration also get ``slow: true`` (the ones to look at first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["REPEATED_AT_LEAST", "SLOWEST", "SLOW_SHARE", "event_fields", "label", "span_kind", "summarise"]
+
+REPEATED_AT_LEAST = 3
+"""A statement run this many times in one request is flagged as repeated (N+1)."""
+SLOWEST = 5
+"""How many of the slowest spans are listed."""
+SLOW_SHARE = 0.05
+"""A listed span is highlighted (``slow``) when it took at least this share of the request."""
+MAX_LABEL = 160
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def span_kind(data: dict[str, Any]) -> str:
+    """The kind of a span from its event's fields (``span_kind`` when the emitter says it)."""
+    kind = data.get("span_kind")
+    if isinstance(kind, str) and kind:
+        return kind
+    if "sql" in data and data.get("span_name") in ("sql", "sql capped"):
+        return "sql"
+    if "url" in data and "method" in data:
+        return "client"
+    if data.get("span_name") == "request" or ("status_code" in data and "route" in data):
+        return "server"
+    if data.get("task_name") or data.get("task"):
+        return "task"
+    return "internal"
+
+
+def label(data: dict[str, Any], kind: str) -> str:
+    """A short human label of a span from its event's fields."""
+    name = str(data.get("span_name") or "span")
+    if kind == "sql":
+        if name == "sql capped":
+            return f"SQL cap of {data.get('sql_cap', '?')} statements reached: later ones not recorded"
+        return _short(str(data.get("sql") or name))
+    status = data.get("status_code")
+    tail = f" {status}" if status not in (None, "") else ""
+    if kind == "server":
+        method = data.get("method") or data.get("http_method") or ""
+        route = data.get("route_pattern") or data.get("route") or data.get("path") or ""
+        text = " ".join(str(part) for part in (method, route) if part) or name
+        return _short(text + tail)
+    if kind == "client":
+        method = data.get("method") or data.get("http_method") or ""
+        return _short(" ".join(str(part) for part in (method, data.get("url") or name) if part) + tail)
+    if kind == "task":
+        task = data.get("task_name") or data.get("task") or name
+        state = data.get("state")
+        return _short(f"{task} {state}" if state else str(task))
+    if kind == "producer":  # a message sent (a Celery task enqueued): what and where to
+        task = data.get("task_name") or ""
+        queue = data.get("queue") or ""
+        return _short(" ".join(str(part) for part in (name, task, f"to {queue}" if queue else "") if part))
+    return _short(name)
+
+
+def event_fields(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``data`` of a span event record, or ``None`` for any other record."""
+    data = record.get("data")
+    if not isinstance(data, dict) or "span_name" not in data:
+        return None
+    if not isinstance(data.get("duration_ms"), (int, float)):
+        return None
+    return data
+
+
+def summarise(records: list[dict[str, Any]], spans: list[dict[str, Any]]) -> dict[str, Any]:
+    """Name the ``spans`` (in place) from the span events among ``records``; the request's summary."""
+    by_id = {span["span_id"]: span for span in spans}
+    sql_count = 0
+    sql_ms = 0.0
+    capped = False
+    statements: dict[str, dict[str, Any]] = {}
+    timed: list[dict[str, Any]] = []
+    for record in records:
+        data = event_fields(record)
+        if data is None:
+            continue
+        span = by_id.get(record.get("span_id") or "")
+        if span is None or "name" in span:
+            continue  # a record outside any span, or a second event for the same span id
+        kind = span_kind(data)
+        duration = float(data["duration_ms"])
+        span["name"] = str(data["span_name"])
+        span["span_kind"] = kind
+        span["label"] = label(data, kind)
+        span["duration_ms"] = duration
+        start = data.get("start")
+        span["start"] = start if isinstance(start, (int, float)) else record.get("created")
+        span["status"] = str(data.get("status") or "ok")
+        span["error_type"] = str(data.get("error_type") or "")
+        span["event_id"] = record.get("id")
+        if kind == "sql":
+            if span["name"] == "sql capped":
+                capped = True
+                continue
+            sql_count += 1
+            sql_ms += duration
+            text = str(data.get("sql") or "")
+            entry = statements.get(text)
+            if entry is None:
+                entry = statements[text] = {"sql": text, "count": 0, "duration_ms": 0.0, "span_ids": []}
+            entry["count"] += 1
+            entry["duration_ms"] += duration
+            if len(entry["span_ids"]) < 100:
+                entry["span_ids"].append(span["span_id"])
+        timed.append(span)
+    repeated = sorted(
+        (entry for entry in statements.values() if entry["count"] >= REPEATED_AT_LEAST),
+        key=lambda entry: (-entry["count"], -entry["duration_ms"]),
+    )
+    for entry in repeated:
+        entry["duration_ms"] = round(entry["duration_ms"], 3)
+        for span_id in entry["span_ids"]:
+            by_id[span_id]["repeated"] = entry["count"]
+    # The root of a request lasts as long as everything in it: the slowest of its parts say more.
+    candidates = [span for span in timed if not _is_root_with_children(span)]
+    slowest = sorted(candidates, key=lambda span: -span["duration_ms"])[:SLOWEST]
+    root = next((span for span in timed if not by_id.get(span.get("parent_span_id") or "")), None)
+    floor = 0.0 if root is None else root["duration_ms"] * SLOW_SHARE
+    for span in slowest:
+        if span["duration_ms"] >= floor:
+            span["slow"] = True
+    return {
+        "duration_ms": None if root is None else root["duration_ms"],
+        "sql": {"count": sql_count, "duration_ms": round(sql_ms, 3), "capped": capped},
+        "repeated": repeated,
+        "slowest": [
+            {"span_id": span["span_id"], "label": span["label"], "duration_ms": span["duration_ms"]}
+            for span in slowest
+        ],
+    }
+
+
+def _is_root_with_children(span: dict[str, Any]) -> bool:
+    return bool(span.get("children")) and span.get("span_kind") in ("server", "task")
