@@ -309,16 +309,3 @@ def _error_message(status: int, body: bytes) -> str:
     except (ValueError, AttributeError):
         message = body[:200].decode("utf-8", "replace")
     return f"the collector answered {status}: {message}"
-
-
-def wait_ready(client: CollectorClient, timeout: float) -> None:
-    """Poll the status endpoint until it answers (used by tests and scripts)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.get_json("/api/v1/status")
-            return
-        except ClientError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

@@ -37,10 +37,6 @@ DEFAULT_SERVICES = {
 MAX_RECORD_BYTES = 1_000_000
 
 
-class _Stop(Exception):
-    """SIGTERM: flush what was read and exit."""
-
-
 def add_parser(commands: Any) -> None:
     """Add ``ingest`` to the ``c2cwsgiutils-logs`` subparsers."""
     parser = commands.add_parser("ingest", help="send PostgreSQL / gunicorn / nginx logs to a collector")

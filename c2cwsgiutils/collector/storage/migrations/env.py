@@ -1,4 +1,4 @@
-"""Alembic environment: the connection is handed over by ``c2cwsgiutils.collector.migrate``."""
+"""Alembic environment: the connection is handed over by ``storage.backends.migrate``."""
 
 from __future__ import annotations
 
