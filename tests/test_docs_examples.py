@@ -27,9 +27,9 @@ free ports (9090, a metrics port, too), and ``C2C_COLLECTOR_PORT`` is set to the
 that examples can run beside a service on those ports. The PostgreSQL database the examples show,
 ``postgresql://postgres@localhost:5432/myapp``, is replaced by a throw-away database of the test
 server (``C2C_TEST_PG_URL``), created for the block and dropped after it. The venv's ``bin`` comes
-first in ``PATH`` (``c2cwsgiutils-logs``, ``c2cwsgiutils_run``). A runnable block that starts ``celery`` gets a Redis server of its own
-(``redis-server`` on a free port) as ``C2C_CELERY_BROKER_URL``: its worker must not take the
-tasks of other tests from the shared Redis.
+first in ``PATH`` (``c2cwsgiutils-logs``, ``c2cwsgiutils_run``). A runnable block that starts
+``celery`` gets a Redis server of its own (``redis-server`` on a free port) as
+``C2C_CELERY_BROKER_URL``: its worker must not take the tasks of other tests from the shared Redis.
 """
 
 from __future__ import annotations
