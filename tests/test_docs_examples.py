@@ -13,8 +13,9 @@ code block of ``README.md`` or a page of ``docs/``:
   ``GET PATH`` with an ``X-Request-ID`` header must answer 200 with that header and that ID in
   its body;
 - ``<!-- test: excerpt -->``: the block is a fragment of a complete example of the same page (a
-  ``file``, ``run`` or ``serve`` block): each of its lines, without its comment, must be a line of
-  that example, so that the fragment runs with it;
+  ``file``, ``run`` or ``serve`` block): each of its lines, without its comment, must be found in a
+  line of that example (``--workers 2`` in ``--workers 2 --pid gunicorn.pid &``), so that the
+  fragment runs with it;
 - ``<!-- test: skip REASON -->``: the block cannot run here (a Docker container, a server's own
   configuration ...); the reason is required, and says what runs it instead when something does.
 
@@ -285,7 +286,7 @@ def check_excerpt(block: Block) -> None:
     missing = [
         line
         for line in code_lines(block.code)
-        if not any(line in code_lines(example.code) for example in examples)
+        if not any(line in other for example in examples for other in code_lines(example.code))
     ]
     assert not missing, f"{where}: an excerpt whose lines no complete example of the page has: {missing}"
 
