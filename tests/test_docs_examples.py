@@ -24,8 +24,9 @@ these markers (``test_every_example_is_marked``); output samples (``text``, ``js
 grammars (no language) need none.
 
 The ports the examples show (8080 the application, 8090 and 8091 the collector) are replaced by
-free ports (9090, a metrics port, too), and ``C2C_COLLECTOR_PORT`` is set to the collector's, so
-that examples can run beside a service on those ports. The PostgreSQL database the examples show,
+free ports (9090, a metrics port, too), and ``C2C_COLLECTOR_PORT`` is set to the collector's (and
+``C2C_COLLECTOR_URL`` to its URL, the command line's default), so that examples can run beside a
+service on those ports. The PostgreSQL database the examples show,
 ``postgresql://postgres@localhost:5432/myapp``, is replaced by a throw-away database of the test
 server (``C2C_TEST_PG_URL``), created for the block and dropped after it. The venv's ``bin`` comes
 first in ``PATH`` (``c2cwsgiutils-logs``, ``c2cwsgiutils_run``). A runnable block that starts
@@ -125,6 +126,8 @@ def example_env(ports: dict[str, int]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["PORT"] = str(ports["8080"])
     env["C2C_COLLECTOR_PORT"] = str(ports["8090"])
+    # the command line's default collector, http://127.0.0.1:8090, moved with the port
+    env["C2C_COLLECTOR_URL"] = f"http://127.0.0.1:{ports['8090']}"
     return env
 
 
