@@ -1,8 +1,9 @@
 """Settings: declared once per feature, read as env var > ini key > default, validated at start-up.
 
 Each feature module declares its settings at import time with :func:`declare`; the declarations
-form one registry (:data:`SETTINGS`) from which the README table is generated and against which
-``c2cwsgiutils_run`` validates the whole configuration before starting any worker.
+form one registry (:data:`SETTINGS`) from which the settings table of the docs
+(``docs/settings.md``, ``make docs``) is generated and against which ``c2cwsgiutils_run``
+validates the whole configuration before starting any worker.
 
 Values are converted once, when a feature is included, into a frozen dataclass kept on the Pyramid
 registry (see :func:`cached`): hot paths read attributes, never ``os.environ``.

@@ -42,7 +42,8 @@ FEATURES: list[str] = [
 
 
 # Modules that declare settings but are not Pyramid includes (logging handlers built before the
-# application exists, command-line tools): imported for validation and for the README table.
+# application exists, command-line tools): imported for validation and for the settings table
+# (docs/settings.md).
 SETTINGS_MODULES: list[str] = [
     "c2cwsgiutils.logging.collector_handler",
     "c2cwsgiutils.celery",

@@ -148,8 +148,8 @@ def default_spool_dir(url: str) -> str:
 class CollectorHandler(logging.Handler):
     """A logging handler shipping records to the collector; ``emit`` never blocks nor raises.
 
-    Every argument left to ``None`` comes from its environment variable (see the README's
-    settings table); ``retry_min``/``retry_max`` bound the exponential back-off (with jitter; a
+    Every argument left to ``None`` comes from its environment variable (``C2C_COLLECTOR_*``
+    in ``docs/settings.md``); ``retry_min``/``retry_max`` bound the exponential back-off (with jitter; a
     ``Retry-After`` answer is waited for, up to ``retry_max``), ``report_interval`` is the period of
     the dropped-records warning, ``max_record_bytes`` the size past which a record is dropped (the
     collector's ``C2C_COLLECTOR_MAX_BODY_BYTES``, 16 MiB by default).
