@@ -48,7 +48,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 def _filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--level", help="minimum level (number or name)")
     parser.add_argument("--name", help="comma-separated logger name prefixes")
-    parser.add_argument("--query", "-q", help="filter language expression (see README)")
+    parser.add_argument("--query", "-q", help="filter language expression (docs/collector/query-language.md)")
     parser.add_argument("--after", help="ISO 8601, POSIX seconds or relative (15m, 1h, 7d)")
     parser.add_argument("--before", help="ISO 8601, POSIX seconds or relative (15m, 1h, 7d)")
     parser.add_argument("--request-id", help="only this request")

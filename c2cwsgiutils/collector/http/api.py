@@ -1,4 +1,4 @@
-"""The collector's HTTP API under ``/api/v1`` (see the README's views table and openapi.py).
+"""The collector's HTTP API under ``/api/v1`` (docs/collector/api.md has the table; openapi.py the document).
 
 Every view answers JSON; every error is ``{"type": ..., "message": ...}`` with a 4xx status
 (a 500 only for a genuine bug or an unreachable database, logged with its traceback).

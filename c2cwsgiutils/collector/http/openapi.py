@@ -38,7 +38,7 @@ _FILTERS: list[dict[str, Any]] = [
     },
     {"name": "request_id", "in": "query", "schema": {"type": "string"}},
     {"name": "trace_id", "in": "query", "schema": {"type": "string"}},
-    {"name": "query", "in": "query", "schema": {"type": "string"}, "description": "filter language (README)"},
+    {"name": "query", "in": "query", "schema": {"type": "string"}, "description": "the filter language"},
 ]
 
 
@@ -199,7 +199,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                     "post": {
                         "summary": f"OTLP/HTTP {signal} export (OpenTelemetry SDKs and Collector)",
                         "description": "Protobuf (`application/x-protobuf`) or OTLP/JSON, gzip accepted; "
-                        "stored like `POST /api/v1/record` (see the README's OTLP section).",
+                        "stored like `POST /api/v1/record` (docs/collector/otlp.md).",
                         "requestBody": {
                             "required": True,
                             "content": {

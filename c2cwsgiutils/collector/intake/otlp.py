@@ -6,7 +6,7 @@ this module returns through the same row building as an NDJSON line
 (:func:`c2cwsgiutils.collector.intake.ingest.record_to_row`), so that OTLP records and ours are queried,
 filtered and shown alike.
 
-What a log record becomes (the README's "OTLP" section has the whole table):
+What a log record becomes (docs/collector/otlp.md has the whole table):
 
 - ``time_unix_nano`` (else ``observed_time_unix_nano``) the record's time; ``severity_number``
   the Python level (TRACE 5, DEBUG 10, INFO 20, WARN 30, ERROR 40, FATAL 50), ``severity_text``

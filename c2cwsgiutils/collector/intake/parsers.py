@@ -9,7 +9,7 @@
   in ``statement``.
 - ``gunicorn`` and ``nginx`` access logs in the combined format followed by ``key=value`` pairs:
   ``rid=`` (request id), ``ms=`` (milliseconds, gunicorn's ``%(M)s``), ``rt=`` (seconds, nginx's
-  ``$request_time``), ``tp=`` (a W3C traceparent); the README gives the exact formats.
+  ``$request_time``), ``tp=`` (a W3C traceparent); docs/collector/cli.md gives the exact formats.
 
 Each parser returns a dict (``created``, ``levelno``, ``logger_name``, ``msg``, context fields and
 the rest as extra fields) or ``None`` for a line that is not a record of the format.
