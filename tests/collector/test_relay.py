@@ -87,6 +87,12 @@ def test_relay_openapi_document_says_reads_are_answered_upstream(
     assert "502" in document["paths"]["/api/v1/stream"]["get"]["responses"]
 
 
+def test_relay_answers_the_liveness_probe(relay_app: tuple[webtest.TestApp, Path]) -> None:
+    app, _ = relay_app
+    answer = app.get("/health")  # Chronologer's probe, as a collector answers it
+    assert (answer.status_int, answer.body) == (200, b"OK")
+
+
 def test_relay_serves_the_web_ui(relay_app: tuple[webtest.TestApp, Path]) -> None:
     app, _ = relay_app
     page = app.get("/")

@@ -151,6 +151,18 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
         listener.stop()
 
 
+def _missing_server_modules(command: str, server: str) -> list[str]:
+    """The modules of the ``collector`` extra that ``serve``/``migrate`` need and cannot find."""
+    import importlib.util
+
+    needed = ["pyramid", "sqlalchemy", "alembic", "orjson"]
+    if command == "serve":
+        needed.append("gunicorn" if server == "gunicorn" else "granian")
+    elif command != "migrate":
+        return []
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
 def check_port_free(host: str, port: int) -> None:
     """Raise :class:`ConfigError` when another process listens on ``host:port``.
 
@@ -298,6 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _apply_overrides(args)
     try:
         settings = _settings()
+        missing = _missing_server_modules(args.command, settings.server)
+        if missing:
+            raise ConfigError(
+                f"{args.command} needs {', '.join(missing)}, which the collector extra brings: "
+                "pip install 'c2cwsgiutils[collector]'"
+            )
         if args.command == "migrate":
             from c2cwsgiutils.collector.storage.backends import migrate
 

@@ -403,6 +403,8 @@ def includeme(config: Any) -> None:
         """GET /api/v1/openapi.json (public: it holds no data)."""
         return api.json_response(relay_openapi_document(request.application_url, upstream.url))
 
+    config.add_route("c2c_collector_health", "/health")  # the liveness probe, as a collector's
+    config.add_view(api.read_only(api.health_view), route_name="c2c_collector_health")
     config.add_route("c2c_collector_openapi", "/api/v1/openapi.json")
     config.add_view(api.read_only(openapi_view), route_name="c2c_collector_openapi")
     for name, pattern in (
