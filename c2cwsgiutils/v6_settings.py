@@ -1,7 +1,8 @@
 """Internal. The settings of c2cwsgiutils 6.x: each one honoured, or refused at start-up in one line.
 
 - The 6.x ``*_ENABLED`` switches keep their meaning: the debug, log-level and SQL-profiler views are
-  included only when their switch is true (unset: off, as in 6.x), and then need their secret; the
+  included only when their switch is true (unset: off, as in 6.x, unless the view's own 0.x secret
+  such as ``LOG_VIEW_SECRET`` is set), and then need their secret; the
   JSON error views are on unless ``C2C_ENABLE_EXCEPTION_HANDLING`` is false.
 - 6.x spellings of settings that 7 has under another name are read when the new name is unset
   (:data:`c2cwsgiutils.config.ALIASES`).
@@ -34,7 +35,8 @@ def _switch(env: str, ini: str, what: str, default_on: bool) -> config.Setting[b
     unset = (
         "unset: on"
         if default_on
-        else "unset: off, as in 6.x (these views show process internals: turn them on explicitly)"
+        else "unset: off, as in 6.x (these views show process internals: turn them on explicitly), "
+        "unless the view's own secret is set (0.x)"
     )
     return config.declare(
         env,
@@ -66,19 +68,36 @@ FEATURE_SWITCHES: dict[str, config.Setting[bool | None]] = {
 }
 
 
-def switched_off(feature: str, settings: Mapping[str, Any] | None) -> bool:
+# The views' own secrets of c2cwsgiutils 0.x, which switched their view on (6.x did not read them).
+_OWN_SECRETS: dict[str, tuple[str, str]] = {
+    "c2cwsgiutils.logging.level_view": ("LOG_VIEW_SECRET", "c2c.log_view_secret"),
+    "c2cwsgiutils.sql.profiler": ("SQL_PROFILER_SECRET", "c2c.sql_profiler_secret"),
+    "c2cwsgiutils.debug": ("DEBUG_VIEW_SECRET", "c2c.debug_view_secret"),
+}
+
+
+def switched_off(
+    feature: str, settings: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
+) -> bool:
     """Whether the switch of ``feature`` (a module name) leaves it out.
 
     The admin views of the debug, log-level and SQL-profiler features are off unless their switch
-    is true, as in 6.x (a 6.x application that never enabled them keeps them off); the JSON error
-    views are on unless ``C2C_ENABLE_EXCEPTION_HANDLING`` is false.
+    is true, as in 6.x (a 6.x application that never enabled them keeps them off), or unset with
+    the view's own secret set (``LOG_VIEW_SECRET``, ``SQL_PROFILER_SECRET``, ``DEBUG_VIEW_SECRET``:
+    0.x's way of switching a view on); the JSON error views are on unless
+    ``C2C_ENABLE_EXCEPTION_HANDLING`` is false.
     """
+    import os
+
     switch = FEATURE_SWITCHES.get(feature)
     if switch is None:
         return False
-    value = switch.get(settings)
+    value = switch.get(settings, environ)
     if value is None:
-        return switch.env not in _ON_UNLESS_FALSE
+        if switch.env in _ON_UNLESS_FALSE:
+            return False
+        own = _OWN_SECRETS.get(feature)
+        return own is None or _present(*own, settings, os.environ if environ is None else environ) is None
     return not value
 
 

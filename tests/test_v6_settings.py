@@ -56,6 +56,21 @@ def test_with_only_the_secret_the_internal_views_stay_off_as_in_6(
     make_app({**SECRET, variable.lower().replace("c2c_", "c2c.", 1): "true"}).get(path, {"secret": "s3cret"})
 
 
+@pytest.mark.parametrize(
+    ("own_secret", "switch", "path"),
+    [
+        ("c2c.debug_view_secret", "c2c.debug_view_enabled", "/c2c/debug/stacks"),
+        ("c2c.log_view_secret", "c2c.log_view_enabled", "/c2c/logging/level"),
+        ("c2c.sql_profiler_secret", "c2c.sql_profiler_enabled", "/c2c/sql_profiler"),
+    ],
+)
+def test_the_views_own_0x_secret_turns_it_on_unless_switched_off(
+    own_secret: str, switch: str, path: str
+) -> None:
+    assert make_app({own_secret: "own"}).get(path, {"secret": "own"}).status_int == 200
+    make_app({own_secret: "own", switch: "false"}).get(path, {"secret": "own"}, status=404)
+
+
 def test_a_switch_in_the_environment_turns_the_view_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C2C_DEBUG_VIEW_ENABLED", "0")
     make_app(SECRET).get("/c2c/debug/stacks", {"secret": "s3cret"}, status=404)

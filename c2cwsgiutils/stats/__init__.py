@@ -186,8 +186,21 @@ def set_gauge(key: Key, value: float, tags: Tags = None) -> None:
 
 
 @contextmanager
-def timer_context(key: Key, tags: Tags = None) -> Iterator[None]:
-    """Measure the wall-clock time of the block (also when it raises) and record it under ``key``."""
+def timer_context(key: Key | str, tags: Tags | str = None, *more: str) -> Iterator[None]:
+    """Measure the wall-clock time of the block (also when it raises) and record it under ``key``.
+
+    The key may also be given as separate strings: ``timer_context("geocoding", "lookup")`` is
+    ``timer_context(["geocoding", "lookup"])`` (the older README's spelling); a single string is one
+    name part, never split into characters.
+    """
+    if isinstance(tags, str):
+        if not isinstance(key, str):
+            raise TypeError("timer_context(key, tags): tags are a mapping; key parts go in the key")
+        key, tags, more = (key, tags, *more), None, ()
+    elif isinstance(key, str):
+        key = (key, *more)
+    elif more:
+        raise TypeError("timer_context(key, tags): key parts go in the key")
     start = time.perf_counter()
     try:
         yield

@@ -90,13 +90,17 @@ SERVER_TIMING = config.declare(
     "Add a `Server-Timing` header (`total` and `render` durations) to every response.",
     feature=FEATURE,
 )
+_optional_bool: config.Converter[bool | None] = config.Converter(
+    config.as_bool.func, config.as_bool.accepted, "boolean"
+)
 SQL_STATS = config.declare(
     "C2C_SQL_STATS",
     "c2c.sql_stats",
-    False,
-    config.as_bool,
+    None,
+    _optional_bool,
     "Time every SQL statement of every SQLAlchemy engine as `sql.{normalized statement}` (or call "
-    "`c2cwsgiutils.stats.sql.instrument(engine)` for one engine).",
+    "`c2cwsgiutils.stats.sql.instrument(engine)` for one engine). Unset: on when a metrics backend "
+    "is enabled, as in 6.x.",
     feature=FEATURE,
 )
 
@@ -131,16 +135,18 @@ class StatsSettings:
                 raise config.ConfigError(
                     f"STATSD_ADDRESS (ini: c2c.statsd_address) must be host:port (got {address!r})"
                 )
+        memory, prometheus = STATS_VIEW.get(settings), PROMETHEUS.get(settings)
+        sql_stats = SQL_STATS.get(settings)
         return cls(
-            memory=STATS_VIEW.get(settings),
+            memory=memory,
             statsd_address=address,
             statsd_prefix=STATSD_PREFIX.get(settings),
             statsd_tag_style=STATSD_TAG_STYLE.get(settings),
-            prometheus=PROMETHEUS.get(settings),
+            prometheus=prometheus,
             prometheus_path=PROMETHEUS_PATH.get(settings),
             prometheus_prefix=PROMETHEUS_PREFIX.get(settings),
             prometheus_multiproc_dir=PROMETHEUS_MULTIPROC_DIR.get(settings)
             or os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
             server_timing=SERVER_TIMING.get(settings),
-            sql_stats=SQL_STATS.get(settings),
+            sql_stats=(memory or bool(address) or prometheus) if sql_stats is None else sql_stats,
         )

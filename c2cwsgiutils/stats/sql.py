@@ -70,6 +70,8 @@ def _after_cursor_execute(  # noqa: PLR0917 - SQLAlchemy's event signature
     start = getattr(context, _START, None)
     if start is None:
         return
+    # Cleared so that an engine instrumented twice (all engines, and this one) records it once.
+    setattr(context, _START, None)
     elapsed = time.perf_counter() - start
     try:
         name = _name(statement)

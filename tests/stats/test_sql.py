@@ -113,3 +113,14 @@ def test_distinct_statements_are_bounded(timers: Any, monkeypatch: pytest.Monkey
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
     assert list(timers()) == ["sql.other"]
+
+
+def test_an_engine_instrumented_twice_records_each_statement_once(timers: Any, tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    sql.instrument()  # every engine (C2C_SQL_STATS, or a metrics backend enabled)
+    sql.instrument(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT 1"))
+    sql.uninstrument(engine)
+    engine.dispose()
+    assert timers()["sql.SELECT ?"]["count"] == 1
