@@ -149,8 +149,14 @@ def setup(settings: Mapping[str, Any] | None = None) -> StatsSettings:
     return parsed
 
 
-def add_timing(key: Key, seconds: float, tags: Tags = None) -> None:
+def _parts(key: Key | str) -> Key:
+    """A key as its parts: a plain string is one part (``"toto"``, not ``t.o.t.o``)."""
+    return (key,) if isinstance(key, str) else key
+
+
+def add_timing(key: Key | str, seconds: float, tags: Tags = None) -> None:
     """Record a duration of ``seconds`` under ``key`` in every backend."""
+    key = _parts(key)
     for backend in _backends:
         try:
             backend.timing(key, seconds, tags)
@@ -160,6 +166,8 @@ def add_timing(key: Key, seconds: float, tags: Tags = None) -> None:
 
 def add_timings(items: Sequence[TimingItem]) -> None:
     """Record several ``(key, seconds, tags)`` durations at once (statsd sends one packet)."""
+    if any(isinstance(key, str) for key, _seconds, _tags in items):
+        items = [(_parts(key), seconds, tags) for key, seconds, tags in items]
     for backend in _backends:
         try:
             backend.timings(items)
@@ -167,8 +175,9 @@ def add_timings(items: Sequence[TimingItem]) -> None:
             _failed(backend)
 
 
-def increment_counter(key: Key, inc: int = 1, tags: Tags = None) -> None:
+def increment_counter(key: Key | str, inc: int = 1, tags: Tags = None) -> None:
     """Add ``inc`` to the counter ``key`` in every backend."""
+    key = _parts(key)
     for backend in _backends:
         try:
             backend.counter(key, inc, tags)
@@ -176,8 +185,9 @@ def increment_counter(key: Key, inc: int = 1, tags: Tags = None) -> None:
             _failed(backend)
 
 
-def set_gauge(key: Key, value: float, tags: Tags = None) -> None:
+def set_gauge(key: Key | str, value: float, tags: Tags = None) -> None:
     """Set the gauge ``key`` to ``value`` in every backend."""
+    key = _parts(key)
     for backend in _backends:
         try:
             backend.gauge(key, value, tags)

@@ -132,3 +132,16 @@ def test_importing_the_features_imports_no_third_party_library() -> None:
         [sys.executable, "-c", script], env=child_env(), capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_plain_string_key_is_one_name_not_its_characters() -> None:
+    backend = _memory()
+    stats.increment_counter("toto")
+    stats.set_gauge("queue", 3)
+    stats.add_timing("job", 0.01)
+    stats.add_timings([("batch", 0.02, None)])
+    stats.timer("whole").stop()
+    snapshot = backend.snapshot()
+    assert set(snapshot["counters"]) == {"toto"}
+    assert set(snapshot["gauges"]) == {"queue"}
+    assert set(snapshot["timers"]) == {"job", "batch", "whole"}
