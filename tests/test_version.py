@@ -64,6 +64,7 @@ def test_versions_view_serves_the_file_behind_the_secret(tmp_path: Path) -> None
     compiled = answer.pop("c2cwsgiutils_compiled")
     assert answer == json.loads(output.read_text())
     assert set(compiled) == {
+        "c2cwsgiutils._context_core",
         "c2cwsgiutils._spans_core",
         "c2cwsgiutils.collector.intake._form_core",
         "c2cwsgiutils.collector.intake._batch_core",

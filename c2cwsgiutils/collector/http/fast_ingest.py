@@ -39,7 +39,7 @@ def _encode(answer: dict[str, Any]) -> bytes:
     # The answer to one record, as json_bytes() writes it, without the encoder (~10% of a request).
     record_id = answer.get("id")
     if type(record_id) is int and len(answer) == 4 and answer["errors"] == []:
-        return b'{"id": %d, "stored": %d, "duplicates": %d, "errors": []}' % (
+        return b'{"id":%d,"stored":%d,"duplicates":%d,"errors":[]}' % (
             record_id,
             answer["stored"],
             answer["duplicates"],
