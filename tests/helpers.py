@@ -57,6 +57,11 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def redis_server_argv(port: int) -> list[str]:
+    """A private, throw-away ``redis-server`` on 127.0.0.1:``port`` (nothing saved to disk)."""
+    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+
+
 def start_process(
     args: Sequence[str],
     env: Mapping[str, str] | None = None,

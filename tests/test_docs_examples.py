@@ -51,7 +51,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_ADMIN_URL
-from tests.helpers import ROOT, free_port, start_process, stop_process, wait_for, wait_port
+from tests.helpers import ROOT, free_port, redis_server_argv, start_process, stop_process, wait_for, wait_port
 
 MARKER = re.compile(r"^<!-- test: (file|run|serve|excerpt|skip)(?: (.+?))? -->$")
 EXAMPLE_DATABASE = "postgresql://postgres@localhost:5432/myapp"
@@ -202,17 +202,7 @@ def _run_example(block: Block, directory: Path, database: str | None) -> str:
     if re.search(r"^celery ", code, re.M):
         broker_port = free_port()
         broker = start_process(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(broker_port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            redis_server_argv(broker_port),
             cwd=directory,
         )
         wait_port(broker_port, process=broker)

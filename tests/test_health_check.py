@@ -491,16 +491,17 @@ def test_url_check_takes_6x_positional_arguments_and_functions(http_server: str)
 # ---- 6.x defaults and answer shapes ---------------------------------------------------------
 
 
+def _redis_and_versions(tmp_path: Path, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """Settings with Redis and a versions file (git hash ``abc``): 6.x's default checks apply."""
+    versions = tmp_path / "versions.json"
+    versions.write_text(json.dumps({"main": {"git_hash": "abc"}, "packages": {}}))
+    return {"c2c.redis_url": redis_url, "c2c.redis_prefix": redis_prefix, "c2c.versions_path": str(versions)}
+
+
 def test_6x_default_checks_redis_named_by_its_url_and_version_at_level_2(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    versions = tmp_path / "versions.json"
-    versions.write_text(json.dumps({"main": {"git_hash": "abc"}, "packages": {}}))
-    settings = {
-        "c2c.redis_url": redis_url,
-        "c2c.redis_prefix": redis_prefix,
-        "c2c.versions_path": str(versions),
-    }
+    settings = _redis_and_versions(tmp_path, redis_url, redis_prefix)
     app = make_app(lambda hc: None, settings)
     assert check(app)["successes"] == {}
     successes = check(app, max_level="2")["successes"]
@@ -537,13 +538,7 @@ def test_json_check_exception_has_its_stack_trace_with_the_secret() -> None:
 def test_the_applications_own_redis_and_version_checks_replace_the_defaults(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    versions = tmp_path / "versions.json"
-    versions.write_text(json.dumps({"main": {"git_hash": "abc"}, "packages": {}}))
-    settings = {
-        "c2c.redis_url": redis_url,
-        "c2c.redis_prefix": redis_prefix,
-        "c2c.versions_path": str(versions),
-    }
+    settings = _redis_and_versions(tmp_path, redis_url, redis_prefix)
 
     def setup(hc: HealthCheck) -> None:
         hc.add_redis_check(level=2)  # named "redis"

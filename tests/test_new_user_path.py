@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, stop_process, wait_for, wait_port
+from tests.helpers import ROOT, free_port, redis_server_argv, stop_process, wait_for, wait_port
 
 pytestmark = pytest.mark.slow
 
@@ -171,17 +171,7 @@ def test_a_new_user_sees_one_request_web_sql_and_task_in_the_collector(tmp_path:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         broker = _start(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(broker_port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            redis_server_argv(broker_port),
             app,
             env,
         )

@@ -15,7 +15,7 @@ import redis
 
 from c2cwsgiutils import ConfigError, broadcast, redis_client
 from c2cwsgiutils.config import Setting
-from tests.helpers import child_env, free_port, start_process, stop_process, wait_port
+from tests.helpers import child_env, free_port, redis_server_argv, start_process, stop_process, wait_port
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +24,7 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int
     work = tmp_path_factory.mktemp("sentinel")
     redis_port, sentinel_port = free_port(), free_port()
     server = start_process(
-        [
-            "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
+        redis_server_argv(redis_port),
         log=work / "redis.log",
     )
     conf = work / "sentinel.conf"

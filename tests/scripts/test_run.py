@@ -62,7 +62,7 @@ class Server:
             return error.code, json.loads(error.read())
 
 
-def _serve(ini: Path, log: Path, env: Mapping[str, str]) -> Iterator[Server]:
+def _serve(ini: Path, log: Path, env: Mapping[str, str], cwd: Path = ROOT) -> Iterator[Server]:
     port = free_port()
     args = [
         str(RUN),
@@ -80,7 +80,7 @@ def _serve(ini: Path, log: Path, env: Mapping[str, str]) -> Iterator[Server]:
             env=child_env(env),
             stdout=output,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
             start_new_session=True,
         )
         try:
@@ -238,28 +238,5 @@ def test_an_application_module_in_the_current_directory_is_found(tmp_path: Path)
     )
     ini = tmp_path / "hello.ini"
     ini.write_text("[app:main]\nuse = call:hello_here:main\n")
-    port = free_port()
-    args = [
-        str(RUN),
-        "--paste",
-        str(ini),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--no-control-socket",
-    ]
-    with (tmp_path / "server.log").open("wb") as output:
-        process = subprocess.Popen(
-            args,
-            env=child_env(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-            start_new_session=True,
-        )
-        try:
-            wait_port(port, timeout=60, process=process)
-            assert Server(port, tmp_path / "server.log").get("/") == (200, {"hello": "here"})
-        finally:
-            stop_process(process)
+    for server in _serve(ini, tmp_path / "server.log", {}, cwd=tmp_path):
+        assert server.get("/") == (200, {"hello": "here"})
