@@ -158,3 +158,11 @@ def test_the_time_on_the_path_adds_up_to_the_root_duration(records: list[dict[st
     segments = sorted(segment for span in spans.values() for segment in span.get("critical_segments", ()))
     for (_, end), (start, _) in itertools.pairwise(segments):
         assert start >= end - 1e-6
+
+
+def test_a_span_whose_parent_is_missing_is_incomplete_unless_it_is_a_request_or_a_task() -> None:
+    child = _event("child", "root", 1, 2)
+    assert _view([child])[0]["complete"] is False
+    # A web request called by another service: its parent span is the caller's.
+    called = _event("web", "caller", 0, 5, span_name="request", span_kind="server")
+    assert _view([called, _event("child", "web", 1, 2)])[0]["complete"] is True

@@ -17,8 +17,9 @@ of :func:`c2cwsgiutils.collector.http.api.span_tree` and sums up the request:
 - ``critical_path``: the ids of the spans on the request's critical path (see :func:`critical_path`),
   each of them marked ``critical: true`` with ``critical_ms`` (its own time on the path) and
   ``critical_segments`` (``[start, end]`` pairs, POSIX seconds);
-- ``complete``: whether every span of the request has its event (``false``: a span is still running
-  or its records are still on their way), ``null`` when no span has one (span events off).
+- ``complete``: whether every span of the request has its event and every span but a web request
+  or a task has its parent (``false``: a span is still running or its records are still on their
+  way), ``null`` when no span has an event (span events off).
 """
 
 from __future__ import annotations
@@ -172,8 +173,25 @@ def summarise(records: list[dict[str, Any]], spans: list[dict[str, Any]]) -> dic
             for span in slowest
         ],
         "critical_path": path,
-        "complete": all("name" in span for span in spans) if timed or capped else None,
+        "complete": _complete(spans) if timed or capped else None,
     }
+
+
+def _complete(spans: list[dict[str, Any]]) -> bool:
+    """Whether every span has its event, and every span whose parent is missing may lack one.
+
+    A span's event is written when it ends: a span without one is still running or its records
+    are on their way. A root of the tree with a parent id is fine when it is a unit of work (a web
+    request or a task: its parent is in the caller, maybe not instrumented); any other kind of
+    span without its parent waits for it.
+    """
+    for span in spans:
+        if "name" not in span:
+            return False
+        orphan = not span.get("depth") and span.get("parent_span_id")
+        if orphan and span["span_kind"] not in ("server", "task"):
+            return False
+    return True
 
 
 def _is_root_with_children(span: dict[str, Any]) -> bool:
