@@ -158,14 +158,19 @@ def test_an_incomplete_request_is_looked_at_again_until_its_root_span_event_is_i
     base, _ = collector
     port = int(base.rsplit(":", 1)[1])
     now = time.time() - 5
-    common = {"request_id": "req-late", "service": "shop", "kind": "web", "trace_id": "t-late"}
-    child = {"span_name": "render", "start": now + 0.01, "duration_ms": 20.0, "status": "ok"}
+    common: dict[str, Any] = {
+        "request_id": "req-late",
+        "service": "shop",
+        "kind": "web",
+        "trace_id": "t-late",
+    }
+    child: dict[str, Any] = {"span_name": "render", "start": now + 0.01, "duration_ms": 20.0, "status": "ok"}
     common.update(created=now + 0.03, parent_span_id="r1")
     post(port, [wire("span render ok", span_id="c1", **common, **child)])
     page.goto(f"{base}/?request=req-late")
     view = page.locator("#request-view")
     view.locator(".incomplete").wait_for()
-    root = {"span_name": "request", "span_kind": "server", "method": "GET", "route": "late"}
+    root: dict[str, Any] = {"span_name": "request", "span_kind": "server", "method": "GET", "route": "late"}
     root.update(status_code=200, start=now, duration_ms=50.0, status="ok")
     common.update(created=now + 0.05, parent_span_id="")
     post(port, [wire("span request ok", span_id="r1", **common, **root)])
