@@ -166,3 +166,11 @@ def test_a_span_whose_parent_is_missing_is_incomplete_unless_it_is_a_request_or_
     # A web request called by another service: its parent span is the caller's.
     called = _event("web", "caller", 0, 5, span_name="request", span_kind="server")
     assert _view([called, _event("child", "web", 1, 2)])[0]["complete"] is True
+
+
+def test_a_request_that_enqueued_a_task_is_incomplete_until_the_task_reports() -> None:
+    request = _event("root", "", 0, 50, span_name="request", span_kind="server")
+    send = _event("send", "root", 10, 1, span_kind="producer", task_name="shop.charge")
+    assert _view([request, send])[0]["complete"] is False
+    task = _event("task", "send", 60, 1000, span_kind="task", task_name="shop.charge")
+    assert _view([request, send, task])[0]["complete"] is True

@@ -17,9 +17,9 @@ of :func:`c2cwsgiutils.collector.http.api.span_tree` and sums up the request:
 - ``critical_path``: the ids of the spans on the request's critical path (see :func:`critical_path`),
   each of them marked ``critical: true`` with ``critical_ms`` (its own time on the path) and
   ``critical_segments`` (``[start, end]`` pairs, POSIX seconds);
-- ``complete``: whether every span of the request has its event and every span but a web request
-  or a task has its parent (``false``: a span is still running or its records are still on their
-  way), ``null`` when no span has an event (span events off).
+- ``complete``: whether every span of the request has its event, every span but a web request or
+  a task has its parent, and every task enqueued has its span (``false``: a span is still running
+  or its records are still on their way), ``null`` when no span has an event (span events off).
 """
 
 from __future__ import annotations
@@ -183,7 +183,8 @@ def _complete(spans: list[dict[str, Any]]) -> bool:
     A span's event is written when it ends: a span without one is still running or its records
     are on their way. A root of the tree with a parent id is fine when it is a unit of work (a web
     request or a task: its parent is in the caller, maybe not instrumented); any other kind of
-    span without its parent waits for it.
+    span without its parent waits for it. A span that enqueued a Celery task (``producer``) waits
+    for the task's span, its child.
     """
     for span in spans:
         if "name" not in span:
@@ -191,6 +192,8 @@ def _complete(spans: list[dict[str, Any]]) -> bool:
         orphan = not span.get("depth") and span.get("parent_span_id")
         if orphan and span["span_kind"] not in ("server", "task"):
             return False
+        if span["span_kind"] == "producer" and not span.get("children"):
+            return False  # the task it enqueued has not reported yet (queued, running, in flight)
     return True
 
 
