@@ -177,3 +177,56 @@ def test_an_incomplete_request_is_looked_at_again_until_its_root_span_event_is_i
     sync_api.expect(view.locator(".incomplete")).to_have_count(0, timeout=15_000)
     sync_api.expect(view.locator("tr.span-row.critical")).to_have_count(2)
     assert "GET late 200" in view.locator("table.waterfall tr.span-row").first.inner_text()
+
+
+def test_of_spans_running_in_parallel_the_one_that_ended_last_is_on_the_critical_path(
+    page: Any, collector: tuple[str, dict[str, str]]
+) -> None:
+    base, _ = collector
+    port = int(base.rsplit(":", 1)[1])
+    now = time.time() - 5
+    common: dict[str, Any] = {"request_id": "req-parallel", "service": "shop", "trace_id": "t-par"}
+
+    def event(
+        span_id: str, parent: str, start_ms: float, duration_ms: float, **fields: Any
+    ) -> dict[str, Any]:
+        fields.setdefault("span_name", span_id)
+        end = now + (start_ms + duration_ms) / 1000
+        return wire(
+            f"span {span_id} ok",
+            created=end,
+            span_id=span_id,
+            parent_span_id=parent,
+            start=now + start_ms / 1000,
+            duration_ms=duration_ms,
+            status="ok",
+            **common,
+            **fields,
+        )
+
+    post(
+        port,
+        [
+            event(
+                "fetch-stock", "root", 10, 30, span_kind="client", method="GET", url="http://stock/items/7"
+            ),
+            event(
+                "fetch-price", "root", 10, 60, span_kind="client", method="GET", url="http://prices/items/7"
+            ),
+            event("render", "root", 75, 20),
+            event(
+                "root", "", 0, 100, span_name="request", span_kind="server", method="GET", route="/items/{id}"
+            ),
+        ],
+    )
+    page.goto(f"{base}/?request=req-parallel")
+    view = page.locator("#request-view")
+    view.locator(".critical-list").wait_for()
+    critical = view.locator("tr.span-row.critical")
+    sync_api.expect(critical).to_have_count(3)
+    assert view.locator("tr.span-row.critical[data-span=fetch-stock]").count() == 0
+    assert view.locator("tr.span-row.critical[data-span=fetch-price]").count() == 1
+    assert view.locator("tr[data-span=fetch-stock] .cpath").count() == 0
+    # The root holds the path before, between and after its children: three marks on its bar.
+    sync_api.expect(view.locator("tr[data-span=root] .cpath")).to_have_count(3)
+    _shot(page, "request-view-critical-parallel")
