@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from types import TracebackType
 from typing import Any, Final
 
@@ -49,6 +49,9 @@ class State:
 
 
 STATE: Final = State(True)
+# Called, without arguments, each time a root span (a request's, a task's) has emitted its event:
+# a log handler that batches sends the request's records now (see spans.on_root_span_end).
+ROOT_END_HOOKS: Final[list[Any]] = []
 
 _random: Final = random.random
 # Random bytes for the ids, from the kernel (a forked child gets its own); not Final, so that a
@@ -192,6 +195,12 @@ class Timer:
         self.owner.incr(self.key, _perf_counter() - self.start)
 
 
+def _root_ended() -> None:
+    for hook in ROOT_END_HOOKS:
+        with suppress(Exception):  # a hook must never break the request that ends
+            hook()
+
+
 class Span:
     """An open span: its ids, its name and its fields; emits its event when it ends.
 
@@ -286,6 +295,8 @@ class Span:
                     # round(duration_ms, 3) in a third of the time (durations are not negative).
                     int(duration_ms * 1000.0 + 0.5) / 1000.0,
                 )
+                if self._root:
+                    _root_ended()
         finally:
             _reset_context(token)
 

@@ -51,6 +51,7 @@ __all__ = [
     "describe_request",
     "events_enabled",
     "mark_failed",
+    "on_root_span_end",
     "root_span",
     "span",
 ]
@@ -89,6 +90,17 @@ def configure(events: bool | None = None, settings: Mapping[str, Any] | None = N
     (raising :class:`c2cwsgiutils.config.ConfigError` when invalid).
     """
     _core.STATE.events = EVENTS.get(settings) if events is None else events
+
+
+def on_root_span_end(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` each time a root span (a web request's, a Celery task's) has emitted its event.
+
+    The :class:`~c2cwsgiutils.logging.collector_handler.CollectorHandler` sends the records of the
+    unit of work that just ended at once this way, instead of after up to its batch age. The hook
+    runs in the thread that ends the span, right after the event was logged: it must be quick and
+    not log; its exceptions are ignored. Added once per call (since 7.0).
+    """
+    _core.ROOT_END_HOOKS.append(hook)
 
 
 def events_enabled() -> bool:

@@ -139,8 +139,10 @@ class Sender:
         report_interval: float,
         batch_max_bytes: int,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        request_end_gap: float = 0.02,
     ) -> None:
         self.handler = handler
+        self.request_end_gap = request_end_gap
         self.url = url
         self.token = token
         self.timeout = timeout
@@ -163,6 +165,8 @@ class Sender:
         self.inflight: list[str] = []
         self.held: list[str] = []  # refused by the spool while the collector was in back-off
         self._deadline: float | None = None
+        self._early = False  # a unit of work ended: send without waiting for the batch age
+        self._last_post = -math.inf  # when the last POST started (monotonic)
         self._abandoned = False
         self._failures = 0
         self._retry_at = 0.0
@@ -209,6 +213,17 @@ class Sender:
                     return
                 self._flush_cond.wait(remaining)
 
+    def soon(self) -> None:
+        """A request or task ended (its root span's event is queued): send what is queued now.
+
+        At most one such early POST per ``request_end_gap`` seconds: a busy process keeps sending
+        batches (the thread is busy with the previous POST meanwhile), an idle one sends the
+        request's records within milliseconds instead of after up to ``batch_age``.
+        """
+        if not self._early:
+            self._early = True
+            self.wake.set()
+
     def stop(self, deadline: float) -> None:
         """Send what can be sent before ``deadline`` (monotonic), spool the rest, then end the thread."""
         self._deadline = deadline
@@ -245,6 +260,9 @@ class Sender:
                 if not closing:
                     self.wake.wait(self._wait_time())
                     self.wake.clear()
+                    if self._early_too_soon():
+                        continue  # the wait above lasts until the gap has passed
+                    self._early = False
                 flush_seq = self._flush_requested
                 try:
                     if self.handler.spool.notices:
@@ -278,7 +296,21 @@ class Sender:
         now = time.monotonic()
         if self._retry_at > now:
             return min(self.batch_age, self._retry_at - now)
-        return 0.0 if self.backlog or self.held else self.batch_age
+        if self.backlog or self.held:
+            return 0.0
+        if self._early:
+            return max(0.0, min(self.batch_age, self._last_post + self.request_end_gap - now))
+        return self.batch_age
+
+    def _early_too_soon(self) -> bool:
+        """Whether only an early send was asked for, within ``request_end_gap`` of the last POST."""
+        return (
+            self._early
+            and time.monotonic() < self._last_post + min(self.request_end_gap, self.batch_age)
+            and self._flush_requested == self._flush_done
+            and self._deadline is None
+            and self.handler.queued() < self.handler.batch_size
+        )
 
     def _may_send(self) -> bool:
         """Whether a POST may be tried now (not in back-off, not past the closing deadline)."""
@@ -473,6 +505,7 @@ class Sender:
             timeout = self._deadline - time.monotonic()
             if timeout <= 0:
                 return lines
+        self._last_post = time.monotonic()
         result = self.transport.post(lines, timeout, self._spill)
         self._counts["batches"] += 1
         if result.outcome is Outcome.SENT:

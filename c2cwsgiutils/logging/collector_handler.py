@@ -32,7 +32,7 @@ import weakref
 from collections import deque
 from typing import Any
 
-from c2cwsgiutils import _compiled, config
+from c2cwsgiutils import _compiled, config, spans
 from c2cwsgiutils.logging._collector_sender import Item, Sender, serialise
 from c2cwsgiutils.logging.record import constant_fields
 from c2cwsgiutils.logging.spool import MAX_RECORD_BYTES, Spool
@@ -152,7 +152,10 @@ class CollectorHandler(logging.Handler):
     in ``docs/settings.md``); ``retry_min``/``retry_max`` bound the exponential back-off (with jitter; a
     ``Retry-After`` answer is waited for, up to ``retry_max``), ``report_interval`` is the period of
     the dropped-records warning, ``max_record_bytes`` the size past which a record is dropped (the
-    collector's ``C2C_COLLECTOR_MAX_BODY_BYTES``, 16 MiB by default).
+    collector's ``C2C_COLLECTOR_MAX_BODY_BYTES``, 16 MiB by default). When a web request or a
+    Celery task ends (its root span's event is queued), the queued records are sent at once rather
+    than after up to ``batch_age``, at most once per ``request_end_gap`` seconds (see
+    :func:`c2cwsgiutils.spans.on_root_span_end`).
     """
 
     sender_class: type[Sender] = Sender  # the thread's logic (the OTLP handler's exports by OTLP)
@@ -175,6 +178,7 @@ class CollectorHandler(logging.Handler):
         report_interval: float = 60.0,
         batch_max_bytes: int = 1_000_000,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        request_end_gap: float = 0.02,
         level: int | str = logging.NOTSET,
     ) -> None:
         super().__init__(level)
@@ -213,6 +217,7 @@ class CollectorHandler(logging.Handler):
                 report_interval=float(report_interval),
                 batch_max_bytes=int(batch_max_bytes),
                 max_record_bytes=int(max_record_bytes),
+                request_end_gap=float(request_end_gap),
             )
         except ValueError as exc:
             if isinstance(exc, config.ConfigError):
@@ -349,6 +354,14 @@ class CollectorHandler(logging.Handler):
 _HANDLERS: weakref.WeakSet[CollectorHandler] = weakref.WeakSet()
 
 
+def _unit_of_work_ended() -> None:
+    """A request or task ended: every handler sends its records now (see Sender.soon)."""
+    for handler in list(_HANDLERS):
+        sender = handler.sender
+        if sender is not None:
+            sender.soon()
+
+
 def _after_fork_in_child() -> None:
     for handler in list(_HANDLERS):
         handler._after_fork_in_child()
@@ -360,4 +373,5 @@ def _close_all_at_exit() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+spans.on_root_span_end(_unit_of_work_ended)
 atexit.register(_close_all_at_exit)

@@ -96,6 +96,8 @@ def test_spans_without_an_event_and_plain_records_are_left_alone() -> None:
         "sql": {"count": 0, "duration_ms": 0.0, "capped": False},
         "repeated": [],
         "slowest": [],
+        "critical_path": [],
+        "complete": None,
     }
 
 

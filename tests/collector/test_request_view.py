@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import subprocess
 import time
 import urllib.parse
@@ -67,6 +68,23 @@ def test_the_slowest_span_is_the_slow_statement_and_is_highlighted(
     assert slowest["duration_ms"] >= 100
     by_id = {span["span_id"]: span for span in view["spans"]}
     assert by_id[slowest["span_id"]]["slow"] is True
+
+
+def test_the_critical_path_runs_through_every_statement_and_adds_up_to_the_request(
+    collector: tuple[int, dict[str, str]],
+) -> None:
+    port, ids = collector
+    view = _view(port, ids["item"])
+    assert view["complete"] is True
+    by_id = {span["span_id"]: span for span in view["spans"]}
+    path = [by_id[span_id] for span_id in view["critical_path"]]
+    assert path[0]["span_kind"] == "server"
+    # One statement after the other: the request waited for each of them.
+    assert len(path) == REPEATED + 3
+    assert all(span.get("critical") for span in view["spans"])
+    assert abs(sum(span["critical_ms"] for span in path) - view["duration_ms"]) < 0.1
+    longest = max(path[1:], key=lambda span: span["critical_ms"])
+    assert longest["label"] == "SELECT pg_sleep(?)"
 
 
 def test_spans_are_labelled_from_their_fields(collector: tuple[int, dict[str, str]]) -> None:
@@ -207,6 +225,8 @@ def test_cli_request_says_what_the_request_did(collector: tuple[int, dict[str, s
     assert "└ sql SELECT pg_sleep(?)" in output
     assert "[slow]" in output
     assert f"[x{REPEATED}]" in output
+    assert f"critical path: {REPEATED + 3} spans [critical]; most time on it: " in output
+    assert re.search(r"└ sql SELECT pg_sleep\(\?\) [0-9.]+ ms \[slow\] \[critical\]", output)
     assert "span sql ok in" not in output  # the span line stands for its own event
 
 

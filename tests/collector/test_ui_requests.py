@@ -3,6 +3,7 @@ with the records of real requests (request spans and SQL spans on PostgreSQL).""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.collector.browser import CHROMIUM, chromium
+from tests.collector.records import wire
 from tests.collector.serve import serve_collector
 from tests.collector.traffic import REPEATED, make_traffic, post
 
@@ -126,3 +128,105 @@ def test_a_bad_filter_is_shown_with_the_parameter_it_names(
     assert errors
     assert all("status of 400" in text for text in errors), errors
     errors.clear()
+
+
+def test_the_critical_path_is_drawn_with_its_legend(page: Any, collector: tuple[str, dict[str, str]]) -> None:
+    base, ids = collector
+    page.goto(f"{base}/?request={ids['item']}")
+    view = page.locator("#request-view")
+    legend = view.locator(".critical-list")
+    legend.wait_for()
+    # The statements run one after the other: each is on the path, the slow one holds it longest.
+    assert legend.inner_text().startswith(f"Critical path: {REPEATED + 3} spans")
+    assert "SELECT pg_sleep(?)" in legend.locator(".flag").first.inner_text()
+    critical = view.locator("table.waterfall tr.span-row.critical")
+    sync_api.expect(critical).to_have_count(REPEATED + 3)
+    slow = view.locator("tr.span-row.critical", has_text="SELECT pg_sleep(?)")
+    sync_api.expect(slow.locator(".tag.critical")).to_have_count(1)
+    mark = slow.locator(".cpath").bounding_box()
+    bar = slow.locator(".sbar").bounding_box()
+    assert mark
+    assert bar
+    assert mark["width"] > bar["width"] * 0.9  # a leaf is on the path all its time
+    assert view.locator(".incomplete").count() == 0
+    _shot(page, "request-view-critical-path")
+
+
+def test_an_incomplete_request_is_looked_at_again_until_its_root_span_event_is_in(
+    page: Any, collector: tuple[str, dict[str, str]]
+) -> None:
+    base, _ = collector
+    port = int(base.rsplit(":", 1)[1])
+    now = time.time() - 5
+    common: dict[str, Any] = {
+        "request_id": "req-late",
+        "service": "shop",
+        "kind": "web",
+        "trace_id": "t-late",
+    }
+    child: dict[str, Any] = {"span_name": "render", "start": now + 0.01, "duration_ms": 20.0, "status": "ok"}
+    common.update(created=now + 0.03, parent_span_id="r1")
+    post(port, [wire("span render ok", span_id="c1", **common, **child)])
+    page.goto(f"{base}/?request=req-late")
+    view = page.locator("#request-view")
+    view.locator(".incomplete").wait_for()
+    root: dict[str, Any] = {"span_name": "request", "span_kind": "server", "method": "GET", "route": "late"}
+    root.update(status_code=200, start=now, duration_ms=50.0, status="ok")
+    common.update(created=now + 0.05, parent_span_id="")
+    post(port, [wire("span request ok", span_id="r1", **common, **root)])
+    sync_api.expect(view.locator(".incomplete")).to_have_count(0, timeout=15_000)
+    sync_api.expect(view.locator("tr.span-row.critical")).to_have_count(2)
+    assert "GET late 200" in view.locator("table.waterfall tr.span-row").first.inner_text()
+
+
+def test_of_spans_running_in_parallel_the_one_that_ended_last_is_on_the_critical_path(
+    page: Any, collector: tuple[str, dict[str, str]]
+) -> None:
+    base, _ = collector
+    port = int(base.rsplit(":", 1)[1])
+    now = time.time() - 5
+    common: dict[str, Any] = {"request_id": "req-parallel", "service": "shop", "trace_id": "t-par"}
+
+    def event(
+        span_id: str, parent: str, start_ms: float, duration_ms: float, **fields: Any
+    ) -> dict[str, Any]:
+        fields.setdefault("span_name", span_id)
+        end = now + (start_ms + duration_ms) / 1000
+        return wire(
+            f"span {span_id} ok",
+            created=end,
+            span_id=span_id,
+            parent_span_id=parent,
+            start=now + start_ms / 1000,
+            duration_ms=duration_ms,
+            status="ok",
+            **common,
+            **fields,
+        )
+
+    post(
+        port,
+        [
+            event(
+                "fetch-stock", "root", 10, 30, span_kind="client", method="GET", url="http://stock/items/7"
+            ),
+            event(
+                "fetch-price", "root", 10, 60, span_kind="client", method="GET", url="http://prices/items/7"
+            ),
+            event("render", "root", 75, 20),
+            event(
+                "root", "", 0, 100, span_name="request", span_kind="server", method="GET", route="/items/{id}"
+            ),
+        ],
+    )
+    page.goto(f"{base}/?request=req-parallel")
+    view = page.locator("#request-view")
+    view.locator(".critical-list").wait_for()
+    critical = view.locator("tr.span-row.critical")
+    sync_api.expect(critical).to_have_count(3)
+    assert view.locator("tr.span-row.critical[data-span=fetch-stock]").count() == 0
+    assert view.locator("tr.span-row.critical[data-span=fetch-price]").count() == 1
+    assert view.locator("tr[data-span=fetch-stock] .cpath").count() == 0
+    # The root holds the path before, between and after its children: three marks on its bar.
+    sync_api.expect(view.locator("tr[data-span=root] .cpath")).to_have_count(3)
+    _shot(page, "request-view-critical-parallel")

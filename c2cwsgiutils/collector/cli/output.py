@@ -153,6 +153,7 @@ class Printer:
                 (
                     f" [x{span['repeated']}]" if span.get("repeated") else "",
                     " [slow]" if span.get("slow") else "",
+                    " [critical]" if span.get("critical") else "",
                 )
             )
             what = (
@@ -231,4 +232,22 @@ def summary_lines(view: dict[str, Any]) -> list[str]:
     if slowest:
         slow = (f"{format_ms(entry['duration_ms'])} {entry['label']}" for entry in slowest)
         lines.append("slowest: " + " | ".join(slow))
+    lines.extend(_critical_lines(view))
+    if view.get("complete") is False:
+        lines.append("incomplete: some spans have not ended or their records are not all in yet")
     return lines
+
+
+def _critical_lines(view: dict[str, Any]) -> list[str]:
+    """The critical path in one line: how many spans, those that hold it longest first."""
+    path = view.get("critical_path")
+    if not isinstance(path, list) or not path:
+        return []
+    by_id = {span.get("span_id"): span for span in view.get("spans") or []}
+    on_path = [by_id[span_id] for span_id in path if span_id in by_id]
+    longest = sorted(on_path, key=lambda span: -float(span.get("critical_ms") or 0))[:3]
+    parts = (
+        f"{format_ms(span.get('critical_ms'))} {span.get('label') or 'span ' + str(span.get('span_id'))}"
+        for span in longest
+    )
+    return [f"critical path: {len(on_path)} spans [critical]; most time on it: " + " | ".join(parts)]

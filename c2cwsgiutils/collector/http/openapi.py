@@ -361,6 +361,16 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "sql": {"type": "object"},
                         "repeated": {"type": "array", "items": {"type": "object"}},
                         "slowest": {"type": "array", "items": {"type": "object"}},
+                        "critical_path": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "span ids on the critical path, the root first",
+                        },
+                        "complete": {
+                            "type": "boolean",
+                            "nullable": True,
+                            "description": "every span has its event (null: no span event at all)",
+                        },
                     },
                 },
             },

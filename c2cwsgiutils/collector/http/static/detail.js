@@ -2,7 +2,7 @@
 // (a waterfall of the request's span tree with its records placed where they happened).
 
 import { api, fill, formatDuration, formatTime, h, tsToUs } from "./dom.js";
-import { spanBounds, spanClass, spanLabel, summaryBlock } from "./request_summary.js";
+import { criticalMarks, spanBounds, spanClass, spanLabel, summaryBlock } from "./request_summary.js";
 
 const TRACEBACK_KEYS = new Set(["exception", "stack", "exc_text", "stack_info", "traceback"]);
 const MAIN_FIELDS = ["id", "uuid", "ts", "level_name", "service", "host", "name", "message", "request_id",
@@ -107,11 +107,30 @@ function durationUs(record) {
   return 0;
 }
 
+// While the answer says the request is incomplete (a span without its event: still running, or its
+// records on their way), the view looks again, POLL_DELAYS_MS apart, as long as it shows that request.
+const POLL_DELAYS_MS = [150, 250, 400, 600, 900, 1300, 2000, 3000];
+let latest = 0; // which call of renderRequest the view belongs to
+
 /** Fill the request view of ``requestId``; ``openRecord(id)`` opens a record from a row. */
-export async function renderRequest(requestId, title, body, openRecord) {
-  fill(title, `Request ${requestId}`);
-  fill(body, h("p", { class: "muted" }, "Loading…"));
+export async function renderRequest(requestId, title, body, openRecord, attempt = 0, generation = 0) {
+  if (!attempt) {
+    generation = ++latest;
+    fill(title, `Request ${requestId}`);
+    fill(body, h("p", { class: "muted" }, "Loading…"));
+  }
   const result = await api(`api/v1/request/${encodeURIComponent(requestId)}`);
+  if (generation !== latest) return; // another request was opened meanwhile
+  const pending = result.complete === false && attempt < POLL_DELAYS_MS.length;
+  if (pending) {
+    setTimeout(() => {
+      if (generation === latest && !body.closest("[hidden]")) {
+        renderRequest(requestId, title, body, openRecord, attempt + 1, generation).catch((error) => {
+          if (generation === latest) fill(body, h("p", { class: "error" }, error.message));
+        });
+      }
+    }, POLL_DELAYS_MS[attempt]);
+  }
   const records = result.records.map((record) => {
     const end = tsToUs(record.ts);
     return { ...record, end, start: end - durationUs(record) };
@@ -178,12 +197,13 @@ export async function renderRequest(requestId, title, body, openRecord) {
     const bar = h("span", { class: "sbar", title: `${formatTime(start / 1000)} → ${formatTime(end / 1000)}` });
     bar.style.left = pct(start);
     bar.style.width = width(end - start);
+    const track = h("div", { class: "track" }, bar, criticalMarks(span, pct, width));
     const label = h("td", { class: "label", title: span.label ? `${span.label}\nspan ${span.span_id}` : null }, spanLabel(span)
       || [span.kinds.map((kind) => [h("span", { class: `tag ${kind}` }, kind), " "]),
         span.services.join(", ") || "span", " ", h("span", { class: "muted mono" }, span.span_id.slice(0, 16))]);
     label.style.paddingLeft = `${8 + depth * 16}px`;
     rows.push(h("tr", { class: spanClass(span), "data-span": span.span_id, onclick: span.event_id ? () => openRecord(span.event_id) : null },
-      label, h("td", {}, formatDuration(end - start)), h("td", {}, h("div", { class: "track" }, bar))));
+      label, h("td", {}, formatDuration(end - start)), h("td", {}, track)));
     const items = [...span.items, ...span.children.filter((child) => spans.has(child))
       .map((child) => ({ type: "span", span: spans.get(child), start: bounds(spans.get(child))[0] }))];
     items.sort((a, b) => a.start - b.start);
@@ -205,13 +225,15 @@ export async function renderRequest(requestId, title, body, openRecord) {
     row.classList.add("focus");
     row.scrollIntoView({ block: "center" });
   };
+  const scroll = body.scrollTop; // a second look keeps the reader's place
   fill(
     body,
     h("p", { class: "summary" }, `${records.length} records · ${spans.size} spans · ${services.join(", ") || "no service"} · `,
       `${formatTime(t0 / 1000)} → ${formatTime(t1 / 1000, false)} · ${formatDuration(t1 - t0)}`,
       result.truncated ? h("strong", { class: "error" }, " · truncated") : null),
-    summaryBlock(result, focusSpan),
+    summaryBlock(result, spans, focusSpan, pending),
     h("table", { class: "waterfall" }, h("colgroup", {}, h("col", { class: "w-label" }), h("col", { class: "w-dur" }), h("col")),
       h("tbody", {}, rows)),
   );
+  body.scrollTop = scroll;
 }

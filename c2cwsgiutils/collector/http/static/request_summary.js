@@ -1,5 +1,5 @@
 // What a request did, at a glance: SQL count and time, repeated statements (N+1), slowest spans,
-// and span labels from the span events' fields (see c2cwsgiutils/collector/query/request_view.py).
+// the critical path, and span labels from the span events' fields (see c2cwsgiutils/collector/query/request_view.py).
 
 import { formatDuration, h } from "./dom.js";
 
@@ -12,6 +12,9 @@ export function spanLabel(span) {
   if (span.status === "error") parts.push(h("span", { class: "tag error" }, span.error_type || "error"), " ");
   if (span.repeated) parts.push(h("span", { class: "tag repeated", title: `run ${span.repeated} times in this request` }, `×${span.repeated}`), " ");
   if (span.slow) parts.push(h("span", { class: "tag slow", title: "one of the slowest spans" }, "slow"), " ");
+  if (span.critical) {
+    parts.push(h("span", { class: "tag critical", title: `on the critical path for ${formatDuration(span.critical_ms * 1000)} of its own` }, "critical"), " ");
+  }
   parts.push(h("span", { class: span.span_kind === "sql" ? "mono" : "" }, span.label));
   if (span.services && span.services.length) parts.push(" ", h("span", { class: "muted" }, span.services.join(", ")));
   return parts;
@@ -26,12 +29,14 @@ export function spanBounds(span) {
 
 /** Classes of a span row. */
 export function spanClass(span) {
-  return ["span-row", span.slow ? "slow" : "", span.repeated ? "repeated" : "", span.status === "error" ? "failed" : ""]
+  return ["span-row", span.slow ? "slow" : "", span.repeated ? "repeated" : "", span.status === "error" ? "failed" : "",
+    span.critical ? "critical" : ""]
     .filter(Boolean).join(" ");
 }
 
-/** The block above the waterfall: SQL totals, repeated statements, slowest spans. */
-export function summaryBlock(result, focusSpan) {
+/** The block above the waterfall: SQL totals, repeated statements, slowest spans, critical path
+ * and, while ``result.complete`` is false, a note (``pending``: the view looks again soon). */
+export function summaryBlock(result, spans, focusSpan, pending) {
   if (!result.sql) return null;
   const sql = result.sql;
   const facts = [
@@ -57,5 +62,29 @@ export function summaryBlock(result, focusSpan) {
         h("span", { class: "flag", role: "listitem" }, link(entry.span_id, entry.label), " ",
           h("strong", {}, formatDuration(entry.duration_ms * 1000)))])));
   }
+  const path = (result.critical_path || []).map((spanId) => spans.get(spanId)).filter(Boolean);
+  if (path.length) {
+    const longest = [...path].sort((a, b) => b.critical_ms - a.critical_ms).slice(0, 3);
+    blocks.push(h("div", { class: "flags critical-list", role: "list", "aria-label": "Critical path" },
+      h("span", { class: "legend-critical", title: "The chain of spans the request's end waited for: at each span, the child that ended last" },
+        h("span", { class: "sw critical" }), `Critical path: ${path.length} span${path.length === 1 ? "" : "s"}; most time on it: `),
+      longest.map((span, index) => [index ? " · " : "",
+        h("span", { class: "flag", role: "listitem" }, link(span.span_id, span.label || span.span_id.slice(0, 16)), " ",
+          h("strong", {}, formatDuration(span.critical_ms * 1000)))])));
+  }
+  if (result.complete === false) {
+    blocks.push(h("p", { class: "incomplete muted", role: "status" },
+      "Incomplete: some spans have not ended or their records are still on their way", pending ? "; looking again…" : "."));
+  }
   return h("div", { class: "request-summary" }, blocks);
+}
+
+/** The bars of a span's own time on the critical path (``at(us)``, ``size(us)``: CSS positions). */
+export function criticalMarks(span, at, size) {
+  return (span.critical_segments || []).map(([start, end]) => {
+    const mark = h("span", { class: "cpath" });
+    mark.style.left = at(start * 1e6);
+    mark.style.width = size((end - start) * 1e6);
+    return mark;
+  });
 }
