@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,7 +297,7 @@ def test_an_opentelemetry_exporter_pointed_at_the_ingest_port_is_stored(tmp_path
         status, body = _request(ingest, "POST", "/v1/logs", headers, _otlp_json_log("paid", trace_id))
         assert (status, json.loads(body)) == (200, {})
 
-        def stored() -> list[dict[str, object]]:
+        def stored() -> list[dict[str, Any]]:
             query = urllib.parse.urlencode({"query": f"trace_id = {trace_id!r}"})
             status, body = _request(port, "GET", f"/api/v1/record?{query}", READER)
             assert status == 200
