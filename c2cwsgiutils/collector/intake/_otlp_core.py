@@ -96,7 +96,7 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 def hex_id(raw: bytes) -> str | None:
     """The id in hex, ``None`` when empty or all zeros."""
-    return raw.hex() if raw and any(raw) else None
+    return raw.hex() if raw and raw.count(0) != len(raw) else None
 
 
 def _first_of(flat: dict[str, Any], names: tuple[str, ...]) -> Any:
@@ -155,6 +155,7 @@ def _finish(
 
 
 _LOG_COLUMNS: Final = frozenset(("c2c_uuid", "created", "levelno", "logger_name", "msg"))
+_NONE: Final[frozenset[str]] = frozenset()
 
 
 def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row(*args))
@@ -176,24 +177,13 @@ def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row
         return None
     body_is_text = isinstance(body, str)
     message: str = body if body_is_text else json.dumps(body, ensure_ascii=False)
-    columns = set(_LOG_COLUMNS)
     data: dict[str, Any] = {}
     service = resource.get("service")
     host = resource.get("host")
-    if service is not None:
-        columns.add("service")
-    if host is not None:
-        columns.add("host")
     if "resource" in resource:
         data["resource"] = resource["resource"]
-    if severity_text:
-        columns.add("level_name")
     if not body_is_text and body is not None:
         data["body"] = body
-    if trace_id:
-        columns.add("trace_id")
-    if span_id:
-        columns.add("span_id")
     if event_name:
         data["event_name"] = event_name
     request_id: str | None = None
@@ -211,9 +201,19 @@ def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row
             if value is not None:
                 data[target] = value
         request_id = _request_id(flat)
-        if request_id is not None:
-            columns.add("request_id")
         nested = nest(flat)
+    columns = _NONE
+    if nested is not None and not SCHEMA_NAMES.isdisjoint(nested):
+        # The schema's names the record has as fields of its own (the others are not the usual shape).
+        present = [
+            ("service", service is not None),
+            ("host", host is not None),
+            ("level_name", bool(severity_text)),
+            ("trace_id", bool(trace_id)),
+            ("span_id", bool(span_id)),
+            ("request_id", request_id is not None),
+        ]
+        columns = _LOG_COLUMNS | frozenset(name for name, here in present if here)
     head = (
         record_key,
         int(created * 1_000_000),
@@ -233,7 +233,7 @@ def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row
     return _finish(
         data,
         nested,
-        frozenset(columns),
+        columns,
         head,
         (*texts, host if isinstance(host, str) else "", request_id or ""),
     )
@@ -265,13 +265,8 @@ def span_row(  # noqa: PLR0917 - as log_row
     duration_ms = round(max(0, end_ns - start_ns) / 1e6, 3)
     outcome = "error" if failed else "ok"
     message = f"span {name} {outcome} in {duration_ms:.3f} ms"
-    columns = set(_SPAN_COLUMNS)
     service = resource.get("service")
     host = resource.get("host")
-    if service is not None:
-        columns.add("service")
-    if host is not None:
-        columns.add("host")
     data: dict[str, Any] = {}
     if "resource" in resource:
         data["resource"] = resource["resource"]
@@ -281,12 +276,6 @@ def span_row(  # noqa: PLR0917 - as log_row
     data["status"] = outcome
     if 0 < kind < 6:
         data["span_kind"] = _SPAN_KINDS[kind]
-    if trace_id:
-        columns.add("trace_id")
-    if span_id:
-        columns.add("span_id")
-    if parent_span_id:
-        columns.add("parent_span_id")
     if status[1]:
         data["status_message"] = status[1]
     for event in events:
@@ -312,9 +301,18 @@ def span_row(  # noqa: PLR0917 - as log_row
             if value is not None and target not in data:
                 data[target] = value
         request_id = _request_id(flat)
-        if request_id is not None:
-            columns.add("request_id")
         nested = nest(flat)
+    columns = _NONE
+    if nested is not None and not SCHEMA_NAMES.isdisjoint(nested):
+        present = [
+            ("service", service is not None),
+            ("host", host is not None),
+            ("trace_id", bool(trace_id)),
+            ("span_id", bool(span_id)),
+            ("parent_span_id", bool(parent_span_id)),
+            ("request_id", request_id is not None),
+        ]
+        columns = _SPAN_COLUMNS | frozenset(name for name, here in present if here)
     head = (
         key(b"span", (trace_id or "").encode(), (span_id or "").encode()),
         int(created * 1_000_000),
@@ -337,7 +335,7 @@ def span_row(  # noqa: PLR0917 - as log_row
         host if isinstance(host, str) else "",
         request_id or "",
     )
-    return _finish(data, nested, frozenset(columns), head, texts)
+    return _finish(data, nested, columns, head, texts)
 
 
 # ---- protobuf (upb messages) -------------------------------------------------------------------

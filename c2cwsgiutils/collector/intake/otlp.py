@@ -371,7 +371,7 @@ def _log_args_pb(request: Any) -> Iterator[tuple[Any, ...]]:
                     _hex(log.trace_id),
                     _hex(log.span_id),
                     log.event_name,
-                    _key(b"log", identity, log.SerializeToString(deterministic=True)),
+                    _otlp_core.key(b"log", identity, log.SerializeToString(deterministic=True)),
                 )
 
 
@@ -433,10 +433,15 @@ def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
 # ---- JSON (OTLP/JSON: lowerCamelCase keys, hex ids, 64-bit integers as strings) ---------------
 
 
+_SNAKE: dict[str, str] = {}  # lowerCamelCase -> snake_case, of the few names read here
+
+
 def _get(obj: Mapping[str, Any], camel: str, default: Any = None) -> Any:
     if camel in obj:
         return obj[camel]
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
+    snake = _SNAKE.get(camel)
+    if snake is None:
+        snake = _SNAKE[camel] = "".join("_" + c.lower() if c.isupper() else c for c in camel)
     return obj.get(snake, default)
 
 
@@ -538,7 +543,11 @@ def _attributes_json(items: Any, depth: int = 0) -> dict[str, Any]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             raise OtlpError("attributes must be a list of {key, value}")
-        out[item["key"]] = _any_json(item.get("value"), depth)
+        value = item.get("value")
+        if type(value) is dict and "stringValue" in value:  # the most frequent: as _any_json does
+            out[item["key"]] = value["stringValue"]
+        else:
+            out[item["key"]] = _any_json(value, depth)
     return out
 
 
@@ -584,6 +593,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _canonical(log: dict[str, Any]) -> bytes:
+    """The log record's JSON with its keys sorted: what its idempotency key is made of."""
+    try:
+        return orjson.dumps(log, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson does not encode (an integer past 64 bits ...)
+        return json.dumps(log, sort_keys=True).encode()
+
+
 def _log_args_json(document: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     for resource_logs in _list(document, "resourceLogs"):
         resource = _resource_json(resource_logs)
@@ -604,7 +621,7 @@ def _log_args_json(document: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
                     _hex_json(_get(log, "traceId"), 16, "traceId"),
                     _hex_json(_get(log, "spanId"), 8, "spanId"),
                     _text(_get(log, "eventName")),
-                    _key(b"log", identity, json.dumps(log, sort_keys=True).encode()),
+                    _otlp_core.key(b"log", identity, _canonical(log)),
                 )
 
 
