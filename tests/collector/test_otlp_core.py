@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -14,7 +15,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from c2cwsgiutils.collector.intake import _otlp_core, otlp
+from c2cwsgiutils.collector.intake import otlp
+
+# The module otlp chose (compiled, or the source with C2C_PURE_PYTHON=1): importing _otlp_core
+# first would take the compiled build whatever the setting.
+_otlp_core = sys.modules["c2cwsgiutils.collector.intake._otlp_core"]
 
 NOW_NS = 1_765_000_000_000_000_000
 # Attribute names: plain ones, dotted ones that nest and collide, the ones copied to fields of the
@@ -290,3 +295,21 @@ def test_more_records_than_allowed_are_not_complete() -> None:
     for protobuf, body in _bodies(request):
         assert not otlp.rows("logs", protobuf, body, 1).complete
         assert otlp.rows("logs", protobuf, body, 2).complete
+
+
+def test_a_key_value_list_attribute_is_the_same_whichever_path_takes_the_record() -> None:
+    # Nesting "order.x" goes into the "order" key-value list; "kind" sends the record to the
+    # reference path: that path must see the attributes as they came.
+    request = _sdk_like_log()
+    order = AnyValue()
+    order.kvlist_value.values.add(key="id", value=AnyValue(int_value=7))
+    log = request.resource_logs[0].scope_logs[0].log_records[0]
+    del log.attributes[:]
+    log.attributes.extend(
+        [
+            KeyValue(key="order", value=order),
+            KeyValue(key="order.x", value=AnyValue(string_value="y")),
+            KeyValue(key="kind", value=AnyValue(string_value="cli")),
+        ]
+    )
+    _same_as_the_reference("logs", request)

@@ -68,6 +68,13 @@ def key(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+def span_key(trace_id: str | None, span_id: str | None) -> str:
+    """A span's idempotency key: 32 hexadecimal digits of BLAKE2b over its trace and span ids."""
+    return hashlib.blake2b(
+        f"span\x00{trace_id or ''}\x00{span_id or ''}".encode(), digest_size=16
+    ).hexdigest()
+
+
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """Attributes as nested objects by their dots; a name that collides is kept whole aside."""
     out: dict[str, Any] = {}
@@ -92,6 +99,12 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
         else:
             out.setdefault("otel_unnested", {})[name] = value
     return out
+
+
+def _has_object(flat: dict[str, Any]) -> bool:
+    """Whether an attribute is a key-value list: nesting may add to it (as the reference does), and
+    the reference path, if it had to take the record after that, would see it changed."""
+    return any(type(value) is dict for value in flat.values())
 
 
 def hex_id(raw: bytes) -> str | None:
@@ -201,6 +214,8 @@ def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row
             if value is not None:
                 data[target] = value
         request_id = _request_id(flat)
+        if _has_object(flat):
+            return None
         nested = nest(flat)
     columns = _NONE
     if nested is not None and not SCHEMA_NAMES.isdisjoint(nested):
@@ -301,6 +316,8 @@ def span_row(  # noqa: PLR0917 - as log_row
             if value is not None and target not in data:
                 data[target] = value
         request_id = _request_id(flat)
+        if _has_object(flat):
+            return None
         nested = nest(flat)
     columns = _NONE
     if nested is not None and not SCHEMA_NAMES.isdisjoint(nested):
@@ -314,7 +331,7 @@ def span_row(  # noqa: PLR0917 - as log_row
         ]
         columns = _SPAN_COLUMNS | frozenset(name for name, here in present if here)
     head = (
-        key(b"span", (trace_id or "").encode(), (span_id or "").encode()),
+        span_key(trace_id, span_id),
         int(created * 1_000_000),
         40 if failed else 20,
         (scope or "opentelemetry")[:MAX_SHORT],
@@ -357,6 +374,19 @@ def attributes_pb(attributes: Any, any_value: Any) -> dict[str, Any]:
         else:
             out[item.key] = any_value(value)
     return out
+
+
+def _events_pb(spans_events: Any, any_value: Any) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for event in spans_events:
+        events.append(
+            {
+                "name": event.name,
+                "time": event.time_unix_nano / 1e9,
+                "attributes": nest(attributes_pb(event.attributes, any_value)),
+            }
+        )
+    return events
 
 
 def protobuf_logs(request: Any, helpers: Any, rows: list[Any], errors: list[str], max_records: int) -> bool:
@@ -428,17 +458,12 @@ def protobuf_spans(request: Any, helpers: Any, rows: list[Any], errors: list[str
                 if count > max_records:
                     return False
                 events: list[dict[str, Any]] = []
-                for event in span.events:
-                    events.append(
-                        {
-                            "name": event.name,
-                            "time": event.time_unix_nano / 1e9,
-                            "attributes": nest(attributes_pb(event.attributes, any_value)),
-                        }
-                    )
                 links: list[dict[str, Any]] = []
-                for link in span.links:
-                    links.append({"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()})
+                if span.events:
+                    events = _events_pb(span.events, any_value)
+                if span.links:
+                    for link in span.links:
+                        links.append({"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()})
                 status = span.status
                 args = (
                     resource,

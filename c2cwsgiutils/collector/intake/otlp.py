@@ -105,14 +105,6 @@ def _level(number: int, text: str) -> int:
     return _TEXT_LEVELS.get(text.upper(), 20)
 
 
-def _key(*parts: bytes) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        digest.update(len(part).to_bytes(4, "big"))
-        digest.update(part)
-    return digest.hexdigest()
-
-
 def _nest(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """Attributes as nested objects by their dots; a name that collides is kept whole aside."""
     out: dict[str, Any] = {}
@@ -240,7 +232,9 @@ def _span_record(
     duration_ms = round(max(0, end_ns - start_ns) / 1e6, 3)
     outcome = "error" if failed else "ok"
     record: dict[str, Any] = {
-        KEY_FIELD: _key(b"span", (trace_id or "").encode(), (span_id or "").encode()),
+        KEY_FIELD: hashlib.blake2b(
+            f"span\x00{trace_id or ''}\x00{span_id or ''}".encode(), digest_size=16
+        ).hexdigest(),
         "created": (end_ns or start_ns) / 1e9,
         "levelno": 40 if failed else 20,
         "logger_name": scope or "opentelemetry",
