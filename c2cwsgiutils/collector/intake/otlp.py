@@ -36,7 +36,7 @@ import hashlib
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -64,7 +64,7 @@ __all__ = [
 # when stored, as for every intake.
 KEY_FIELD = "c2c_uuid"
 
-_MAX_DEPTH = 32
+_MAX_DEPTH = _otlp_core.MAX_DEPTH
 _SPAN_KINDS = {0: None, 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _TEXT_LEVELS = {
     "TRACE": 5,
@@ -95,8 +95,7 @@ _REQUEST_ID_ATTRIBUTES = (
 )
 
 
-class OtlpError(ValueError):
-    """The body is not a valid OTLP request (answered 400 with the reason)."""
+OtlpError = _otlp_core.OtlpError
 
 
 def _level(number: int, text: str) -> int:
@@ -427,129 +426,14 @@ def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
 # ---- JSON (OTLP/JSON: lowerCamelCase keys, hex ids, 64-bit integers as strings) ---------------
 
 
-_SNAKE: dict[str, str] = {}  # lowerCamelCase -> snake_case, of the few names read here
-
-
-def _get(obj: Mapping[str, Any], camel: str, default: Any = None) -> Any:
-    if camel in obj:
-        return obj[camel]
-    snake = _SNAKE.get(camel)
-    if snake is None:
-        snake = _SNAKE[camel] = "".join("_" + c.lower() if c.isupper() else c for c in camel)
-    return obj.get(snake, default)
-
-
-def _int(value: Any, what: str) -> int:
-    if value is None or value == "":
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise OtlpError(f"{what} must be an integer (or its decimal text)")
-    try:
-        return int(value)
-    except ValueError:
-        raise OtlpError(f"{what} must be an integer (or its decimal text)") from None
-
-
-_SEVERITY_NAMES = {
-    f"SEVERITY_NUMBER_{name}{suffix}": base + offset
-    for base, name in ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
-    for offset, suffix in enumerate(("", "2", "3", "4"))
-}
-_ENUM_NAMES: dict[str, int] = {
-    **_SEVERITY_NAMES,
-    "SEVERITY_NUMBER_UNSPECIFIED": 0,
-    **{
-        f"SPAN_KIND_{name}": number
-        for number, name in enumerate(("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"))
-    },
-    **{f"STATUS_CODE_{name}": number for number, name in enumerate(("UNSET", "OK", "ERROR"))},
-}
-
-
-def _enum(value: Any, what: str) -> int:
-    """An enum of OTLP/JSON: its number (the specification), or its name (protobuf's JSON)."""
-    if isinstance(value, str) and value in _ENUM_NAMES:
-        return _ENUM_NAMES[value]
-    return _int(value, what)
-
-
-def _hex_json(value: Any, size: int, what: str) -> str | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) != size * 2:
-        raise OtlpError(f"{what} must be {size * 2} hexadecimal digits")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise OtlpError(f"{what} must be {size * 2} hexadecimal digits") from None
-    return _hex(raw)
-
-
-def _any_json(value: Any, depth: int = 0) -> Any:
-    if not isinstance(value, dict):
-        return None
-    if depth >= _MAX_DEPTH:
-        raise OtlpError(f"values nested deeper than {_MAX_DEPTH} levels")
-    for key, convert in _JSON_VALUES:
-        if key in value:
-            return convert(value[key], depth)
-    return None
-
-
-def _json_array(value: Any, depth: int) -> list[Any]:
-    items = _get(value, "values", []) if isinstance(value, dict) else []
-    return [_any_json(item, depth + 1) for item in items] if isinstance(items, list) else []
-
-
-def _json_kvlist(value: Any, depth: int) -> dict[str, Any]:
-    items = _get(value, "values", []) if isinstance(value, dict) else []
-    return _attributes_json(items, depth + 1)
-
-
-def _json_double(value: Any, _depth: int) -> Any:
-    if isinstance(value, str):  # "NaN", "Infinity"
-        return value
-    return _number(float(value)) if isinstance(value, (int, float)) else None
-
-
-_JSON_VALUES: tuple[tuple[str, Callable[[Any, int], Any]], ...] = (
-    ("stringValue", lambda v, _d: v),
-    ("string_value", lambda v, _d: v),
-    ("intValue", lambda v, _d: _int(v, "intValue")),
-    ("int_value", lambda v, _d: _int(v, "int_value")),
-    ("doubleValue", _json_double),
-    ("double_value", _json_double),
-    ("boolValue", lambda v, _d: bool(v)),
-    ("bool_value", lambda v, _d: bool(v)),
-    ("bytesValue", lambda v, _d: v),
-    ("bytes_value", lambda v, _d: v),
-    ("arrayValue", _json_array),
-    ("array_value", _json_array),
-    ("kvlistValue", _json_kvlist),
-    ("kvlist_value", _json_kvlist),
-)
-
-
-def _attributes_json(items: Any, depth: int = 0) -> dict[str, Any]:
-    if not isinstance(items, list):
-        raise OtlpError("attributes must be a list of {key, value}")
-    out: dict[str, Any] = {}
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise OtlpError("attributes must be a list of {key, value}")
-        value = item.get("value")
-        if type(value) is dict and "stringValue" in value:  # the most frequent: as _any_json does
-            out[item["key"]] = value["stringValue"]
-        else:
-            out[item["key"]] = _any_json(value, depth)
-    return out
-
-
-def _list(obj: Mapping[str, Any], camel: str) -> list[Any]:
-    value = _get(obj, camel, [])
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise OtlpError(f"{camel} must be a list of objects")
-    return value
+# The OTLP/JSON values and fields, checked by compiled code (see _otlp_core).
+_get = _otlp_core.json_get
+_int = _otlp_core.json_int
+_enum = _otlp_core.json_enum
+_hex_json = _otlp_core.json_hex
+_any_json = _otlp_core.json_any
+_attributes_json = _otlp_core.json_attributes
+_list = _otlp_core.json_list
 
 
 def _document(body: bytes) -> dict[str, Any]:
@@ -583,8 +467,7 @@ def _resource_json(resourced: Mapping[str, Any]) -> dict[str, Any]:
     return _resource_fields(_attributes_json(_get(resource, "attributes", [])))
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+_text = _otlp_core.json_text
 
 
 def _canonical(log: dict[str, Any]) -> bytes:
