@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from tests.collector.records import ndjson, ship_with_httphandler, wire
 from tests.collector.serve import serve_collector
+from tests.collector.tcp_proxy import TcpProxy
 from tests.helpers import free_port, start_process, wait_for, wait_port
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
@@ -318,3 +320,26 @@ def test_an_opentelemetry_exporter_pointed_at_the_ingest_port_is_stored(tmp_path
         answer = json.loads(body)
         assert (status, answer["type"]) == (404, "not_found")
         assert "/v1/logs and /v1/traces" in answer["message"]
+
+
+def test_otlp_on_the_ingest_port_gets_503_with_retry_after_when_the_storage_is_down(
+    tmp_path: Path, pg_proxy: tuple[TcpProxy, str]
+) -> None:
+    # The same back-pressure as on the main port: an OpenTelemetry exporter retries after a 503.
+    proxy, db_url = pg_proxy
+    headers = {**WRITER, "Content-Type": "application/json"}
+    trace_id = uuid.uuid4().hex
+    with _serve(tmp_path, "--db-url", db_url) as (_, _port, ingest):
+        status, _ = _request(ingest, "POST", "/v1/logs", headers, _otlp_json_log("before", trace_id))
+        assert status == 200
+        proxy.stop()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", ingest, timeout=30)
+            connection.request("POST", "/v1/logs", body=_otlp_json_log("during", trace_id), headers=headers)
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            connection.close()
+        finally:
+            proxy.start()
+    assert (response.status, response.getheader("Retry-After")) == (503, "5")
+    assert answer["code"] == 14  # google.rpc.Code UNAVAILABLE
