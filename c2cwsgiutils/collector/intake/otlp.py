@@ -46,7 +46,8 @@ from c2cwsgiutils.collector.intake import ingest
 from c2cwsgiutils.collector.wire import Row
 
 _compiled.load("c2cwsgiutils.collector.intake._otlp_core")  # compiled when built so (see _compiled)
-from c2cwsgiutils.collector.intake import _otlp_core  # noqa: E402 - the module load() chose
+_compiled.load("c2cwsgiutils.collector.intake._otlp_json")  # after _otlp_core, which it imports
+from c2cwsgiutils.collector.intake import _otlp_core, _otlp_json  # noqa: E402 - the modules load() chose
 
 __all__ = [
     "KEY_FIELD",
@@ -426,14 +427,14 @@ def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
 # ---- JSON (OTLP/JSON: lowerCamelCase keys, hex ids, 64-bit integers as strings) ---------------
 
 
-# The OTLP/JSON values and fields, checked by compiled code (see _otlp_core).
-_get = _otlp_core.json_get
-_int = _otlp_core.json_int
-_enum = _otlp_core.json_enum
-_hex_json = _otlp_core.json_hex
-_any_json = _otlp_core.json_any
-_attributes_json = _otlp_core.json_attributes
-_list = _otlp_core.json_list
+# The OTLP/JSON values and fields, checked by compiled code (see _otlp_json).
+_get = _otlp_json.json_get
+_int = _otlp_json.json_int
+_enum = _otlp_json.json_enum
+_hex_json = _otlp_json.json_hex
+_any_json = _otlp_json.json_any
+_attributes_json = _otlp_json.json_attributes
+_list = _otlp_json.json_list
 
 
 def _document(body: bytes) -> dict[str, Any]:
@@ -467,7 +468,7 @@ def _resource_json(resourced: Mapping[str, Any]) -> dict[str, Any]:
     return _resource_fields(_attributes_json(_get(resource, "attributes", [])))
 
 
-_text = _otlp_core.json_text
+_text = _otlp_json.json_text
 
 
 def _canonical(log: dict[str, Any]) -> bytes:
