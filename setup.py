@@ -20,6 +20,8 @@ COMPILED = [
     "c2cwsgiutils/_spans_core.py",
     "c2cwsgiutils/collector/intake/_form_core.py",
     "c2cwsgiutils/collector/intake/_batch_core.py",
+    "c2cwsgiutils/collector/intake/_otlp_core.py",
+    "c2cwsgiutils/collector/intake/_otlp_json.py",
     "c2cwsgiutils/logging/_emit_core.py",
 ]
 

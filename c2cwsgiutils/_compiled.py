@@ -75,6 +75,8 @@ MODULES = (
     "c2cwsgiutils._spans_core",
     "c2cwsgiutils.collector.intake._form_core",
     "c2cwsgiutils.collector.intake._batch_core",
+    "c2cwsgiutils.collector.intake._otlp_core",
+    "c2cwsgiutils.collector.intake._otlp_json",
     "c2cwsgiutils.logging._emit_core",
 )
 _ROOT = Path(__file__).resolve().parent

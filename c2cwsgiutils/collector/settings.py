@@ -115,7 +115,8 @@ INGEST_PORT = config.declare(
     "c2c.collector.ingest_port",
     0,
     config.bounded(config.as_int, minimum=0, maximum=65535),
-    "A second port of `c2cwsgiutils-logs serve` that only takes `POST /api/v1/record`, served by a "
+    "A second port of `c2cwsgiutils-logs serve` that only takes `POST /api/v1/record` and OTLP/HTTP "
+    "(`POST /v1/logs`, `/v1/traces`), served by a "
     "process of its own ingesting one request at a time: the fastest ingestion, which no query or live "
     "tail of the main port can hold up. 0: none. Not in relay mode.",
     feature="collector",

@@ -10,15 +10,19 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.collector.records import ndjson, ship_with_httphandler, wire
 from tests.collector.serve import serve_collector
+from tests.collector.tcp_proxy import TcpProxy
 from tests.helpers import free_port, start_process, wait_for, wait_port
 
 TOKENS = "logger:writer:pw,ui:reader:rd"
@@ -262,3 +266,80 @@ def test_a_second_collector_on_a_taken_main_port_exits_2(tmp_path: Path, server:
         assert f"port {port} on 127.0.0.1 is taken" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=10) as answer:
             assert answer.status == 200
+
+
+def _otlp_json_log(message: str, trace_id: str) -> bytes:
+    log = {
+        "timeUnixNano": str(time.time_ns()),
+        "severityNumber": 13,
+        "body": {"stringValue": message},
+        "traceId": trace_id,
+    }
+    scope_logs = {"scope": {"name": "tests.collector.ingest_port"}, "logRecords": [log]}
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "otel-ingest"}}]}
+    return json.dumps({"resourceLogs": [{"resource": resource, "scopeLogs": [scope_logs]}]}).encode()
+
+
+def test_an_opentelemetry_exporter_pointed_at_the_ingest_port_is_stored(tmp_path: Path) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    with _serve(tmp_path) as (_, port, ingest):
+        # The real SDK's OTLP/HTTP exporter (protobuf) to the ingest port's /v1/traces.
+        provider = TracerProvider(resource=Resource.create({"service.name": "otel-ingest"}))
+        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{ingest}/v1/traces", headers=WRITER)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("tests.collector.ingest_port").start_as_current_span("checkout") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        provider.shutdown()
+        # OTLP/JSON to its /v1/logs: the OTLP answer, in the request's encoding.
+        headers = {**WRITER, "Content-Type": "application/json"}
+        status, body = _request(ingest, "POST", "/v1/logs", headers, _otlp_json_log("paid", trace_id))
+        assert (status, json.loads(body)) == (200, {})
+
+        def stored() -> list[dict[str, Any]]:
+            query = urllib.parse.urlencode({"query": f"trace_id = {trace_id!r}"})
+            status, body = _request(port, "GET", f"/api/v1/record?{query}", READER)
+            assert status == 200
+            return json.loads(body)  # type: ignore[no-any-return]
+
+        wait_for(lambda: len(stored()) == 2, 20, "the span and the log record")
+        records = stored()
+        assert sorted(r["message"] for r in records)[0] == "paid"
+        assert sorted(r["message"] for r in records)[1].startswith("span checkout ok in ")
+        assert {r["service"] for r in records} == {"otel-ingest"}
+
+        # The same auth as on the main port, answered in OTLP's shape (a google.rpc.Status).
+        reader = {**READER, "Content-Type": "application/json"}
+        status, body = _request(ingest, "POST", "/v1/logs", reader, b"{}")
+        assert (status, json.loads(body)["code"]) == (403, 7)
+        # Only POST: anything else on those paths is the port's JSON 404.
+        status, body = _request(ingest, "GET", "/v1/traces", READER)
+        answer = json.loads(body)
+        assert (status, answer["type"]) == (404, "not_found")
+        assert "/v1/logs and /v1/traces" in answer["message"]
+
+
+def test_otlp_on_the_ingest_port_gets_503_with_retry_after_when_the_storage_is_down(
+    tmp_path: Path, pg_proxy: tuple[TcpProxy, str]
+) -> None:
+    # The same back-pressure as on the main port: an OpenTelemetry exporter retries after a 503.
+    proxy, db_url = pg_proxy
+    headers = {**WRITER, "Content-Type": "application/json"}
+    trace_id = uuid.uuid4().hex
+    with _serve(tmp_path, "--db-url", db_url) as (_, _port, ingest):
+        status, _ = _request(ingest, "POST", "/v1/logs", headers, _otlp_json_log("before", trace_id))
+        assert status == 200
+        proxy.stop()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", ingest, timeout=30)
+            connection.request("POST", "/v1/logs", body=_otlp_json_log("during", trace_id), headers=headers)
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            connection.close()
+        finally:
+            proxy.start()
+    assert (response.status, response.getheader("Retry-After")) == (503, "5")
+    assert answer["code"] == 14  # google.rpc.Code UNAVAILABLE

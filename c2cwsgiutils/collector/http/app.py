@@ -76,7 +76,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Any:
 
 
 def create_ingest_app(settings: Mapping[str, Any] | None = None) -> Any:
-    """The application of the ingest port: ``POST /api/v1/record`` of :func:`create_app`, nothing else."""
+    """The application of the ingest port: ``POST /api/v1/record``, ``/v1/logs`` and ``/v1/traces``
+    of :func:`create_app`, nothing else."""
     from c2cwsgiutils.collector.http.ingest_port import IngestOnly
 
     return IngestOnly(create_app(settings))

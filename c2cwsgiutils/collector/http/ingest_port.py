@@ -1,4 +1,4 @@
-"""The ingest port (``C2C_COLLECTOR_INGEST_PORT``): ``POST /api/v1/record`` only, in a process of its own.
+"""The ingest port (``C2C_COLLECTOR_INGEST_PORT``): the intake routes only, in a process of its own.
 
 Ingestion is fastest with one thread: a request is a short burst of Python, and with several
 threads in one process each request hands the GIL over from one thread to the next, which on a
@@ -10,8 +10,9 @@ millions of records holds one while it runs.
 So ``serve`` can run a second server, on the ingest port, in a child process with one worker that
 ingests one request at a time, inline (see :mod:`rsgi_bridge`; at most 8 held, the others answered
 503 with ``Retry-After`` at once: see :mod:`admission`), whose application
-(:func:`c2cwsgiutils.collector.http.app.create_ingest_app`) answers ``POST /api/v1/record`` exactly as
-the main port does and a JSON 404 to anything else. Both processes write to the same database
+(:func:`c2cwsgiutils.collector.http.app.create_ingest_app`) answers ``POST /api/v1/record`` and the
+OTLP/HTTP ``POST /v1/logs`` and ``POST /v1/traces`` exactly as the main port does, and a JSON 404 to
+anything else. Both processes write to the same database
 (SQLite: the storage's ``flock`` and SQLite's own lock take turns between them). The main port
 keeps accepting records too.
 
@@ -36,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from c2cwsgiutils.collector.http.admission import INGEST_PATHS
 from c2cwsgiutils.collector.http.api import error_answer, json_bytes
 from c2cwsgiutils.collector.http.fast_ingest import RECORD_PATH
 from c2cwsgiutils.config import ConfigError
@@ -52,7 +54,9 @@ _PR_SET_PDEATHSIG = 1
 
 
 class IngestOnly:
-    """WSGI application: ``POST /api/v1/record`` goes to ``app``, anything else is a JSON 404."""
+    """WSGI application: a POST to one of the intake paths (``/api/v1/record``, OTLP's ``/v1/logs``
+    and ``/v1/traces``: ``admission.INGEST_PATHS``, which the pending gate guards) goes to ``app``,
+    anything else is a JSON 404."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -61,13 +65,13 @@ class IngestOnly:
         return getattr(self.app, name)  # registry and the like, for tools and tests
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == RECORD_PATH and environ.get("REQUEST_METHOD") == "POST":
+        if environ.get("PATH_INFO") in INGEST_PATHS and environ.get("REQUEST_METHOD") == "POST":
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         answer, _ = error_answer(
             404,
             "not_found",
-            f"this port (C2C_COLLECTOR_INGEST_PORT) only takes POST {RECORD_PATH}; "
-            "everything else is on the collector's main port",
+            f"this port (C2C_COLLECTOR_INGEST_PORT) only takes POST {RECORD_PATH}, /v1/logs and "
+            "/v1/traces; everything else is on the collector's main port",
         )
         body = json_bytes(answer)
         start_response(
@@ -154,7 +158,12 @@ class IngestListener:
                         f"within {START_TIMEOUT:.0f} s"
                     ) from None
                 time.sleep(0.05)
-        LOG.info("Collector ingest port: http://%s:%d%s (POST only)", self.host, self.port, RECORD_PATH)
+        LOG.info(
+            "Collector ingest port: http://%s:%d%s, /v1/logs, /v1/traces (POST only)",
+            self.host,
+            self.port,
+            RECORD_PATH,
+        )
         self._watcher = threading.Thread(target=self._watch, name="c2c-collector-ingest-watch", daemon=True)
         self._watcher.start()
 

@@ -13,11 +13,8 @@ JSON) with a 4xx status and the reason in its message.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import orjson
 
 from c2cwsgiutils.collector.http.admission import Refused
 from c2cwsgiutils.collector.http.api import ApiError, discard_body, error_for, read_body
@@ -31,18 +28,13 @@ JSON = "application/json"
 _INVALID_ARGUMENT = 3  # google.rpc.Code
 _CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 503: 14}
 
-Decoder = Callable[[bytes], Iterator[dict[str, Any]]]
-_SIGNALS: dict[str, tuple[Decoder, Decoder, str, str]] = {
-    # signal: (protobuf decoder, JSON decoder, response message class, rejected counter field)
+_SIGNALS: dict[str, tuple[str, str]] = {
+    # signal: (response message class, rejected counter field)
     "logs": (
-        otlp.logs_from_protobuf,
-        otlp.logs_from_json,
         "opentelemetry.proto.collector.logs.v1.logs_service_pb2:ExportLogsServiceResponse",
         "rejected_log_records",
     ),
     "traces": (
-        otlp.spans_from_protobuf,
-        otlp.spans_from_json,
         "opentelemetry.proto.collector.trace.v1.trace_service_pb2:ExportTraceServiceResponse",
         "rejected_spans",
     ),
@@ -77,7 +69,7 @@ def _response(body: bytes, status: int, content_type: str, headers: dict[str, st
 
 
 def _answer(signal: str, protobuf: bool, rejected: int, message: str) -> Any:
-    _, _, response_class, counter = _SIGNALS[signal]
+    response_class, counter = _SIGNALS[signal]
     if protobuf:
         import importlib
 
@@ -100,22 +92,6 @@ def _error(status: int, message: str, protobuf: bool, headers: dict[str, str]) -
         return _response(status_message(code, message), status, PROTOBUF, headers)
     body = json.dumps({"code": code, "message": message}, ensure_ascii=False).encode()
     return _response(body, status, JSON, headers)
-
-
-def _storable(record: dict[str, Any]) -> dict[str, Any]:
-    """``record``, with NUL and lone surrogates replaced in its strings when it has any.
-
-    The databases cannot store them (PostgreSQL refuses NUL in text and ``\\u0000`` in JSONB);
-    the NDJSON path replaces them the same way.
-    """
-    try:
-        encoded = orjson.dumps(record)
-    except TypeError:  # a lone surrogate (OTLP/JSON "\\ud800"), or something else orjson refuses
-        encoded = b"\\u0000"
-    if b"\\u0000" not in encoded:
-        return record
-    cleaned: dict[str, Any] = ingest.clean(record)
-    return cleaned
 
 
 def _protobuf_available() -> bool:
@@ -160,26 +136,16 @@ def _export(request: Any, state: CollectorState, signal: str, writer: str) -> An
             f"{PROTOBUF} needs opentelemetry-proto on the collector (pip install 'c2cwsgiutils[collector]'); "
             f"or send {JSON}",
         )
-    from_protobuf, from_json, _, _ = _SIGNALS[signal]
-    now = time.time()
-    rows = []
-    rejected = 0
-    reasons: list[str] = []
     maximum = state.settings.max_batch_records
     try:
-        for count, record in enumerate((from_protobuf if content_type == PROTOBUF else from_json)(body), 1):
-            if count > maximum:
-                raise ApiError(
-                    413, "payload_too_large", f"more than {maximum} records (C2C_COLLECTOR_MAX_BATCH_RECORDS)"
-                )
-            try:
-                rows.append(ingest.record_to_row(_storable(record), now))
-            except ingest.BadRecord as exc:
-                rejected += 1
-                if len(reasons) < 3:
-                    reasons.append(str(exc))
+        made = otlp.rows(signal, content_type == PROTOBUF, body, maximum)
     except otlp.OtlpError as exc:
         raise ApiError(400, "invalid_body", str(exc)) from None
+    if not made.complete:
+        raise ApiError(
+            413, "payload_too_large", f"more than {maximum} records (C2C_COLLECTOR_MAX_BATCH_RECORDS)"
+        )
+    rows, rejected, reasons = made.rows, len(made.errors), made.errors[:3]
     if rows:
         scoped = ingest.scope_rows(rows, writer)
         state.admission.store(lambda: state.storage.insert(scoped))

@@ -35,14 +35,28 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+import orjson
+
+from c2cwsgiutils import _compiled
+from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.wire import Row
+
+_compiled.load("c2cwsgiutils.collector.intake._otlp_core")  # compiled when built so (see _compiled)
+_compiled.load("c2cwsgiutils.collector.intake._otlp_json")  # after _otlp_core, which it imports
+from c2cwsgiutils.collector.intake import _otlp_core, _otlp_json  # noqa: E402 - the modules load() chose
 
 __all__ = [
     "KEY_FIELD",
     "OtlpError",
+    "Rows",
     "logs_from_json",
     "logs_from_protobuf",
+    "reference_rows",
+    "rows",
     "spans_from_json",
     "spans_from_protobuf",
 ]
@@ -51,7 +65,7 @@ __all__ = [
 # when stored, as for every intake.
 KEY_FIELD = "c2c_uuid"
 
-_MAX_DEPTH = 32
+_MAX_DEPTH = _otlp_core.MAX_DEPTH
 _SPAN_KINDS = {0: None, 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _TEXT_LEVELS = {
     "TRACE": 5,
@@ -82,22 +96,13 @@ _REQUEST_ID_ATTRIBUTES = (
 )
 
 
-class OtlpError(ValueError):
-    """The body is not a valid OTLP request (answered 400 with the reason)."""
+OtlpError = _otlp_core.OtlpError
 
 
 def _level(number: int, text: str) -> int:
     if 1 <= number <= 24:
         return (5, 10, 20, 30, 40, 50)[(number - 1) // 4]
     return _TEXT_LEVELS.get(text.upper(), 20)
-
-
-def _key(*parts: bytes) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        digest.update(len(part).to_bytes(4, "big"))
-        digest.update(part)
-    return digest.hexdigest()
 
 
 def _nest(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -227,7 +232,9 @@ def _span_record(
     duration_ms = round(max(0, end_ns - start_ns) / 1e6, 3)
     outcome = "error" if failed else "ok"
     record: dict[str, Any] = {
-        KEY_FIELD: _key(b"span", (trace_id or "").encode(), (span_id or "").encode()),
+        KEY_FIELD: hashlib.blake2b(
+            f"span\x00{trace_id or ''}\x00{span_id or ''}".encode(), digest_size=16
+        ).hexdigest(),
         "created": (end_ns or start_ns) / 1e9,
         "levelno": 40 if failed else 20,
         "logger_name": scope or "opentelemetry",
@@ -267,6 +274,41 @@ def _span_record(
     return record
 
 
+def _log_record_of(args: tuple[Any, ...]) -> dict[str, Any]:
+    resource, scope, time_ns, number, text, body, flat, trace_id, span_id, event_name, key = args
+    return _log_record(
+        resource,
+        scope,
+        time_ns=time_ns,
+        severity_number=number,
+        severity_text=text,
+        body=body,
+        flat=flat,
+        trace_id=trace_id,
+        span_id=span_id,
+        event_name=event_name,
+        key=key,
+    )
+
+
+def _span_record_of(args: tuple[Any, ...]) -> dict[str, Any]:
+    resource, scope, name, kind, start_ns, end_ns, flat, ids, status, events, links, trace_state = args
+    return _span_record(
+        resource,
+        scope,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        flat=flat,
+        ids=ids,
+        status=status,
+        events=events,
+        links=links,
+        trace_state=trace_state,
+    )
+
+
 # ---- protobuf ----------------------------------------------------------------------------------
 
 
@@ -303,11 +345,7 @@ def _parse_pb(message: Any, body: bytes) -> Any:
     return message
 
 
-def logs_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
-    """The records of an ``ExportLogsServiceRequest`` (its protobuf encoding); raises OtlpError."""
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
-    request = _parse_pb(ExportLogsServiceRequest(), body)
+def _log_args_pb(request: Any) -> Iterator[tuple[Any, ...]]:
     for resource_logs in request.resource_logs:
         resource_flat = _attributes_pb(resource_logs.resource.attributes)
         resource = _resource_fields(resource_flat)
@@ -316,26 +354,39 @@ def logs_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
             scope = scope_logs.scope.name
             for log in scope_logs.log_records:
                 body_value = _any_pb(log.body) if log.HasField("body") else ""
-                yield _log_record(
+                yield (
                     resource,
                     scope,
-                    time_ns=log.time_unix_nano or log.observed_time_unix_nano,
-                    severity_number=log.severity_number,
-                    severity_text=log.severity_text,
-                    body="" if body_value is None else body_value,
-                    flat=_attributes_pb(log.attributes),
-                    trace_id=_hex(log.trace_id),
-                    span_id=_hex(log.span_id),
-                    event_name=log.event_name,
-                    key=_key(b"log", identity, log.SerializeToString(deterministic=True)),
+                    log.time_unix_nano or log.observed_time_unix_nano,
+                    log.severity_number,
+                    log.severity_text,
+                    "" if body_value is None else body_value,
+                    _attributes_pb(log.attributes),
+                    _hex(log.trace_id),
+                    _hex(log.span_id),
+                    log.event_name,
+                    _otlp_core.key(b"log", identity, log.SerializeToString(deterministic=True)),
                 )
 
 
-def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
-    """The span records of an ``ExportTraceServiceRequest`` (protobuf); raises OtlpError."""
+def _logs_request(body: bytes) -> Any:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    return _parse_pb(ExportLogsServiceRequest(), body)
+
+
+def _traces_request(body: bytes) -> Any:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    request = _parse_pb(ExportTraceServiceRequest(), body)
+    return _parse_pb(ExportTraceServiceRequest(), body)
+
+
+def logs_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
+    """The records of an ``ExportLogsServiceRequest`` (its protobuf encoding); raises OtlpError."""
+    return (_log_record_of(args) for args in _log_args_pb(_logs_request(body)))
+
+
+def _span_args_pb(request: Any) -> Iterator[tuple[Any, ...]]:
     for resource_spans in request.resource_spans:
         resource = _resource_fields(_attributes_pb(resource_spans.resource.attributes))
         for scope_spans in resource_spans.scope_spans:
@@ -352,142 +403,49 @@ def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
                 links = [
                     {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()} for link in span.links
                 ]
-                yield _span_record(
+                yield (
                     resource,
                     scope,
-                    name=span.name,
-                    kind=span.kind,
-                    start_ns=span.start_time_unix_nano,
-                    end_ns=span.end_time_unix_nano,
-                    flat=_attributes_pb(span.attributes),
-                    ids=(_hex(span.trace_id), _hex(span.span_id), _hex(span.parent_span_id)),
-                    status=(span.status.code, span.status.message),
-                    events=events,
-                    links=links,
-                    trace_state=span.trace_state,
+                    span.name,
+                    span.kind,
+                    span.start_time_unix_nano,
+                    span.end_time_unix_nano,
+                    _attributes_pb(span.attributes),
+                    (_hex(span.trace_id), _hex(span.span_id), _hex(span.parent_span_id)),
+                    (span.status.code, span.status.message),
+                    events,
+                    links,
+                    span.trace_state,
                 )
+
+
+def spans_from_protobuf(body: bytes) -> Iterator[dict[str, Any]]:
+    """The span records of an ``ExportTraceServiceRequest`` (protobuf); raises OtlpError."""
+    return (_span_record_of(args) for args in _span_args_pb(_traces_request(body)))
 
 
 # ---- JSON (OTLP/JSON: lowerCamelCase keys, hex ids, 64-bit integers as strings) ---------------
 
 
-def _get(obj: Mapping[str, Any], camel: str, default: Any = None) -> Any:
-    if camel in obj:
-        return obj[camel]
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
-    return obj.get(snake, default)
-
-
-def _int(value: Any, what: str) -> int:
-    if value is None or value == "":
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise OtlpError(f"{what} must be an integer (or its decimal text)")
-    try:
-        return int(value)
-    except ValueError:
-        raise OtlpError(f"{what} must be an integer (or its decimal text)") from None
-
-
-_SEVERITY_NAMES = {
-    f"SEVERITY_NUMBER_{name}{suffix}": base + offset
-    for base, name in ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
-    for offset, suffix in enumerate(("", "2", "3", "4"))
-}
-_ENUM_NAMES: dict[str, int] = {
-    **_SEVERITY_NAMES,
-    "SEVERITY_NUMBER_UNSPECIFIED": 0,
-    **{
-        f"SPAN_KIND_{name}": number
-        for number, name in enumerate(("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"))
-    },
-    **{f"STATUS_CODE_{name}": number for number, name in enumerate(("UNSET", "OK", "ERROR"))},
-}
-
-
-def _enum(value: Any, what: str) -> int:
-    """An enum of OTLP/JSON: its number (the specification), or its name (protobuf's JSON)."""
-    if isinstance(value, str) and value in _ENUM_NAMES:
-        return _ENUM_NAMES[value]
-    return _int(value, what)
-
-
-def _hex_json(value: Any, size: int, what: str) -> str | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) != size * 2:
-        raise OtlpError(f"{what} must be {size * 2} hexadecimal digits")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise OtlpError(f"{what} must be {size * 2} hexadecimal digits") from None
-    return _hex(raw)
-
-
-def _any_json(value: Any, depth: int = 0) -> Any:
-    if not isinstance(value, dict):
-        return None
-    if depth >= _MAX_DEPTH:
-        raise OtlpError(f"values nested deeper than {_MAX_DEPTH} levels")
-    for key, convert in _JSON_VALUES:
-        if key in value:
-            return convert(value[key], depth)
-    return None
-
-
-def _json_array(value: Any, depth: int) -> list[Any]:
-    items = _get(value, "values", []) if isinstance(value, dict) else []
-    return [_any_json(item, depth + 1) for item in items] if isinstance(items, list) else []
-
-
-def _json_kvlist(value: Any, depth: int) -> dict[str, Any]:
-    items = _get(value, "values", []) if isinstance(value, dict) else []
-    return _attributes_json(items, depth + 1)
-
-
-def _json_double(value: Any, _depth: int) -> Any:
-    if isinstance(value, str):  # "NaN", "Infinity"
-        return value
-    return _number(float(value)) if isinstance(value, (int, float)) else None
-
-
-_JSON_VALUES: tuple[tuple[str, Callable[[Any, int], Any]], ...] = (
-    ("stringValue", lambda v, _d: v),
-    ("string_value", lambda v, _d: v),
-    ("intValue", lambda v, _d: _int(v, "intValue")),
-    ("int_value", lambda v, _d: _int(v, "int_value")),
-    ("doubleValue", _json_double),
-    ("double_value", _json_double),
-    ("boolValue", lambda v, _d: bool(v)),
-    ("bool_value", lambda v, _d: bool(v)),
-    ("bytesValue", lambda v, _d: v),
-    ("bytes_value", lambda v, _d: v),
-    ("arrayValue", _json_array),
-    ("array_value", _json_array),
-    ("kvlistValue", _json_kvlist),
-    ("kvlist_value", _json_kvlist),
-)
-
-
-def _attributes_json(items: Any, depth: int = 0) -> dict[str, Any]:
-    if not isinstance(items, list):
-        raise OtlpError("attributes must be a list of {key, value}")
-    out: dict[str, Any] = {}
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise OtlpError("attributes must be a list of {key, value}")
-        out[item["key"]] = _any_json(item.get("value"), depth)
-    return out
-
-
-def _list(obj: Mapping[str, Any], camel: str) -> list[Any]:
-    value = _get(obj, camel, [])
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise OtlpError(f"{camel} must be a list of objects")
-    return value
+# The OTLP/JSON values and fields, checked by compiled code (see _otlp_json).
+_get = _otlp_json.json_get
+_int = _otlp_json.json_int
+_enum = _otlp_json.json_enum
+_hex_json = _otlp_json.json_hex
+_any_json = _otlp_json.json_any
+_attributes_json = _otlp_json.json_attributes
+_list = _otlp_json.json_list
 
 
 def _document(body: bytes) -> dict[str, Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = None  # orjson refuses what json takes (NaN, integers past 64 bits, lone surrogates)
+    if document is not None:
+        if not isinstance(document, dict):
+            raise OtlpError("the body must be a JSON object")
+        return document
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -510,38 +468,48 @@ def _resource_json(resourced: Mapping[str, Any]) -> dict[str, Any]:
     return _resource_fields(_attributes_json(_get(resource, "attributes", [])))
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+_text = _otlp_json.json_text
 
 
-def logs_from_json(body: bytes) -> Iterator[dict[str, Any]]:
-    """The records of an ``ExportLogsServiceRequest`` in OTLP/JSON; raises OtlpError."""
-    for resource_logs in _list(_document(body), "resourceLogs"):
+def _canonical(log: dict[str, Any]) -> bytes:
+    """The log record's JSON with its keys sorted: what its idempotency key is made of."""
+    try:
+        return orjson.dumps(log, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson does not encode (an integer past 64 bits ...)
+        return json.dumps(log, sort_keys=True).encode()
+
+
+def _log_args_json(document: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    for resource_logs in _list(document, "resourceLogs"):
         resource = _resource_json(resource_logs)
         identity = f"{resource.get('service', '')}\x00{resource.get('host', '')}".encode()
         for scope_logs in _list(resource_logs, "scopeLogs"):
             scope = _scope_name(scope_logs)
             for log in _list(scope_logs, "logRecords"):
                 body_value = _any_json(_get(log, "body"))
-                yield _log_record(
+                yield (
                     resource,
                     scope,
-                    time_ns=_int(_get(log, "timeUnixNano"), "timeUnixNano")
+                    _int(_get(log, "timeUnixNano"), "timeUnixNano")
                     or _int(_get(log, "observedTimeUnixNano"), "observedTimeUnixNano"),
-                    severity_number=_enum(_get(log, "severityNumber"), "severityNumber"),
-                    severity_text=_text(_get(log, "severityText")),
-                    body="" if body_value is None else body_value,
-                    flat=_attributes_json(_get(log, "attributes", [])),
-                    trace_id=_hex_json(_get(log, "traceId"), 16, "traceId"),
-                    span_id=_hex_json(_get(log, "spanId"), 8, "spanId"),
-                    event_name=_text(_get(log, "eventName")),
-                    key=_key(b"log", identity, json.dumps(log, sort_keys=True).encode()),
+                    _enum(_get(log, "severityNumber"), "severityNumber"),
+                    _text(_get(log, "severityText")),
+                    "" if body_value is None else body_value,
+                    _attributes_json(_get(log, "attributes", [])),
+                    _hex_json(_get(log, "traceId"), 16, "traceId"),
+                    _hex_json(_get(log, "spanId"), 8, "spanId"),
+                    _text(_get(log, "eventName")),
+                    _otlp_core.key(b"log", identity, _canonical(log)),
                 )
 
 
-def spans_from_json(body: bytes) -> Iterator[dict[str, Any]]:
-    """The span records of an ``ExportTraceServiceRequest`` in OTLP/JSON; raises OtlpError."""
-    for resource_spans in _list(_document(body), "resourceSpans"):
+def logs_from_json(body: bytes) -> Iterator[dict[str, Any]]:
+    """The records of an ``ExportLogsServiceRequest`` in OTLP/JSON; raises OtlpError."""
+    return (_log_record_of(args) for args in _log_args_json(_document(body)))
+
+
+def _span_args_json(document: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    for resource_spans in _list(document, "resourceSpans"):
         resource = _resource_json(resource_spans)
         for scope_spans in _list(resource_spans, "scopeSpans"):
             scope = _scope_name(scope_spans)
@@ -564,21 +532,124 @@ def spans_from_json(body: bytes) -> Iterator[dict[str, Any]]:
                     }
                     for link in _list(span, "links")
                 ]
-                yield _span_record(
+                yield (
                     resource,
                     scope,
-                    name=_text(_get(span, "name")),
-                    kind=_enum(_get(span, "kind"), "kind"),
-                    start_ns=_int(_get(span, "startTimeUnixNano"), "startTimeUnixNano"),
-                    end_ns=_int(_get(span, "endTimeUnixNano"), "endTimeUnixNano"),
-                    flat=_attributes_json(_get(span, "attributes", [])),
-                    ids=(
+                    _text(_get(span, "name")),
+                    _enum(_get(span, "kind"), "kind"),
+                    _int(_get(span, "startTimeUnixNano"), "startTimeUnixNano"),
+                    _int(_get(span, "endTimeUnixNano"), "endTimeUnixNano"),
+                    _attributes_json(_get(span, "attributes", [])),
+                    (
                         _hex_json(_get(span, "traceId"), 16, "traceId"),
                         _hex_json(_get(span, "spanId"), 8, "spanId"),
                         _hex_json(_get(span, "parentSpanId"), 8, "parentSpanId"),
                     ),
-                    status=(_enum(_get(status, "code"), "status.code"), _text(status.get("message"))),
-                    events=events,
-                    links=links,
-                    trace_state=_text(_get(span, "traceState")),
+                    (_enum(_get(status, "code"), "status.code"), _text(status.get("message"))),
+                    events,
+                    links,
+                    _text(_get(span, "traceState")),
                 )
+
+
+def spans_from_json(body: bytes) -> Iterator[dict[str, Any]]:
+    """The span records of an ``ExportTraceServiceRequest`` in OTLP/JSON; raises OtlpError."""
+    return (_span_record_of(args) for args in _span_args_json(_document(body)))
+
+
+# ---- rows ---------------------------------------------------------------------------------------
+
+
+def _storable(record: dict[str, Any]) -> dict[str, Any]:
+    """``record``, with NUL and lone surrogates replaced in its strings when it has any.
+
+    The databases cannot store them (PostgreSQL refuses NUL in text and ``\\u0000`` in JSONB);
+    the NDJSON path replaces them the same way.
+    """
+    try:
+        encoded = orjson.dumps(record)
+    except TypeError:  # a lone surrogate (OTLP/JSON "\\ud800"), or something else orjson refuses
+        encoded = b"\\u0000"
+    if b"\\u0000" not in encoded:
+        return record
+    cleaned: dict[str, Any] = ingest.clean(record)
+    return cleaned
+
+
+def _row_of(record: dict[str, Any]) -> Row | str:
+    try:
+        # Every record made here has its "created": the time of arrival is never read.
+        return ingest.record_to_row(_storable(record), 0.0)
+    except ingest.BadRecord as exc:
+        return str(exc)
+
+
+def _slow_log(args: tuple[Any, ...]) -> Row | str:
+    """The row of a log record the compiled path left (see _otlp_core), or why it is refused."""
+    return _row_of(_log_record_of(args))
+
+
+def _slow_span(args: tuple[Any, ...]) -> Row | str:
+    """As :func:`_slow_log`, for a span."""
+    return _row_of(_span_record_of(args))
+
+
+class Rows:
+    """The rows of one OTLP request: ``rows``, ``errors`` (why each refused record was refused),
+    and ``complete`` (``False``: the request has more records than allowed, and was left there)."""
+
+    __slots__ = ("complete", "errors", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.errors: list[str] = []
+        self.complete = True
+
+
+# What the compiled loops call back for (see _otlp_core.protobuf_logs).
+_HELPERS = sys.modules[__name__]
+
+
+def rows(signal: str, protobuf: bool, body: bytes, max_records: int) -> Rows:
+    """The storage rows of the records of an OTLP request; raises OtlpError.
+
+    ``signal``: ``"logs"`` or ``"traces"``; ``protobuf``: the body's encoding (else OTLP/JSON). The
+    same rows as :func:`reference_rows` (a test compares them), made without the records in
+    between when they have the usual shape.
+    """
+    out = Rows()
+    if protobuf:
+        if signal == "logs":
+            out.complete = _otlp_core.protobuf_logs(
+                _logs_request(body), _HELPERS, out.rows, out.errors, max_records
+            )
+        else:
+            request = _traces_request(body)
+            out.complete = _otlp_core.protobuf_spans(request, _HELPERS, out.rows, out.errors, max_records)
+        return out
+    logs = signal == "logs"
+    make = _otlp_core.log_row if logs else _otlp_core.span_row
+    slow = _slow_log if logs else _slow_span
+    document = _document(body)
+    for count, args in enumerate(_log_args_json(document) if logs else _span_args_json(document), 1):
+        if count > max_records:
+            out.complete = False
+            break
+        row = make(*args) or slow(args)
+        if isinstance(row, str):
+            out.errors.append(row)
+        else:
+            out.rows.append(row)
+    return out
+
+
+def reference_rows(signal: str, protobuf: bool, body: bytes) -> list[Row | str]:
+    """Each record's row (or why it is refused) by the reference path: the record of the wire schema
+    (``*_from_protobuf``, ``*_from_json``) through ``ingest.record_to_row``, as an NDJSON line."""
+    decode = {
+        ("logs", True): logs_from_protobuf,
+        ("logs", False): logs_from_json,
+        ("traces", True): spans_from_protobuf,
+        ("traces", False): spans_from_json,
+    }[(signal, protobuf)]
+    return [_row_of(record) for record in decode(body)]
