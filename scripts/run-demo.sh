@@ -41,7 +41,7 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 # The prices service the demo calls: OpenTelemetry only (no c2cwsgiutils), shipping its spans and
-# logs by OTLP/HTTP to the collector's main port (the ingest port takes /api/v1/record only).
+# logs by OTLP/HTTP to the collector's main port (its ingest port would take them too).
 OTEL_EXPORTER_OTLP_ENDPOINT="${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:${COLLECTOR_PORT}}" \
     OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-demo-prices}" \
     "${VENV}/bin/python" -m c2cwsgiutils_demo.prices --port "${PRICES_PORT}" >var/logs/demo-prices.log 2>&1 &
