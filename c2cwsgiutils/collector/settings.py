@@ -290,7 +290,8 @@ def serve_workers(settings: CollectorSettings) -> int:
     """The worker processes ``serve`` runs: ``settings.workers``, or its default for the storage."""
     if settings.workers:
         return settings.workers
-    return 1 if settings.db_url.startswith("sqlite") and not settings.forward_url else 2
+    # chdb (embedded ClickHouse) holds its directory in one process.
+    return 1 if settings.db_url.startswith(("sqlite", "chdb")) and not settings.forward_url else 2
 
 
 def max_inflight(settings: CollectorSettings) -> int:
