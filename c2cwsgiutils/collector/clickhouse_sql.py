@@ -169,11 +169,24 @@ class Result:
             return None
         return self.one()[0]
 
-    def scalars(self) -> Result:
-        return Result(self._keys()[:1], [[row[0]] for row in self._rows])
+    def scalars(self) -> Scalars:
+        return Scalars([row[0] for row in self._rows])
 
-    def _keys(self) -> list[str]:
-        return list(type(self._rows[0])._keys) if self._rows else ["value"]
+
+class Scalars:
+    """The first column of each row (``Result.scalars()``)."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self._values = values
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def all(self) -> list[Any]:
+        return list(self._values)
+
+    def first(self) -> Any:
+        return self._values[0] if self._values else None
 
 
 class Connection:

@@ -159,7 +159,8 @@ class _ChdbClient:
 
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         self._session.query(
-            f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) FORMAT TabSeparated\n" + _tsv(rows)
+            f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) {_INSERT_SETTINGS} FORMAT TabSeparated\n"
+            + _tsv(rows)
         )
 
     def close(self) -> None:
@@ -220,6 +221,10 @@ class _ServerClient:
 
 
 _INSERT_COLUMNS = ("id", *INSERT_COLUMNS)
+# A NULL in a NOT NULL column is an error (ClickHouse would store the type's default instead).
+_INSERT_SETTINGS = "SETTINGS input_format_null_as_default = 0"
+# min/max/sum of no row are NULL, as in SQL (ClickHouse answers 0 by default).
+_READ_SETTINGS = " SETTINGS aggregate_functions_null_for_empty = 1"
 # TabSeparated: backslash, tab, newline and carriage return escaped; NULL is \N.
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -346,7 +351,7 @@ class ClickHouseStorage(Storage):
         self.client = client
         self.database = self.url.database
         self.table = f"{self.database}.{TABLE_NAME}"
-        super().__init__(Engine(client, url, self.database))  # type: ignore[arg-type]
+        super().__init__(Engine(client, url, self.database, _READ_SETTINGS))  # type: ignore[arg-type]
         self._ids = _Ids(_default_node() if self.url.node_id is None else self.url.node_id)
         self._write_lock = threading.Lock()
         self._pending_lock = threading.Lock()
@@ -365,7 +370,7 @@ class ClickHouseStorage(Storage):
     def set_read_timeout(self, seconds: float) -> None:
         """Cut every read short after ``seconds`` (``max_execution_time``)."""
         assert isinstance(self.engine, Engine)
-        self.engine.read_settings = f" SETTINGS max_execution_time = {max(1, round(seconds))}"
+        self.engine.read_settings = f"{_READ_SETTINGS}, max_execution_time = {max(0.001, seconds):g}"
 
     def storage_bytes(self) -> int | None:
         """Bytes on disk of the active parts of the record table."""
@@ -475,11 +480,15 @@ class ClickHouseStorage(Storage):
 
     def buckets(self, where: Any, seconds: int) -> list[tuple[int, int]]:
         """(bucket start in POSIX seconds, count), one ``GROUP BY`` (a columnar scan is cheap)."""
-        step = int(seconds) * 1_000_000
-        bucket = sa.literal_column(f"intDiv(time_us, {step})", sa.BigInteger())
-        statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket)
         with self.reader.connect() as connection:
-            return sorted((int(b) * seconds, int(n)) for b, n in connection.execute(statement))
+            return self._grouped_buckets(connection, where, seconds)
+
+    @staticmethod
+    def _grouped_buckets(connection: Any, where: Any, seconds: int) -> list[tuple[int, int]]:
+        # ClickHouse's / divides as floats: intDiv truncates (a floor: times are positive).
+        bucket = sa.literal_column(f"intDiv(time_us, {int(seconds) * 1_000_000})", sa.BigInteger())
+        statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket)
+        return sorted((int(b) * seconds, int(n)) for b, n in connection.execute(statement))
 
     def _window(self, keys: list[str]) -> tuple[int, int] | None:
         """(first, last) time of the records of these request (``r:``) or trace (``t:``) keys."""
