@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import default
 from sqlalchemy.sql import compiler, elements, functions
 
-__all__ = ["Client", "ClickHouseDialect", "Engine", "QueryCanceled", "compile_sql", "literal"]
+__all__ = ["ClickHouseDialect", "Client", "Engine", "QueryCanceled", "compile_sql", "literal"]
 
 _TIMEOUT_CODES = ("Code: 159.", "TIMEOUT_EXCEEDED", "Code: 394.", "QUERY_WAS_CANCELLED")
 
@@ -155,7 +155,9 @@ class Result:
 
     def one(self) -> Row:
         if len(self._rows) != 1:
-            raise sa.exc.NoResultFound("expected one row") if not self._rows else sa.exc.MultipleResultsFound()
+            raise (
+                sa.exc.NoResultFound("expected one row") if not self._rows else sa.exc.MultipleResultsFound()
+            )
         return self._rows[0]
 
     def scalar(self) -> Any:
@@ -218,7 +220,9 @@ class Engine:
 
     dialect = _DIALECT
 
-    def __init__(self, client: Client, url: str, database: str | None = None, read_settings: str = "") -> None:
+    def __init__(
+        self, client: Client, url: str, database: str | None = None, read_settings: str = ""
+    ) -> None:
         self.client = client
         self.url = url
         self.database = database

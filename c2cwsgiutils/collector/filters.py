@@ -197,7 +197,10 @@ def _clickhouse_json_parts(keys: list[str]) -> tuple[Any, Any, Any]:
         else_="object",
     )
     # A boolean's raw JSON is its text (true/false), as jsonb_extract_path_text gives it.
-    text = sa.case((json_type == "Bool", sa.func.JSONExtractRaw(data, *params)), else_=sa.func.JSONExtractString(data, *params))
+    text = sa.case(
+        (json_type == "Bool", sa.func.JSONExtractRaw(data, *params)),
+        else_=sa.func.JSONExtractString(data, *params),
+    )
     return type_name, text, sa.func.JSONExtractFloat(data, *params)
 
 

@@ -626,7 +626,9 @@ def open_storage(url: str) -> Storage:
             raise ValueError(f"the collector needs psycopg2 for PostgreSQL (got {drivername})")
         # SQLAlchemy 2.1 defaults to psycopg 3; the collector's bulk insert uses psycopg2.
         return PostgresStorage(make_url(url).set(drivername="postgresql+psycopg2").render_as_string(False))
-    raise ValueError(f"unsupported collector database {drivername!r}: use sqlite://, postgresql://, clickhouse:// or chdb://")
+    raise ValueError(
+        f"unsupported collector database {drivername!r}: use sqlite://, postgresql://, clickhouse:// or chdb://"
+    )
 
 
 def check_writable(url: str) -> None:

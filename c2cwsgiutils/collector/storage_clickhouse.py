@@ -26,6 +26,7 @@ Design (docs/clickhouse.md says why, with the figures):
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import socket
@@ -124,7 +125,7 @@ class _ChdbClient:
 
     def __init__(self, path: str | None) -> None:
         try:
-            from chdb import session
+            session: Any = importlib.import_module("chdb.session")  # untyped
         except ImportError:
             raise ValueError(
                 "C2C_COLLECTOR_DB_URL is a chdb:// URL but chdb is not installed: "
@@ -152,7 +153,8 @@ class _ChdbClient:
     def select(self, sql: str) -> list[list[Any]]:
         result = self._session.query(sql + _JSON_SETTINGS(sql), "JSONCompact")
         raw = result.bytes()
-        return self._loads(raw)["data"] if raw else []  # type: ignore[no-any-return]
+        data: list[list[Any]] = self._loads(raw)["data"] if raw else []
+        return data
 
     def command(self, sql: str) -> None:
         self._session.query(sql)
@@ -174,7 +176,7 @@ class _ChdbClient:
                 entry[0].close()
 
 
-def _JSON_SETTINGS(sql: str) -> str:  # noqa: N802 - reads as the constant it mostly is
+def _JSON_SETTINGS(sql: str) -> str:
     # 64-bit integers as JSON numbers (ClickHouse quotes them by default).
     joiner = ", " if " SETTINGS " in sql else " SETTINGS "
     return joiner + "output_format_json_quote_64bit_integers = 0"
@@ -290,8 +292,8 @@ FROM {t} WHERE request_id IS NOT NULL GROUP BY key""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {w}_trace_mv TO {w} AS
 SELECT concat('t:', assumeNotNull(trace_id)) AS key, min(time_us) AS first_us, max(time_us) AS last_us
 FROM {t} WHERE trace_id IS NOT NULL GROUP BY key""",
-        f"CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_TABLE} (version UInt32, applied DateTime DEFAULT now()) "
-        "ENGINE = MergeTree ORDER BY version",
+        f"CREATE TABLE IF NOT EXISTS {database}.{SCHEMA_TABLE} "
+        "(version UInt32, applied DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version",
     ]
 
 
@@ -365,7 +367,9 @@ class ClickHouseStorage(Storage):
             self.client.command(statement)
         done = self.client.select(f"SELECT count() FROM {self.database}.{SCHEMA_TABLE}")
         if not done[0][0]:
-            self.client.command(f"INSERT INTO {self.database}.{SCHEMA_TABLE} (version) VALUES ({SCHEMA_VERSION})")
+            self.client.command(
+                f"INSERT INTO {self.database}.{SCHEMA_TABLE} (version) VALUES ({SCHEMA_VERSION})"
+            )
 
     def set_read_timeout(self, seconds: float) -> None:
         """Cut every read short after ``seconds`` (``max_execution_time``)."""
@@ -460,7 +464,9 @@ class ClickHouseStorage(Storage):
     def delete_older_than(self, cutoff_us: int, batch: int) -> int:
         """Drop the days wholly older than ``cutoff_us`` (whole partitions: cheap), then delete the
         rest of the older records (a lightweight ``DELETE``). Returns how many records went."""
-        count = int(self.client.select(f"SELECT count() FROM {self.table} WHERE time_us < {int(cutoff_us)}")[0][0])
+        count = int(
+            self.client.select(f"SELECT count() FROM {self.table} WHERE time_us < {int(cutoff_us)}")[0][0]
+        )
         if not count:
             return 0
         cutoff_day = int(cutoff_us // 86_400_000_000)

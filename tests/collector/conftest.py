@@ -16,8 +16,9 @@ from c2cwsgiutils.collector.app import create_app
 from c2cwsgiutils.collector.state import get_state
 from tests.collector.tcp_proxy import TcpProxy
 
-
-CHDB_MISSING = "chdb is not installed: the ClickHouse backend tests need pip install 'c2cwsgiutils[clickhouse]'"
+CHDB_MISSING = (
+    "chdb is not installed: the ClickHouse backend tests need pip install 'c2cwsgiutils[clickhouse]'"
+)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The filter language: parsing, error positions, and identical results on SQLite, PostgreSQL and ClickHouse."""
+"""The filter language: parsing, error positions, identical results on SQLite, PostgreSQL and ClickHouse."""
 
 from __future__ import annotations
 
@@ -234,7 +234,9 @@ def _ordinals(storage: Storage, query: str) -> list[int]:
     rank = {record_id: index + 1 for index, record_id in enumerate(every)}
     # ``id`` comparisons name SQLite's ids: the ClickHouse ids of the same ranks.
     query = re.sub(r"\bid (<=|>=|<|>|=) (\d+)", lambda m: f"id {m[1]} {every[int(m[2]) - 1]}", query)
-    return sorted(rank[row["id"]] for row in storage.range(build_filter({"query": query}, storage.dialect), 0, 100))
+    return sorted(
+        rank[row["id"]] for row in storage.range(build_filter({"query": query}, storage.dialect), 0, 100)
+    )
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -245,7 +247,7 @@ def test_clickhouse_returns_the_records_of_sqlite_and_postgresql(
 
 
 def test_clickhouse_renders_user_text_as_an_escaped_literal(clickhouse: Storage) -> None:
-    where = build_filter({"query": "message = \"x\\\\'; DROP TABLE c2c_log_record; --\""}, "clickhouse")
+    where = build_filter({"query": 'message = "x\\\\\'; DROP TABLE c2c_log_record; --"'}, "clickhouse")
     assert "'x\\\\\\'; DROP" in compile_sql(sa.select(sa.func.count()).where(where))
     assert clickhouse.count(where) == 0
     assert clickhouse.count(sa.true()) == len(DATASET)
