@@ -31,7 +31,9 @@ DB_URL = config.declare(
     DEFAULT_DB_URL,
     config.as_str,
     "Collector storage: a SQLAlchemy URL, `sqlite:///relative/path.sqlite` (WAL mode, created on "
-    "start) or `postgresql://user:password@host/db` (JSONB). The password is never logged.",
+    "start) or `postgresql://user:password@host/db` (JSONB); or ClickHouse (extra `clickhouse`): "
+    "`clickhouse://user:password@host:8123/db` (`clickhouses://` for HTTPS) or embedded "
+    "`chdb:///absolute/dir` (one worker), see docs/clickhouse.md. The password is never logged.",
     secret=True,
     feature="collector",
 )
