@@ -25,6 +25,7 @@ Design (docs/clickhouse.md says why, with the figures):
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import importlib
 import logging
@@ -147,11 +148,13 @@ class _ChdbClient:
                 if path:
                     os.makedirs(path, exist_ok=True)
                 entry = _CHDB_SESSIONS[path] = [session.Session(path or ":memory:"), 0]
+                # 64-bit integers as JSON numbers (ClickHouse quotes them by default).
+                entry[0].query("SET output_format_json_quote_64bit_integers = 0")
             entry[1] += 1
         self._session = entry[0]
 
     def select(self, sql: str) -> list[list[Any]]:
-        result = self._session.query(sql + _JSON_SETTINGS(sql), "JSONCompact")
+        result = self._session.query(sql, "JSONCompact")
         raw = result.bytes()
         data: list[list[Any]] = self._loads(raw)["data"] if raw else []
         return data
@@ -174,12 +177,6 @@ class _ChdbClient:
             if entry[1] <= 0:
                 del _CHDB_SESSIONS[self.path]
                 entry[0].close()
-
-
-def _JSON_SETTINGS(sql: str) -> str:
-    # 64-bit integers as JSON numbers (ClickHouse quotes them by default).
-    joiner = ", " if " SETTINGS " in sql else " SETTINGS "
-    return joiner + "output_format_json_quote_64bit_integers = 0"
 
 
 class _ServerClient:
@@ -469,15 +466,14 @@ class ClickHouseStorage(Storage):
         )
         if not count:
             return 0
-        cutoff_day = int(cutoff_us // 86_400_000_000)
+        cutoff_day = datetime.date(1970, 1, 1) + datetime.timedelta(days=int(cutoff_us // 86_400_000_000))
         partitions = self.client.select(
             "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = "
             f"{literal(self.database)} AND table = {literal(TABLE_NAME)}"
         )
         for (partition_id,) in partitions:
-            # partition ids of toDate() are YYYYMMDD
-            day = time.strptime(str(partition_id), "%Y%m%d")
-            if int(time.mktime(day) - time.timezone) // 86400 < cutoff_day:
+            # The partition ids of toDate() are YYYYMMDD: whole days before the cutoff's go.
+            if datetime.datetime.strptime(str(partition_id), "%Y%m%d").date() < cutoff_day:
                 self.client.command(f"ALTER TABLE {self.table} DROP PARTITION ID {literal(partition_id)}")
         self.client.command(f"DELETE FROM {self.table} WHERE time_us < {int(cutoff_us)}")
         return count

@@ -180,3 +180,10 @@ def test_a_count_filter_compiles_to_count_if() -> None:
 
     sql = compile_sql(sa.select(sa.func.count().filter(record_table.c.level > 1)))
     assert "countIf(c2c_log_record.level > 1)" in sql
+
+
+def test_ids_with_sql_words_and_quotes_are_only_values(storage: ClickHouseStorage) -> None:
+    odd = "x' SETTINGS max_threads = 1 --\\"
+    storage.insert([_row("odd", request_id=odd, trace_id=odd)])
+    assert [row["message"] for row in storage.by_request(odd, 10)] == ["odd"]
+    assert storage.count(build_filter({"request_id": odd}, "clickhouse")) == 1
