@@ -141,8 +141,12 @@ class Result:
     """The rows of one statement, with the accessors of SQLAlchemy's Result the collector uses."""
 
     def __init__(self, keys: Sequence[str], rows: list[list[Any]]) -> None:
-        row_type = type("Row", (Row,), {"_keys": tuple(keys)})
+        self._keys = tuple(keys)
+        row_type = type("Row", (Row,), {"_keys": self._keys})
         self._rows: list[Row] = [row_type(row) for row in rows]
+
+    def keys(self) -> tuple[str, ...]:
+        return self._keys
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self._rows)
@@ -197,10 +201,11 @@ class Connection:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def execute(self, statement: Any, parameters: Any = None) -> Result:
+    def execute(self, statement: Any, parameters: Any = None, settings: str = "") -> Result:
+        """Run ``statement``; ``settings``: more ClickHouse settings (``"max_threads = 1"``)."""
         if parameters:
             raise NotImplementedError("bound parameters: the statement renders its values inline")
-        return self.engine.run(statement)
+        return self.engine.run(statement, settings)
 
     def exec_driver_sql(self, sql: str) -> Result:
         return self.engine.run(sa.text(sql))
@@ -238,14 +243,18 @@ class Engine:
     def begin(self) -> Iterator[Connection]:
         yield Connection(self)
 
-    def run(self, statement: Any) -> Result:
+    def run(self, statement: Any, settings: str = "") -> Result:
+        """Rows of ``statement`` (a SELECT: with the read settings, and ``settings``)."""
         sql = compile_sql(statement, self.database)
         is_select = isinstance(statement, sa.sql.Select) or sql.lstrip()[:6].upper() in ("SELECT", "WITH (")
         try:
             if not is_select:
                 self.client.command(sql)
                 return Result([], [])
-            rows = self.client.select(sql + self.read_settings)
+            read_settings = self.read_settings
+            if settings:
+                read_settings = f"{read_settings}, {settings}" if read_settings else f" SETTINGS {settings}"
+            rows = self.client.select(sql + read_settings)
         except Exception as exc:
             text = str(exc)
             if any(code in text for code in _TIMEOUT_CODES):

@@ -332,6 +332,28 @@ def _default_node() -> int:
     return int.from_bytes(digest[:2], "big") % (1 << _NODE_BITS)
 
 
+# A read of a few granules: one thread (the threads of a parallel read cost more than they save).
+_POINT_READ = "max_threads = 1"
+
+_window_table = sa.Table(
+    WINDOW_TABLE,
+    sa.MetaData(),
+    sa.Column("key", sa.String()),
+    sa.Column("first_us", sa.BigInteger()),
+    sa.Column("last_us", sa.BigInteger()),
+)
+
+
+def _in_window(keys: list[str]) -> list[Any]:
+    """``time_us`` within the window of these keys (ClickHouse runs the scalar subqueries first,
+    then prunes partitions and granules with their values; no window: no row)."""
+    window = _window_table.c
+    found = window.key.in_(keys) if len(keys) > 1 else window.key == keys[0]
+    first = sa.select(sa.func.min(window.first_us)).where(found).scalar_subquery()
+    last = sa.select(sa.func.max(window.last_us)).where(found).scalar_subquery()
+    return [record_table.c.time_us >= first, record_table.c.time_us <= last]
+
+
 # ---- the storage --------------------------------------------------------------------------------
 
 
@@ -355,7 +377,8 @@ class ClickHouseStorage(Storage):
         self.client = client
         self.database = self.url.database
         self.table = f"{self.database}.{TABLE_NAME}"
-        super().__init__(Engine(client, url, self.database, _READ_SETTINGS))  # type: ignore[arg-type]
+        self.clickhouse = Engine(client, url, self.database, _READ_SETTINGS)
+        super().__init__(self.clickhouse)  # type: ignore[arg-type]
         self._ids = _Ids(_default_node() if self.url.node_id is None else self.url.node_id)
         self._write_lock = threading.Lock()
         self._pending_lock = threading.Lock()
@@ -375,8 +398,7 @@ class ClickHouseStorage(Storage):
 
     def set_read_timeout(self, seconds: float) -> None:
         """Cut every read short after ``seconds`` (``max_execution_time``)."""
-        assert isinstance(self.engine, Engine)
-        self.engine.read_settings = f"{_READ_SETTINGS}, max_execution_time = {max(0.001, seconds):g}"
+        self.clickhouse.read_settings = f"{_READ_SETTINGS}, max_execution_time = {max(0.001, seconds):g}"
 
     def storage_bytes(self) -> int | None:
         """Bytes on disk of the active parts of the record table."""
@@ -510,32 +532,28 @@ class ClickHouseStorage(Storage):
 
     def by_request(self, request_id: str, limit: int) -> list[dict[str, Any]]:
         """As :meth:`Storage.by_request`, reading only the time window of the request (and of its
-        traces), from the table the materialized views keep."""
+        traces) that the materialized views keep: two queries, the window of each a subquery."""
         table = record_table.c
-        window = self._window([f"r:{request_id}"])
-        if window is None:
-            return []
         statement = (
             sa.select(record_table)
-            .where(table.time_us >= window[0], table.time_us <= window[1], table.request_id == request_id)
+            .where(*_in_window([f"r:{request_id}"]), table.request_id == request_id)
             .order_by(table.time_us, table.id)
             .limit(limit)
         )
-        with self.reader.connect() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(statement)]
+        with self.clickhouse.connect() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(statement, settings=_POINT_READ)]
             traces = sorted({row["trace_id"] for row in rows if row["trace_id"]})[:MAX_REQUEST_TRACES]
-            trace_window = self._window([f"t:{trace}" for trace in traces]) if traces else None
-            if trace_window is not None:
+            if traces:
                 joined = connection.execute(
                     sa.select(record_table)
                     .where(
-                        table.time_us >= trace_window[0],
-                        table.time_us <= trace_window[1],
+                        *_in_window([f"t:{trace}" for trace in traces]),
                         table.trace_id.in_(traces),
                         table.request_id.is_(None),
                     )
                     .order_by(table.time_us, table.id)
-                    .limit(limit)
+                    .limit(limit),
+                    settings=_POINT_READ,
                 ).all()
                 if joined:
                     rows.extend(dict(row._mapping) for row in joined)
