@@ -141,6 +141,11 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
     embedded_clickhouse = not settings.forward_url and settings.db_url.startswith("chdb:")
     if embedded_clickhouse and serve_workers(settings) > 1:
         raise ConfigError("chdb:// (embedded ClickHouse) runs in one process: set C2C_COLLECTOR_WORKERS to 1")
+    if embedded_clickhouse and settings.ingest_port:
+        raise ConfigError(
+            "chdb:// (embedded ClickHouse) runs in one process, the ingest port is another: set "
+            "C2C_COLLECTOR_INGEST_PORT to 0 (send records to the main port) or use a ClickHouse server"
+        )
     # chdb's engine does not survive a fork: the worker starts it (and migrates).
     if not settings.forward_url and settings.auto_migrate and not embedded_clickhouse:
         migrate(settings.db_url)

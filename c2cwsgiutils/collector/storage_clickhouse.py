@@ -10,10 +10,11 @@ URLs (``C2C_COLLECTOR_DB_URL``):
 
 Design (docs/clickhouse.md says why, with the figures):
 
-- ids: ClickHouse has no sequence. An id is a Snowflake-like Int64, ``(milliseconds since
-  2024-01-01) << 22 | node << 12 | sequence``, made by the writing process: increasing in each
-  process (the live stream and the ``id`` filter need that), unique across writers as long as their
-  10-bit node ids differ (``?node_id=N``; by default a hash of host and process id).
+- ids: ClickHouse has no sequence. An id is a Snowflake-like integer of 53 bits (exact as a
+  JavaScript number: the UI reads ids from JSON), ``(milliseconds since 2024-01-01) << 13 | node
+  << 8 | sequence``, made by the writing process: increasing in each process (the live stream and
+  the ``id`` filter need that), unique across writers as long as their 5-bit node ids differ
+  (``?node_id=N``; by default a hash of host and process id).
 - idempotency: the rows of a batch whose ``uuid`` is already stored (looked up through a bloom
   filter index in the batch's time range) or repeated in the batch are skipped, under a process
   lock, so that a writer's retry never stores a record twice. ReplacingMergeTree would only
@@ -51,9 +52,12 @@ LOG = logging.getLogger(__name__)
 WINDOW_TABLE = "c2c_log_request_window"
 SCHEMA_TABLE = "c2c_collector_schema"
 SCHEMA_VERSION = 1
-EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z: 41 bits of milliseconds last until 2093
-_NODE_BITS = 10
-_SEQUENCE_BITS = 12
+# Ids stay below 2**53 (JavaScript's exact integers): 40 bits of milliseconds (until 2058), 5 of
+# node, 8 of sequence (256 ids per millisecond and node; more borrow the next milliseconds).
+EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+_MS_BITS = 40
+_NODE_BITS = 5
+_SEQUENCE_BITS = 8
 _MAX_SEQUENCE = (1 << _SEQUENCE_BITS) - 1
 _MAX_BATCH_ROWS = 100_000  # rows of one INSERT at most (a group commit takes waiting jobs up to it)
 _UUID_CHUNK = 20_000  # uuids per idempotency look-up (a query parameter)
@@ -320,6 +324,8 @@ class _Ids:
             if self._sequence > _MAX_SEQUENCE:  # this millisecond is used up: borrow the next
                 self._last_ms += 1
                 self._sequence = 0
+            if self._last_ms >> _MS_BITS:
+                raise RuntimeError("collector ids past 2**53: 2058 has come, move EPOCH_MS on")
             take = min(count - len(ids), _MAX_SEQUENCE + 1 - self._sequence)
             base = (self._last_ms << (_NODE_BITS + _SEQUENCE_BITS)) | (self.node << _SEQUENCE_BITS)
             ids.extend(range(base + self._sequence, base + self._sequence + take))
