@@ -217,10 +217,14 @@ class _ServerClient:
         self._client.command(sql)
 
     def insert(self, table: str, rows: Sequence[Row]) -> None:
+        """Insert ``rows`` (Native format), acknowledged once the server wrote them (async insert:
+        the server gathers the small inserts of many collectors into one part)."""
+        database, _, name = table.rpartition(".")
         self._client.insert(
-            table,
+            name,
             rows,
             column_names=list(_INSERT_COLUMNS),
+            database=database or None,
             settings={"async_insert": 1, "wait_for_async_insert": 1},
         )
 

@@ -190,3 +190,56 @@ def test_ids_with_sql_words_and_quotes_are_only_values(storage: ClickHouseStorag
     storage.insert([_row("odd", request_id=odd, trace_id=odd)])
     assert [row["message"] for row in storage.by_request(odd, 10)] == ["odd"]
     assert storage.count(build_filter({"request_id": odd}, "clickhouse")) == 1
+
+
+class _FakeServer:
+    """What clickhouse_connect.get_client returns, recording the calls (no server here)."""
+
+    def __init__(self, **options: object) -> None:
+        self.options = options
+        self.calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    def query(self, sql: str, parameters: object = None) -> object:
+        self.calls.append(("query", (sql,), {"parameters": parameters}))
+        return type("QueryResult", (), {"result_rows": [("1" * 32, 7)] if "uuid IN" in sql else [(1,)]})()
+
+    def command(self, sql: str) -> None:
+        self.calls.append(("command", (sql,), {}))
+
+    def insert(self, table: str, rows: object, **options: object) -> None:
+        self.calls.append(("insert", (table, rows), options))
+
+    def close(self) -> None:
+        self.calls.append(("close", (), {}))
+
+
+def test_a_server_gets_async_inserts_with_waiting_and_uuids_as_a_parameter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import clickhouse_connect
+
+    servers: list[_FakeServer] = []
+
+    def get_client(**options: object) -> _FakeServer:
+        servers.append(_FakeServer(**options))
+        return servers[-1]
+
+    monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
+    storage = open_storage("clickhouses://writer:secret@ch.example/logs?max_memory_usage=1000000000")
+    (server,) = servers
+    assert server.options["secure"] is True
+    assert (server.options["port"], server.options["database"]) == (8443, "logs")
+    assert server.options["settings"] == {"max_memory_usage": "1000000000"}
+    result = storage.insert([_row(c2c_uuid="1" * 32), _row(c2c_uuid="2" * 32)])
+    assert result[:2] == (1, 1)  # the first was there (id 7)
+    lookup = next(call for call in server.calls if call[0] == "query")
+    assert "uuid IN {uuids:Array(String)}" in str(lookup[1][0])
+    assert lookup[2]["parameters"] == {"uuids": ["1" * 32, "2" * 32]}
+    (insert,) = [call for call in server.calls if call[0] == "insert"]
+    assert insert[1][0] == "c2c_log_record"
+    assert insert[2]["database"] == "logs"
+    assert insert[2]["settings"] == {"async_insert": 1, "wait_for_async_insert": 1}
+    stored = insert[1][1]
+    assert isinstance(stored, list)
+    assert [row[1] for row in stored] == ["2" * 32]
+    storage.dispose()
