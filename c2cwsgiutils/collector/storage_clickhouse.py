@@ -149,9 +149,17 @@ class _ChdbClient:
                         f"chdb already runs on {others[0] or 'memory'} in this process: one chdb "
                         "directory per process (use a ?database= of it, or a ClickHouse server)"
                     )
-                if path:
-                    os.makedirs(path, exist_ok=True)
-                entry = _CHDB_SESSIONS[path] = [session.Session(path or ":memory:"), 0]
+                try:
+                    if path:
+                        os.makedirs(path, exist_ok=True)
+                    opened = session.Session(path or ":memory:")
+                except Exception as exc:  # said in one sentence, not a traceback
+                    raise ValueError(
+                        f"the chdb directory {path} cannot be opened ({str(exc)[:200]}): make it "
+                        "writable by this user, stop the other process that uses it, or change "
+                        "C2C_COLLECTOR_DB_URL"
+                    ) from None
+                entry = _CHDB_SESSIONS[path] = [opened, 0]
                 # 64-bit integers as JSON numbers (ClickHouse quotes them by default).
                 entry[0].query("SET output_format_json_quote_64bit_integers = 0")
             entry[1] += 1

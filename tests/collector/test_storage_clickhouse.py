@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -243,3 +244,11 @@ def test_a_server_gets_async_inserts_with_waiting_and_uuids_as_a_parameter(
     assert isinstance(stored, list)
     assert [row[1] for row in stored] == ["2" * 32]
     storage.dispose()
+
+
+def test_a_second_chdb_directory_in_the_process_is_refused_in_a_sentence(
+    storage: ClickHouseStorage, tmp_path: Path
+) -> None:
+    # chdb runs one data directory per process (the fixture's is in memory).
+    with pytest.raises(ValueError, match="one chdb directory per process"):
+        open_storage(f"chdb://{tmp_path / 'clickhouse'}")
