@@ -184,11 +184,17 @@ def main() -> None:
     parser.add_argument("--pg", action="store_true", help="also PostgreSQL (C2C_TEST_PG_URL, a new database)")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
+
+    def done(name: str, figures: dict[str, float]) -> None:
+        results[name] = figures
+        # Each backend's figures as soon as it is measured (a 10M run takes the better part of an hour).
+        print(name, {key: round(value, 1) for key, value in figures.items()}, file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory(prefix="bench-clickhouse-") as directory:
-        results["clickhouse (chdb)"] = run(f"chdb://{directory}/chdb", args.records, args.batch, args.reps)
-        results["sqlite"] = run(f"sqlite:///{directory}/c.sqlite", args.records, args.batch, args.reps)
+        done("clickhouse (chdb)", run(f"chdb://{directory}/chdb", args.records, args.batch, args.reps))
+        done("sqlite", run(f"sqlite:///{directory}/c.sqlite", args.records, args.batch, args.reps))
         if args.pg:
-            results["postgresql"] = _run_pg(args)
+            done("postgresql", _run_pg(args))
     names = list(results)
     print(f"{args.records:,} records, batches of {args.batch}, medians of {args.reps}")
     print(f"{'':22}" + "".join(f"{name:>20}" for name in names))
