@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--pg", action="store_true", help="also PostgreSQL (C2C_TEST_PG_URL, a new database)")
+    parser.add_argument("--no-sqlite", action="store_true", help="ClickHouse (and --pg) only")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
 
@@ -192,7 +193,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-clickhouse-") as directory:
         done("clickhouse (chdb)", run(f"chdb://{directory}/chdb", args.records, args.batch, args.reps))
-        done("sqlite", run(f"sqlite:///{directory}/c.sqlite", args.records, args.batch, args.reps))
+        if not args.no_sqlite:
+            done("sqlite", run(f"sqlite:///{directory}/c.sqlite", args.records, args.batch, args.reps))
         if args.pg:
             done("postgresql", _run_pg(args))
     names = list(results)
