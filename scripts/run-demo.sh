@@ -23,8 +23,15 @@ trap cleanup EXIT INT TERM
 
 # The collector keeps its records in var/collector.sqlite (C2C_COLLECTOR_DB_URL to change); the
 # demo ships its logs to its ingest port (POST only, one thread), people and tools use the main one.
-"${VENV}/bin/c2cwsgiutils-logs" serve --port "${COLLECTOR_PORT}" --ingest-port "${COLLECTOR_INGEST_PORT}" \
-    --db-url "${C2C_COLLECTOR_DB_URL:-sqlite:///var/collector.sqlite}" >var/logs/collector.log 2>&1 &
+# Embedded ClickHouse (C2C_COLLECTOR_DB_URL=chdb://$PWD/var/clickhouse) is one process: no ingest port.
+DB_URL="${C2C_COLLECTOR_DB_URL:-sqlite:///var/collector.sqlite}"
+INGEST_ARGS=(--ingest-port "${COLLECTOR_INGEST_PORT}")
+if [[ "${DB_URL}" == chdb:* ]]; then
+    INGEST_ARGS=(--ingest-port 0)
+    COLLECTOR_INGEST_PORT="${COLLECTOR_PORT}"
+fi
+"${VENV}/bin/c2cwsgiutils-logs" serve --port "${COLLECTOR_PORT}" "${INGEST_ARGS[@]}" \
+    --db-url "${DB_URL}" >var/logs/collector.log 2>&1 &
 pids+=($!)
 echo "Collector: http://localhost:${COLLECTOR_PORT}/ (log in var/logs/collector.log)" >&2
 # The demo ships its logs from its first line: wait (60 s at most) until the collector answers (its

@@ -31,7 +31,9 @@ DB_URL = config.declare(
     DEFAULT_DB_URL,
     config.as_str,
     "Collector storage: a SQLAlchemy URL, `sqlite:///relative/path.sqlite` (WAL mode, created on "
-    "start) or `postgresql://user:password@host/db` (JSONB). The password is never logged.",
+    "start) or `postgresql://user:password@host/db` (JSONB); or ClickHouse (extra `clickhouse`): "
+    "`clickhouse://user:password@host:8123/db` (`clickhouses://` for HTTPS) or embedded "
+    "`chdb:///absolute/dir` (one worker), see docs/collector/clickhouse.md. The password is never logged.",
     secret=True,
     feature="collector",
 )
@@ -291,7 +293,8 @@ def serve_workers(settings: CollectorSettings) -> int:
     """The worker processes ``serve`` runs: ``settings.workers``, or its default for the storage."""
     if settings.workers:
         return settings.workers
-    return 1 if settings.db_url.startswith("sqlite") and not settings.forward_url else 2
+    # chdb (embedded ClickHouse) holds its directory in one process.
+    return 1 if settings.db_url.startswith(("sqlite", "chdb")) and not settings.forward_url else 2
 
 
 def max_inflight(settings: CollectorSettings) -> int:

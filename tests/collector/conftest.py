@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,36 @@ from c2cwsgiutils.collector.http.app import create_app
 from c2cwsgiutils.collector.http.app_state import get_state
 from tests.collector.tcp_proxy import TcpProxy
 
+CHDB_MISSING = (
+    "chdb is not installed: the ClickHouse backend tests need pip install 'c2cwsgiutils[clickhouse]'"
+)
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+
+@pytest.fixture
+def chdb_url() -> Iterator[str]:
+    """An embedded ClickHouse database (chdb, in memory) of its own, dropped afterwards."""
+    pytest.importorskip("chdb", reason=CHDB_MISSING)
+    from c2cwsgiutils.collector.storage.backends import open_storage
+
+    url = f"chdb://?database=c2c_test_{uuid.uuid4().hex[:12]}"
+    yield url
+    storage = open_storage(url)
+    storage.client.command(f"DROP DATABASE IF EXISTS {storage.database}")  # type: ignore[attr-defined]
+    storage.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "clickhouse"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty collector database on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'collector.sqlite'}"
+        return
+    if request.param == "clickhouse":
+        from c2cwsgiutils.collector.storage.backends import migrate
+
+        url = request.getfixturevalue("chdb_url")
+        migrate(url)
+        yield url
         return
     url = request.getfixturevalue("pg_url")
     from c2cwsgiutils.collector.storage.backends import migrate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from c2cwsgiutils.collector.http.app import create_app
 from c2cwsgiutils.collector.http.app_state import get_state
+from tests.collector.conftest import CHDB_MISSING
 from tests.collector.records import wire
 
 CONTENT_TYPES = st.sampled_from(
@@ -91,12 +93,15 @@ PARAMS = st.dictionaries(
 PROPERTY_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "clickhouse"])
 def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[webtest.TestApp]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('props') / 'p.sqlite'}"
+    elif request.param == "clickhouse":
+        pytest.importorskip("chdb", reason=CHDB_MISSING)
+        url = f"chdb://?database=c2c_props_{uuid.uuid4().hex[:12]}"
     else:
         url = request.getfixturevalue("pg_url")
         from c2cwsgiutils.collector.storage.backends import migrate

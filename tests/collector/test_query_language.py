@@ -1,8 +1,10 @@
-"""The filter language: parsing, error positions, and identical results on SQLite and PostgreSQL."""
+"""The filter language: parsing, error positions, identical results on SQLite, PostgreSQL and ClickHouse."""
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from c2cwsgiutils.collector.intake import ingest
 from c2cwsgiutils.collector.query.filters import build_filter
 from c2cwsgiutils.collector.query.language import And, Compare, Not, Or, QuerySyntaxError, parse
 from c2cwsgiutils.collector.storage.backends import Storage, migrate, open_storage
+from c2cwsgiutils.collector.storage.clickhouse_sql import compile_sql
+from tests.collector.conftest import CHDB_MISSING
 from tests.collector.records import BASE, wire
 
 
@@ -208,3 +212,42 @@ def test_user_text_is_bound_not_inlined(tmp_path: Path) -> None:
     assert "DROP" not in str(where.compile(dialect=storage.engine.dialect))
     assert storage.count(where) == 0
     storage.dispose()
+
+
+@pytest.fixture(scope="module")
+def clickhouse(storages: tuple[Storage, Storage]) -> Iterator[Storage]:
+    """The same records in an embedded ClickHouse (chdb), loaded as on the other backends."""
+    pytest.importorskip("chdb", reason=CHDB_MISSING)
+    url = f"chdb://?database=c2c_ql_{uuid.uuid4().hex[:12]}"
+    storage = open_storage(url)
+    migrate(storage)
+    _load(storage)
+    yield storage
+    storage.client.command(f"DROP DATABASE IF EXISTS {storage.database}")  # type: ignore[attr-defined]
+    storage.dispose()
+
+
+def _ordinals(storage: Storage, query: str) -> list[int]:
+    """The records matching ``query`` by their rank in DATASET (1-based): ClickHouse's ids are
+    not 1, 2, 3... (Snowflake-like, see storage/clickhouse.py), their order is the insertion order."""
+    every = sorted(row["id"] for row in storage.range(sa.true(), 0, 100))
+    rank = {record_id: index + 1 for index, record_id in enumerate(every)}
+    # ``id`` comparisons name SQLite's ids: the ClickHouse ids of the same ranks.
+    query = re.sub(r"\bid (<=|>=|<|>|=) (\d+)", lambda m: f"id {m[1]} {every[int(m[2]) - 1]}", query)
+    return sorted(
+        rank[row["id"]] for row in storage.range(build_filter({"query": query}, storage.dialect), 0, 100)
+    )
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_clickhouse_returns_the_records_of_sqlite_and_postgresql(
+    storages: tuple[Storage, Storage], clickhouse: Storage, query: str
+) -> None:
+    assert _ordinals(clickhouse, query) == _ids(storages[0], query)
+
+
+def test_clickhouse_renders_user_text_as_an_escaped_literal(clickhouse: Storage) -> None:
+    where = build_filter({"query": 'message = "x\\\\\'; DROP TABLE c2c_log_record; --"'}, "clickhouse")
+    assert "'x\\\\\\'; DROP" in compile_sql(sa.select(sa.func.count()).where(where))
+    assert clickhouse.count(where) == 0
+    assert clickhouse.count(sa.true()) == len(DATASET)

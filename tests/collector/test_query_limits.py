@@ -19,6 +19,7 @@ _SLOW = {
     "sqlite": "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)"
     " SELECT count(*) FROM c) > 0",
     "postgresql": "(SELECT pg_sleep(600)) IS NOT NULL",
+    "clickhouse": "(SELECT sum(cityHash64(number)) FROM numbers(100000000000)) > 0",
 }
 
 

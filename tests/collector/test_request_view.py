@@ -17,16 +17,23 @@ from typing import Any
 import pytest
 
 from tests.collector.cli_process import SCRIPT
+from tests.collector.conftest import CHDB_MISSING
 from tests.collector.serve import serve_collector
 from tests.collector.traffic import REPEATED, get, make_traffic, post
 from tests.helpers import child_env
 
 
-@pytest.fixture(scope="module")
-def collector(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, str]]]:
-    records, ids = make_traffic(pg_url)
+@pytest.fixture(scope="module", params=["sqlite", "clickhouse"])
+def collector(
+    request: pytest.FixtureRequest, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[int, dict[str, str]]]:
     directory: Path = tmp_path_factory.mktemp("request-view")
-    with serve_collector(directory) as port:
+    args: list[str] = []
+    if request.param == "clickhouse":
+        pytest.importorskip("chdb", reason=CHDB_MISSING)
+        args = ["--db-url", f"chdb://{directory / 'clickhouse'}"]
+    records, ids = make_traffic(pg_url)
+    with serve_collector(directory, *args) as port:
         post(port, records)
         yield port, ids
 

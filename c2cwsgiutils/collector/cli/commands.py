@@ -107,6 +107,7 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
     from c2cwsgiutils.collector.http.auth import Authenticator, check_listen_address
     from c2cwsgiutils.collector.http.ingest_port import IngestListener, die_with_parent
     from c2cwsgiutils.collector.storage.backends import migrate
+    from c2cwsgiutils.collector.settings import serve_workers
     from c2cwsgiutils.config import ConfigError
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)
@@ -138,7 +139,16 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
             check_writable(settings.db_url)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    if not settings.forward_url and settings.auto_migrate:
+    embedded_clickhouse = not settings.forward_url and settings.db_url.startswith("chdb:")
+    if embedded_clickhouse and serve_workers(settings) > 1:
+        raise ConfigError("chdb:// (embedded ClickHouse) runs in one process: set C2C_COLLECTOR_WORKERS to 1")
+    if embedded_clickhouse and settings.ingest_port:
+        raise ConfigError(
+            "chdb:// (embedded ClickHouse) runs in one process, the ingest port is another: set "
+            "C2C_COLLECTOR_INGEST_PORT to 0 (send records to the main port) or use a ClickHouse server"
+        )
+    # chdb's engine does not survive a fork: the worker starts it (and migrates).
+    if not settings.forward_url and settings.auto_migrate and not embedded_clickhouse:
         migrate(settings.db_url)
         os.environ["C2C_COLLECTOR_AUTO_MIGRATE"] = "false"  # done once here, not in every worker
     if not settings.ingest_port:

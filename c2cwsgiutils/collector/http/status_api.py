@@ -29,6 +29,8 @@ MAX_SOURCES = 1000
 
 
 def _storage_bytes(storage: Storage) -> int | None:
+    if hasattr(storage, "storage_bytes"):  # ClickHouse: its parts on disk
+        return storage.storage_bytes()  # type: ignore[no-any-return]
     if storage.dialect == "sqlite":
         database = make_url(str(storage.engine.url)).database
         if not database or database == ":memory:":

@@ -1,4 +1,4 @@
-"""Filters of the query API as SQLAlchemy expressions, identical on SQLite and PostgreSQL.
+"""Filters of the query API as SQLAlchemy expressions, identical on SQLite, PostgreSQL and ClickHouse.
 
 The ``query`` AST (see :mod:`query_language`) and the plain parameters (``after``, ``before``,
 ``level``, ``name``, ``request_id``, ``trace_id``) become one boolean expression. Every user
@@ -166,6 +166,8 @@ def _json_parts(dialect: str, keys: list[str]) -> tuple[Any, Any, Any]:
         type_name: Any = sa.func.jsonb_typeof(sa.func.jsonb_extract_path(data, *params))
         text = sa.func.jsonb_extract_path_text(data, *params)
         return type_name, text, sa.cast(text, sa.Float())
+    if dialect == "clickhouse":
+        return _clickhouse_json_parts(keys)
     path = sa.bindparam(None, "$" + "".join(f'."{key}"' for key in keys), sa.String())
     json_type = sa.func.json_type(data, path)
     # SQLite names: integer, real, text, true, false, null; normalised to PostgreSQL's names.
@@ -178,6 +180,28 @@ def _json_parts(dialect: str, keys: list[str]) -> tuple[Any, Any, Any]:
     extracted = sa.func.json_extract(data, path)
     boolean_text = sa.case((json_type == "true", "true"), (json_type == "false", "false"), else_=extracted)
     return type_name, boolean_text, extracted
+
+
+def _clickhouse_json_parts(keys: list[str]) -> tuple[Any, Any, Any]:
+    """ClickHouse's JSON functions on the ``data`` text; ``JSONType`` says ``Null`` for an absent
+    key and a JSON null alike (both "null" here, as the other backends' coalesce makes them)."""
+    data = record_table.c.data
+    params = [sa.bindparam(None, key, sa.String()) for key in keys]
+    json_type = sa.func.JSONType(data, *params)
+    type_name = sa.case(
+        (json_type.in_(["Int64", "UInt64", "Double"]), "number"),
+        (json_type == "String", "string"),
+        (json_type == "Bool", "boolean"),
+        (json_type == "Null", "null"),
+        (json_type == "Array", "array"),
+        else_="object",
+    )
+    # A boolean's raw JSON is its text (true/false), as jsonb_extract_path_text gives it.
+    text = sa.case(
+        (json_type == "Bool", sa.func.JSONExtractRaw(data, *params)),
+        else_=sa.func.JSONExtractString(data, *params),
+    )
+    return type_name, text, sa.func.JSONExtractFloat(data, *params)
 
 
 def _sqlite_json_match(node: Compare, path: Any) -> ColumnElement[bool] | None:

@@ -643,7 +643,12 @@ def _copy_text(rows: Sequence[Row]) -> str:
 
 
 def open_storage(url: str) -> Storage:
-    """The backend for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``)."""
+    """The backend for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``), or a
+    ClickHouse one (``clickhouse://...``, ``chdb://...``: see storage/clickhouse.py)."""
+    if url.split(":", 1)[0].lower() in ("clickhouse", "clickhouses", "chdb"):
+        from c2cwsgiutils.collector.storage.clickhouse import ClickHouseStorage
+
+        return ClickHouseStorage(url)
     drivername = make_url(url).drivername
     if drivername.startswith("sqlite"):
         return SQLiteStorage(url)
@@ -652,7 +657,9 @@ def open_storage(url: str) -> Storage:
             raise ValueError(f"the collector needs psycopg2 for PostgreSQL (got {drivername})")
         # SQLAlchemy 2.1 defaults to psycopg 3; the collector's bulk insert uses psycopg2.
         return PostgresStorage(make_url(url).set(drivername="postgresql+psycopg2").render_as_string(False))
-    raise ValueError(f"unsupported collector database {drivername!r}: use sqlite:// or postgresql://")
+    raise ValueError(
+        f"unsupported collector database {drivername!r}: use sqlite://, postgresql://, clickhouse:// or chdb://"
+    )
 
 
 def check_writable(url: str) -> None:
@@ -693,6 +700,13 @@ def migrate(url_or_storage: str | Storage) -> None:
     from alembic.config import Config
 
     storage = open_storage(url_or_storage) if isinstance(url_or_storage, str) else url_or_storage
+    migrate_schema = getattr(storage, "migrate_schema", None)  # ClickHouse: its own DDL, no alembic
+    if migrate_schema is not None:
+        migrate_schema()
+        if isinstance(url_or_storage, str):
+            storage.dispose()
+        LOG.info("Collector schema up to date (%s)", storage.dialect)
+        return
     alembic_config = Config()
     alembic_config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with storage.engine.begin() as connection:

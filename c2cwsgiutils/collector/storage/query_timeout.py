@@ -32,6 +32,8 @@ def install(storage: Any, seconds: float) -> None:
         _install_sqlite(engine, seconds)
     elif storage.dialect == "postgresql":
         _install_postgresql(engine, seconds)
+    elif hasattr(storage, "set_read_timeout"):  # ClickHouse: max_execution_time on reads
+        storage.set_read_timeout(seconds)
 
 
 def _install_sqlite(engine: sa.Engine, seconds: float) -> None:
