@@ -6,7 +6,8 @@ imports Chronologer and CherryPy, which do not import on 3.10+), never imported 
 Chronologer's tests drive an in-process CherryPy server. The only things adapted here are what
 the issue allows: the server's address and start-up (a fresh ``c2cwsgiutils-logs serve`` on an
 empty SQLite database for every test, configured from the Chronologer settings the test sets),
-the per-test ``TRUNCATE`` (moot with a fresh server), assertions that the *server* logged an
+the record shape (``C2C_COLLECTOR_RECORD_SHAPE=chronologer``: the tests compare whole
+records), the per-test ``TRUNCATE`` (moot with a fresh server), assertions that the *server* logged an
 error (another process here: its ERROR lines are collected from its log file, not required),
 and the raw-SQL ``query`` parameter, translated into the collector's safe language
 (:data:`QUERY_TRANSLATIONS`).
@@ -79,6 +80,8 @@ class CollectorServer:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("C2C_", "CHRONOLOGER_"))}
         if "C2C_COLLECTOR_SERVER" in os.environ:  # granian (the default) or gunicorn
             full_env["C2C_COLLECTOR_SERVER"] = os.environ["C2C_COLLECTOR_SERVER"]
+        # Chronologer's tests compare whole records: its fields only (docs/chronologer.md).
+        full_env["C2C_COLLECTOR_RECORD_SHAPE"] = "chronologer"
         full_env.update(env)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

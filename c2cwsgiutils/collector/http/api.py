@@ -9,12 +9,12 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from c2cwsgiutils.collector.http import record_shape
 from c2cwsgiutils.collector.http.admission import Refused
 from c2cwsgiutils.collector.http.app_state import CollectorState, get_state
 from c2cwsgiutils.collector.http.auth import AuthError
@@ -210,27 +210,20 @@ def error_headers(body: dict[str, Any]) -> dict[str, str]:
 
 
 def _iso(time_us: int) -> str:
-    seconds, micros = divmod(int(time_us), 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    return record_shape.iso_time(time_us)
 
 
-def _present(row: dict[str, Any]) -> dict[str, Any]:
-    level = row["level"]
-    result: dict[str, Any] = {
-        "id": row["id"],
-        "uuid": row["uuid"],
-        "ts": _iso(row["time_us"]),
-        "created": row["time_us"] / 1_000_000,
-        "level": level,
-        "level_name": logging.getLevelName(level),
-        "name": row["logger_name"],
-        "message": row["message"],
-    }
-    for key in ("host", "service", "request_id", "trace_id", "span_id", "parent_span_id", "task_id", "kind"):
-        result[key] = row[key]
-    if "data" in row:
-        result["data"] = row["data"]
-    return result
+def _shape(params: dict[str, str], state: CollectorState) -> str:
+    """The record shape asked for: ``?shape=`` or ``C2C_COLLECTOR_RECORD_SHAPE``."""
+    shape = params.get("shape") or state.settings.record_shape
+    if shape not in record_shape.SHAPES:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"shape must be one of {', '.join(record_shape.SHAPES)}",
+            parameter="shape",
+        )
+    return shape
 
 
 def _params(request: Any) -> dict[str, str]:
@@ -442,8 +435,11 @@ def _get_range(request: Any, state: CollectorState) -> Any:
     left = _int_param(params, "left", 0)
     right = min(_int_param(params, "right", left + min(page, 100) - 1), left + page - 1)
     where = build_filter(params, state.storage.dialect)
-    rows = state.storage.range(where, left, right - left + 1) if right >= left else []
-    return json_response([_present(row) for row in rows], headers={"Cache-Control": CACHE_QUERY})
+    shape = _shape(params, state)
+    rows = state.storage.range(where, left, right - left + 1, with_data=True) if right >= left else []
+    return json_response(
+        [record_shape.present(row, shape) for row in rows], headers={"Cache-Control": CACHE_QUERY}
+    )
 
 
 @endpoint("writer")
@@ -495,10 +491,11 @@ def get_record(request: Any, state: CollectorState) -> Any:
     raw = request.matchdict["id"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(404, "not_found", "no such record")
+    shape = _shape(_params(request), state)
     row = state.storage.get(int(raw))
     if row is None:
         raise ApiError(404, "not_found", f"no record {raw}")
-    return json_response(_present(row), headers={"Cache-Control": CACHE_RECORD})
+    return json_response(record_shape.present(row, shape), headers={"Cache-Control": CACHE_RECORD})
 
 
 @endpoint("reader")
@@ -510,7 +507,7 @@ def get_request(request: Any, state: CollectorState) -> Any:
     limit = state.settings.max_page * MAX_REQUEST_RECORDS_FACTOR
     rows = state.storage.by_request(request_id, limit + 1)
     truncated = len(rows) > limit
-    records = [_present(row) for row in rows[:limit]]
+    records = [record_shape.present_ours(row) for row in rows[:limit]]
     tree = span_tree(records)
     return json_response(
         {
@@ -542,13 +539,13 @@ def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
                 "trace_id": record.get("trace_id"),
                 "services": [],
                 "kinds": [],
-                "first": record["ts"],
-                "last": record["ts"],
+                "first": record["time"],
+                "last": record["time"],
                 "records": 0,
                 "children": [],
             }
         span["records"] += 1
-        span["last"] = record["ts"]
+        span["last"] = record["time"]
         if not span["parent_span_id"] and record.get("parent_span_id"):
             span["parent_span_id"] = record["parent_span_id"]
         for key, plural in (("service", "services"), ("kind", "kinds")):

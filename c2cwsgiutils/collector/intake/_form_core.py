@@ -321,6 +321,12 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
             if args is not None:
                 return None
             args = value
+            if value != "None":  # typed as Chronologer restores it: "(8, 'a')" -> [8, "a"]
+                size = len(data)
+                data[name] = extra_value(value, budget)
+                if len(data) == size:
+                    return None
+                continue
         target = _RENAME_TABLE.get(name, name) if kind in (_RENAMED, _INT) else name
         if value == "None":
             if target in data:
@@ -365,6 +371,13 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
         return None
     if not (levelno <= 1000 and 0 <= created < 1e11):  # also refuses NaN
         return None
+    text = _message("" if msg is None else msg, "None" if args is None else args, message)
+    if msg != text:
+        # The template of a formatted message (Chronologer's ``meta.msg``), as ingest.record_to_row
+        # keeps it; a user's extra "msg" would have been declined.
+        if "msg" in data:
+            return None
+        data["msg"] = msg
     try:
         data_text = _DUMPS(data).decode("utf-8")
     except TypeError:
@@ -375,7 +388,7 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
         int(created * 1_000_000),
         levelno,
         "" if logger_name is None else logger_name[:MAX_SHORT],
-        _message("" if msg is None else msg, "None" if args is None else args, message)[:MAX_STRING],
+        text[:MAX_STRING],
         _short(columns[4]),
         _short(columns[5]),
         _short(columns[6]),

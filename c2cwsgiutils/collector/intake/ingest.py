@@ -61,6 +61,7 @@ _LOGRECORD_INTS = frozenset(("lineno", "process", "thread", "levelno"))
 _LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated", "created"))
 _RENAMES = _LOGRECORD_RENAMES
 _RENAMED = frozenset(_LOGRECORD_RENAMES.values())
+_RENAMED_FROM = frozenset(_LOGRECORD_RENAMES)
 # What urlencode() sends: each field exactly one "name=value", none empty (one C scan to check).
 _URLENCODED = re.compile(r"[^&=]*=[^&=]*(?:&[^&=]*=[^&=]*)*\Z")
 # Form field -> (its name in the record, int / float / None when kept as text); plain extras absent.
@@ -271,6 +272,20 @@ def record_to_row(record: Any, now: float) -> Row:
     data = record.copy()
     for name in _MAPPED.intersection(record):
         del data[name]
+    # One schema whatever the intake: a LogRecord attribute takes its schema name (``pathname``
+    # -> ``file`` ...) and is left out when None, as in a form, unless the record has that name
+    # too (then both are kept as they came).
+    for name in _RENAMED_FROM.intersection(data):
+        target = _RENAMES[name]
+        if target not in record:
+            value = data.pop(name)
+            if target not in _MAPPED and value is not None:
+                data[target] = value
+    if "exc_info" in data and data["exc_info"] is None:
+        del data["exc_info"]
+    # The template of a formatted message (Chronologer's ``meta.msg``).
+    if "msg" in record and "message" in record and record["msg"] != record["message"]:
+        data["msg"] = record["msg"]
     if _C2C_EXTRA in record:
         place_extra(data, record[_C2C_EXTRA])
     row = [key, _time_us(record, now), _level(record), logger_name[:_MAX_SHORT], message[:_MAX_STRING]]
@@ -509,12 +524,15 @@ def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> 
                 record[key] = typed
         elif value != "None":
             kind = _FORM_KINDS.get(key)
-            if kind is None:
+            if key == "args":  # typed as Chronologer restores it: "(8, 'a')" -> [8, "a"]
+                record[key] = _form_core.extra_value(value, budget)
+            elif kind is None:
                 record[key] = value
             else:
                 record[kind[0]] = _convert(key, value, kind[1])
-    record["msg"] = _form_core.form_message(raw)
-    record.pop("message", None)
+    message = _form_core.form_message(raw)
+    record["message"] = message
+    record["msg"] = raw["msg"]  # record_to_row keeps it when it is a template
     record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
     if extra:
         record[_C2C_EXTRA] = extra

@@ -94,7 +94,10 @@ def row_to_line(row: wire.Row, writer: str = "") -> str:
     record["created"] = row[1] / 1_000_000
     record["levelno"] = row[2]
     record["logger_name"] = row[3]
-    record["msg"] = row[4]
+    if "msg" in record:  # the template of the message: the upstream keeps it as this collector did
+        record["message"] = row[4]
+    else:
+        record["msg"] = row[4]
     for name, value in zip(_ROW_COLUMNS, row[5:13], strict=True):
         if value is not None:
             record[name] = value
