@@ -145,3 +145,16 @@ def test_the_record_shape_setting_sets_the_default(
 def test_an_unknown_shape_is_a_400(app: webtest.TestApp) -> None:
     answer = app.get("/api/v1/record", params={"shape": "flat"}, status=400).json
     assert (answer["type"], answer["parameter"]) == ("invalid_parameter", "shape")
+
+
+def test_a_post_answers_the_stored_record_as_a_get_of_its_id(app: webtest.TestApp) -> None:
+    body = urllib.parse.urlencode({key: str(value) for key, value in LOGRECORD.items()})
+    posted = app.post("/api/v1/record", body, content_type=FORM, status=201).json
+    got = app.get(f"/api/v1/record/{posted['id']}").json
+    assert (posted.pop("stored"), posted.pop("duplicates"), posted.pop("errors"), posted) == (1, 0, [], got)
+
+
+def test_a_post_in_chronologers_shape_answers_its_fields_only(app: webtest.TestApp) -> None:
+    record = {**LOGRECORD, "args": [8, "arg2"]}
+    posted = app.post("/api/v1/record?shape=chronologer", json.dumps(record), content_type="application/json")
+    assert (posted.status_int, list(posted.json)) == (201, CHRONOLOGER_FIELDS)

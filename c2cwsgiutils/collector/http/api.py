@@ -36,6 +36,7 @@ __all__ = [
     "json_bytes",
     "json_response",
     "read_request_body",
+    "shape_of",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def _iso(time_us: int) -> str:
     return record_shape.iso_time(time_us)
 
 
-def _shape(params: dict[str, str], state: CollectorState) -> str:
+def shape_of(params: dict[str, str], state: CollectorState) -> str:
     """The record shape asked for: ``?shape=`` or ``C2C_COLLECTOR_RECORD_SHAPE``."""
     shape = params.get("shape") or state.settings.record_shape
     if shape not in record_shape.SHAPES:
@@ -283,6 +284,7 @@ def ingest_answer(
     stream: Any,
     *,
     writer: str = "",
+    shape: str = "full",
 ) -> tuple[int, dict[str, Any]]:
     """(status, JSON answer) of a POST /api/v1/record; raises ApiError, or Refused (503 with
     ``Retry-After``: too many requests in progress, or the storage is down).
@@ -293,7 +295,9 @@ def ingest_answer(
     """
     try:
         return state.admission.run(
-            lambda: _ingest(state, content_type, content_encoding, content_length, stream, writer=writer)
+            lambda: _ingest(
+                state, content_type, content_encoding, content_length, stream, writer=writer, shape=shape
+            )
         )
     except Refused:
         discard_body(content_length, stream, state.settings.max_body_bytes)
@@ -319,6 +323,7 @@ def _ingest(
     stream: Any,
     *,
     writer: str,
+    shape: str,
 ) -> tuple[int, dict[str, Any]]:
     limit = state.settings.max_body_bytes
     body = read_body(content_length, stream, limit)
@@ -327,7 +332,7 @@ def _ingest(
             row = ingest.parse_form_body(body)
         except (ingest.BadRecord, ValueError) as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row, writer)
+        return _store_one(state, row, writer, shape)
     try:
         body = ingest.decode_body(body, content_encoding, limit)
     except ingest.BodyTooLarge as exc:
@@ -339,7 +344,7 @@ def _ingest(
             row = ingest.parse_json_object(body)
         except ingest.BadRecord as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row, writer)
+        return _store_one(state, row, writer, shape)
     if content_type in NDJSON_TYPES:
         return _store_batch(state, body, writer)
     raise ApiError(
@@ -358,18 +363,23 @@ def _post(request: Any, state: CollectorState) -> Any:
         request.content_length,
         request.body_file_raw,
         writer=request.environ.get(WRITER_KEY, ""),
+        shape=shape_of(_params(request), state),
     )
     return json_response(answer, status)
 
 
-def _store_one(state: CollectorState, row: tuple[Any, ...], writer: str) -> tuple[int, dict[str, Any]]:
+def _store_one(
+    state: CollectorState, row: tuple[Any, ...], writer: str, shape: str
+) -> tuple[int, dict[str, Any]]:
     if row[0] is not None:
         row = (ingest.scoped_key(writer, row[0]), *row[1:])
     rows = [row]
     result = state.admission.store(lambda: state.storage.insert(rows))
-    if result.stored:
-        return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
-    return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}
+    # As Chronologer: the stored record (what a GET of its id answers), our counts beside it.
+    answer = record_shape.present(record_shape.row_dict(row, result.first_id), shape)
+    if shape != "chronologer":
+        answer.update(stored=result.stored, duplicates=1 - result.stored, errors=[])
+    return (201 if result.stored else 200), answer
 
 
 def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, dict[str, Any]]:
@@ -435,7 +445,7 @@ def _get_range(request: Any, state: CollectorState) -> Any:
     left = _int_param(params, "left", 0)
     right = min(_int_param(params, "right", left + min(page, 100) - 1), left + page - 1)
     where = build_filter(params, state.storage.dialect)
-    shape = _shape(params, state)
+    shape = shape_of(params, state)
     rows = state.storage.range(where, left, right - left + 1, with_data=True) if right >= left else []
     return json_response(
         [record_shape.present(row, shape) for row in rows], headers={"Cache-Control": CACHE_QUERY}
@@ -491,7 +501,7 @@ def get_record(request: Any, state: CollectorState) -> Any:
     raw = request.matchdict["id"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(404, "not_found", "no such record")
-    shape = _shape(_params(request), state)
+    shape = shape_of(_params(request), state)
     row = state.storage.get(int(raw))
     if row is None:
         raise ApiError(404, "not_found", f"no record {raw}")

@@ -16,13 +16,14 @@ Chronologer's fields only: what a client that compares whole records needs.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any, Final
 
 from c2cwsgiutils.collector import wire
 
-__all__ = ["SHAPES", "chronologer_ts", "iso_time", "logrec", "present", "present_ours"]
+__all__ = ["SHAPES", "chronologer_ts", "iso_time", "logrec", "present", "present_ours", "row_dict"]
 
 SHAPES: Final = ("full", "chronologer")
 # Our schema name -> the LogRecord attribute it holds (wire.RENAMES, the other way round).
@@ -91,6 +92,14 @@ def logrec(data: dict[str, Any] | None, message: str) -> dict[str, Any]:
         meta.setdefault("msg", message)
         meta.setdefault("stack_info", None)
     return {name: part for name, part in (("data", user), ("meta", meta), ("error", error)) if part}
+
+
+def row_dict(row: wire.Row, record_id: int | None) -> dict[str, Any]:
+    """A row as the intake made it (``wire.INSERT_COLUMNS`` order) as the storage reads it back."""
+    result = dict(zip(wire.INSERT_COLUMNS, row, strict=True))
+    result["id"] = record_id
+    result["data"] = json.loads(result["data"])
+    return result
 
 
 def present(row: dict[str, Any], shape: str = "full") -> dict[str, Any]:
