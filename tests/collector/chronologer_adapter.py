@@ -143,6 +143,10 @@ def _server_env(test: unittest.TestCase) -> dict[str, str]:
             path.write_text(json.dumps(AUTHFILE), encoding="utf-8")
             return {"C2C_COLLECTOR_CREDENTIALS_FILE": str(path)}
         return _credentials_env({"username": "jo", "password": "burns", "roles": ["basic-reader"]})
+    if name == "testHttpHandler":
+        # It reads dict(headers)["X-Record-Count"]: header names as sent, which gunicorn keeps
+        # and granian lower-cases (docs/chronologer.md, "Header names in lower case").
+        return {"C2C_COLLECTOR_SERVER": "gunicorn"}
     if name == "testPostInfoJsonTooLong":
         # Chronologer's limit there is MySQL's max_allowed_packet, set to 16384 by the test.
         return {"C2C_COLLECTOR_MAX_BODY_BYTES": "16384"}

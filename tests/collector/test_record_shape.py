@@ -158,3 +158,15 @@ def test_a_post_in_chronologers_shape_answers_its_fields_only(app: webtest.TestA
     record = {**LOGRECORD, "args": [8, "arg2"]}
     posted = app.post("/api/v1/record?shape=chronologer", json.dumps(record), content_type="application/json")
     assert (posted.status_int, list(posted.json)) == (201, CHRONOLOGER_FIELDS)
+
+
+def test_created_is_rounded_to_the_microsecond_as_chronologer_does(app: webtest.TestApp) -> None:
+    # 1497106862.0635066 s: Chronologer's datetime says .063507, a truncation .063506.
+    record_id = _post_form(app, {**LOGRECORD, "created": 1497106862.0635066})
+    assert app.get(f"/api/v1/record/{record_id}").json["ts"] == "2017-06-10 15:01:02.063507+00:00"
+
+
+def test_the_exception_tuple_text_is_kept_in_logrec_error(app: webtest.TestApp) -> None:
+    fields = {**LOGRECORD, "exc_text": "Traceback ...", "exc_info": "(<class 'ZeroDivisionError'>, ...)"}
+    record = app.get(f"/api/v1/record/{_post_form(app, fields)}").json
+    assert record["logrec"]["error"] == {"exc_text": "Traceback ...", "exc_info": fields["exc_info"]}

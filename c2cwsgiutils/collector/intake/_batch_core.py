@@ -150,7 +150,7 @@ def usual_row(record: dict[str, Any]) -> tuple[Any, ...] | None:
     )
     return (
         uuid.lower(),
-        int(created * 1_000_000),
+        int(created) * 1_000_000 + round((created - int(created)) * 1_000_000),  # wire.time_us
         levelno,
         logger_name,
         msg,

@@ -52,8 +52,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
 _BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 _SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
-# Wire fields that become columns (the rest goes to ``data``); exc_info is dropped (exc_text has
-# the traceback).
+# Wire fields that become columns (the rest goes to ``data``).
 _MAPPED = wire.SCHEMA_NAMES
 # LogRecord attribute -> name in the JSON record schema (c2cwsgiutils/logging/record.py).
 _LOGRECORD_RENAMES = wire.RENAMES
@@ -209,7 +208,7 @@ def _time_us(record: Mapping[str, Any], now: float) -> int:
     if isinstance(created, (int, float)) and not isinstance(created, bool):
         if not 0 <= created < 1e11:
             raise BadRecord("created out of range")
-        return int(created * 1_000_000)
+        return wire.time_us(created)
     timestamp = record.get("timestamp")
     if isinstance(timestamp, str):
         try:
@@ -221,7 +220,7 @@ def _time_us(record: Mapping[str, Any], now: float) -> int:
         seconds = moment.timestamp()
         if not 0 <= seconds < 1e11:
             raise BadRecord("timestamp out of range")
-        return int(seconds * 1_000_000)
+        return wire.time_us(seconds)
     if created is not None or timestamp is not None:
         raise BadRecord("created must be a number (or timestamp an ISO 8601 string)")
     return int(now * 1_000_000)
@@ -533,7 +532,6 @@ def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> 
     message = _form_core.form_message(raw)
     record["message"] = message
     record["msg"] = raw["msg"]  # record_to_row keeps it when it is a template
-    record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
     if extra:
         record[_C2C_EXTRA] = extra
     return record_to_row(record, time.time())
