@@ -1,6 +1,6 @@
 """The collector's HTTP API under ``/api/v1`` (see the README's views table and openapi.py).
 
-Every view answers JSON; every error is ``{"type": ..., "message": ...}`` with a 4xx status
+Every view answers JSON; every error is ``{"type": ..., "message": ..., "error": {...}}`` with a 4xx status
 (a 500 only for a genuine bug or an unreachable database, logged with its traceback).
 """
 
@@ -87,12 +87,24 @@ def json_bytes(body: Any) -> bytes:
         return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
 
 
+# Our error type -> the exception class Chronologer names in its ``{"error": {"type", "message"}}``
+# (its model, storage and CherryPy errors); any other is a CherryPy ``HTTPError``.
+CHRONOLOGER_ERROR_TYPES = {
+    "invalid_record": "ModelError",
+    "query_syntax_error": "StorageQueryError",
+    "invalid_parameter": "ValueError",
+    "payload_too_large": "StorageSizeLimitError",
+}
+
+
 def error_answer(
     status: int, error_type: str, message: str, **extra: Any
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """(JSON answer, extra headers) of an error."""
+    """(JSON answer, extra headers) of an error: our ``type``, ``message`` and details, and
+    Chronologer's ``error`` object (``{"type": <its exception class>, "message": ...}``)."""
     headers = {"WWW-Authenticate": 'Basic realm="c2cwsgiutils collector"'} if status == 401 else {}
-    return {"type": error_type, "message": message, **extra}, headers
+    chronologer = {"type": CHRONOLOGER_ERROR_TYPES.get(error_type, "HTTPError"), "message": message}
+    return {"type": error_type, "message": message, **extra, "error": chronologer}, headers
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -399,7 +411,8 @@ def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, 
         return 201, answer
     if batch.rows:
         return 207, answer
-    return 400, {"type": "invalid_records", "message": "no valid record in the batch", **answer}
+    body, _ = error_answer(400, "invalid_records", "no valid record in the batch", **answer)
+    return 400, body
 
 
 # ---- queries -----------------------------------------------------------------------------------
