@@ -411,8 +411,8 @@ def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, 
         return 201, answer
     if batch.rows:
         return 207, answer
-    body, _ = error_answer(400, "invalid_records", "no valid record in the batch", **answer)
-    return 400, body
+    refused, _ = error_answer(400, "invalid_records", "no valid record in the batch", **answer)
+    return 400, refused
 
 
 # ---- queries -----------------------------------------------------------------------------------
