@@ -132,3 +132,11 @@ def test_unknown_credentials_are_401_not_403(
         app.head("/api/v1/record", headers={"Authorization": _basic("ann", "wrong")}, status="*").status_int
         == 401
     )
+
+
+def test_a_credential_without_roles_is_known_and_may_do_nothing(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp]
+) -> None:
+    app = make_app(sqlite_url, tokens="ann::pw")
+    answer = app.head("/api/v1/record", headers={"Authorization": _basic("ann", "pw")}, status="*")
+    assert answer.status_int == 403

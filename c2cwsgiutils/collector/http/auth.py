@@ -157,7 +157,9 @@ def _parse_entry(entry: str, hashed: bool, origin: str) -> _Credential:
     roles = frozenset(
         ROLE_NAMES.get(role.strip(), role.strip()) for role in roles_text.split("+") if role.strip()
     )
-    if not roles or not roles <= ROLES:
+    # No role at all (``name::secret``) is a known caller who may do nothing: 403, not 401, as a
+    # Chronologer user without roles.
+    if not roles <= ROLES:
         raise ValueError(f"{origin}: roles of {name!r} must be among {'+'.join(sorted(ROLES))}")
     if hashed:
         if not (secret.startswith("sha256$") or secret.partition("$")[0] in PBKDF2_HASHES):
