@@ -115,8 +115,8 @@ def test_one_request_through_web_celery_and_postgresql_is_one_tree(
     assert query["q"] == [f'request_id = "{request_id}"']
     zoomed_from, zoomed_to = moment(query["from"][0]), moment(query["to"][0])
     assert zoomed_to - zoomed_from < timedelta(minutes=4)  # a fifth of 15 minutes, and some rounding
-    assert zoomed_from <= min(moment(r["ts"]) for r in view["records"])
-    assert max(moment(r["ts"]) for r in view["records"]) <= zoomed_to
+    assert zoomed_from <= min(moment(r["time"]) for r in view["records"])
+    assert max(moment(r["time"]) for r in view["records"]) <= zoomed_to
 
     # Open the request view: one tree, the task below the request's send span, the SQL below the task.
     rows.first.locator("a.rid").click()

@@ -77,6 +77,16 @@ MAX_PAGE = config.declare(
     "Most records one `GET /api/v1/record` or `GET /api/v1/request/{id}` returns.",
     feature="collector",
 )
+RECORD_SHAPE = config.declare(
+    "C2C_COLLECTOR_RECORD_SHAPE",
+    "c2c.collector.record_shape",
+    "full",
+    config.choice("full", "chronologer"),
+    "Records of `GET /api/v1/record`: `full` (Chronologer's fields, ours beside them) or "
+    "`chronologer` (Chronologer's fields only, for clients that compare whole records); "
+    "`?shape=` overrides it per request.",
+    feature="collector",
+)
 TOKENS = config.declare(
     "C2C_COLLECTOR_TOKENS",
     "c2c.collector.tokens",
@@ -258,6 +268,7 @@ class CollectorSettings:
     forward_batch_age: float = 0.5
     max_inflight: int = 0
     retry_after: int = 1
+    record_shape: str = "full"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> CollectorSettings:
@@ -286,6 +297,7 @@ class CollectorSettings:
             forward_batch_age=FORWARD_BATCH_AGE.get(settings),
             max_inflight=MAX_INFLIGHT.get(settings),
             retry_after=RETRY_AFTER.get(settings),
+            record_shape=RECORD_SHAPE.get(settings),
         )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "RENAMES",
     "SCHEMA_NAMES",
     "Row",
+    "time_us",
 ]
 
 # The text columns that carry a record's origin and correlation, with the same name on the wire.
@@ -72,7 +73,8 @@ FLOATS: Final = frozenset(("msecs", "relativeCreated", "created"))
 # ``uuid``), and the object of the user fields whose names the record's own fields take.
 C2C_UUID: Final = "c2c_uuid"
 C2C_EXTRA: Final = "c2c_extra"
-# Fields that become columns, or are dropped (exc_info: exc_text has the traceback), not ``data``.
+# Fields that become columns, not ``data``. (``exc_info``, the text of the exception tuple, is
+# kept in ``data`` when it is not None: Chronologer answers it in ``logrec.error``.)
 NOT_DATA: Final = frozenset(
     (
         C2C_UUID,
@@ -85,7 +87,6 @@ NOT_DATA: Final = frozenset(
         "msg",
         "message",
         "logger_name",
-        "exc_info",
         *CORRELATION_COLUMNS,
     )
 )
@@ -120,5 +121,13 @@ FORM_FIELDS: Final = frozenset(
 # under that name, a reserved field): kept in ``data`` through ``c2c_extra`` (see intake.ingest.place_extra).
 FORM_COLLIDING: Final = (NOT_DATA | RENAMED) - FORM_FIELDS
 # The wire fields that never reach ``data`` under their own name.
-SCHEMA_NAMES: Final = NOT_DATA - {"exc_info"}
+SCHEMA_NAMES: Final = NOT_DATA
 MAX_DEPTH: Final = 64  # nesting of a record's JSON values
+
+
+def time_us(created: float) -> int:
+    """Microseconds since the epoch of a LogRecord's ``created`` (POSIX seconds, >= 0), rounded
+    as ``datetime.fromtimestamp`` rounds them (Chronologer's ``ts``), not truncated: 0.0635066 s is
+    63507 µs. The compiled intake paths inline this expression."""
+    whole = int(created)
+    return whole * 1_000_000 + round((created - whole) * 1_000_000)

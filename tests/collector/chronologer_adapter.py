@@ -6,7 +6,8 @@ imports Chronologer and CherryPy, which do not import on 3.10+), never imported 
 Chronologer's tests drive an in-process CherryPy server. The only things adapted here are what
 the issue allows: the server's address and start-up (a fresh ``c2cwsgiutils-logs serve`` on an
 empty SQLite database for every test, configured from the Chronologer settings the test sets),
-the per-test ``TRUNCATE`` (moot with a fresh server), assertions that the *server* logged an
+the record shape (``C2C_COLLECTOR_RECORD_SHAPE=chronologer``: the tests compare whole
+records), the per-test ``TRUNCATE`` (moot with a fresh server), assertions that the *server* logged an
 error (another process here: its ERROR lines are collected from its log file, not required),
 and the raw-SQL ``query`` parameter, translated into the collector's safe language
 (:data:`QUERY_TRANSLATIONS`).
@@ -35,6 +36,7 @@ SERVE_COMMAND = sys.argv[1]
 WORK_DIR = Path(sys.argv[2])
 SERVER_START_TIMEOUT = 30.0
 RESULT_PREFIX = "@@chronologer-result "
+NON_EMPTY_PASSWORD = "C2C_CHRONOLOGER_NON_EMPTY_PASSWORD"
 
 # Chronologer's start-up imports its storage backends; the test_suite environment needs a DSN.
 os.environ.setdefault("CHRONOLOGER_STORAGE_DSN", f"sqlite:///{WORK_DIR / 'chronologer-config.sqlite'}")
@@ -50,9 +52,9 @@ QUERY_TRANSLATIONS = {
     "123#": "123#",  # invalid in both languages
 }
 
-# Chronologer roles -> collector roles; a role with no counterpart is passed as is, so that the
-# server refuses it at start-up and the test reports why.
-ROLE_NAMES = {"basic-reader": "reader", "writer": "writer"}
+# Chronologer roles -> collector roles: the collector has Chronologer's (basic-reader, query-reader,
+# writer); any other is passed as is, so that the server refuses it at start-up and the test says why.
+ROLE_NAMES: dict[str, str] = {}
 
 
 def _free_port() -> int:
@@ -79,6 +81,8 @@ class CollectorServer:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("C2C_", "CHRONOLOGER_"))}
         if "C2C_COLLECTOR_SERVER" in os.environ:  # granian (the default) or gunicorn
             full_env["C2C_COLLECTOR_SERVER"] = os.environ["C2C_COLLECTOR_SERVER"]
+        # Chronologer's tests compare whole records: its fields only (docs/chronologer.md).
+        full_env["C2C_COLLECTOR_RECORD_SHAPE"] = "chronologer"
         full_env.update(env)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -120,9 +124,6 @@ class CollectorServer:
 def _credentials_env(auth: dict[str, Any]) -> dict[str, str]:
     """Chronologer's ``auth`` settings (one user, roles) as collector credentials."""
     roles = [ROLE_NAMES.get(role, role) for role in auth.get("roles") or []]
-    if not roles:
-        # A user without any role: the collector has no such credential, so the user is unknown.
-        return {"C2C_COLLECTOR_TOKENS": "nobody:reader:unused-secret"}
     return {"C2C_COLLECTOR_TOKENS": f"{auth['username']}:{'+'.join(roles)}:{auth['password']}"}
 
 
@@ -140,6 +141,10 @@ def _server_env(test: unittest.TestCase) -> dict[str, str]:
             path.write_text(json.dumps(AUTHFILE), encoding="utf-8")
             return {"C2C_COLLECTOR_CREDENTIALS_FILE": str(path)}
         return _credentials_env({"username": "jo", "password": "burns", "roles": ["basic-reader"]})
+    if name == "testHttpHandler":
+        # It reads dict(headers)["X-Record-Count"]: header names as sent, which gunicorn keeps
+        # and granian lower-cases (docs/chronologer.md, "Header names in lower case").
+        return {"C2C_COLLECTOR_SERVER": "gunicorn"}
     if name == "testPostInfoJsonTooLong":
         # Chronologer's limit there is MySQL's max_allowed_packet, set to 16384 by the test.
         return {"C2C_COLLECTOR_MAX_BODY_BYTES": "16384"}
@@ -242,6 +247,11 @@ def _patch_controller_tests() -> None:
         # settings (auth, chunk size) from the CherryPy configuration it fills.
         type(self).setUpServer()
         auth = _RolesWatchingDict(cherrypy.config["auth"])
+        if os.environ.get(NON_EMPTY_PASSWORD) and not auth.get("password"):
+            # The variant run of test_chronologer_suite.py: Chronologer's default user has an
+            # empty password, which the collector refuses (deliberately); with one, its
+            # authorisation tests check the roles alone.
+            auth["password"] = "not-empty"
         _RolesWatchingDict.test = self
         cherrypy.config["auth"] = auth
         cherrypy.tree.apps["/api/v1/record"].storage = _FakeStorage()

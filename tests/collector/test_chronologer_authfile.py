@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import webtest
 
 from c2cwsgiutils.collector.http.auth import Authenticator
 
@@ -59,9 +61,9 @@ def _authenticator(tmp_path: Path, entries: list[object]) -> Authenticator:
 @pytest.mark.parametrize(
     ("name", "password", "roles"),
     [
-        ("bob", "obo", {"reader"}),
-        ("obo", "bob", {"reader"}),
-        ("danny", "6.5/8", {"reader"}),
+        ("bob", "obo", {"basic-reader"}),
+        ("obo", "bob", {"basic-reader"}),
+        ("danny", "6.5/8", {"basic-reader", "query-reader"}),
         ("david", "bodenos8", {"writer"}),
     ],
 )
@@ -94,4 +96,47 @@ def test_chronologer_role_names_are_taken_in_tokens() -> None:
     authenticator = Authenticator(tokens=["logger:basic-reader+query-reader+writer:pw"])
     principal = authenticator.caller(None, _basic("logger", "pw"))
     assert principal is not None
-    assert principal.roles == {"reader", "writer"}
+    assert principal.roles == {"basic-reader", "query-reader", "writer"}
+    assert (principal.has("reader"), principal.has("basic-reader"), principal.has("writer")) == (
+        True,
+        True,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("roles", "without_query", "with_query"),
+    [
+        ("basic-reader", 200, 403),
+        ("basic-reader+query-reader", 200, 200),
+        ("query-reader", 403, 403),  # as Chronologer: query-reader adds query= to basic-reader
+        ("reader", 200, 200),
+        ("writer", 403, 403),
+    ],
+)
+def test_chronologer_read_roles(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp], roles: str, without_query: int, with_query: int
+) -> None:
+    app = make_app(sqlite_url, tokens=f"ann:{roles}:pw")
+    headers = {"Authorization": _basic("ann", "pw")}
+    plain = app.head("/api/v1/record", headers=headers, status="*").status_int
+    queried = app.get("/api/v1/record", params={"query": "level >= 0"}, headers=headers, status="*")
+    assert (plain, queried.status_int) == (without_query, with_query)
+
+
+def test_unknown_credentials_are_401_not_403(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp]
+) -> None:
+    app = make_app(sqlite_url, tokens="ann:basic-reader:pw")
+    assert (
+        app.head("/api/v1/record", headers={"Authorization": _basic("ann", "wrong")}, status="*").status_int
+        == 401
+    )
+
+
+def test_a_credential_without_roles_is_known_and_may_do_nothing(
+    sqlite_url: str, make_app: Callable[..., webtest.TestApp]
+) -> None:
+    app = make_app(sqlite_url, tokens="ann::pw")
+    answer = app.head("/api/v1/record", headers={"Authorization": _basic("ann", "pw")}, status="*")
+    assert answer.status_int == 403

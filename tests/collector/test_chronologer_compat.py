@@ -105,3 +105,17 @@ def test_identity_preferred_or_listed_first_is_not_compressed(app: webtest.TestA
         assert response.status_int == 404
         assert "Content-Encoding" not in response.headers, accept
         assert json.loads(response.body)["type"] == "not_found"
+
+
+def test_errors_carry_chronologers_error_object_beside_ours(app: webtest.TestApp) -> None:
+    missing = app.get("/api/v1/record/12345", status=404).json
+    bad_query = app.get("/api/v1/record", params={"query": "123#"}, status=400).json
+    bad_form = app.post(
+        "/api/v1/record", "msg=x", content_type="application/x-www-form-urlencoded", status=400
+    )
+    assert (missing["type"], missing["error"]) == (
+        "not_found",
+        {"type": "HTTPError", "message": missing["message"]},
+    )
+    assert (bad_query["type"], bad_query["error"]["type"]) == ("query_syntax_error", "StorageQueryError")
+    assert (bad_form.json["type"], bad_form.json["error"]["type"]) == ("invalid_record", "ModelError")

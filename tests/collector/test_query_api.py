@@ -100,7 +100,7 @@ def test_get_one_record_with_its_data(app: webtest.TestApp) -> None:
     load(app)
     record_id = app.get("/api/v1/record", params={"query": "data.user_id = 42"}).json[0]["id"]
     record = app.get(f"/api/v1/record/{record_id}").json
-    assert (record["message"], record["data"]["user_id"], record["ts"]) == (
+    assert (record["message"], record["data"]["user_id"], record["time"]) == (
         "info",
         42,
         "2025-11-22T08:27:40.000000Z",

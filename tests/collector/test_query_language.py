@@ -61,6 +61,9 @@ def test_string_escapes() -> None:
         ("level = 1 level = 2", 10),
         ("= 3", 0),
         ("", 0),
+        ("data.x IS", 9),
+        ("data.x IS EMPTY", 10),
+        ("data.x IS NOT 1", 14),
     ],
 )
 def test_syntax_errors_carry_the_position(query: str, position: int) -> None:
@@ -82,6 +85,11 @@ def test_deep_nesting_is_refused() -> None:
         ("data.x > true", 9),
         ("time > yesterday", 7),
         ("data.a..b = 1", 0),
+        ("data.tags[-1] = 1", 0),
+        ("data.tags[x] = 1", 0),
+        ("message IS MISSING", 0),
+        ("level ~* 1", 0),
+        ("data.x IS NULL AND level IS NULL", 19),
     ],
 )
 def test_semantic_errors_carry_the_position(query: str, position: int) -> None:
@@ -152,6 +160,19 @@ QUERIES = [
     "NOT NOT data.user_id = 42",
     'NOT data.user_id ~ "4"',
     "level >= 10 AND NOT (data.ratio > 0.25 OR data.flag = false)",
+    # Issue #24: case-insensitive match, array indexing, IS NULL / IS MISSING.
+    'message ~* "timeout"',
+    'message ~* "ÇA"',
+    'data.user_id ~* "4"',
+    'NOT data.tags[0] ~* "A"',
+    'data.tags[0] = "a"',
+    "data.tags[0] IS MISSING",
+    "data.maybe IS NULL",
+    "data.maybe IS NOT NULL",
+    "NOT data.maybe IS NULL",
+    "data.maybe IS MISSING",
+    "data.user_id IS NOT MISSING",
+    "request_id IS NULL",
 ]
 
 
@@ -199,6 +220,19 @@ def test_sqlite_and_postgresql_return_the_same_records(storages: tuple[Storage, 
         ("NOT data.user_id = 42", [3]),  # "42" is a string: out, as on PostgreSQL
         ("NOT NOT data.user_id = 42", [1, 4]),
         ("request_id = 123e4567", [7]),
+        ('message ~* "TIMEOUT"', [1, 2]),
+        ('message ~* "ça"', [4]),
+        ('message ~* "ÇA"', []),  # ASCII letters only are folded, alike on every backend
+        ('data.tags[0] = "a"', [1]),
+        ('data.tags[0] ~* "A"', [1]),
+        ("data.tags[0] IS MISSING", [2, 3, 4, 5, 6, 7]),
+        ("data.maybe = null", [1, 2, 3, 4, 5, 6, 7]),  # JSON null or absent
+        ("data.maybe IS NULL", [3]),  # JSON null only
+        ("data.maybe IS MISSING", [1, 2, 4, 5, 6, 7]),  # absent only
+        ("data.maybe IS NOT NULL", [1, 2, 4, 5, 6, 7]),
+        ("NOT data.maybe IS MISSING", [3]),
+        ("data.user_id IS NOT MISSING", [1, 2, 3, 4]),
+        ("request_id IS NULL", [1, 2, 3, 4, 6]),
     ],
 )
 def test_query_results(storages: tuple[Storage, Storage], query: str, expected: list[int]) -> None:

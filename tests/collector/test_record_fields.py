@@ -157,7 +157,9 @@ def test_form_literal_evaluation_is_bounded() -> None:
     assert _form_core.extra_value("[" * 100 + "]" * 100, [10]) == "[" * 100 + "]" * 100  # too deep
     assert _form_core.extra_value("1e999", [10]) == "1e999"  # not a JSON number
     assert _form_core.extra_value("{1, 2}", [10]) == "{1, 2}"  # a set
-    assert _form_core.extra_value("{1: 2}", [10]) == "{1: 2}"  # a key that is not text
+    assert _form_core.extra_value("{1: 2}", [10]) == {"1": 2}  # keys as json.dumps (Chronologer) writes them
+    assert _form_core.extra_value("{(1, 2): 3}", [10]) == "{(1, 2): 3}"  # a key JSON has no text for
+    assert _form_core.extra_value("{1: 2, '1': 3}", [10]) == "{1: 2, '1': 3}"  # two keys, one text
 
 
 def test_message_wins_over_msg(app: webtest.TestApp) -> None:

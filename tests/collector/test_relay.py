@@ -25,6 +25,7 @@ import webtest
 
 from c2cwsgiutils.collector.http.app import create_app
 from c2cwsgiutils.collector.intake import ingest
+from c2cwsgiutils.collector.relay import forward
 from c2cwsgiutils.collector.relay.forward import get_relay
 from c2cwsgiutils.logging.spool import Spool
 from tests.collector.records import httphandler_form, ndjson, wire
@@ -106,7 +107,9 @@ def test_relay_spools_form_and_json_records_with_a_key(relay_app: tuple[webtest.
     del record["c2c_uuid"]
     app.post("/api/v1/record", json.dumps(record, indent=2), content_type="application/json")
     lines = _spooled(spool)
-    assert [(line["msg"], len(line["c2c_uuid"])) for line in lines] == [("hello world", 32), ("object", 32)]
+    messages = [(line.get("message", line["msg"]), len(line["c2c_uuid"])) for line in lines]
+    assert messages == [("hello world", 32), ("object", 32)]
+    assert lines[0]["msg"] == "hello %s"  # a form's template travels beside its message
 
 
 def test_relay_forwards_the_client_key_scoped_to_the_client(relay_app: tuple[webtest.TestApp, Path]) -> None:
@@ -434,3 +437,10 @@ def test_serve_refuses_a_forward_url_that_is_not_http(tmp_path: Path) -> None:
         check=False,
     )
     assert (result.returncode, "collector URL must be http(s)://" in result.stderr) == (2, True)
+
+
+def test_the_upstream_stores_a_relayed_form_as_the_relay_parsed_it() -> None:
+    row = ingest.parse_form(ingest.form_fields(httphandler_form(level="user level").encode()))
+    upstream = ingest.parse_line(forward.row_to_line(row).encode(), 0.0)
+    assert (upstream[1:-1], json.loads(upstream[-1])) == (row[1:-1], json.loads(row[-1]))
+    assert json.loads(upstream[-1])["msg"] == "hello %s"  # the template, beside the message

@@ -11,7 +11,7 @@ from c2cwsgiutils.collector.query.request_view import label, span_kind, summaris
 def _record(record_id: int, span_id: str, parent: str = "", **data: Any) -> dict[str, Any]:
     return {
         "id": record_id,
-        "ts": f"2026-01-01T00:00:{record_id:02d}.000000Z",
+        "time": f"2026-01-01T00:00:{record_id:02d}.000000Z",
         "created": 1_767_225_600.0 + record_id,
         "span_id": span_id,
         "parent_span_id": parent,

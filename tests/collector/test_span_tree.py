@@ -14,7 +14,7 @@ def _record(span_id: str, parent: str | None, index: int = 0) -> dict[str, Any]:
         "id": index,
         "span_id": span_id,
         "parent_span_id": parent,
-        "ts": f"2026-01-01T00:00:{index % 60:02d}.000000Z",
+        "time": f"2026-01-01T00:00:{index % 60:02d}.000000Z",
         "level": 20,
         "level_name": "INFO",
         "name": "test",
@@ -62,13 +62,13 @@ def test_the_cli_prints_any_span_answer_without_recursion() -> None:
         {
             "span_id": f"s{i}",
             "children": [f"s{i + 1}"] if i < 9_999 else [],
-            "first": r["ts"],
-            "last": r["ts"],
+            "first": r["time"],
+            "last": r["time"],
         }
         for i, r in enumerate(records[:10_000])
     ]
-    spans += [{"span_id": "a", "children": ["b"], "first": records[0]["ts"], "last": records[0]["ts"]}]
-    spans += [{"span_id": "b", "children": ["a"], "first": records[0]["ts"], "last": records[0]["ts"]}]
+    spans += [{"span_id": "a", "children": ["b"], "first": records[0]["time"], "last": records[0]["time"]}]
+    spans += [{"span_id": "b", "children": ["a"], "first": records[0]["time"], "last": records[0]["time"]}]
     Printer(out).request_tree({"request_id": "r", "records": records, "spans": spans, "roots": ["s0", "a"]})
     text = out.getvalue()
     assert text.count("└ span") == 10_002

@@ -98,7 +98,7 @@ class Printer:
         if self.as_json:
             self.json(record)
             return
-        parts = [self._c(_DIM, safe(record.get("ts", ""))), self._level(record)]
+        parts = [self._c(_DIM, safe(record.get("time", ""))), self._level(record)]
         if record.get("service"):
             parts.append(self._c(_CYAN, safe(record["service"])))
         parts.append(self._c(_BOLD, safe(record.get("name", ""))))
@@ -126,7 +126,7 @@ class Printer:
                 record
             )
         if records:
-            total = (_parse_ts(records[-1]["ts"]) - _parse_ts(records[0]["ts"])).total_seconds()
+            total = (_parse_ts(records[-1]["time"]) - _parse_ts(records[0]["time"])).total_seconds()
             summary = f"{view.get('count', len(records))} records, {len(spans)} spans, {_duration(total)}"
         else:
             summary = "no record"

@@ -1,6 +1,6 @@
 """The collector's HTTP API under ``/api/v1`` (docs/collector/api.md has the table; openapi.py the document).
 
-Every view answers JSON; every error is ``{"type": ..., "message": ...}`` with a 4xx status
+Every view answers JSON; every error is ``{"type": ..., "message": ..., "error": {...}}`` with a 4xx status
 (a 500 only for a genuine bug or an unreachable database, logged with its traceback).
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from c2cwsgiutils.collector.http import record_shape
 from c2cwsgiutils.collector.http.admission import Refused
 from c2cwsgiutils.collector.http.app_state import CollectorState, get_state
-from c2cwsgiutils.collector.http.auth import AuthError
+from c2cwsgiutils.collector.http.auth import BASIC_READER, AuthError
 from c2cwsgiutils.collector.intake import ingest
 from c2cwsgiutils.collector.query import request_view
 from c2cwsgiutils.collector.query.filters import FilterError, build_filter
@@ -36,6 +36,7 @@ __all__ = [
     "json_bytes",
     "json_response",
     "read_request_body",
+    "shape_of",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -86,12 +87,24 @@ def json_bytes(body: Any) -> bytes:
         return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
 
 
+# Our error type -> the exception class Chronologer names in its ``{"error": {"type", "message"}}``
+# (its model, storage and CherryPy errors); any other is a CherryPy ``HTTPError``.
+CHRONOLOGER_ERROR_TYPES = {
+    "invalid_record": "ModelError",
+    "query_syntax_error": "StorageQueryError",
+    "invalid_parameter": "ValueError",
+    "payload_too_large": "StorageSizeLimitError",
+}
+
+
 def error_answer(
     status: int, error_type: str, message: str, **extra: Any
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """(JSON answer, extra headers) of an error."""
+    """(JSON answer, extra headers) of an error: our ``type``, ``message`` and details, and
+    Chronologer's ``error`` object (``{"type": <its exception class>, "message": ...}``)."""
     headers = {"WWW-Authenticate": 'Basic realm="c2cwsgiutils collector"'} if status == 401 else {}
-    return {"type": error_type, "message": message, **extra}, headers
+    chronologer = {"type": CHRONOLOGER_ERROR_TYPES.get(error_type, "HTTPError"), "message": message}
+    return {"type": error_type, "message": message, **extra, "error": chronologer}, headers
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -146,7 +159,10 @@ def endpoint(role: str) -> Callable[[Callable[[Any, CollectorState], Any]], Call
         def view(request: Any) -> Any:
             state = get_state(request.registry)
             try:
-                principal = state.authenticator.require(request.headers, role)
+                needed = role
+                if role == "reader" and not request.GET.get("query"):
+                    needed = BASIC_READER  # a read without query=: Chronologer's basic-reader may
+                principal = state.authenticator.require(request.headers, needed)
                 request.environ[WRITER_KEY] = "" if principal is None else principal.name
                 response = func(request, state)
             except Exception as exc:
@@ -210,27 +226,20 @@ def error_headers(body: dict[str, Any]) -> dict[str, str]:
 
 
 def _iso(time_us: int) -> str:
-    seconds, micros = divmod(int(time_us), 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    return record_shape.iso_time(time_us)
 
 
-def _present(row: dict[str, Any]) -> dict[str, Any]:
-    level = row["level"]
-    result: dict[str, Any] = {
-        "id": row["id"],
-        "uuid": row["uuid"],
-        "ts": _iso(row["time_us"]),
-        "created": row["time_us"] / 1_000_000,
-        "level": level,
-        "level_name": logging.getLevelName(level),
-        "name": row["logger_name"],
-        "message": row["message"],
-    }
-    for key in ("host", "service", "request_id", "trace_id", "span_id", "parent_span_id", "task_id", "kind"):
-        result[key] = row[key]
-    if "data" in row:
-        result["data"] = row["data"]
-    return result
+def shape_of(params: dict[str, str], state: CollectorState) -> str:
+    """The record shape asked for: ``?shape=`` or ``C2C_COLLECTOR_RECORD_SHAPE``."""
+    shape = params.get("shape") or state.settings.record_shape
+    if shape not in record_shape.SHAPES:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"shape must be one of {', '.join(record_shape.SHAPES)}",
+            parameter="shape",
+        )
+    return shape
 
 
 def _params(request: Any) -> dict[str, str]:
@@ -290,6 +299,7 @@ def ingest_answer(
     stream: Any,
     *,
     writer: str = "",
+    shape: str = "full",
 ) -> tuple[int, dict[str, Any]]:
     """(status, JSON answer) of a POST /api/v1/record; raises ApiError, or Refused (503 with
     ``Retry-After``: too many requests in progress, or the storage is down).
@@ -300,7 +310,9 @@ def ingest_answer(
     """
     try:
         return state.admission.run(
-            lambda: _ingest(state, content_type, content_encoding, content_length, stream, writer=writer)
+            lambda: _ingest(
+                state, content_type, content_encoding, content_length, stream, writer=writer, shape=shape
+            )
         )
     except Refused:
         discard_body(content_length, stream, state.settings.max_body_bytes)
@@ -326,6 +338,7 @@ def _ingest(
     stream: Any,
     *,
     writer: str,
+    shape: str,
 ) -> tuple[int, dict[str, Any]]:
     limit = state.settings.max_body_bytes
     body = read_body(content_length, stream, limit)
@@ -334,7 +347,7 @@ def _ingest(
             row = ingest.parse_form_body(body)
         except (ingest.BadRecord, ValueError) as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row, writer)
+        return _store_one(state, row, writer, shape)
     try:
         body = ingest.decode_body(body, content_encoding, limit)
     except ingest.BodyTooLarge as exc:
@@ -346,7 +359,7 @@ def _ingest(
             row = ingest.parse_json_object(body)
         except ingest.BadRecord as exc:
             raise ApiError(400, "invalid_record", str(exc)) from None
-        return _store_one(state, row, writer)
+        return _store_one(state, row, writer, shape)
     if content_type in NDJSON_TYPES:
         return _store_batch(state, body, writer)
     raise ApiError(
@@ -365,18 +378,23 @@ def _post(request: Any, state: CollectorState) -> Any:
         request.content_length,
         request.body_file_raw,
         writer=request.environ.get(WRITER_KEY, ""),
+        shape=shape_of(_params(request), state),
     )
     return json_response(answer, status)
 
 
-def _store_one(state: CollectorState, row: tuple[Any, ...], writer: str) -> tuple[int, dict[str, Any]]:
+def _store_one(
+    state: CollectorState, row: tuple[Any, ...], writer: str, shape: str
+) -> tuple[int, dict[str, Any]]:
     if row[0] is not None:
         row = (ingest.scoped_key(writer, row[0]), *row[1:])
     rows = [row]
     result = state.admission.store(lambda: state.storage.insert(rows))
-    if result.stored:
-        return 201, {"id": result.first_id, "stored": 1, "duplicates": 0, "errors": []}
-    return 200, {"id": result.first_id, "stored": 0, "duplicates": 1, "errors": []}
+    # As Chronologer: the stored record (what a GET of its id answers), our counts beside it.
+    answer = record_shape.present(record_shape.row_dict(row, result.first_id), shape)
+    if shape != "chronologer":
+        answer.update(stored=result.stored, duplicates=1 - result.stored, errors=[])
+    return (201 if result.stored else 200), answer
 
 
 def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, dict[str, Any]]:
@@ -393,7 +411,8 @@ def _store_batch(state: CollectorState, body: bytes, writer: str) -> tuple[int, 
         return 201, answer
     if batch.rows:
         return 207, answer
-    return 400, {"type": "invalid_records", "message": "no valid record in the batch", **answer}
+    refused, _ = error_answer(400, "invalid_records", "no valid record in the batch", **answer)
+    return 400, refused
 
 
 # ---- queries -----------------------------------------------------------------------------------
@@ -442,8 +461,11 @@ def _get_range(request: Any, state: CollectorState) -> Any:
     left = _int_param(params, "left", 0)
     right = min(_int_param(params, "right", left + min(page, 100) - 1), left + page - 1)
     where = build_filter(params, state.storage.dialect)
-    rows = state.storage.range(where, left, right - left + 1) if right >= left else []
-    return json_response([_present(row) for row in rows], headers={"Cache-Control": CACHE_QUERY})
+    shape = shape_of(params, state)
+    rows = state.storage.range(where, left, right - left + 1, with_data=True) if right >= left else []
+    return json_response(
+        [record_shape.present(row, shape) for row in rows], headers={"Cache-Control": CACHE_QUERY}
+    )
 
 
 @endpoint("writer")
@@ -495,10 +517,11 @@ def get_record(request: Any, state: CollectorState) -> Any:
     raw = request.matchdict["id"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(404, "not_found", "no such record")
+    shape = shape_of(_params(request), state)
     row = state.storage.get(int(raw))
     if row is None:
         raise ApiError(404, "not_found", f"no record {raw}")
-    return json_response(_present(row), headers={"Cache-Control": CACHE_RECORD})
+    return json_response(record_shape.present(row, shape), headers={"Cache-Control": CACHE_RECORD})
 
 
 @endpoint("reader")
@@ -510,7 +533,7 @@ def get_request(request: Any, state: CollectorState) -> Any:
     limit = state.settings.max_page * MAX_REQUEST_RECORDS_FACTOR
     rows = state.storage.by_request(request_id, limit + 1)
     truncated = len(rows) > limit
-    records = [_present(row) for row in rows[:limit]]
+    records = [record_shape.present_ours(row) for row in rows[:limit]]
     tree = span_tree(records)
     return json_response(
         {
@@ -542,13 +565,13 @@ def span_tree(records: list[dict[str, Any]]) -> dict[str, Any]:
                 "trace_id": record.get("trace_id"),
                 "services": [],
                 "kinds": [],
-                "first": record["ts"],
-                "last": record["ts"],
+                "first": record["time"],
+                "last": record["time"],
                 "records": 0,
                 "children": [],
             }
         span["records"] += 1
-        span["last"] = record["ts"]
+        span["last"] = record["time"]
         if not span["parent_span_id"] and record.get("parent_span_id"):
             span["parent_span_id"] = record["parent_span_id"]
         for key, plural in (("service", "services"), ("kind", "kinds")):

@@ -1,5 +1,9 @@
 """Who may call the collector: roles ``writer`` (POST), ``reader`` (GET/HEAD) and ``admin`` (all).
 
+Chronologer's read roles too (issue #24): ``basic-reader`` reads without ``query=`` (a request
+with a ``query`` is refused, 403), ``query-reader`` adds ``query=`` to it; both together are
+``reader``.
+
 Credentials are ``name:roles:secret`` entries: from ``C2C_COLLECTOR_TOKENS`` (plain secrets, e.g.
 from a secret store) or from ``C2C_COLLECTOR_CREDENTIALS_FILE`` (``name:roles:hash`` lines, hashes
 made by ``c2cwsgiutils-logs hash-secret``). A secret is accepted as an API token
@@ -46,7 +50,9 @@ __all__ = [
     "hash_secret",
 ]
 
-ROLES = frozenset(("writer", "reader", "admin"))
+ROLES = frozenset(("writer", "reader", "admin", "basic-reader", "query-reader"))
+# The role of a read without ``query=`` (``reader`` and ``admin`` hold it too).
+BASIC_READER = "basic-reader"
 LOOPBACK_HOSTS = frozenset(("127.0.0.1", "localhost", "::1", "[::1]", "ip6-localhost"))
 PBKDF2_ITERATIONS = 200_000
 MAX_FAILURES = 10
@@ -105,8 +111,14 @@ class Principal:
     roles: frozenset[str]
 
     def has(self, role: str) -> bool:
-        """Whether the caller holds ``role`` (``admin`` holds every role)."""
-        return role in self.roles or "admin" in self.roles
+        """Whether the caller holds ``role`` (``admin`` holds every role; ``reader`` is
+        ``basic-reader`` and ``query-reader`` together, and holds ``basic-reader``)."""
+        roles = self.roles
+        if role in roles or "admin" in roles:
+            return True
+        if role == "reader":
+            return "basic-reader" in roles and "query-reader" in roles
+        return role == BASIC_READER and "reader" in roles
 
 
 @dataclass(frozen=True)
@@ -141,11 +153,13 @@ def _parse_entry(entry: str, hashed: bool, origin: str) -> _Credential:
     if len(parts) != 3 or not parts[0] or not parts[2]:
         raise ValueError(f"{origin}: an entry must look like name:roles:{'hash' if hashed else 'secret'}")
     name, roles_text, secret = parts
-    # Chronologer's role names (basic-reader, query-reader) are taken for ours, for migrations.
+    # Chronologer's role names (basic-reader, query-reader) are ours too, for migrations.
     roles = frozenset(
         ROLE_NAMES.get(role.strip(), role.strip()) for role in roles_text.split("+") if role.strip()
     )
-    if not roles or not roles <= ROLES:
+    # No role at all (``name::secret``) is a known caller who may do nothing: 403, not 401, as a
+    # Chronologer user without roles.
+    if not roles <= ROLES:
         raise ValueError(f"{origin}: roles of {name!r} must be among {'+'.join(sorted(ROLES))}")
     if hashed:
         if not (secret.startswith("sha256$") or secret.partition("$")[0] in PBKDF2_HASHES):

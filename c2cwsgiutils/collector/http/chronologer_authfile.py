@@ -4,8 +4,8 @@ Chronologer's authfile is a JSON list of ``{"username", "pbkdf2", "hashname", "s
 "iterations", "roles"}``: PBKDF2 of the password with that hash, salt (text) and iteration count,
 in hex. Users cannot re-hash passwords they do not know, so ``C2C_COLLECTOR_CREDENTIALS_FILE``
 accepts that file as it is: each entry becomes a ``name:roles:pbkdf2_<hash>$iterations$salt$hex``
-credential, its roles mapped onto ours (``basic-reader`` and ``query-reader``: ``reader``;
-``writer``: ``writer``).
+credential with its roles, which are ours too (``basic-reader``: reads without ``query=``,
+``query-reader``: ``query=`` as well, ``writer``: ``writer``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["PBKDF2_HASHES", "ROLE_NAMES", "credential_lines", "is_chronologer_au
 
 # The hash names Chronologer's authfiles use that hashlib's pbkdf2_hmac computes everywhere.
 PBKDF2_HASHES = {f"pbkdf2_{name}": name for name in ("sha1", "sha224", "sha256", "sha384", "sha512")}
-ROLE_NAMES = {"basic-reader": "reader", "query-reader": "reader", "writer": "writer"}
+ROLE_NAMES = {"basic-reader": "basic-reader", "query-reader": "query-reader", "writer": "writer"}
 
 
 def is_chronologer_authfile(text: str) -> bool:

@@ -11,6 +11,13 @@ from c2cwsgiutils.collector.wire import CORRELATION_COLUMNS
 __all__ = ["error_responses", "includeme", "openapi_document", "openapi_view"]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_SHAPE: dict[str, Any] = {
+    "name": "shape",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["full", "chronologer"]},
+    "description": "full: Chronologer's fields and ours; chronologer: Chronologer's only "
+    "(default: C2C_COLLECTOR_RECORD_SHAPE)",
+}
 _FILTERS: list[dict[str, Any]] = [
     {
         "name": "after",
@@ -116,6 +123,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         *_FILTERS,
                         {"name": "left", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                         {"name": "right", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        _SHAPE,
                     ],
                     "responses": {
                         "200": _json({"type": "array", "items": summary}, "records"),
@@ -127,7 +135,8 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 "get": {
                     "summary": "One record with its data",
                     "parameters": [
-                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        _SHAPE,
                     ],
                     "responses": {"200": _json(summary, "the record"), **error_responses(401, 403, 404)},
                 }
@@ -291,11 +300,25 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                 },
                 "Record": {
                     "type": "object",
-                    "required": ["id", "ts", "level", "name", "message"],
+                    "required": ["id", "name", "ts", "level", "message", "logrec"],
                     "properties": {
                         "id": {"type": "integer"},
+                        "ts": {
+                            "type": "string",
+                            "description": "Chronologer's format: 2017-06-10 15:01:02.063507+00:00",
+                        },
+                        "logrec": {
+                            "type": "object",
+                            "description": "Chronologer's: LogRecord attributes in meta, the "
+                            "exception in error, the user's fields in data (each only when not empty)",
+                            "properties": {
+                                "data": {"type": "object"},
+                                "meta": {"type": "object"},
+                                "error": {"type": "object"},
+                            },
+                        },
                         "uuid": {"type": "string", "nullable": True},
-                        "ts": {"type": "string"},
+                        "time": {"type": "string", "description": "ISO 8601 UTC (not in shape=chronologer)"},
                         "created": {"type": "number"},
                         "level": {"type": "integer"},
                         "level_name": {"type": "string"},
@@ -346,6 +369,23 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         },
                     },
                 },
+                "OwnRecord": {
+                    "type": "object",
+                    "description": "A record in our own shape (request view, stream): no ts nor logrec",
+                    "required": ["id", "time", "level", "name", "message"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "uuid": {"type": "string", "nullable": True},
+                        "time": {"type": "string"},
+                        "created": {"type": "number"},
+                        "level": {"type": "integer"},
+                        "level_name": {"type": "string"},
+                        "name": {"type": "string"},
+                        "message": {"type": "string"},
+                        **{key: {"type": "string", "nullable": True} for key in CORRELATION_COLUMNS},
+                        "data": {"type": "object"},
+                    },
+                },
                 "RequestView": {
                     "type": "object",
                     "required": ["request_id", "count", "records", "spans", "roots"],
@@ -353,7 +393,7 @@ def openapi_document(server_url: str = "") -> dict[str, Any]:
                         "request_id": {"type": "string"},
                         "count": {"type": "integer"},
                         "truncated": {"type": "boolean"},
-                        "records": {"type": "array", "items": summary},
+                        "records": {"type": "array", "items": {"$ref": "#/components/schemas/OwnRecord"}},
                         "spans": {"type": "array", "items": {"type": "object"}},
                         "roots": {"type": "array", "items": {"type": "string"}},
                         # What the request did (request_view.py)

@@ -37,8 +37,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from c2cwsgiutils.collector.http.api import ApiError, _int_param, _params, _present, endpoint, read_only
+from c2cwsgiutils.collector.http.api import ApiError, _int_param, _params, endpoint, read_only
 from c2cwsgiutils.collector.http.app_state import CollectorState
+from c2cwsgiutils.collector.http.record_shape import present_ours
 from c2cwsgiutils.collector.query.filters import build_filter
 from c2cwsgiutils.collector.storage.backends import SUMMARY_COLUMNS, Storage
 from c2cwsgiutils.collector.storage.schema import record_table
@@ -75,7 +76,7 @@ def _after(
 
 
 def _event(row: dict[str, Any]) -> bytes:
-    data = json.dumps(_present(row), ensure_ascii=False, default=str)
+    data = json.dumps(present_ours(row), ensure_ascii=False, default=str)
     return f"id: {row['id']}\nevent: record\ndata: {data}\n\n".encode()
 
 

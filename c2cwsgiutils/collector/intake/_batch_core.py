@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import orjson
 
-from c2cwsgiutils.collector.wire import CORRELATION_COLUMNS, MAX_DEPTH, MAX_SHORT, MAX_STRING
+from c2cwsgiutils.collector.wire import CORRELATION_COLUMNS, MAX_DEPTH, MAX_SHORT, MAX_STRING, RENAMES
 
 INT64: Final = 2.0**63
 # The fields of a c2cwsgiutils record (record_to_json) that usual_row reads, in this order (it
@@ -37,6 +37,9 @@ USUAL_FIELDS: Final = (
 _USUAL_VALUES: Final[Any] = operator.itemgetter(*USUAL_FIELDS)
 # What the general path is given instead of a decoded record when orjson did not decode the line.
 UNDECODED: Final[Any] = object()
+# LogRecord attribute names that the schema renames (wire.RENAMES): a record that has one takes
+# the general path.
+LOGRECORD_NAMES: Final = frozenset(RENAMES)
 
 
 def plain(values: Any, depth: int) -> bool:
@@ -108,6 +111,7 @@ def usual_row(record: dict[str, Any]) -> tuple[Any, ...] | None:
         or not uuid.isalnum()  # then int() reads hexadecimal digits only
         or "message" in record
         or "c2c_extra" in record
+        or not LOGRECORD_NAMES.isdisjoint(record)  # renamed by the general path
         or len(msg) > MAX_STRING
         or len(logger_name) > MAX_SHORT
         or len(host) > MAX_SHORT
@@ -146,7 +150,7 @@ def usual_row(record: dict[str, Any]) -> tuple[Any, ...] | None:
     )
     return (
         uuid.lower(),
-        int(created * 1_000_000),
+        int(created) * 1_000_000 + round((created - int(created)) * 1_000_000),  # wire.time_us
         levelno,
         logger_name,
         msg,

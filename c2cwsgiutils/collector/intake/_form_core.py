@@ -80,7 +80,7 @@ _PLAIN: Final = 0  # data[name] = value (a text field of the record's own)
 _RENAMED: Final = 1  # data[RENAMES[name]] = value
 _INT: Final = 2  # data[RENAMES.get(name, name)] = int(value)
 _FLOAT: Final = 3  # data[name] = float(value)
-_DROPPED: Final = 4  # a field that the row does not keep (exc_info, levelname)
+_DROPPED: Final = 4  # a field that the row does not keep (levelname)
 _MSG: Final = 5
 _MESSAGE: Final = 6
 _ARGS: Final = 7  # a plain field that the message also reads
@@ -179,29 +179,59 @@ def _literal(text: str) -> Any:
         return text
 
 
-def _json_shaped(value: Any, depth: int) -> bool:
-    """Whether a literal is a JSON value: no set, bytes, complex, non-finite float, non-text key."""
+_NOT_JSON: Final[Any] = object()
+
+
+def _json_key(key: Any) -> str | None:
+    """A dict key as ``json.dumps`` writes it (Chronologer stores its literals so), or None."""
+    if isinstance(key, str):
+        return key
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float) and math.isfinite(key):
+        return repr(key)
+    return None
+
+
+def _json_value(value: Any, depth: int) -> Any:
+    """A literal as the JSON value ``json.dumps`` makes of it (tuples as lists, keys as text), or
+    ``_NOT_JSON``: a set, bytes, complex, non-finite float, an unusual key."""
     if value is None or isinstance(value, (bool, int, str)):
-        return True
+        return value
     if isinstance(value, float):
-        return math.isfinite(value)
+        return value if math.isfinite(value) else _NOT_JSON
     if depth >= 64:
-        return False
+        return _NOT_JSON
     if isinstance(value, (list, tuple)):
-        return all(_json_shaped(item, depth + 1) for item in value)
+        items = []
+        for item in value:
+            converted = _json_value(item, depth + 1)
+            if converted is _NOT_JSON:
+                return _NOT_JSON
+            items.append(converted)
+        return items
     if isinstance(value, dict):
+        result: dict[str, Any] = {}
         for key, item in value.items():
-            if not isinstance(key, str) or not _json_shaped(item, depth + 1):
-                return False
-        return True
-    return False
+            text = _json_key(key)
+            converted = _json_value(item, depth + 1)
+            if text is None or converted is _NOT_JSON or text in result:
+                return _NOT_JSON
+            result[text] = converted
+        return result
+    return _NOT_JSON
 
 
 def extra_value(text: str, budget: list[int]) -> Any:
     """The value of a user's extra field of a form, typed as Chronologer restores it.
 
     ``str(value)`` of a Python literal (``7``, ``1.5``, ``True``, ``None``, a list, dict or tuple
-    of literals) gives the literal back (``ast.literal_eval``) when it is a JSON value; any other
+    of literals) gives the literal back (``ast.literal_eval``) as the JSON value ``json.dumps`` makes
+    of it (tuples as lists, ``{1: 2}`` as ``{"1": 2}``, as Chronologer stores it); any other
     text, a quoted string included, stays the text. ``budget[0]``: the ``literal_eval`` calls left
     for the form (decremented; at 0, or past ``MAX_LITERAL`` characters, the text stays text).
     """
@@ -227,9 +257,10 @@ def extra_value(text: str, budget: list[int]) -> Any:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
-    if isinstance(value, str) or not _json_shaped(value, 0):
+    if isinstance(value, str):
         return text
-    return value
+    converted = _json_value(value, 0)
+    return text if converted is _NOT_JSON else converted
 
 
 def form_message(fields: dict[str, str]) -> str:
@@ -321,6 +352,12 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
             if args is not None:
                 return None
             args = value
+            if value != "None":  # typed as Chronologer restores it: "(8, 'a')" -> [8, "a"]
+                size = len(data)
+                data[name] = extra_value(value, budget)
+                if len(data) == size:
+                    return None
+                continue
         target = _RENAME_TABLE.get(name, name) if kind in (_RENAMED, _INT) else name
         if value == "None":
             if target in data:
@@ -365,6 +402,13 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
         return None
     if not (levelno <= 1000 and 0 <= created < 1e11):  # also refuses NaN
         return None
+    text = _message("" if msg is None else msg, "None" if args is None else args, message)
+    if msg != text:
+        # The template of a formatted message (Chronologer's ``meta.msg``), as ingest.record_to_row
+        # keeps it; a user's extra "msg" would have been declined.
+        if "msg" in data:
+            return None
+        data["msg"] = msg
     try:
         data_text = _DUMPS(data).decode("utf-8")
     except TypeError:
@@ -372,10 +416,10 @@ def usual_row(body: bytes, now: float) -> tuple[Any, ...] | None:
     logger_name = columns[3]
     return (
         uuid,
-        int(created * 1_000_000),
+        int(created) * 1_000_000 + round((created - int(created)) * 1_000_000),  # wire.time_us
         levelno,
         "" if logger_name is None else logger_name[:MAX_SHORT],
-        _message("" if msg is None else msg, "None" if args is None else args, message)[:MAX_STRING],
+        text[:MAX_STRING],
         _short(columns[4]),
         _short(columns[5]),
         _short(columns[6]),

@@ -52,8 +52,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{32}\Z")
 _BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 _SYSLOG_TO_PYTHON = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 20, 6: 20, 7: 10}
-# Wire fields that become columns (the rest goes to ``data``); exc_info is dropped (exc_text has
-# the traceback).
+# Wire fields that become columns (the rest goes to ``data``).
 _MAPPED = wire.SCHEMA_NAMES
 # LogRecord attribute -> name in the JSON record schema (c2cwsgiutils/logging/record.py).
 _LOGRECORD_RENAMES = wire.RENAMES
@@ -61,6 +60,7 @@ _LOGRECORD_INTS = frozenset(("lineno", "process", "thread", "levelno"))
 _LOGRECORD_FLOATS = frozenset(("msecs", "relativeCreated", "created"))
 _RENAMES = _LOGRECORD_RENAMES
 _RENAMED = frozenset(_LOGRECORD_RENAMES.values())
+_RENAMED_FROM = frozenset(_LOGRECORD_RENAMES)
 # What urlencode() sends: each field exactly one "name=value", none empty (one C scan to check).
 _URLENCODED = re.compile(r"[^&=]*=[^&=]*(?:&[^&=]*=[^&=]*)*\Z")
 # Form field -> (its name in the record, int / float / None when kept as text); plain extras absent.
@@ -208,7 +208,7 @@ def _time_us(record: Mapping[str, Any], now: float) -> int:
     if isinstance(created, (int, float)) and not isinstance(created, bool):
         if not 0 <= created < 1e11:
             raise BadRecord("created out of range")
-        return int(created * 1_000_000)
+        return wire.time_us(created)
     timestamp = record.get("timestamp")
     if isinstance(timestamp, str):
         try:
@@ -220,7 +220,7 @@ def _time_us(record: Mapping[str, Any], now: float) -> int:
         seconds = moment.timestamp()
         if not 0 <= seconds < 1e11:
             raise BadRecord("timestamp out of range")
-        return int(seconds * 1_000_000)
+        return wire.time_us(seconds)
     if created is not None or timestamp is not None:
         raise BadRecord("created must be a number (or timestamp an ISO 8601 string)")
     return int(now * 1_000_000)
@@ -271,6 +271,20 @@ def record_to_row(record: Any, now: float) -> Row:
     data = record.copy()
     for name in _MAPPED.intersection(record):
         del data[name]
+    # One schema whatever the intake: a LogRecord attribute takes its schema name (``pathname``
+    # -> ``file`` ...) and is left out when None, as in a form, unless the record has that name
+    # too (then both are kept as they came).
+    for name in _RENAMED_FROM.intersection(data):
+        target = _RENAMES[name]
+        if target not in record:
+            value = data.pop(name)
+            if target not in _MAPPED and value is not None:
+                data[target] = value
+    if "exc_info" in data and data["exc_info"] is None:
+        del data["exc_info"]
+    # The template of a formatted message (Chronologer's ``meta.msg``).
+    if "msg" in record and "message" in record and record["msg"] != record["message"]:
+        data["msg"] = record["msg"]
     if _C2C_EXTRA in record:
         place_extra(data, record[_C2C_EXTRA])
     row = [key, _time_us(record, now), _level(record), logger_name[:_MAX_SHORT], message[:_MAX_STRING]]
@@ -509,13 +523,15 @@ def parse_form(fields: Iterable[tuple[str, str]], may_hold_nul: bool = True) -> 
                 record[key] = typed
         elif value != "None":
             kind = _FORM_KINDS.get(key)
-            if kind is None:
+            if key == "args":  # typed as Chronologer restores it: "(8, 'a')" -> [8, "a"]
+                record[key] = _form_core.extra_value(value, budget)
+            elif kind is None:
                 record[key] = value
             else:
                 record[kind[0]] = _convert(key, value, kind[1])
-    record["msg"] = _form_core.form_message(raw)
-    record.pop("message", None)
-    record.pop("exc_info", None)  # the repr of a tuple; exc_text (-> exception) has the traceback
+    message = _form_core.form_message(raw)
+    record["message"] = message
+    record["msg"] = raw["msg"]  # record_to_row keeps it when it is a template
     if extra:
         record[_C2C_EXTRA] = extra
     return record_to_row(record, time.time())

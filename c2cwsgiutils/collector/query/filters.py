@@ -6,9 +6,12 @@ value is a bound parameter. Operators whose SQL differs between backends (substr
 JSON access, text ordering) are written per dialect so that both return the same rows:
 
 - ``~`` is a case-sensitive substring test (``instr`` / ``strpos``), ``:`` a prefix test
-  (``substr(x, 1, n) = prefix``): no ``LIKE``, whose case rules differ between the two.
+  (``substr(x, 1, n) = prefix``): no ``LIKE``, whose case rules differ between the two. ``~*`` is
+  ``~`` with ASCII letters folded on both sides (``lower`` / ``translate``: the same on both).
 - ``data.a.b`` compares by the type of the literal: a number only matches JSON numbers, a string
-  only JSON strings, ``true``/``false`` only JSON booleans, ``null`` an absent key or JSON null.
+  only JSON strings, ``true``/``false`` only JSON booleans, ``null`` an absent key or JSON null;
+  ``IS NULL`` only JSON null, ``IS MISSING`` only an absent key. ``data.tags[0]`` is the first
+  item of an array (``$."tags"[0]`` / ``jsonb_extract_path(data, 'tags', '0')``).
 - text ordering uses the "C" collation on PostgreSQL (byte order, as SQLite does).
 """
 
@@ -24,7 +27,16 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from c2cwsgiutils.collector.limits import MAX_NAME_PREFIXES
-from c2cwsgiutils.collector.query.language import And, Compare, Node, Not, Or, QuerySyntaxError, parse
+from c2cwsgiutils.collector.query.language import (
+    IS_OPERATORS,
+    And,
+    Compare,
+    Node,
+    Not,
+    Or,
+    QuerySyntaxError,
+    parse,
+)
 from c2cwsgiutils.collector.storage.schema import record_table
 
 __all__ = ["LEVEL_NAMES", "FilterError", "build_filter", "parse_level", "parse_time_us", "query_to_sql"]
@@ -55,7 +67,9 @@ TEXT_COLUMNS = {
     "kind": "kind",
     "uuid": "uuid",
 }
-_KEY = re.compile(r"[A-Za-z0-9_\-]{1,100}\Z")
+# One step of a JSON path: a key and its array indexes (``tags[0]``, ``matrix[1][2]``).
+_STEP = re.compile(r"([A-Za-z0-9_\-]{1,100})((?:\[[0-9]{1,9}\])*)\Z")
+_INDEX = re.compile(r"\[([0-9]+)\]")
 _MAX_INT = 2**62
 _COMPARE = {
     "=": lambda a, b: a == b,
@@ -147,9 +161,22 @@ def _name_prefix(dialect: str, column: Any, prefix: str) -> ColumnElement[bool]:
     return folded == sa.bindparam(None, prefix.translate(_TO_ASCII_LOWER), sa.String())  # type: ignore[no-any-return]
 
 
+def _ascii_lower(dialect: str, expression: Any) -> Any:
+    """``expression`` with ASCII letters in lower case, alike on every backend (see _name_prefix)."""
+    if dialect == "postgresql":
+        return sa.func.translate(
+            expression,
+            sa.bindparam(None, _ASCII_UPPER, sa.String()),
+            sa.bindparam(None, _ASCII_LOWER, sa.String()),
+        )
+    return sa.func.lower(expression)
+
+
 def _text_compare(dialect: str, column: Any, operator: str, value: str) -> ColumnElement[bool]:
     if operator == "~":
         return _contains(dialect, column, value)
+    if operator == "~*":
+        return _contains(dialect, _ascii_lower(dialect, column), value.translate(_TO_ASCII_LOWER))
     if operator == ":":
         return _starts_with(column, value)
     bound = sa.bindparam(None, value, sa.String())
@@ -158,17 +185,38 @@ def _text_compare(dialect: str, column: Any, operator: str, value: str) -> Colum
     return _COMPARE[operator](column, bound)  # type: ignore[no-any-return]
 
 
-def _json_parts(dialect: str, keys: list[str]) -> tuple[Any, Any, Any]:
+def _json_path(keys: list[str | int]) -> Any:
+    """SQLite's JSON path of ``keys`` (text: an object key, int: an array index), bound."""
+    steps = "".join(f"[{key}]" if isinstance(key, int) else f'."{key}"' for key in keys)
+    return sa.bindparam(None, "$" + steps, sa.String())
+
+
+def _json_keys(node: Compare) -> list[str | int]:
+    """The steps of ``data.a.tags[0]``: ``["a", "tags", 0]``; raises QuerySyntaxError."""
+    keys: list[str | int] = []
+    for step in node.field.split(".")[1:]:
+        match = _STEP.match(step)
+        if match is None:
+            raise QuerySyntaxError(f"invalid JSON field {node.field[:60]!r}", node.position)
+        keys.append(match.group(1))
+        keys.extend(int(index) for index in _INDEX.findall(match.group(2)))
+    if not keys:
+        raise QuerySyntaxError(f"invalid JSON field {node.field[:60]!r}", node.position)
+    return keys
+
+
+def _json_parts(dialect: str, keys: list[str | int]) -> tuple[Any, Any, Any]:
     """(type name expression, text value expression, number value expression) of a JSON path."""
     data = record_table.c.data
     if dialect == "postgresql":
-        params = [sa.bindparam(None, key, sa.String()) for key in keys]
+        # A text path element indexes an array too ('0': its first item).
+        params = [sa.bindparam(None, str(key), sa.String()) for key in keys]
         type_name: Any = sa.func.jsonb_typeof(sa.func.jsonb_extract_path(data, *params))
         text = sa.func.jsonb_extract_path_text(data, *params)
         return type_name, text, sa.cast(text, sa.Float())
     if dialect == "clickhouse":
         return _clickhouse_json_parts(keys)
-    path = sa.bindparam(None, "$" + "".join(f'."{key}"' for key in keys), sa.String())
+    path = _json_path(keys)
     json_type = sa.func.json_type(data, path)
     # SQLite names: integer, real, text, true, false, null; normalised to PostgreSQL's names.
     type_name = sa.case(
@@ -182,13 +230,19 @@ def _json_parts(dialect: str, keys: list[str]) -> tuple[Any, Any, Any]:
     return type_name, boolean_text, extracted
 
 
-def _clickhouse_json_parts(keys: list[str]) -> tuple[Any, Any, Any]:
-    """ClickHouse's JSON functions on the ``data`` text; ``JSONType`` says ``Null`` for an absent
-    key and a JSON null alike (both "null" here, as the other backends' coalesce makes them)."""
+def _clickhouse_json_parts(keys: list[str | int]) -> tuple[Any, Any, Any]:
+    """ClickHouse's JSON functions on the ``data`` text (an array index is 1-based there).
+
+    ``JSONType`` says ``Null`` for an absent key and a JSON null alike: ``JSONHas`` tells them
+    apart, so that the type name is NULL for an absent key, as on the other backends."""
     data = record_table.c.data
-    params = [sa.bindparam(None, key, sa.String()) for key in keys]
+    params = [
+        sa.bindparam(None, key + 1, sa.Integer()) if isinstance(key, int) else sa.bindparam(None, key, sa.String())
+        for key in keys
+    ]
     json_type = sa.func.JSONType(data, *params)
     type_name = sa.case(
+        (sa.func.JSONHas(data, *params) == 0, sa.null()),
         (json_type.in_(["Int64", "UInt64", "Double"]), "number"),
         (json_type == "String", "string"),
         (json_type == "Bool", "boolean"),
@@ -223,7 +277,7 @@ def _sqlite_json_match(node: Compare, path: Any) -> ColumnElement[bool] | None:
             raise QuerySyntaxError("true/false only compare with = or !=", node.value_position)
         return json_type == ("true" if value == (operator == "=") else "false")
     extracted = sa.func.json_extract(data, path)
-    if isinstance(value, (int, float)) and operator not in ("~", ":"):
+    if isinstance(value, (int, float)) and operator not in ("~", "~*", ":"):
         number = _COMPARE[operator](extracted, sa.bindparam(None, float(value), sa.Float()))
         return sa.and_(number, json_type.in_(["integer", "real"]))
     text = _text_compare("sqlite", extracted, operator, node.text or str(value))
@@ -231,16 +285,17 @@ def _sqlite_json_match(node: Compare, path: Any) -> ColumnElement[bool] | None:
 
 
 def _json_compare(dialect: str, node: Compare, negated: bool) -> ColumnElement[bool]:
-    keys = node.field.split(".")[1:]
-    if not keys or not all(_KEY.match(key) for key in keys):
-        raise QuerySyntaxError(f"invalid JSON field {node.field[:60]!r}", node.position)
-    if dialect == "sqlite" and not negated:
-        path = sa.bindparam(None, "$" + "".join(f'."{key}"' for key in keys), sa.String())
-        match = _sqlite_json_match(node, path)
+    keys = _json_keys(node)
+    if dialect == "sqlite" and not negated and node.operator not in IS_OPERATORS:
+        match = _sqlite_json_match(node, _json_path(keys))
         if match is not None:
             return match
     type_name, text, number = _json_parts(dialect, keys)
     value, operator = node.value, node.operator
+    if operator == "IS NULL":  # present and JSON null; never NULL itself, so NOT is exact
+        return sa.func.coalesce(type_name, "missing") == "null"
+    if operator == "IS MISSING":
+        return type_name.is_(None)  # type: ignore[no-any-return]
     if value is None:
         if operator not in ("=", "!="):
             raise QuerySyntaxError("null only compares with = or !=", node.value_position)
@@ -251,7 +306,7 @@ def _json_compare(dialect: str, node: Compare, negated: bool) -> ColumnElement[b
             raise QuerySyntaxError("true/false only compare with = or !=", node.value_position)
         typed = sa.case((type_name == "boolean", text))
         return _COMPARE[operator](typed, "true" if value else "false")  # type: ignore[no-any-return]
-    if isinstance(value, (int, float)) and operator not in ("~", ":"):
+    if isinstance(value, (int, float)) and operator not in ("~", "~*", ":"):
         typed_number = sa.case((type_name == "number", number))
         return _COMPARE[operator](typed_number, sa.bindparam(None, float(value), sa.Float()))  # type: ignore[no-any-return]
     typed_text = sa.case((type_name == "string", text))
@@ -265,6 +320,12 @@ def _compare(dialect: str, node: Compare, negated: bool) -> ColumnElement[bool]:
         if field.startswith("data."):
             return _json_compare(dialect, node, negated)
         if field in TEXT_COLUMNS:
+            if node.operator == "IS NULL":
+                return table[TEXT_COLUMNS[field]].is_(None)
+            if node.operator == "IS MISSING":
+                raise QuerySyntaxError(
+                    f"{field} is never missing (IS MISSING applies to data.<key>)", node.position
+                )
             if node.value is None:
                 if node.operator not in ("=", "!="):
                     raise QuerySyntaxError("null only compares with = or !=", node.value_position)

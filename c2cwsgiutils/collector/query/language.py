@@ -6,13 +6,21 @@ Grammar (keywords are case-insensitive; ``AND`` binds tighter than ``OR``; ``NOT
     or_expr    := and_expr ("OR" and_expr)*
     and_expr   := not_expr ("AND" not_expr)*
     not_expr   := "NOT" not_expr | "(" or_expr ")" | comparison
-    comparison := field operator value
+    comparison := field operator value | field "IS" ["NOT"] ("NULL" | "MISSING")
     field      := level | time | id | message | name | host | service | request_id | trace_id
-                | span_id | parent_span_id | task_id | kind | uuid | "data." key ("." key)*
-    operator   := "=" | "!=" | "<" | "<=" | ">" | ">=" | "~" (contains) | ":" (starts with)
+                | span_id | parent_span_id | task_id | kind | uuid | "data." step ("." step)*
+    step       := key ("[" index "]")*
+    operator   := "=" | "!=" | "<" | "<=" | ">" | ">=" | "~" (contains) | "~*" (contains, ASCII
+                  case-insensitive) | ":" (starts with)
     value      := "double-quoted" | 'single-quoted' | number | bare-word
 
-Example: ``data.user_id = 42 AND level >= WARNING AND message ~ "timeout" AND NOT name:celery``.
+Example: ``data.user_id = 42 AND level >= WARNING AND message ~ "timeout" AND NOT name:celery``;
+``data.tags[0] = "x"`` (the first item of a JSON array); ``data.user IS NULL`` (present, JSON
+null), ``data.user IS MISSING`` (absent), where ``data.user = null`` is either (issue #24).
+
+``IS [NOT] NULL`` and ``IS [NOT] MISSING`` become a :class:`Compare` whose operator is
+``IS NULL`` or ``IS MISSING`` (value None), under a :class:`Not` for ``IS NOT``: the AST stays
+the one input of every backend's compiler.
 
 The parser produces a small AST; :mod:`c2cwsgiutils.collector.query.filters` turns it into a
 SQLAlchemy expression where every value is a bound parameter. Any error raises
@@ -24,15 +32,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "And", "Compare", "Node", "Not", "Or", "QuerySyntaxError", "parse"]
+__all__ = [
+    "IS_OPERATORS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "And",
+    "Compare",
+    "Node",
+    "Not",
+    "Or",
+    "QuerySyntaxError",
+    "parse",
+]
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 32
 MAX_COMPARISONS = 100
 
-OPERATORS = ("!=", "<=", ">=", "=", "<", ">", "~", ":")
+OPERATORS = ("!=", "<=", ">=", "=", "<", ">", "~*", "~", ":")
+IS_OPERATORS = ("IS NULL", "IS MISSING")
 _BARE_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+")
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+[]")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\Z")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 
@@ -210,14 +230,16 @@ class _Parser:
             return node
         return self.comparison()
 
-    def comparison(self) -> Compare:
+    def comparison(self) -> Compare | Not:
         field = self.advance()
-        if field.kind != "WORD" or field.text.upper() in ("AND", "OR", "NOT"):
+        if field.kind != "WORD" or field.text.upper() in ("AND", "OR", "NOT", "IS"):
             raise QuerySyntaxError(f"expected a field name, got {field.text or 'the end'!r}", field.position)
+        if self.keyword("IS"):
+            return self.is_test(field)
         operator = self.advance()
         if operator.kind != "OP":
             raise QuerySyntaxError(
-                f"expected an operator (= != < <= > >= ~ :) after {field.text!r}, "
+                f"expected an operator (= != < <= > >= ~ ~* : IS) after {field.text!r}, "
                 f"got {operator.text or 'the end'!r}",
                 operator.position,
             )
@@ -244,6 +266,20 @@ class _Parser:
             value.kind == "STRING",
             value.text,
         )
+
+    def is_test(self, field: Token) -> Compare | Not:
+        negated = self.keyword("NOT")
+        word = self.advance()
+        what = word.text.upper() if word.kind == "WORD" else ""
+        if what not in ("NULL", "MISSING"):
+            raise QuerySyntaxError(
+                f"expected NULL or MISSING after IS, got {word.text or 'the end'!r}", word.position
+            )
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise QuerySyntaxError(f"more than {MAX_COMPARISONS} comparisons", field.position)
+        node = Compare(field.text, f"IS {what}", None, field.position, word.position, False, word.text)
+        return Not(node) if negated else node
 
 
 def _number(token: Token) -> int | float | str:

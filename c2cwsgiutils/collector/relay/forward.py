@@ -83,8 +83,11 @@ def row_to_line(row: wire.Row, writer: str = "") -> str:
     go back into ``c2c_extra``, so that the upstream keeps them where this collector would."""
     record: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    template = None
     for name, value in json.loads(row[-1]).items():
-        if name == _C2C_EXTRA and isinstance(value, dict):
+        if name == "msg":  # the template of the message (ingest.record_to_row keeps it so)
+            template = value
+        elif name == _C2C_EXTRA and isinstance(value, dict):
             extra.update(value)
         elif name in _SCHEMA_NAMES:
             extra[name] = value
@@ -94,7 +97,11 @@ def row_to_line(row: wire.Row, writer: str = "") -> str:
     record["created"] = row[1] / 1_000_000
     record["levelno"] = row[2]
     record["logger_name"] = row[3]
-    record["msg"] = row[4]
+    if template is None:
+        record["msg"] = row[4]
+    else:  # the upstream keeps the template as this collector did
+        record["msg"] = template
+        record["message"] = row[4]
     for name, value in zip(_ROW_COLUMNS, row[5:13], strict=True):
         if value is not None:
             record[name] = value

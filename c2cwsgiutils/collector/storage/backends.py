@@ -144,17 +144,21 @@ class Storage:
         statement = sa.select(bucket, sa.func.count()).select_from(record_table).where(where).group_by(bucket)
         return sorted((int(b) * seconds, int(n)) for b, n in connection.execute(statement))
 
-    def range(self, where: ColumnElement[bool], offset: int, limit: int) -> list[dict[str, Any]]:
-        """Matching records (without ``data``), newest first, from ``offset``, at most ``limit``."""
+    def range(
+        self, where: ColumnElement[bool], offset: int, limit: int, *, with_data: bool = False
+    ) -> list[dict[str, Any]]:
+        """Matching records (with ``data`` when ``with_data``), newest first, from ``offset``, at
+        most ``limit``."""
         statement = (
-            sa.select(*SUMMARY_COLUMNS)
+            sa.select(*(record_table.c if with_data else SUMMARY_COLUMNS))
             .where(where)
             .order_by(record_table.c.time_us.desc(), record_table.c.id.desc())
             .offset(offset)
             .limit(limit)
         )
         with self.reader.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(statement)]
+            rows = [dict(row._mapping) for row in connection.execute(statement)]
+        return [self._with_data(row) for row in rows] if with_data else rows
 
     def get(self, record_id: int) -> dict[str, Any] | None:
         """One record with its ``data``, or ``None``."""

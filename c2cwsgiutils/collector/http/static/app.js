@@ -136,7 +136,7 @@ function clearErrors() {
 // ---- table -------------------------------------------------------------------------------------
 
 function recordRow(record, fresh = false) {
-  const ms = tsToUs(record.ts) / 1000;
+  const ms = tsToUs(record.time) / 1000;
   const rid = record.request_id
     ? h("a", { class: "rid", href: `?request=${encodeURIComponent(record.request_id)}`, title: record.request_id,
       onclick: (event) => { event.preventDefault(); event.stopPropagation(); openRequest(record.request_id); } }, record.request_id)
@@ -144,7 +144,7 @@ function recordRow(record, fresh = false) {
   const row = h(
     "tr",
     { "data-id": record.id, class: fresh ? "fresh" : null, onclick: () => { select(rows.indexOf(record)); openRecord(record.id); } },
-    h("td", { class: "c-time", title: record.ts }, formatTime(ms)),
+    h("td", { class: "c-time", title: record.time }, formatTime(ms)),
     h("td", {}, h("span", { class: `lv lv-${record.level_name}` }, record.level_name)),
     h("td", { title: record.host || "" }, record.service || ""),
     h("td", { title: record.name }, record.name),
@@ -223,8 +223,8 @@ async function reload() {
  * skipping the rows at that time already shown. */
 function older() {
   if (rows.length < PAGE) return;
-  const lastUs = tsToUs(rows[rows.length - 1].ts);
-  const atLast = rows.filter((record) => tsToUs(record.ts) === lastUs).length;
+  const lastUs = tsToUs(rows[rows.length - 1].time);
+  const atLast = rows.filter((record) => tsToUs(record.time) === lastUs).length;
   const currentBefore = state.before ? tsToUs(state.before) : null;
   cursors.push({ before: state.before, skip: state.skip, o: state.o });
   const skip = currentBefore === lastUs ? Number(state.skip) + atLast : atLast;
@@ -258,7 +258,7 @@ function restartFollow() {
   if (rows.length) {
     lastId = Math.max(...rows.map((record) => record.id));
     // A record stored later but older than a full page's last row would not be shown: not asked.
-    if (rows.length >= PAGE) params.after = rows[rows.length - 1].ts;
+    if (rows.length >= PAGE) params.after = rows[rows.length - 1].time;
   }
   follower.start(params, lastId);
 }
@@ -271,7 +271,7 @@ function followed(records) {
   if (!fresh.length) return;
   const current = rows[selected];
   for (const record of fresh) recordRow(record, true);
-  const newestFirst = (a, b) => tsToUs(b.ts) - tsToUs(a.ts) || b.id - a.id;
+  const newestFirst = (a, b) => tsToUs(b.time) - tsToUs(a.time) || b.id - a.id;
   rows = [...fresh, ...rows].sort(newestFirst).slice(0, PAGE);
   if (current) selected = rows.indexOf(current);
   renderRows();

@@ -5,7 +5,7 @@ import { api, fill, formatDuration, formatTime, h, tsToUs } from "./dom.js";
 import { criticalMarks, spanBounds, spanClass, spanLabel, summaryBlock } from "./request_summary.js";
 
 const TRACEBACK_KEYS = new Set(["exception", "stack", "exc_text", "stack_info", "traceback"]);
-const MAIN_FIELDS = ["id", "uuid", "ts", "level_name", "service", "host", "name", "message", "request_id",
+const MAIN_FIELDS = ["id", "uuid", "time", "level_name", "service", "host", "name", "message", "request_id",
   "trace_id", "span_id", "parent_span_id", "task_id", "kind"];
 
 /** A formatted Python traceback: frames and the final exception line highlighted. */
@@ -76,7 +76,7 @@ export async function renderRecord(id, title, body, openRequest) {
   const rows = [];
   for (const key of MAIN_FIELDS) {
     let value = record[key];
-    if (key === "ts") value = `${formatTime(tsToUs(value) / 1000)} (local) · ${value}`;
+    if (key === "time") value = `${formatTime(tsToUs(value) / 1000)} (local) · ${value}`;
     rows.push(h("tr", { "data-field": key }, h("th", {}, key), h("td", {}, valueCell(key, value, openRequest))));
   }
   const data = record.data || {};
@@ -132,7 +132,7 @@ export async function renderRequest(requestId, title, body, openRecord, attempt 
     }, POLL_DELAYS_MS[attempt]);
   }
   const records = result.records.map((record) => {
-    const end = tsToUs(record.ts);
+    const end = tsToUs(record.time);
     return { ...record, end, start: end - durationUs(record) };
   });
   if (!records.length) {

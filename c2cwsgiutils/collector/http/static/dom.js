@@ -108,7 +108,7 @@ export async function api(path, params = {}, { method = "GET", signal, raw = fal
 
 const pad = (value, size = 2) => String(value).padStart(size, "0");
 
-/** Microseconds since the epoch of the API's ``ts`` (ISO 8601 UTC with microseconds). */
+/** Microseconds since the epoch of the API's ``time`` (ISO 8601 UTC with microseconds). */
 export function tsToUs(ts) {
   const dot = ts.indexOf(".");
   const seconds = Date.parse(`${ts.slice(0, dot > 0 ? dot : 19)}Z`) / 1000;
