@@ -26,7 +26,7 @@ def _event(span_id: str, parent: str, start_ms: float, duration_ms: float, **fie
     fields.setdefault("span_name", span_id)
     return {
         "id": int(end * 1e6) % 1_000_000_000,
-        "ts": _ts(end),
+        "time": _ts(end),
         "span_id": span_id,
         "parent_span_id": parent,
         "service": "shop",
@@ -36,11 +36,11 @@ def _event(span_id: str, parent: str, start_ms: float, duration_ms: float, **fie
 
 def _line(span_id: str, parent: str, at_ms: float) -> dict[str, Any]:
     """A plain log record of ``span_id`` at ``at_ms`` after T0."""
-    return {"id": 7, "ts": _ts(T0 + at_ms / 1000), "span_id": span_id, "parent_span_id": parent, "data": {}}
+    return {"id": 7, "time": _ts(T0 + at_ms / 1000), "span_id": span_id, "parent_span_id": parent, "data": {}}
 
 
 def _view(records: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    records = sorted(records, key=lambda record: record["ts"])
+    records = sorted(records, key=lambda record: record["time"])
     tree = span_tree(records)
     summary = summarise(records, tree["spans"])
     return summary, {span["span_id"]: span for span in tree["spans"]}
@@ -129,7 +129,7 @@ def test_complete_is_unknown_without_any_span_event_and_true_once_every_span_has
 
 def test_no_span_no_path() -> None:
     assert critical_path([]) == []
-    summary, _ = _view([{"id": 1, "ts": _ts(T0), "span_id": None, "data": {}}])
+    summary, _ = _view([{"id": 1, "time": _ts(T0), "span_id": None, "data": {}}])
     assert summary["critical_path"] == []
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from c2cwsgiutils.collector.intake import ingest
-from c2cwsgiutils.collector.storage.clickhouse_sql import compile_sql, literal
 from c2cwsgiutils.collector.query.filters import build_filter
 from c2cwsgiutils.collector.storage.backends import migrate, open_storage
+from c2cwsgiutils.collector.storage.clickhouse_sql import compile_sql, literal
 from tests.collector.conftest import CHDB_MISSING
 from tests.collector.records import BASE, wire
 

@@ -106,8 +106,8 @@ def serve(settings: Any, ingest_listener: bool = False) -> int:
     """Migrate, check the listen address against the credentials, then run the HTTP server(s)."""
     from c2cwsgiutils.collector.http.auth import Authenticator, check_listen_address
     from c2cwsgiutils.collector.http.ingest_port import IngestListener, die_with_parent
-    from c2cwsgiutils.collector.storage.backends import migrate
     from c2cwsgiutils.collector.settings import serve_workers
+    from c2cwsgiutils.collector.storage.backends import migrate
     from c2cwsgiutils.config import ConfigError
 
     authenticator = Authenticator(settings.tokens, settings.credentials_file)

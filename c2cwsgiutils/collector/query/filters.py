@@ -237,7 +237,9 @@ def _clickhouse_json_parts(keys: list[str | int]) -> tuple[Any, Any, Any]:
     apart, so that the type name is NULL for an absent key, as on the other backends."""
     data = record_table.c.data
     params = [
-        sa.bindparam(None, key + 1, sa.Integer()) if isinstance(key, int) else sa.bindparam(None, key, sa.String())
+        sa.bindparam(None, key + 1, sa.Integer())
+        if isinstance(key, int)
+        else sa.bindparam(None, key, sa.String())
         for key in keys
     ]
     json_type = sa.func.JSONType(data, *params)
