@@ -23,6 +23,10 @@ import orjson
 
 from c2cwsgiutils.collector.wire import MAX_SHORT, MAX_STRING, SCHEMA_NAMES
 
+# Names the reference path treats apart (a column, a rename, exc_info left out when null): a record
+# with an attribute of one of them goes to the reference path.
+_SPECIAL_NAMES: Final = SCHEMA_NAMES | frozenset(("exc_info",))
+
 MAX_DEPTH: Final = 32  # nesting of the values (AnyValue) of a request
 _SPAN_KINDS: Final = ("", "internal", "server", "client", "producer", "consumer")
 _TEXT_LEVELS: Final = {
@@ -158,7 +162,7 @@ def _finish(
         for name, value in nested.items():
             if name in data or name in columns:
                 continue
-            if name in SCHEMA_NAMES:
+            if name in _SPECIAL_NAMES:
                 return None
             data[name] = value
     for text in texts:
@@ -171,6 +175,12 @@ def _finish(
     if _NUL_ESCAPE in encoded:
         return None
     return (*head, encoded.decode("utf-8"))
+
+
+def _time_us(created: float) -> int:
+    # As wire.time_us (rounded to the microsecond, as the reference path and Chronologer's ts).
+    whole = int(created)
+    return whole * 1_000_000 + round((created - whole) * 1_000_000)
 
 
 _LOG_COLUMNS: Final = frozenset(("c2c_uuid", "created", "levelno", "logger_name", "msg"))
@@ -224,7 +234,7 @@ def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row
             return None
         nested = nest(flat)
     columns = _NONE
-    if nested is not None and not SCHEMA_NAMES.isdisjoint(nested):
+    if nested is not None and not _SPECIAL_NAMES.isdisjoint(nested):
         # The schema's names the record has as fields of its own (the others are not the usual shape).
         present = [
             ("service", service is not None),
@@ -237,7 +247,7 @@ def log_row(  # noqa: PLR0917 - called with the tuple the decoders make (log_row
         columns = _LOG_COLUMNS | frozenset(name for name, here in present if here)
     head = (
         record_key,
-        int(created * 1_000_000),
+        _time_us(created),
         level(severity_number, severity_text),
         scope[:MAX_SHORT],
         message[:MAX_STRING],
@@ -326,7 +336,7 @@ def span_row(  # noqa: PLR0917 - as log_row
             return None
         nested = nest(flat)
     columns = _NONE
-    if nested is not None and not SCHEMA_NAMES.isdisjoint(nested):
+    if nested is not None and not _SPECIAL_NAMES.isdisjoint(nested):
         present = [
             ("service", service is not None),
             ("host", host is not None),
@@ -338,7 +348,7 @@ def span_row(  # noqa: PLR0917 - as log_row
         columns = _SPAN_COLUMNS | frozenset(name for name, here in present if here)
     head = (
         span_key(trace_id, span_id),
-        int(created * 1_000_000),
+        _time_us(created),
         40 if failed else 20,
         (scope or "opentelemetry")[:MAX_SHORT],
         message[:MAX_STRING],

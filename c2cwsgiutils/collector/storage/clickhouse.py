@@ -41,7 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from c2cwsgiutils.collector.storage.backends import MAX_REQUEST_TRACES, InsertResult, Storage
+from c2cwsgiutils.collector.storage.base import MAX_REQUEST_TRACES, InsertResult, Storage
 from c2cwsgiutils.collector.storage.clickhouse_sql import Engine, literal
 from c2cwsgiutils.collector.storage.schema import INSERT_COLUMNS, TABLE_NAME, record_table
 from c2cwsgiutils.collector.wire import Row
