@@ -60,6 +60,7 @@ from c2cwsgiutils.collector.storage.base import (  # noqa: E402 - the interface,
     InsertResult,
     Storage,
     json_loads,
+    tsv_text,
 )
 
 
@@ -451,7 +452,7 @@ class PostgresStorage(Storage):
                     created = not raw.info.get(_INCOMING)  # once per connection (session)
                     if created:
                         cursor.execute(self._create_incoming_sql)
-                    cursor.copy_expert(self._copy_sql, io.StringIO(_copy_text(rows)))
+                    cursor.copy_expert(self._copy_sql, io.StringIO(tsv_text(rows)))
                     cursor.execute(self._move_sql)
                     stored = cursor.rowcount
                 raw.commit()
@@ -469,21 +470,6 @@ class PostgresStorage(Storage):
 
 
 _INCOMING = "c2c_log_record_incoming"
-# COPY's text format: backslash, tab, newline and carriage return escaped; NULL is \N.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    text = value if isinstance(value, str) else str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_COPY_ESCAPES)
-    return text
-
-
-def _copy_text(rows: Sequence[Row]) -> str:
-    return "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
 
 
 def open_storage(url: str) -> Storage:

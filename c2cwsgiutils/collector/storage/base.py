@@ -26,6 +26,8 @@ __all__ = [
     "InsertResult",
     "Storage",
     "json_loads",
+    "tsv_field",
+    "tsv_text",
 ]
 
 MAX_RANGE_BUCKETS = 20_000
@@ -206,3 +208,23 @@ def json_loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+# PostgreSQL's COPY text format and ClickHouse's TabSeparated alike: backslash, tab, newline and
+# carriage return escaped; NULL is \N.
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_field(value: Any) -> str:
+    """One field of a tab-separated row (COPY text, TabSeparated)."""
+    if value is None:
+        return "\\N"
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_TSV_ESCAPES)
+    return text
+
+
+def tsv_text(rows: Sequence[Row]) -> str:
+    """Rows as tab-separated lines (COPY text, TabSeparated)."""
+    return "".join("\t".join(map(tsv_field, row)) + "\n" for row in rows)

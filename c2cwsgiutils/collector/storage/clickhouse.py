@@ -41,7 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from c2cwsgiutils.collector.storage.base import MAX_REQUEST_TRACES, InsertResult, Storage
+from c2cwsgiutils.collector.storage.base import MAX_REQUEST_TRACES, InsertResult, Storage, tsv_text
 from c2cwsgiutils.collector.storage.clickhouse_sql import Engine, literal
 from c2cwsgiutils.collector.storage.schema import INSERT_COLUMNS, TABLE_NAME, record_table
 from c2cwsgiutils.collector.wire import Row
@@ -182,7 +182,7 @@ class _ChdbClient:
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         self._session.query(
             f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) {_INSERT_SETTINGS} FORMAT TabSeparated\n"
-            + _tsv(rows)
+            + tsv_text(rows)
         )
 
     def close(self) -> None:
@@ -246,23 +246,6 @@ _INSERT_COLUMNS = ("id", *INSERT_COLUMNS)
 _INSERT_SETTINGS = "SETTINGS input_format_null_as_default = 0"
 # min/max/sum of no row are NULL, as in SQL (ClickHouse answers 0 by default).
 _READ_SETTINGS = " SETTINGS aggregate_functions_null_for_empty = 1"
-# TabSeparated: backslash, tab, newline and carriage return escaped; NULL is \N.
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _tsv_field(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    text = value if isinstance(value, str) else str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_TSV_ESCAPES)
-    return text
-
-
-def _tsv(rows: Sequence[Row]) -> str:
-    return "".join("\t".join(map(_tsv_field, row)) + "\n" for row in rows)
-
-
 # ---- schema -------------------------------------------------------------------------------------
 
 
