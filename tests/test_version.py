@@ -68,6 +68,8 @@ def test_versions_view_serves_the_file_behind_the_secret(tmp_path: Path) -> None
         "c2cwsgiutils._spans_core",
         "c2cwsgiutils.collector.intake._form_core",
         "c2cwsgiutils.collector.intake._batch_core",
+        "c2cwsgiutils.collector.intake._otlp_core",
+        "c2cwsgiutils.collector.intake._otlp_json",
         "c2cwsgiutils.logging._emit_core",
     }
 

@@ -62,12 +62,15 @@ def depth(row: Any) -> int:
 
 
 def tree(page: Any) -> list[tuple[int, str, str]]:
-    """(depth, span id or "", text) of each row of the request view, top to bottom."""
+    """(depth, span id or "", text without the ``critical`` tag) of each row of the request view."""
     rows = page.locator("#request-view table.waterfall tr")
     result = []
     for index in range(rows.count()):
         row = rows.nth(index)
-        result.append((depth(row), row.get_attribute("data-span") or "", " ".join(row.inner_text().split())))
+        words = row.inner_text().split()
+        if "critical" in words[1:2]:  # the critical-path tag after the kind: checked on its own
+            del words[1]
+        result.append((depth(row), row.get_attribute("data-span") or "", " ".join(words)))
     return result
 
 

@@ -90,7 +90,7 @@ def test_the_csvlog_of_the_same_server_gives_the_same_statement(
         view = collector.get_json(f"api/v1/request/{request.request_id}")
     [from_json] = slow_statements(view, "from-json")
     [from_csv] = slow_statements(view, "from-csv")
-    fields = ("ts", "request_id", "task_id", "trace_id", "parent_span_id", "name", "kind", "level")
+    fields = ("time", "request_id", "task_id", "trace_id", "parent_span_id", "name", "kind", "level")
     assert {key: from_csv[key] for key in fields} == {key: from_json[key] for key in fields}
     data = ("duration_ms", "statement", "application_name", "pid", "session_id", "caller_kind", "detail")
     assert {key: from_csv["data"].get(key) for key in data} == {
